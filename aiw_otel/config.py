@@ -1,0 +1,136 @@
+"""The resolved telemetry settings: plain, frozen dataclasses with embedded defaults.
+
+Where the values come from is someone else's job: `config_yaml` reads the `telemetry:` section of a
+YAML file (with file and line in every error) and `config_env` lays `OTEL_*` / `AIW_*` variables on
+top. Everything downstream (setup, sinks) reads only these objects.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from aiw_otel.model import ComponentType, LogLevel
+
+SIGNALS = ("traces", "logs", "metrics")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value: says where (file and line, or variable) and what was expected."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None) -> None:
+        where = source or ""
+        if source and line is not None:
+            where = f"{source}:{line}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.source = source
+        self.line = line
+        self.detail = message
+
+
+class ContentCapture(enum.Enum):
+    """Where prompt and completion text may be recorded (util-genai's values; default: nowhere)."""
+
+    NO_CONTENT = "NO_CONTENT"
+    SPAN_ONLY = "SPAN_ONLY"
+    EVENT_ONLY = "EVENT_ONLY"
+    SPAN_AND_EVENT = "SPAN_AND_EVENT"
+
+    @property
+    def on_span(self) -> bool:
+        return self in (ContentCapture.SPAN_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+    @property
+    def on_event(self) -> bool:
+        return self in (ContentCapture.EVENT_ONLY, ContentCapture.SPAN_AND_EVENT)
+
+
+@dataclass(frozen=True)
+class RedactionConfig:
+    """Redaction is on unless explicitly turned off; extra rules add to the built-in ones."""
+
+    enabled: bool = True
+    #: (label, regex) pairs; a match is replaced by `[REDACTED:<label>]`.
+    extra_patterns: tuple[tuple[str, str], ...] = ()
+    #: Extra key words that make an attribute key sensitive (e.g. `ssn`).
+    extra_keys: tuple[str, ...] = ()
+    #: Attribute keys whose values are never replaced by the key rule.
+    safe_keys: tuple[str, ...] = ()
+    #: Longer string values are cut to this many characters before scanning.
+    max_value_length: int = 16384
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Each sink drains its own bounded queue on its own thread; a full queue drops and counts."""
+
+    max_size: int = 4096
+    batch_size: int = 512
+    schedule_delay_ms: int = 500
+    export_timeout_ms: int = 10000
+
+
+@dataclass(frozen=True)
+class ConsoleSinkConfig:
+    """Plain line-per-record output on the terminal (the Rich live console arrives later)."""
+
+    enabled: bool = False
+    #: Lowest level of log records printed; spans always print when traces are on.
+    level: LogLevel = LogLevel.INFO
+    signals: frozenset[str] = frozenset({"traces", "logs"})
+
+
+@dataclass(frozen=True)
+class OtlpSinkConfig:
+    """OTLP export to a collector; off unless configured or an OTLP endpoint variable is set."""
+
+    enabled: bool = False
+    #: Base endpoint; `/v1/<signal>` is appended for http/protobuf. None: the exporter's default.
+    endpoint: str | None = None
+    protocol: str = "http/protobuf"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    timeout_s: float = 10.0
+    compression: str | None = None
+    signals: frozenset[str] = frozenset(SIGNALS)
+
+
+@dataclass(frozen=True)
+class SinksConfig:
+    console: ConsoleSinkConfig = field(default_factory=ConsoleSinkConfig)
+    otlp: OtlpSinkConfig = field(default_factory=OtlpSinkConfig)
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """Everything `configure()` needs; the defaults run with no file and no environment."""
+
+    service_name: str = "aiwhisperer-runner"
+    #: None means the installed aiw-otel version.
+    service_version: str | None = None
+    resource_attributes: Mapping[str, Any] = field(default_factory=dict)
+    #: False when OTEL_SDK_DISABLED=true: no spans, logs or metrics are produced.
+    enabled: bool = True
+    #: Default threshold for LogMessages and `aiw.*` stdlib loggers.
+    log_level: LogLevel = LogLevel.INFO
+    component_levels: Mapping[ComponentType, LogLevel] = field(default_factory=dict)
+    content_capture: ContentCapture = ContentCapture.NO_CONTENT
+    redaction: RedactionConfig = field(default_factory=RedactionConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    sinks: SinksConfig = field(default_factory=SinksConfig)
+    shutdown_timeout_s: float = 5.0
+
+    def level_for(self, component: ComponentType) -> LogLevel:
+        return self.component_levels.get(component, self.log_level)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A parsed config file: our `telemetry` settings and the stdlib `dictConfig` part, if any."""
+
+    telemetry: TelemetryConfig
+    #: The file minus its `telemetry:` key, ready for `logging.config.dictConfig`; None if absent.
+    logging_dict: dict[str, Any] | None = None
+    #: Line of each top-level logging entry (`handlers.<name>` etc.), for errors raised later.
+    logging_lines: Mapping[str, int] = field(default_factory=dict)
+    source: str | None = None

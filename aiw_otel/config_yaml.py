@@ -1,0 +1,633 @@
+"""Read a `logging_config.yaml`: the seed's `logging.config.dictConfig` part plus `telemetry:`.
+
+A config file is edited by hand, so every error names the file, the line and the key path, and says
+what was expected. The YAML loader records each key's line while parsing (one parse, no guessing
+from text). The dictConfig part is checked statically, never instantiated: checking a file must not
+open the log files its handlers name.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+import pkgutil
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from urllib.parse import urlsplit
+
+import yaml
+
+from aiw_otel.config import (
+    SIGNALS,
+    ConfigError,
+    ConsoleSinkConfig,
+    ContentCapture,
+    LoadedConfig,
+    OtlpSinkConfig,
+    QueueConfig,
+    RedactionConfig,
+    SinksConfig,
+    TelemetryConfig,
+)
+from aiw_otel.model import ComponentType, LogLevel
+
+T = TypeVar("T")
+
+PROTOCOLS = ("grpc", "http/protobuf")
+#: `none` is accepted as a word because that is how OTEL_EXPORTER_OTLP_COMPRESSION spells "off".
+COMPRESSIONS = ("gzip", "deflate", "none")
+
+#: Resource attributes with fields of their own: a second way to set them would only raise the
+#: question which one wins, so the file refuses them and the environment moves them to the field.
+SERVICE_ATTRIBUTES = {"service.name": "service_name", "service.version": "service_version"}
+
+_LOGGING_SECTIONS = ("formatters", "filters", "handlers", "loggers")
+_LOGGING_KEYS = ("version", "disable_existing_loggers", "incremental", *_LOGGING_SECTIONS, "root")
+_TOP_LEVEL_KEYS = ("telemetry", *_LOGGING_KEYS)
+
+
+# -- public API -------------------------------------------------------------------------------
+
+
+def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Read and check a config file; any problem is a ConfigError naming the file and line."""
+    source = os.fsdecode(path)
+    return config_from_text(_read_text(source), source)
+
+
+def config_from_text(text: str, source: str = "<string>") -> LoadedConfig:
+    """The same as `load_config_file` for text already in hand (tests, stdin, embedded configs)."""
+    document = _parse_yaml(text, source)
+    top = _Where(source, "", None)
+    if document is None:
+        raise ConfigError(
+            "the file is empty; expected a mapping with a `telemetry:` section and/or "
+            "logging.config.dictConfig keys (version: 1, handlers, ...)",
+            source=source,
+        )
+    mapping = _mapping(document, _Where(source, "top level", None))
+    _known_keys(mapping, top, _TOP_LEVEL_KEYS)
+    telemetry = _telemetry(mapping.get("telemetry"), top.child(mapping, "telemetry"))
+    logging_dict, logging_lines = _logging_part(mapping, top)
+    return LoadedConfig(telemetry, logging_dict, logging_lines, source)
+
+
+# Value rules shared with `config_env`, so that a file and a variable reject the same values the
+# same way. They take text and raise ValueError saying what was expected; callers add the "where".
+
+
+def parse_endpoint(text: str) -> str:
+    """Reject what the exporters would only fail on at the first export, long after start-up."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parsing the port is what raises for `host:abc`
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
+    return text
+
+
+def parse_protocol(text: str) -> str:
+    """http/json is a valid OTel value that the Python exporters do not implement: say so."""
+    if text == "http/json":
+        raise ValueError(f"http/json is not supported; expected one of {', '.join(PROTOCOLS)}")
+    return _choose(text, PROTOCOLS)
+
+
+def parse_compression(text: str) -> str | None:
+    choice = _choose(text, COMPRESSIONS)
+    return None if choice == "none" else choice
+
+
+def parse_content_capture(text: str) -> ContentCapture:
+    """Case-insensitive, like util-genai's own reading of the same values."""
+    try:
+        return ContentCapture[text.strip().upper()]
+    except KeyError:
+        choices = ", ".join(ContentCapture.__members__)
+        raise ValueError(f"expected one of {choices} (any case), got {text!r}") from None
+
+
+def _choose(text: str, choices: Sequence[str]) -> str:
+    if text in choices:
+        return text
+    raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+
+
+# -- reading and parsing ----------------------------------------------------------------------
+
+
+def _read_text(source: str) -> str:
+    try:
+        data = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file not found (looked for {os.path.abspath(source)})", source=source
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, expected a YAML config file", source=source) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot read the config file: {reason}", source=source) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", source=source, line=line) from None
+
+
+class _LineDict(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key, so later checks can point at it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: dict[Any, int] = {}
+
+
+class _LineList(list):  # type: ignore[type-arg]
+    """A YAML sequence that remembers the line of each item (block lists span several lines)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[int] = []
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader building _LineDict / _LineList, and refusing duplicate keys.
+
+    PyYAML silently keeps the last of two equal keys; in a hand-edited file that is almost always
+    a paste mistake that drops half a handler, so it is an error here.
+    """
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[_LineDict]:
+    mapping = _LineDict()
+    yield mapping  # yielded first so that anchors referring back to this mapping resolve
+    own_keys = {id(key_node) for key_node, _ in node.value}
+    loader.flatten_mapping(node)  # resolves `<<: *anchor` merges; merged pairs come first
+    written: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, Hashable):
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a scalar", key_node.start_mark
+            )
+        if id(key_node) in own_keys:  # a merged key may be overridden; a written one only once
+            if key in written:
+                problem = f"duplicate key {key!r} (first at line {written[key]})"
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            written[key] = line
+        mapping[key] = loader.construct_object(value_node)
+        mapping.lines[key] = line
+
+
+def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[_LineList]:
+    sequence = _LineList()
+    yield sequence
+    for item in node.value:
+        sequence.append(loader.construct_object(item))
+        sequence.lines.append(item.start_mark.line + 1)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+        raise _yaml_error(source, line, column, problem) from None
+    except yaml.MarkedYAMLError as exc:  # the parser's own words, where it gave up
+        mark, problem = exc.problem_mark, exc.problem
+        if exc.context and exc.context_mark:
+            problem += f" ({exc.context}, line {exc.context_mark.line + 1})"
+        raise _yaml_error(source, mark.line + 1, mark.column + 1, problem) from None
+
+
+def _yaml_error(source: str, line: int, column: int, problem: str) -> ConfigError:
+    message = f"invalid YAML at line {line}, column {column}: {problem}"
+    return ConfigError(message, source=source, line=line)
+
+
+def _plain(value: Any) -> Any:
+    """dictConfig and its callers get ordinary dicts and lists, not our line-carrying ones."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+# -- where a value sits, and the small typed checks ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Where:
+    """The key path for the message and the line for the prefix of an error about one value."""
+
+    source: str
+    path: str
+    line: int | None
+
+    def child(self, mapping: _LineDict, key: Any) -> _Where:
+        path = f"{self.path}.{key}" if self.path else str(key)
+        return _Where(self.source, path, mapping.lines.get(key, self.line))
+
+    def item(self, sequence: _LineList, index: int) -> _Where:
+        return _Where(self.source, f"{self.path}[{index}]", sequence.lines[index])
+
+    def error(self, message: str) -> ConfigError:
+        text = f"{self.path}: {message}" if self.path else message
+        return ConfigError(text, source=self.source, line=self.line)
+
+    def expected(self, what: str, value: Any) -> ConfigError:
+        return self.error(f"expected {what}, got {_describe(value)}")
+
+
+Parser = Callable[[Any, _Where], Any]
+
+
+def _describe(value: Any) -> str:
+    """How YAML spells the value, so `'true'` (a string) and `true` (a boolean) read differently."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null (no value)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mapping(value: Any, at: _Where) -> _LineDict:
+    if isinstance(value, dict):
+        return value  # type: ignore[return-value]
+    raise at.expected("a mapping", value)
+
+
+def _sequence(value: Any, at: _Where) -> _LineList:
+    if isinstance(value, list):
+        return value  # type: ignore[return-value]
+    raise at.expected("a list", value)
+
+
+def _known_keys(mapping: _LineDict, at: _Where, allowed: Sequence[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise at.child(mapping, key).error(f"unknown key; allowed keys: {', '.join(allowed)}")
+
+
+def _string(value: Any, at: _Where) -> str:
+    if isinstance(value, str) and value.strip():
+        return value
+    raise at.expected("a non-empty string", value)
+
+
+def _boolean(value: Any, at: _Where) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise at.expected("a boolean (true or false)", value)
+
+
+def _integer(minimum: int) -> Parser:
+    def parse(value: Any, at: _Where) -> int:
+        if _is_int(value) and value >= minimum:
+            return int(value)
+        raise at.expected(f"an integer >= {minimum}", value)
+
+    return parse
+
+
+def _positive_number(value: Any, at: _Where) -> float:
+    if (_is_int(value) or isinstance(value, float)) and math.isfinite(value) and value > 0:
+        return float(value)
+    raise at.expected("a number > 0", value)
+
+
+def _scalar(value: Any, at: _Where) -> Any:
+    if isinstance(value, (str, int, float)):  # bool is an int
+        return value
+    raise at.expected("a string, number or boolean", value)
+
+
+def _optional(parse: Parser) -> Parser:
+    def parse_or_none(value: Any, at: _Where) -> Any:
+        return None if value is None else parse(value, at)
+
+    return parse_or_none
+
+
+def _convert(parse: Callable[[Any], T], value: Any, at: _Where) -> T:
+    """Run one of the ValueError-raising parsers (LogLevel.parse, parse_protocol...) at a place."""
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise at.error(str(exc)) from None
+
+
+def _via(parse: Callable[[str], Any]) -> Parser:
+    def parse_text(value: Any, at: _Where) -> Any:
+        return _convert(parse, _string(value, at), at)
+
+    return parse_text
+
+
+def _level(value: Any, at: _Where) -> LogLevel:
+    return _convert(LogLevel.parse, value, at)
+
+
+def _component(value: Any, at: _Where) -> ComponentType:
+    return _convert(ComponentType.parse, value, at)
+
+
+def _list_of(parse_item: Parser) -> Parser:
+    def parse(value: Any, at: _Where) -> tuple[Any, ...]:
+        items = _sequence(value, at)
+        return tuple(parse_item(item, at.item(items, index)) for index, item in enumerate(items))
+
+    return parse
+
+
+def _mapping_of(parse_key: Parser, parse_value: Parser) -> Parser:
+    def parse(value: Any, at: _Where) -> dict[Any, Any]:
+        mapping = _mapping(value, at)
+        parsed = {}
+        for key, item in mapping.items():
+            where = at.child(mapping, key)
+            parsed[parse_key(key, where)] = parse_value(item, where)
+        return parsed
+
+    return parse
+
+
+def _section(cls: Callable[..., T], fields: Mapping[str, Parser]) -> Callable[[Any, _Where], T]:
+    """Build a config dataclass from a mapping; absent keys keep the dataclass defaults.
+
+    An empty section (`redaction:` with everything under it commented out) is the defaults too.
+    """
+
+    def parse(value: Any, at: _Where) -> T:
+        mapping = _LineDict() if value is None else _mapping(value, at)
+        _known_keys(mapping, at, tuple(fields))
+        values = {key: fields[key](item, at.child(mapping, key)) for key, item in mapping.items()}
+        return cls(**values)
+
+    return parse
+
+
+# -- the telemetry section --------------------------------------------------------------------
+
+
+def _attribute_key(value: Any, at: _Where) -> str:
+    key = _string(value, at)
+    if key in SERVICE_ATTRIBUTES:
+        raise at.error(f"set telemetry.{SERVICE_ATTRIBUTES[key]} instead")
+    return key
+
+
+def _redaction_pattern(value: Any, at: _Where) -> tuple[str, str]:
+    entry = _mapping(value, at)
+    _known_keys(entry, at, ("label", "pattern"))
+    for key in ("label", "pattern"):
+        if key not in entry:
+            raise at.error(f"missing required key {key!r} (each entry needs a label and a pattern)")
+    label = _string(entry["label"], at.child(entry, "label"))
+    where = at.child(entry, "pattern")
+    pattern = _string(entry["pattern"], where)
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise where.error(f"invalid regular expression for label {label!r}: {exc}") from None
+    return label, pattern
+
+
+_signal_list = _list_of(_via(functools.partial(_choose, choices=SIGNALS)))
+
+
+def _signals(value: Any, at: _Where) -> frozenset[str]:
+    return frozenset(_signal_list(value, at))
+
+
+_QUEUE_SECTION = _section(
+    QueueConfig,
+    {
+        "max_size": _integer(1),
+        "batch_size": _integer(1),
+        "schedule_delay_ms": _integer(1),
+        "export_timeout_ms": _integer(1),
+    },
+)
+
+
+def _queue(value: Any, at: _Where) -> QueueConfig:
+    queue = _QUEUE_SECTION(value, at)
+    if queue.batch_size > queue.max_size:
+        # Point at whichever of the two was written; the other is a default.
+        key = "batch_size" if "batch_size" in value else "max_size"
+        raise at.child(value, key).error(
+            f"batch_size ({queue.batch_size}) must not exceed max_size ({queue.max_size})"
+        )
+    return queue
+
+
+_telemetry = _section(
+    TelemetryConfig,
+    {
+        "service_name": _string,
+        "service_version": _optional(_string),
+        "resource_attributes": _mapping_of(_attribute_key, _scalar),
+        "enabled": _boolean,
+        "log_level": _level,
+        "component_levels": _mapping_of(_component, _level),
+        "content_capture": _via(parse_content_capture),
+        "redaction": _section(
+            RedactionConfig,
+            {
+                "enabled": _boolean,
+                "extra_patterns": _list_of(_redaction_pattern),
+                "extra_keys": _list_of(_string),
+                "safe_keys": _list_of(_string),
+                "max_value_length": _integer(256),
+            },
+        ),
+        "queue": _queue,
+        "sinks": _section(
+            SinksConfig,
+            {
+                "console": _section(
+                    ConsoleSinkConfig, {"enabled": _boolean, "level": _level, "signals": _signals}
+                ),
+                "otlp": _section(
+                    OtlpSinkConfig,
+                    {
+                        "enabled": _boolean,
+                        "endpoint": _optional(_via(parse_endpoint)),
+                        "protocol": _via(parse_protocol),
+                        "headers": _mapping_of(_string, _string),
+                        "timeout_s": _positive_number,
+                        "compression": _optional(_via(parse_compression)),
+                        "signals": _signals,
+                    },
+                ),
+            },
+        ),
+        "shutdown_timeout_s": _positive_number,
+    },
+)
+
+
+# -- the logging.config.dictConfig part -------------------------------------------------------
+
+#: name -> (its mapping, where it is), for one of formatters / filters / handlers / loggers.
+_Entries = dict[Any, tuple[_LineDict, _Where]]
+
+
+def _logging_part(document: _LineDict, top: _Where) -> tuple[dict[str, Any] | None, dict[str, int]]:
+    """Check what dictConfig would choke on, without letting it build (and open) anything."""
+    keys = [key for key in document if key != "telemetry"]
+    if not keys:
+        return None, {}
+    _check_version(document, top, first_key=keys[0])
+    for flag in ("disable_existing_loggers", "incremental"):
+        if _given(document, flag):
+            _boolean(document[flag], top.child(document, flag))
+    sections = {section: _entries(document, section, top) for section in _LOGGING_SECTIONS}
+    lines = {
+        f"{section}.{name}": at.line
+        for section, entries in sections.items()
+        for name, (_, at) in entries.items()
+    }
+    loggers = list(sections["loggers"].values())
+    if _given(document, "root"):
+        root_at = top.child(document, "root")
+        loggers.append((_mapping(document["root"], root_at), root_at))  # checked like a logger
+        lines["root"] = document.lines["root"]
+    if document.get("incremental"):
+        # dictConfig then only changes levels (and propagate) of objects that already exist.
+        for entry, at in [*sections["handlers"].values(), *loggers]:
+            _check_level(entry, at)
+    else:
+        _check_complete(sections, loggers)
+    return _plain({key: document[key] for key in keys}), lines
+
+
+def _given(entry: _LineDict, key: str) -> bool:
+    """dictConfig reads an optional key that is null (`level:`) as absent; so must we."""
+    return entry.get(key) is not None
+
+
+def _check_version(document: _LineDict, top: _Where, *, first_key: Any) -> None:
+    if "version" not in document:
+        # Nothing to point at, so point at where the logging settings begin.
+        where = _Where(top.source, "version", document.lines[first_key])
+        raise where.error("missing; logging.config.dictConfig needs `version: 1` beside its keys")
+    value = document["version"]
+    if not (_is_int(value) and value == 1):
+        raise top.child(document, "version").expected("1 (dictConfig's only version)", value)
+
+
+def _entries(document: _LineDict, section: str, top: _Where) -> _Entries:
+    if section not in document:
+        return {}
+    at = top.child(document, section)
+    mapping = _mapping(document[section], at)
+    entries: _Entries = {}
+    for name, entry in mapping.items():
+        where = at.child(mapping, name)
+        entries[name] = (_mapping(entry, where), where)
+    return entries
+
+
+def _check_complete(sections: dict[str, _Entries], loggers: list[tuple[_LineDict, _Where]]) -> None:
+    formatters = sections["formatters"]
+    filters = sections["filters"]
+    handlers = sections["handlers"]
+    for entry, at in formatters.values():
+        _check_factory(entry, at, ("()", "class"), required=False)
+    for entry, at in filters.values():
+        _check_factory(entry, at, ("()",), required=False)
+    for entry, at in handlers.values():
+        _check_factory(entry, at, ("()", "class"), required=True)
+        _check_level(entry, at)
+        _check_reference(entry, at, "formatter", formatters)
+        _check_references(entry, at, "filters", filters)
+    for entry, at in loggers:
+        _check_level(entry, at)
+        _check_references(entry, at, "handlers", handlers)
+        _check_references(entry, at, "filters", filters)
+        if _given(entry, "propagate"):
+            _boolean(entry["propagate"], at.child(entry, "propagate"))
+
+
+def _check_factory(entry: _LineDict, at: _Where, keys: Sequence[str], *, required: bool) -> None:
+    """Import what dictConfig would import, so a typo is reported with its line, not at start-up."""
+    key = next((key for key in keys if key in entry), None)
+    if key is None:
+        if required:
+            raise at.error("missing 'class' (or a '()' factory); dictConfig needs one to build it")
+        return
+    where = at.child(entry, key)
+    name = _string(entry[key], where)
+    try:
+        pkgutil.resolve_name(name)
+    except Exception as exc:  # importing runs the module's own code, which can fail in any way
+        raise where.error(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _check_level(entry: _LineDict, at: _Where) -> None:
+    """dictConfig's levels are the stdlib's: case-sensitive names (or numbers), unlike ours."""
+    if not _given(entry, "level"):
+        return
+    value, where = entry["level"], at.child(entry, "level")
+    if _is_int(value) or _is_stdlib_level_name(value):
+        return
+    hint = ""
+    if isinstance(value, str) and _is_stdlib_level_name(value.upper()):
+        hint = f"; dictConfig level names are upper case: {value.upper()!r}"
+    raise where.error(
+        f"expected a logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL or NOTSET), "
+        f"got {_describe(value)}{hint}"
+    )
+
+
+def _is_stdlib_level_name(value: Any) -> bool:
+    # getLevelName maps a registered name to its number (documented), anything else to a string.
+    return isinstance(value, str) and isinstance(logging.getLevelName(value), int)
+
+
+def _check_reference(entry: _LineDict, at: _Where, key: str, defined: _Entries) -> None:
+    if _given(entry, key):
+        _check_name(entry[key], at.child(entry, key), defined, kind=key)
+
+
+def _check_references(entry: _LineDict, at: _Where, key: str, defined: _Entries) -> None:
+    if not _given(entry, key):
+        return
+    where = at.child(entry, key)
+    names = _sequence(entry[key], where)
+    for index, name in enumerate(names):
+        _check_name(name, where.item(names, index), defined, kind=key.removesuffix("s"))
+
+
+def _check_name(value: Any, at: _Where, defined: _Entries, *, kind: str) -> None:
+    if not isinstance(value, str):
+        raise at.expected(f"the name of a {kind}", value)
+    if value not in defined:
+        known = ", ".join(map(str, defined)) or "none"
+        raise at.error(f"no {kind} named {value!r} in this file (defined {kind}s: {known})")
