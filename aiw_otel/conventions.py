@@ -1,0 +1,93 @@
+"""Attribute, event and span names in one place.
+
+Semantic-convention names (GenAI v1.41.1 shape, process/CLI, file, error) are spelled out here
+instead of imported from opentelemetry-semantic-conventions, whose GenAI constants are deprecated
+("moved") and whose values we pin by our own tests. Our own `aiw.*` names are used only where no
+convention exists.
+"""
+
+from __future__ import annotations
+
+# --- GenAI -------------------------------------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+
+OP_INVOKE_WORKFLOW = "invoke_workflow"
+OP_CHAT = "chat"
+OP_EXECUTE_TOOL = "execute_tool"
+
+#: Log-based event carrying prompt/completion content when EVENT capture is on.
+EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
+
+# --- server / error ----------------------------------------------------------------------
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+ERROR_TYPE = "error.type"
+ERROR_INTERRUPTED = "interrupted"
+EXCEPTION_TYPE = "exception.type"
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
+
+# --- process (CLI client span) -----------------------------------------------------------
+PROCESS_EXECUTABLE_NAME = "process.executable.name"
+PROCESS_COMMAND_ARGS = "process.command_args"
+PROCESS_PID = "process.pid"
+PROCESS_EXIT_CODE = "process.exit.code"
+PROCESS_WORKING_DIRECTORY = "process.working_directory"
+
+# --- file --------------------------------------------------------------------------------
+FILE_PATH = "file.path"
+FILE_SIZE = "file.size"
+
+# --- ours: no convention exists ----------------------------------------------------------
+AIW_PLAN_ID = "aiw.plan.id"
+AIW_PLAN_STATE = "aiw.plan.state"
+AIW_RUN_ID = "aiw.run.id"
+AIW_STEP_ID = "aiw.step.id"
+AIW_STEP_TYPE = "aiw.step.type"
+AIW_STEP_STATE = "aiw.step.state"
+AIW_STEP_DESCRIPTION = "aiw.step.description"
+AIW_SKIP_REASON = "aiw.skip.reason"
+AIW_FILE_OPERATION = "aiw.file.operation"
+AIW_FILE_BYTES_READ = "aiw.file.bytes_read"
+AIW_FILE_BYTES_WRITTEN = "aiw.file.bytes_written"
+AIW_OUTPUT_BYTES = "aiw.command.{stream}.bytes"
+AIW_OUTPUT_LINES = "aiw.command.{stream}.lines"
+AIW_OUTPUT_EVENTS_DROPPED = "aiw.command.output_events_dropped"
+AIW_AI_ATTEMPT = "aiw.ai.attempt"
+AIW_AI_COST = "aiw.ai.cost_usd"
+AIW_INTERACTION = "aiw.interaction"
+AIW_INTERACTION_SOURCE = "aiw.interaction.source"
+
+# LogMessage fields as log-record attributes.
+AIW_COMPONENT = "aiw.component"
+AIW_ACTION = "aiw.action"
+AIW_LOG_STEP_ID = "aiw.step_id"
+AIW_EVENT_ID = "aiw.event_id"
+AIW_STATE_BEFORE = "aiw.state_before"
+AIW_STATE_AFTER = "aiw.state_after"
+AIW_DURATION_MS = "aiw.duration_ms"
+
+# Span event names (seed section 4).
+EV_STATE_CHANGE = "state_change"
+EV_API_REQUEST_SENT = "api_request_sent"
+EV_API_RESPONSE_RECEIVED = "api_response_received"
+EV_API_RESPONSE_FAILED = "api_response_failed"
+EV_COMMAND_OUTPUT = "command_output"
+EV_EXCEPTION = "exception"

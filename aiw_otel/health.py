@@ -1,0 +1,104 @@
+"""Counting and reporting telemetry's own trouble without ever making it the runner's trouble.
+
+A sink that fails a thousand times must not print a thousand tracebacks, and a report must not go
+back through the pipeline that is failing, so reports go to a private stderr logger that does not
+propagate to the root (where the OpenTelemetry bridge listens).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+_REPORT_INTERVAL_S = 30.0
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of the report, not at import time."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+def _internal_logger() -> logging.Logger:
+    logger = logging.getLogger("aiw_otel.internal")
+    if not logger.handlers:
+        handler = _CurrentStderr()
+        handler.setFormatter(logging.Formatter("aiw-otel: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+    return logger
+
+
+@dataclass(frozen=True)
+class HealthSnapshot:
+    """Counts at one moment, keyed by (sink, signal)."""
+
+    dropped: dict[tuple[str, str], int]
+    failures: dict[tuple[str, str], int]
+
+    @property
+    def total_dropped(self) -> int:
+        return sum(self.dropped.values())
+
+    @property
+    def total_failures(self) -> int:
+        return sum(self.failures.values())
+
+
+class TelemetryHealth:
+    """Drop and failure counters for every sink, and rate-limited reports of failures."""
+
+    def __init__(self, report_interval_s: float = _REPORT_INTERVAL_S) -> None:
+        self._lock = threading.Lock()
+        self._dropped: Counter[tuple[str, str]] = Counter()
+        self._failures: Counter[tuple[str, str]] = Counter()
+        self._last_report: dict[str, float] = {}
+        self._unreported: Counter[str] = Counter()
+        self._interval = report_interval_s
+        self._log = _internal_logger()
+
+    def dropped(self, sink: str, signal: str, count: int = 1) -> None:
+        """A full queue refused records: count them (and say so once per interval)."""
+        with self._lock:
+            self._dropped[(sink, signal)] += count
+        self._report(sink, f"sink {sink!r} dropped {signal}: its queue is full", None)
+
+    def failed(self, sink: str, signal: str, error: BaseException | str) -> None:
+        """A sink raised or reported failure: count it and report it, rate-limited per sink."""
+        with self._lock:
+            self._failures[(sink, signal)] += 1
+        detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        self._report(sink, f"sink {sink!r} failed to handle {signal}: {detail}", error)
+
+    def snapshot(self) -> HealthSnapshot:
+        with self._lock:
+            return HealthSnapshot(dict(self._dropped), dict(self._failures))
+
+    def _report(self, sink: str, message: str, error: BaseException | str | None) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_report.get(sink)
+            if last is not None and now - last < self._interval:
+                self._unreported[sink] += 1
+                return
+            self._last_report[sink] = now
+            suppressed = self._unreported.pop(sink, 0)
+        if suppressed:
+            message += f" ({suppressed} similar problems since the last report)"
+        else:
+            message += f" (further problems of this sink are reported at most every {self._interval:.0f} s)"
+        try:
+            self._log.warning(message)
+        except Exception:  # a closed stderr must not turn a report into a crash
+            pass

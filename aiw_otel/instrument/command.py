@@ -1,0 +1,149 @@
+"""Command spans: the semconv CLI client span, output accounting, and TRACEPARENT for the child.
+
+Output counts are always exact; what is *recorded* of the output (span events and DEBUG records,
+one per line) is capped per stream so a command printing a gigabyte costs a bounded amount of
+telemetry. Bytes that are not UTF-8 are decoded with replacement characters, never raised on.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+from typing import Mapping, Sequence
+
+from opentelemetry import propagate, trace
+from opentelemetry.propagators._envcarrier import EnvironmentSetter
+from opentelemetry.trace import SpanKind
+
+from aiw_otel import conventions as sc
+from aiw_otel.instrument.base import Instruments, Operation
+from aiw_otel.model import ComponentType, LogLevel
+
+STREAMS = ("stdout", "stderr")
+
+
+def split_command(command: str | Sequence[str]) -> list[str]:
+    if isinstance(command, str):
+        try:
+            return shlex.split(command)
+        except ValueError:  # unbalanced quotes: still name the executable
+            return command.split()
+    return [str(part) for part in command]
+
+
+def exit_error_type(code: int) -> str:
+    """Exit code as a string (like an HTTP status); a negative code is the signal that killed it."""
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return str(code)
+    return str(code)
+
+
+class _StreamCount:
+    __slots__ = ("bytes", "lines", "recorded", "pending")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.lines = 0
+        self.recorded = 0  # lines recorded as a DEBUG record (the first of them also as span events)
+        self.pending = b""
+
+
+class Command(Operation):
+    """`with host.command(argv) as cmd: Popen(argv, env=cmd.child_env()); cmd.started(pid); ...; cmd.exited(rc)`."""
+
+    component = ComponentType.TERMINAL_INTERACTION
+
+    def __init__(
+        self,
+        instruments: Instruments,
+        parent: Operation,
+        command: str | Sequence[str],
+        cwd: str | None = None,
+    ) -> None:
+        self.argv = split_command(command)
+        self.command_line = command if isinstance(command, str) else shlex.join(self.argv)
+        self.cwd = cwd
+        executable = os.path.basename(self.argv[0]) if self.argv else "command"
+        attributes: dict[str, object] = {
+            sc.PROCESS_EXECUTABLE_NAME: executable,
+            sc.PROCESS_COMMAND_ARGS: self.argv,
+        }
+        if cwd is not None:
+            attributes[sc.PROCESS_WORKING_DIRECTORY] = str(cwd)
+        super().__init__(instruments, executable, kind=SpanKind.CLIENT, attributes=attributes, parent=parent)
+        self._streams = {name: _StreamCount() for name in STREAMS}
+        self.exit_code: int | None = None
+
+    def child_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """A copy of the environment with TRACEPARENT/TRACESTATE set to this span (env-carrier spec)."""
+        env = dict(os.environ if base is None else base)
+        propagate.inject(env, context=trace.set_span_in_context(self.span), setter=EnvironmentSetter())
+        return env
+
+    def started(self, pid: int) -> None:
+        self.set_attribute(sc.PROCESS_PID, pid)
+
+    def output(self, stream: str, data: bytes | str) -> None:
+        """Account for a chunk of output (any size, any encoding); record complete lines up to the cap."""
+        counts = self._streams[stream]
+        chunk = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+        counts.bytes += len(chunk)
+        counts.lines += chunk.count(b"\n")
+        if counts.recorded >= self._instruments.max_output_log_lines:
+            return
+        lines = (counts.pending + chunk).split(b"\n")
+        counts.pending = lines.pop()[: self._instruments.max_output_line * 4]
+        for line in lines:
+            self._record_line(stream, counts, line)
+
+    def exited(self, code: int) -> None:
+        self.exit_code = code
+        self.set_attribute(sc.PROCESS_EXIT_CODE, code)
+        if code != 0:
+            self.set_error(exit_error_type(code), f"command exited with {exit_error_type(code)}")
+
+    def _record_line(self, stream: str, counts: _StreamCount, raw: bytes) -> None:
+        instruments = self._instruments
+        if counts.recorded >= instruments.max_output_log_lines:
+            return
+        counts.recorded += 1
+        limit = instruments.max_output_line
+        text = raw[: limit * 4].decode("utf-8", "replace").rstrip("\r")[:limit]
+        if counts.recorded <= instruments.max_output_events:
+            self.add_event(sc.EV_COMMAND_OUTPUT, {"aiw.command.stream": stream, "aiw.command.line": text})
+        self.log(LogLevel.DEBUG, "command_output", text, details={"stream": stream})
+
+    def _on_start(self) -> None:
+        details: dict[str, object] = {"command": self.command_line}
+        if self.cwd is not None:
+            details["working_directory"] = str(self.cwd)
+        self.log(LogLevel.INFO, "command_execution_started", f"Executing command: '{self.command_line}'.", details=details)
+
+    def _on_exit(self, error: BaseException | None) -> None:
+        details: dict[str, object] = {"command": self.command_line, "exit_code": self.exit_code}
+        for name, counts in self._streams.items():
+            if counts.pending:
+                counts.lines += 1  # a last line without a newline is still a line
+                self._record_line(name, counts, counts.pending)
+                counts.pending = b""
+            self.set_attribute(sc.AIW_OUTPUT_BYTES.format(stream=name), counts.bytes)
+            self.set_attribute(sc.AIW_OUTPUT_LINES.format(stream=name), counts.lines)
+            details[f"{name}_bytes"] = counts.bytes
+            details[f"{name}_lines"] = counts.lines
+        cap = self._instruments.max_output_events
+        dropped = sum(max(c.lines - min(c.recorded, cap), 0) for c in self._streams.values())
+        if dropped:
+            self.set_attribute(sc.AIW_OUTPUT_EVENTS_DROPPED, dropped)
+        failed = error is not None or (self.exit_code is not None and self.exit_code != 0)
+        self.log(
+            LogLevel.WARNING if failed else LogLevel.INFO,
+            "command_execution_failed" if failed else "command_execution_completed",
+            f"Command '{self.command_line}' {'failed' if failed else 'completed'}"
+            + (f" with exit code {self.exit_code}." if self.exit_code is not None else "."),
+            duration_ms=self.elapsed_ms,
+            details=details,
+        )

@@ -1,0 +1,44 @@
+"""Operations that may contain AI calls, file operations and commands (steps and tool calls)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from aiw_otel.instrument.ai import AICall
+from aiw_otel.instrument.base import Operation
+from aiw_otel.instrument.command import Command
+from aiw_otel.instrument.files import FileOp, FileOperation
+
+
+class ActionHost(Operation):
+    """Factories for child operations; each child is parented explicitly to this span."""
+
+    def ai_call(
+        self,
+        *,
+        provider: str,
+        model: str,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        attempt: int = 1,
+        event_id: str | None = None,
+        request: Mapping[str, Any] | None = None,
+    ) -> AICall:
+        """A `chat {model}` span; `request` holds `gen_ai.request.*` parameters (max_tokens, temperature)."""
+        return AICall(
+            self._instruments,
+            self,
+            provider=provider,
+            model=model,
+            server_address=server_address,
+            server_port=server_port,
+            attempt=attempt,
+            event_id=event_id,
+            request=request,
+        )
+
+    def file_operation(self, operation: FileOp | str, path: str) -> FileOperation:
+        return FileOperation(self._instruments, self, operation, path)
+
+    def command(self, command: str | Sequence[str], cwd: str | None = None) -> Command:
+        return Command(self._instruments, self, command, cwd)

@@ -1,0 +1,312 @@
+"""Plan runs and steps: the root and child spans, their states, and the user's interventions.
+
+Every state change is three records at once: the span's state attribute, a `state_change` span
+event, and a LogMessage with state_before/state_after. User requests (pause, resume, cancel,
+context) are validated against the diagram before anything is applied, so a refused request
+changes nothing and leaves a clear record of why.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+import uuid
+from typing import Any, Iterable
+
+from opentelemetry import trace
+
+from aiw_otel import conventions as sc
+from aiw_otel.instrument.base import Instruments, Operation, error_type_of
+from aiw_otel.instrument.host import ActionHost
+from aiw_otel.instrument.tool import ToolCall
+from aiw_otel.model import (
+    ComponentType,
+    InvalidTransition,
+    Lifecycle,
+    LogLevel,
+    RunCancelled,
+    State,
+    check_transition,
+)
+
+_VERBS = {
+    State.RUNNING: "started",
+    State.PAUSED: "paused",
+    State.COMPLETED: "succeeded",
+    State.FAILED: "failed",
+    State.CANCELLED: "cancelled",
+    State.SKIPPED: "skipped",
+}
+
+
+class Stateful(Operation):
+    """An operation with a Lifecycle whose every change is recorded three ways."""
+
+    entity_kind = "step"
+    state_attribute = sc.AIW_STEP_STATE
+
+    def __init__(self, instruments: Instruments, name: str, *, label: str, **kwargs: Any) -> None:
+        super().__init__(instruments, name, **kwargs)
+        self.label = label
+        self.lifecycle = Lifecycle(f"{self.entity_kind} '{label}'")
+
+    @property
+    def state(self) -> State:
+        return self.lifecycle.state
+
+    def transition(self, requested: State, *, message: str | None = None, details: dict[str, Any] | None = None) -> State:
+        """Move to `requested` (InvalidTransition if the diagram forbids it); returns the state before."""
+        before = self.lifecycle.move(requested)
+        self._record_change(before, requested, message, details)
+        return before
+
+    def _record_change(self, before: State, after: State, message: str | None, details: dict[str, Any] | None) -> None:
+        self.span.set_attribute(self.state_attribute, after.value)
+        self.span.add_event(sc.EV_STATE_CHANGE, {sc.AIW_STATE_BEFORE: before.value, sc.AIW_STATE_AFTER: after.value})
+        verb = "resumed" if before is State.PAUSED and after is State.RUNNING else _VERBS[after]
+        self.log(
+            LogLevel.ERROR if after is State.FAILED else LogLevel.INFO,
+            f"{self.entity_kind}_execution_{verb}",
+            message or f"{self.entity_kind.capitalize()} '{self.label}' {verb}.",
+            state_before=before.value,
+            state_after=after.value,
+            duration_ms=self.elapsed_ms if after.is_terminal else None,
+            details=details,
+        )
+
+    def _finish(self, target: State, details: dict[str, Any] | None = None) -> None:
+        """End in `target`; a block that leaves while Paused counts as resumed first."""
+        if self.state.is_terminal:
+            return
+        if self.state is State.PAUSED and target is not State.CANCELLED:
+            self.transition(State.RUNNING, details={"reason": "the block ended while paused"})
+        if self.state is State.PENDING and target is not State.CANCELLED:
+            self.transition(State.RUNNING)
+        self.transition(target, details=details)
+
+    def _on_exit(self, error: BaseException | None) -> None:
+        if isinstance(error, RunCancelled):
+            self._finish(State.CANCELLED, {"reason": str(error) or "cancelled"})
+        elif error is not None:
+            self._finish(State.FAILED, _failure_details(error))
+        else:
+            self._finish(self._clean_exit_state())
+
+    def _clean_exit_state(self) -> State:
+        return State.COMPLETED
+
+    def _on_interrupt(self) -> None:
+        if not self.state.is_terminal:
+            self._finish(State.CANCELLED, {"reason": "telemetry shut down while running"})
+
+
+def _failure_details(error: BaseException) -> dict[str, Any]:
+    frames = traceback.extract_tb(error.__traceback__)
+    summary = f'File "{frames[-1].filename}", line {frames[-1].lineno}, in {frames[-1].name}' if frames else ""
+    return {"error_type": error_type_of(error), "error_message": str(error), "traceback_summary": summary}
+
+
+class Step(Stateful, ActionHost):
+    """A plan step: a child span named after the step kind; Pending -> Running on entry."""
+
+    component = ComponentType.EXECUTION_ENGINE
+
+    def __init__(
+        self,
+        instruments: Instruments,
+        run: PlanRun,
+        step_id: str,
+        step_type: str,
+        description: str | None = None,
+    ) -> None:
+        attributes: dict[str, Any] = {
+            sc.AIW_STEP_ID: step_id,
+            sc.AIW_STEP_TYPE: step_type,
+            sc.AIW_STEP_STATE: State.PENDING.value,
+        }
+        if description:
+            attributes[sc.AIW_STEP_DESCRIPTION] = description
+        super().__init__(instruments, step_type, label=step_id, attributes=attributes, parent=run, step_id=step_id)
+        self.run = run
+        self.step_type = step_type
+        self.description = description
+
+    def __enter__(self) -> Step:
+        super().__enter__()
+        self.transition(
+            State.RUNNING,
+            message=f"Starting execution of step '{self.step_id}'.",
+            details={"step_type": self.step_type, "description": self.description or ""},
+        )
+        return self
+
+    def tool_call(self, name: str, call_id: str | None = None, arguments: Any = None) -> ToolCall:
+        return ToolCall(self._instruments, self, name, call_id, arguments)
+
+    def fail(self, error_type: str, message: str, details: dict[str, Any] | None = None) -> None:
+        """Fail the step without an exception (e.g. an output artifact is missing)."""
+        self.set_error(error_type, message)
+        self._finish(State.FAILED, {"error_type": error_type, "error_message": message, **(details or {})})
+
+
+class PlanRun(Stateful):
+    """The root span of one execution of a plan, and the place user requests are applied."""
+
+    component = ComponentType.RUNNER
+    entity_kind = "plan"
+    state_attribute = sc.AIW_PLAN_STATE
+
+    def __init__(self, instruments: Instruments, plan_id: str, name: str, run_id: str | None = None) -> None:
+        self.plan_id = plan_id
+        self.plan_name = name
+        self.run_id = run_id or uuid.uuid4().hex
+        attributes = {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_WORKFLOW,
+            sc.GEN_AI_WORKFLOW_NAME: name,
+            sc.AIW_PLAN_ID: plan_id,
+            sc.AIW_RUN_ID: self.run_id,
+            sc.AIW_PLAN_STATE: State.PENDING.value,
+        }
+        super().__init__(instruments, f"{sc.OP_INVOKE_WORKFLOW} {name}", label=name, attributes=attributes)
+        self.steps: dict[str, Step] = {}
+        self._control = threading.RLock()
+        self._context: list[str] = []
+
+    def __enter__(self) -> PlanRun:
+        super().__enter__()
+        self.transition(State.RUNNING, message=f"Starting plan '{self.plan_name}' (run {self.run_id}).")
+        return self
+
+    # -- steps ----------------------------------------------------------------------------
+    def step(self, step_id: str, step_type: str = "step", description: str | None = None) -> Step:
+        """A step span; use it as a context manager (`with run.step(...) as step:`)."""
+        step = Step(self._instruments, self, step_id, step_type, description)
+        self.steps[step_id] = step
+        return step
+
+    def skip_step(
+        self,
+        step_id: str,
+        reason: str,
+        *,
+        step_type: str = "step",
+        description: str | None = None,
+        state: State = State.SKIPPED,
+    ) -> Step:
+        """Record a step that never ran: Pending -> Skipped (dependency) or Cancelled (run cancelled)."""
+        step = Step(self._instruments, self, step_id, step_type, description)
+        self.steps[step_id] = step
+        step.start()
+        step.set_attribute(sc.AIW_SKIP_REASON, reason)
+        step.transition(state, message=f"Step '{step_id}' {_VERBS[state]}: {reason}", details={"reason": reason})
+        step.end()
+        return step
+
+    @property
+    def active_step(self) -> Step | None:
+        """The most recently started step that is Running or Paused."""
+        for step in reversed(list(self.steps.values())):
+            if step.state in (State.RUNNING, State.PAUSED):
+                return step
+        return None
+
+    def _clean_exit_state(self) -> State:
+        failed = [s.step_id for s in self.steps.values() if s.state is State.FAILED]
+        if failed:
+            self.set_error("step_failed", f"{len(failed)} step(s) failed: {', '.join(failed)}")
+            return State.FAILED
+        return State.COMPLETED
+
+    def finish(self, state: State, message: str | None = None) -> None:
+        """End the run in `state` before the block exits (the engine's verdict wins over the default)."""
+        if state is State.FAILED:
+            self.set_error("plan_failed", message or "plan failed")
+        self._finish(state, {"reason": message} if message else None)
+
+    # -- user interaction -----------------------------------------------------------------
+    def pause(self, step: Step | None = None, source: str = "api") -> None:
+        self._interact("pause", "execution_pause_requested", step, State.PAUSED, (State.RUNNING,), source)
+
+    def resume(self, step: Step | None = None, source: str = "api") -> None:
+        self._interact("resume", "execution_resume_requested", step, State.RUNNING, (State.PAUSED,), source)
+
+    def cancel(self, step: Step | None = None, source: str = "api") -> None:
+        self._interact("cancel", "execution_cancel_requested", step, State.CANCELLED, (State.RUNNING, State.PAUSED), source)
+
+    def add_context(self, text: str, step: Step | None = None, source: str = "api") -> None:
+        """Queue extra context for the next AI call of the current or next step."""
+        with self._control:
+            self._context.append(text)
+            self._interact("context", "context_added_by_user", step, None, (), source, {"context_provided_summary": text[:200]})
+
+    def take_context(self) -> list[str]:
+        """The context added since the last call, for the engine to put into its next AI request."""
+        with self._control:
+            taken, self._context = self._context, []
+            return taken
+
+    def _interact(
+        self,
+        kind: str,
+        action: str,
+        step: Step | None,
+        target: State | None,
+        applies_to: Iterable[State],
+        source: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        with self._control:
+            step = step if step is not None else self.active_step
+            subject: Stateful = step if step is not None else self
+            movers = [e for e in (self, step) if e is not None and target is not None and e.state in applies_to]
+            try:
+                if target is not None:
+                    check_transition(self.lifecycle.entity, self.state, target)
+                    for entity in movers:
+                        check_transition(entity.lifecycle.entity, entity.state, target)
+            except InvalidTransition as refused:
+                self.log(
+                    LogLevel.WARNING,
+                    f"{action.rsplit('_', 1)[0]}_rejected",
+                    f"User request '{kind}' refused: {refused}",
+                    component=ComponentType.USER_INTERACTION,
+                    state_before=subject.state.value,
+                    details={"reason": str(refused), "source": source},
+                )
+                raise
+            before = subject.state
+            for entity in movers:
+                entity.transition(target)  # type: ignore[arg-type]
+            after = subject.state
+            self._record_interaction(kind, action, subject, step, before, after, source, details or {})
+
+    def _record_interaction(
+        self,
+        kind: str,
+        action: str,
+        subject: Stateful,
+        step: Step | None,
+        before: State,
+        after: State,
+        source: str,
+        details: dict[str, Any],
+    ) -> None:
+        states = {sc.AIW_STATE_BEFORE: before.value, sc.AIW_STATE_AFTER: after.value}
+        common = {sc.AIW_INTERACTION: kind, sc.AIW_INTERACTION_SOURCE: source, **states}
+        if step is not None:
+            common[sc.AIW_STEP_ID] = step.step_id
+        span = self._instruments.tracer.start_span(
+            f"user_interaction {kind}", context=trace.set_span_in_context(self.span), attributes=common
+        )
+        span.end()
+        subject.add_event("user_interaction", common)
+        where = f" during step '{step.step_id}'" if step is not None else ""
+        subject.log(
+            LogLevel.INFO,
+            action,
+            f"User requested '{kind}'{where}.",
+            component=ComponentType.USER_INTERACTION,
+            state_before=before.value,
+            state_after=after.value,
+            details={"source": source, **details},
+        )

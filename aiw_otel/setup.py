@@ -1,0 +1,322 @@
+"""`configure()` and `shutdown()`: build the three providers once, wire the sinks, stop cleanly.
+
+Order matters and is fixed here: redaction sits in front of every sink (spans and logs), the
+open-span tracker sees every span so shutdown can end the ones left open, and one MeterProvider
+holds every metric reader so later sinks (Prometheus, OTLP) plug in without a second provider.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import logging.config
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Iterable, Mapping, Sequence
+
+from opentelemetry import trace
+from opentelemetry._logs import NoOpLogger
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+
+from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
+from aiw_otel.config_env import apply_environment, config_path_from_environment
+from aiw_otel.config_yaml import load_config_file
+from aiw_otel.exporters.plain_console import PlainConsoleSink
+from aiw_otel.health import TelemetryHealth
+from aiw_otel.instrument.base import Instruments
+from aiw_otel.instrument.plan import PlanRun
+from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, remove_stdlib_bridge
+from aiw_otel.model import LogMessage
+from aiw_otel.processors.bounded import call_within
+from aiw_otel.processors.open_spans import OpenSpanTracker
+from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
+from aiw_otel.redaction import Redactor
+from aiw_otel.sinks import BuiltSink, Sink
+
+SCOPE = "aiw_otel"
+_log = logging.getLogger("aiw_otel.internal")
+
+
+def package_version() -> str:
+    try:
+        return version("aiw-otel")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class Telemetry:
+    """A configured pipeline: start plan runs from it, emit LogMessages, flush and shut it down."""
+
+    def __init__(
+        self,
+        config: TelemetryConfig,
+        instruments: Instruments,
+        *,
+        health: TelemetryHealth,
+        redactor: Redactor | None,
+        providers: Sequence[Any] = (),
+        bridge: logging.Handler | None = None,
+        meter: Meter | None = None,
+    ) -> None:
+        self.config = config
+        self.health = health
+        self.redactor = redactor
+        self.meter: Meter = meter or NoOpMeter(SCOPE)
+        self._instruments = instruments
+        self._providers = list(providers)
+        self._bridge = bridge
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def tracer_provider(self) -> TracerProvider | None:
+        return next((p for p in self._providers if isinstance(p, TracerProvider)), None)
+
+    def plan_run(self, plan_id: str, name: str | None = None, run_id: str | None = None) -> PlanRun:
+        """The root span of one run; use it as a context manager (`with telemetry.plan_run(...) as run:`)."""
+        return PlanRun(self._instruments, plan_id, name or plan_id, run_id)
+
+    def log(self, message: LogMessage) -> None:
+        """Emit a LogMessage correlated to the current span (use an operation's `.log` inside one)."""
+        self._instruments.emitter.emit(message)
+
+    def force_flush(self, timeout_s: float | None = None) -> bool:
+        """Hand everything recorded so far to the sinks' exporters, within the deadline."""
+        deadline = time.monotonic() + (self.config.shutdown_timeout_s if timeout_s is None else timeout_s)
+        ok = True
+        for provider in self._providers:
+            left = deadline - time.monotonic()
+            finished, result = call_within(provider.force_flush, left, int(max(left, 0) * 1000))
+            ok = ok and finished and result is not False
+        return ok
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """End open spans as interrupted, flush every sink and stop; bounded by the deadline. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return True
+            self._closed = True
+        budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + budget
+        tracker = self._instruments.tracker
+        if tracker is not None:
+            tracker.interrupt_all("interrupted: telemetry shut down before the operation ended")
+        if self._bridge is not None:
+            remove_stdlib_bridge(self._bridge)
+        ok = self.force_flush(budget)
+        for provider in self._providers:
+            left = deadline - time.monotonic()
+            finished, _ = call_within(_shutdown_provider, left, provider, max(left, 0.0))
+            ok = ok and finished
+        return ok
+
+
+def _shutdown_provider(provider: Any, left_s: float) -> None:
+    if isinstance(provider, MeterProvider):
+        provider.shutdown(timeout_millis=max(left_s, 0.0) * 1000)
+    else:
+        provider.shutdown()
+
+
+# -- configure ------------------------------------------------------------------------------
+
+_current: Telemetry | None = None
+_current_lock = threading.Lock()
+_globals_set = False
+_atexit_registered = False
+
+
+def configure(
+    config: TelemetryConfig | LoadedConfig | str | os.PathLike[str] | None = None,
+    *,
+    sinks: Iterable[Sink] = (),
+    environ: Mapping[str, str] | None = None,
+    set_global: bool = True,
+    handle_signals: bool = True,
+    stdlib_bridge: bool = True,
+) -> Telemetry:
+    """Build the pipeline from a config file, a parsed config or the defaults, plus the environment.
+
+    Calling it again replaces the previous pipeline (which is shut down first). `sinks` adds
+    destinations beyond the configured ones (tests pass in-memory exporters this way).
+    """
+    global _current
+    environ = os.environ if environ is None else environ
+    loaded = _load(config, environ)
+    settings = apply_environment(loaded.telemetry, environ)
+    with _current_lock:
+        if _current is not None:
+            _current.shutdown()
+        if loaded.logging_dict is not None:
+            apply_logging_dict(loaded)
+        telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge)
+        _current = telemetry
+    _register_atexit()
+    if handle_signals:
+        _install_sigterm_handler()
+    return telemetry
+
+
+def current() -> Telemetry | None:
+    """The pipeline the last `configure()` built, if it is still up."""
+    return _current
+
+
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Shut down the current pipeline (see Telemetry.shutdown)."""
+    telemetry = _current
+    return telemetry.shutdown(timeout_s) if telemetry is not None else True
+
+
+def _load(config: TelemetryConfig | LoadedConfig | str | os.PathLike[str] | None, environ: Mapping[str, str]) -> LoadedConfig:
+    if isinstance(config, LoadedConfig):
+        return config
+    if isinstance(config, TelemetryConfig):
+        return LoadedConfig(config)
+    path = config if config is not None else config_path_from_environment(environ)
+    return load_config_file(path) if path is not None else LoadedConfig(TelemetryConfig())
+
+
+def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
+    console = settings.sinks.console
+    if console.enabled:
+        yield PlainConsoleSink(level=console.level, spans="traces" in console.signals, logs="logs" in console.signals)
+    if settings.sinks.otlp.enabled:
+        from aiw_otel.exporters.otlp import otlp_sink
+
+        yield otlp_sink(settings.sinks.otlp)
+
+
+_DICTCONFIG_FAILURE = re.compile(r"Unable to configure (handler|formatter|filter|logger|root logger) '?([^']*)'?")
+
+
+def apply_logging_dict(loaded: LoadedConfig) -> None:
+    """Run the file's dictConfig part, turning its failures into ConfigErrors that name the line."""
+    try:
+        logging.config.dictConfig(loaded.logging_dict)  # type: ignore[arg-type]
+    except (ValueError, TypeError, AttributeError, ImportError) as error:
+        match = _DICTCONFIG_FAILURE.search(str(error))
+        line = None
+        if match:
+            section = {"root logger": "root"}.get(match.group(1), match.group(1) + "s")
+            line = loaded.logging_lines.get(section if section == "root" else f"{section}.{match.group(2)}")
+        cause = error.__cause__ or error.__context__
+        detail = f"{error}: {cause}" if cause else str(error)
+        raise ConfigError(f"logging configuration failed: {detail}", source=loaded.source, line=line) from error
+
+
+def _build(
+    settings: TelemetryConfig, sinks: list[Sink], loaded: LoadedConfig, set_global: bool, stdlib_bridge: bool
+) -> Telemetry:
+    health = TelemetryHealth()
+    redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
+    mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
+    if not settings.enabled:
+        emitter = LogEmitter(NoOpLogger(SCOPE), settings.component_levels, settings.log_level)
+        instruments = Instruments(trace.NoOpTracer(), emitter, None, settings.content_capture)
+        return Telemetry(settings, instruments, health=health, redactor=redactor)
+
+    resource = _resource(settings)
+    built = [sink.build(health, settings.queue) for sink in sinks]
+    tracker = OpenSpanTracker()
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    tracer_provider.add_span_processor(tracker)
+    tracer_provider.add_span_processor(SpanPipeline(redactor, _named(built, "span_processor"), health))
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logger_provider.add_log_record_processor(LogPipeline(redactor, _named(built, "log_processor"), health))
+    meter_provider = MeterProvider(resource=resource, metric_readers=[r for _, r in _named(built, "metric_reader")], shutdown_on_exit=False)
+    meter = meter_provider.get_meter(SCOPE, package_version())
+    _register_self_metrics(meter, health, redactor)
+
+    apply_component_levels(settings.component_levels, settings.log_level)
+    bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
+    if set_global:
+        _set_globals(tracer_provider, logger_provider, meter_provider)
+    emitter = LogEmitter(logger_provider.get_logger(SCOPE, package_version()), settings.component_levels, settings.log_level, mirror)
+    instruments = Instruments(
+        tracer_provider.get_tracer(SCOPE, package_version()), emitter, tracker, settings.content_capture
+    )
+    return Telemetry(
+        settings,
+        instruments,
+        health=health,
+        redactor=redactor,
+        providers=[tracer_provider, logger_provider, meter_provider],
+        bridge=bridge,
+        meter=meter,
+    )
+
+
+def _named(built: list[BuiltSink], field: str) -> list[tuple[str, Any]]:
+    return [(b.name, getattr(b, field)) for b in built if getattr(b, field) is not None]
+
+
+def _resource(settings: TelemetryConfig) -> Resource:
+    attributes: dict[str, Any] = dict(settings.resource_attributes)
+    attributes["service.name"] = settings.service_name
+    attributes["service.version"] = settings.service_version or package_version()
+    attributes.setdefault("service.instance.id", str(uuid.uuid4()))
+    return Resource.create(attributes)
+
+
+def _register_self_metrics(meter: Meter, health: TelemetryHealth, redactor: Redactor | None) -> None:
+    """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost)."""
+
+    def dropped(_: CallbackOptions) -> list[Observation]:
+        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in health.snapshot().dropped.items()]
+
+    def failures(_: CallbackOptions) -> list[Observation]:
+        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in health.snapshot().failures.items()]
+
+    def redactions(_: CallbackOptions) -> list[Observation]:
+        if redactor is None:
+            return []
+        return [Observation(n, {"aiw.redaction.label": label}) for label, n in redactor.counts_by_label().items()]
+
+    meter.create_observable_counter("aiw.telemetry.dropped", [dropped], unit="{record}", description="Records dropped by full sink queues")
+    meter.create_observable_counter("aiw.telemetry.export.failures", [failures], unit="{failure}", description="Sink export failures")
+    meter.create_observable_counter("aiw.telemetry.redactions", [redactions], unit="{redaction}", description="Secrets redacted")
+
+
+def _set_globals(tracer_provider: TracerProvider, logger_provider: LoggerProvider, meter_provider: MeterProvider) -> None:
+    """The OTel API allows one global provider per process: the first configure() sets them."""
+    global _globals_set
+    if _globals_set:
+        return
+    from opentelemetry import _logs, metrics
+
+    trace.set_tracer_provider(tracer_provider)
+    _logs.set_logger_provider(logger_provider)
+    metrics.set_meter_provider(meter_provider)
+    _globals_set = True
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        _atexit_registered = True
+
+
+def _install_sigterm_handler() -> None:
+    """SIGTERM flushes and ends open spans before the process dies, if nobody else handles it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        shutdown()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

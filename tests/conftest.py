@@ -1,0 +1,64 @@
+"""Shared fixtures: a real pipeline whose sink is the SDK's in-memory exporters."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Iterator
+
+import pytest
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import aiw_otel
+from aiw_otel.config import TelemetryConfig
+
+
+class Captured:
+    """A configured Telemetry plus what its in-memory sink received (flushed on every read)."""
+
+    def __init__(self, telemetry: aiw_otel.Telemetry, spans: InMemorySpanExporter, logs: InMemoryLogRecordExporter):
+        self.telemetry = telemetry
+        self._spans = spans
+        self._logs = logs
+
+    def spans(self) -> list[Any]:
+        assert self.telemetry.force_flush(5.0)
+        return list(self._spans.get_finished_spans())
+
+    def span(self, name: str) -> Any:
+        found = [s for s in self.spans() if s.name == name]
+        assert len(found) == 1, f"expected one span {name!r}, got {[s.name for s in self.spans()]}"
+        return found[0]
+
+    def logs(self) -> list[Any]:
+        assert self.telemetry.force_flush(5.0)
+        return [r.log_record for r in self._logs.get_finished_logs()]
+
+    def logs_with(self, action: str) -> list[Any]:
+        return [r for r in self.logs() if (r.attributes or {}).get("aiw.action") == action]
+
+
+@pytest.fixture
+def capture() -> Iterator[Any]:
+    """Factory: capture(config=None, environ=None, sinks=()) -> Captured; each pipeline is shut down after the test."""
+    made: list[aiw_otel.Telemetry] = []
+
+    def make(config: Any = None, environ: dict[str, str] | None = None, sinks: tuple[Any, ...] = ()) -> Captured:
+        spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()
+        telemetry = aiw_otel.configure(
+            config or TelemetryConfig(),
+            sinks=[aiw_otel.ExporterSink("memory", span_exporter=spans, log_exporter=logs), *sinks],
+            environ=environ or {},
+            set_global=False,
+            handle_signals=False,
+        )
+        made.append(telemetry)
+        return Captured(telemetry, spans, logs)
+
+    yield make
+    for telemetry in made:
+        telemetry.shutdown(2.0)
+
+
+def debug_config(**changes: Any) -> TelemetryConfig:
+    return replace(TelemetryConfig(log_level=aiw_otel.LogLevel.DEBUG), **changes)

@@ -1,0 +1,311 @@
+"""The pipeline around the spans: sinks that fail, hang or fill up; shutdown; logs; levels; redaction."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
+
+import aiw_otel
+from aiw_otel import ComponentType, LogLevel, LogMessage, State
+from aiw_otel.config import QueueConfig, TelemetryConfig
+from aiw_otel.exporters.plain_console import PlainConsoleSink
+from tests.conftest import debug_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class RaisingExporter(SpanExporter):
+    def __init__(self):
+        self.calls = 0
+
+    def export(self, spans):
+        self.calls += 1
+        raise ConnectionError("collector unreachable")
+
+    def shutdown(self):
+        raise RuntimeError("and it fails to shut down too")
+
+
+class BlockingExporter(SpanExporter):
+    """Hangs in export until released, like an exporter stuck on a dead socket."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def export(self, spans):
+        self.entered.set()
+        self.release.wait()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self):
+        self.release.wait()
+
+
+class RaisingProcessor:
+    name = "raising-processor"
+
+    def on_start(self, span, parent_context=None):
+        raise ValueError("bad sink on_start")
+
+    def on_end(self, span):
+        raise ValueError("bad sink on_end")
+
+    def shutdown(self):
+        pass
+
+    def force_flush(self, timeout_millis=0):
+        return True
+
+
+def test_a_raising_sink_never_reaches_the_caller_and_is_counted(capture):
+    raising = RaisingExporter()
+    cap = capture(sinks=[aiw_otel.ExporterSink("broken", span_exporter=raising),
+                         aiw_otel.ProcessorSink("broken-processor", span_processor=RaisingProcessor())])
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t"):
+        pass
+    assert {s.name for s in cap.spans()} == {"invoke_workflow plan", "t"}
+    snapshot = cap.telemetry.health.snapshot()
+    assert snapshot.failures[("broken", "traces")] == raising.calls >= 1
+    assert snapshot.failures[("broken-processor", "traces")] == 4  # two starts, two ends
+
+
+def test_failures_are_reported_once_then_rate_limited(capture, capsys):
+    cap = capture(sinks=[aiw_otel.ExporterSink("broken", span_exporter=RaisingExporter())])
+    for index in range(5):
+        with cap.telemetry.plan_run(f"p{index}", "plan"):
+            pass
+        cap.telemetry.force_flush(2.0)
+    err = capsys.readouterr().err
+    assert err.count("sink 'broken' failed to handle traces: ConnectionError: collector unreachable") == 1
+    assert cap.telemetry.health.snapshot().failures[("broken", "traces")] == 5
+
+
+def test_a_hanging_sink_stalls_neither_the_caller_nor_shutdown(capture):
+    blocking = BlockingExporter()
+    cap = capture(sinks=[aiw_otel.ExporterSink("stuck", span_exporter=blocking,
+                                               queue=QueueConfig(max_size=8, batch_size=1, schedule_delay_ms=10))])
+    try:
+        with cap.telemetry.plan_run("p", "plan") as run:
+            with run.step("s0", "t"):
+                pass
+            assert blocking.entered.wait(5.0)
+            for index in range(40):  # far more spans than the stuck sink's queue holds
+                with run.step(f"s{index + 1}", "t"):
+                    pass
+        # The healthy sink got everything although the stuck one never returned (it is flushed first).
+        assert cap.telemetry.force_flush(1.0) is False
+        assert len([s for s in cap._spans.get_finished_spans() if s.name == "t"]) == 41
+        assert cap.telemetry.health.snapshot().dropped[("stuck", "traces")] > 0
+        started = time.monotonic()
+        assert cap.telemetry.shutdown(1.0) is False
+        assert time.monotonic() - started < 4.0
+    finally:
+        blocking.release.set()
+
+
+def test_shutdown_ends_open_spans_as_interrupted(capture):
+    cap = capture()
+    run = cap.telemetry.plan_run("p", "plan").__enter__()
+    step = run.step("s1", "t").__enter__()
+    command = step.command("sleep 100").__enter__()
+    cap.telemetry.force_flush()
+    cap.telemetry.shutdown(2.0)
+    spans = {s.name: s for s in cap._spans.get_finished_spans()}
+    assert set(spans) == {"invoke_workflow plan", "t", "sleep"}
+    for span in spans.values():
+        assert span.status.status_code is StatusCode.ERROR
+        assert span.attributes["error.type"] == "interrupted"
+    assert spans["t"].attributes["aiw.step.state"] == "Cancelled"
+    assert spans["invoke_workflow plan"].attributes["aiw.plan.state"] == "Cancelled"
+    # children end before their parents
+    assert spans["sleep"].end_time <= spans["t"].end_time <= spans["invoke_workflow plan"].end_time
+    assert step.state is State.CANCELLED and run.state is State.CANCELLED
+    command.__exit__(None, None, None)  # the engine finishing late must not fail or double-end
+    step.__exit__(None, None, None)
+    run.__exit__(None, None, None)
+
+
+def test_sigterm_flushes_and_ends_open_spans_in_a_real_process(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(textwrap.dedent("""
+        import sys, time
+        import aiw_otel
+        from aiw_otel.config import TelemetryConfig, SinksConfig, ConsoleSinkConfig
+        telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(console=ConsoleSinkConfig(enabled=True))))
+        run = telemetry.plan_run("p", "sigterm plan").__enter__()
+        step = run.step("s1", "waiting").__enter__()
+        print("READY", flush=True)
+        time.sleep(60)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=ROOT)
+    assert proc.stdout.readline().strip() == "READY"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == -signal.SIGTERM, err
+    assert "waiting" in out and "error=interrupted" in out and "state=Cancelled" in out
+    assert "invoke_workflow sigterm plan" in out
+
+
+def test_a_full_queue_drops_and_counts_without_blocking(capture):
+    blocking = BlockingExporter()
+    cap = capture(sinks=[aiw_otel.ExporterSink("tiny", span_exporter=blocking,
+                                               queue=QueueConfig(max_size=4, batch_size=1, schedule_delay_ms=10))])
+    try:
+        with cap.telemetry.plan_run("p", "plan") as run:
+            with run.step("first", "t"):
+                pass
+            assert blocking.entered.wait(5.0)
+            for index in range(10):
+                with run.step(f"s{index}", "t"):
+                    pass
+        # 1 in the stuck export, 4 queued, the rest (10 steps + the root - 4) dropped
+        assert cap.telemetry.health.snapshot().dropped[("tiny", "traces")] == 7
+    finally:
+        blocking.release.set()
+
+
+def test_log_message_api_and_component_levels(capture):
+    config = TelemetryConfig(component_levels={ComponentType.AI_SERVICE: LogLevel.DEBUG})
+    cap = capture(config)
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t") as step:
+        with step.ai_call(provider="openai", model="m") as call:
+            call.request_sent()
+        with step.command("true") as cmd:
+            cmd.output("stdout", b"debug line\n")  # TERMINAL_INTERACTION stays at INFO: not logged
+            cmd.exited(0)
+        cap.telemetry.log(LogMessage(LogLevel.DEBUG, ComponentType.RUNNER, "dropped", "below INFO"))
+        cap.telemetry.log(LogMessage(LogLevel.WARNING, ComponentType.RUNNER, "custom", "kept", details={"k": 1}))
+    assert len(cap.logs_with("api_request_sent")) == 1
+    assert cap.logs_with("command_output") == []
+    assert cap.logs_with("dropped") == []
+    (custom,) = cap.logs_with("custom")
+    assert custom.attributes["k"] == 1 and custom.severity_text == "WARN"
+    assert custom.span_id == cap.span("t").context.span_id  # correlated to the current span
+
+
+def test_stdlib_records_are_bridged_with_extra_fields_and_levels(capture):
+    cap = capture(TelemetryConfig(component_levels={ComponentType.AI_SERVICE: LogLevel.DEBUG}))
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t"):
+        logging.getLogger("thirdparty.client").warning("retrying %s", "GET /x", extra={"attempt": 2})
+        logging.getLogger("aiw.ai_service").debug("ai debug from stdlib")
+        logging.getLogger("aiw.file_operations").debug("file debug from stdlib: below INFO")
+    records = {r.body: r for r in cap.logs() if not r.attributes.get("aiw.action")}
+    bridged = records["retrying GET /x"]
+    assert bridged.attributes["attempt"] == 2
+    assert bridged.severity_text == "WARN"
+    assert bridged.span_id == cap.span("t").context.span_id
+    assert records["ai debug from stdlib"].attributes["aiw.component"] == "ai_service"
+    assert "file debug from stdlib: below INFO" not in records
+
+
+def test_seed_logging_config_handlers_receive_log_messages(capture, tmp_path, monkeypatch):
+    from aiw_otel.config_yaml import config_from_text
+
+    monkeypatch.chdir(tmp_path)
+    loaded = config_from_text(textwrap.dedent("""
+        version: 1
+        disable_existing_loggers: False
+        formatters:
+          detailed_file:
+            format: '%(levelname)s [%(component)s:%(step_id)s] %(message)s'
+        handlers:
+          file_rotating_text:
+            class: logging.handlers.RotatingFileHandler
+            level: DEBUG
+            formatter: detailed_file
+            filename: aiwhisperer_runner.log
+            maxBytes: 10485760
+            backupCount: 5
+        root:
+          level: DEBUG
+          handlers: [file_rotating_text]
+    """), source="inline.yaml")
+    cap = capture(loaded)
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s1", "t"):
+        pass
+    cap.telemetry.shutdown(2.0)
+    logging.getLogger().handlers[0].flush()
+    text = (tmp_path / "aiwhisperer_runner.log").read_text()
+    assert "INFO [execution_engine:s1] Starting execution of step 's1'." in text
+    # the mirrored copy did not reach OTel twice
+    assert len(cap.logs_with("step_execution_started")) == 1
+    logging.getLogger().handlers.clear()
+
+
+def test_dictconfig_runtime_failure_names_the_line(tmp_path):
+    from aiw_otel.config_yaml import config_from_text
+
+    loaded = config_from_text(textwrap.dedent(f"""
+        version: 1
+        handlers:
+          broken:
+            class: logging.FileHandler
+            filename: {tmp_path}/no/such/dir/x.log
+        root:
+          handlers: [broken]
+    """), source="cfg.yaml")
+    with pytest.raises(aiw_otel.ConfigError, match=r"cfg\.yaml:4: logging configuration failed: .*broken"):
+        aiw_otel.configure(loaded, environ={}, set_global=False, handle_signals=False)
+
+
+def test_secrets_never_reach_a_sink(capture, tmp_path):
+    key = "sk-proj-" + "Zq9Xw2Lm" * 5
+    stream = io.StringIO()
+    cap = capture(debug_config(), sinks=[PlainConsoleSink(stream=stream, level=LogLevel.DEBUG)])
+    with pytest.raises(RuntimeError):
+        with cap.telemetry.plan_run("p", f"plan {key}") as run, run.step("s", "t") as step:
+            with step.command(["curl", "-H", f"Authorization: Bearer {key}", "https://u:hunter2pass@example.com"]) as cmd:
+                cmd.output("stdout", f"token={key}\n".encode())
+                cmd.exited(0)
+            with step.file_operation("write", str(tmp_path / key)):
+                pass
+            logging.getLogger("app").warning("using key %s", key, extra={"api_key": key})
+            step.log(LogLevel.INFO, "custom", f"key {key}", details={"password": "hunter2pass"})
+            raise RuntimeError(f"request failed for {key}")
+    cap.telemetry.force_flush()
+    everything = repr([(s.name, dict(s.attributes), [(e.name, dict(e.attributes)) for e in s.events],
+                        s.status.description) for s in cap.spans()])
+    everything += repr([(r.body, dict(r.attributes)) for r in cap.logs()]) + stream.getvalue()
+    assert key[8:20] not in everything and "hunter2pass" not in everything
+    assert "[REDACTED:openai_api_key]" in everything
+    assert "[REDACTED:url_credentials]" in everything
+    assert cap.telemetry.redactor.count > 5
+
+
+def test_redaction_can_be_turned_off_explicitly(capture):
+    cap = capture(environ={"AIW_REDACTION": "off"})
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t") as step:
+        step.set_attribute("password", "hunter2")
+    assert cap.span("t").attributes["password"] == "hunter2"
+
+
+def test_sdk_disabled_keeps_the_api_working_and_records_nothing(capture):
+    cap = capture(environ={"OTEL_SDK_DISABLED": "true"})
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t") as step:
+        with step.command("true") as cmd:
+            cmd.exited(0)
+        run.pause()
+        run.resume()
+    assert run.state is State.COMPLETED
+    assert cap.spans() == [] and cap.logs() == []
+
+
+def test_import_loads_no_exporter_or_grpc():
+    code = ("import sys, aiw_otel; aiw_otel.configure(environ={}, set_global=False, handle_signals=False);"
+            "bad = [m for m in sys.modules if 'grpc' in m or 'exporter.otlp' in m or 'prometheus' in m];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
