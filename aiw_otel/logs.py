@@ -110,10 +110,14 @@ class LogEmitter:
 
 
 class _BridgeFilter(logging.Filter):
-    """Skips mirrored LogMessages (already in OTel) and tags `aiw.<component>` records."""
+    """Skips mirrored LogMessages (already in OTel) and the SDK's own complaints, tags `aiw.<component>` records.
+
+    An exporter that fails logs about it; bridging that back into the pipeline would feed the
+    failing sink more records about its failure. TelemetryHealth reports those failures instead.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, _MIRROR_MARK, False):
+        if getattr(record, _MIRROR_MARK, False) or record.name.startswith("opentelemetry"):
             return False
         name = record.name
         if name.startswith(STDLIB_PREFIX):

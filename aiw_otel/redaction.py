@@ -442,14 +442,16 @@ class Redactor:
         """A redacted copy, or None when nothing changed (the common case: no copy is made)."""
         if not attributes:
             return None
-        known_keys, known_texts = self._key_cache, self._text_cache
+        known_keys, known_texts, too_short = self._key_cache, self._text_cache, self._min_scan_length
         changed: dict[str, Any] | None = None
         for key, value in attributes.items():
             kind = type(value)
             if kind in _PLAIN_SCALARS or (
-                kind is str and known_texts.get(value, _MISS) is None and known_keys.get(key, _MISS) is None
+                kind is str
+                and (len(value) < too_short or known_texts.get(value, _MISS) is None)
+                and known_keys.get(key, _MISS) is None
             ):
-                continue  # the hot path, inlined: a number, or a known-clean string under a harmless key
+                continue  # the hot path, inlined: a number, or a short / known-clean string under a harmless key
             new = self.redact_value(key, value)
             if new is not value:
                 if changed is None:
