@@ -1,0 +1,68 @@
+"""The aiw-otel command as a user runs it: a real process, its output and its exit code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def aiw(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, env=env)
+
+
+def test_check_accepts_the_seed_example_and_creates_nothing(tmp_path):
+    example = ROOT / "examples" / "logging_config.yaml"
+    result = aiw("check", str(example), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout and "stdlib logging section: yes" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_names_file_line_and_expectation(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent("""
+        telemetry:
+          sinks:
+            otlp:
+              protocol: htp
+    """).lstrip())
+    result = aiw("check", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}:4: telemetry.sinks.otlp.protocol: expected one of grpc, http/protobuf, got 'htp'" in result.stderr
+
+
+def test_check_of_a_missing_file_is_a_clear_error(tmp_path):
+    result = aiw("check", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "nope.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_runs_the_whole_pipeline(tmp_path):
+    result = aiw("demo", "--workspace", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for expected in ("Starting plan 'pipeline walkthrough'", "chat gpt-4o-mini", "error=RateLimitError",
+                     "execute_tool write_file", "greet ok", "OPENAI_API_KEY=[REDACTED:api_key]",
+                     "Step 'deploy' failed", "state=Skipped", "plan Failed"):
+        assert expected in out, expected
+    assert "sk-demoXXXX" not in out
+    assert (tmp_path / "greet.py").read_text().startswith("def greet")
+
+
+def test_shutdown_at_exit_ends_open_spans(tmp_path):
+    script = tmp_path / "exits.py"
+    script.write_text(textwrap.dedent("""
+        import aiw_otel
+        from aiw_otel.config import TelemetryConfig, SinksConfig, ConsoleSinkConfig
+        telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(console=ConsoleSinkConfig(enabled=True))))
+        run = telemetry.plan_run("p", "left open").__enter__()
+        run.step("s1", "never_closed").__enter__()
+    """))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "never_closed" in result.stdout and "error=interrupted" in result.stdout
+    assert "invoke_workflow left open" in result.stdout
