@@ -35,21 +35,20 @@ def iso_ms(time_ns: int | None) -> str:
     return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+#: The first attribute present decides which seed component a span line is shown under.
+_SPAN_COMPONENTS = (
+    (sc.AIW_PLAN_STATE, "runner"),
+    (sc.AIW_STEP_STATE, "execution_engine"),
+    (sc.GEN_AI_OPERATION_NAME, "ai_service"),
+    (sc.PROCESS_EXECUTABLE_NAME, "terminal_interaction"),
+    (sc.FILE_PATH, "file_operations"),
+    (sc.AIW_INTERACTION, "user_interaction"),
+)
+
+
 def span_component(attributes: Mapping[str, Any]) -> str:
     """The seed component a span belongs to, so span and log lines read alike."""
-    if sc.AIW_PLAN_STATE in attributes:
-        return "runner"
-    if sc.AIW_STEP_STATE in attributes:
-        return "execution_engine"
-    if sc.GEN_AI_OPERATION_NAME in attributes:
-        return "ai_service"
-    if sc.PROCESS_EXECUTABLE_NAME in attributes:
-        return "terminal_interaction"
-    if sc.FILE_PATH in attributes:
-        return "file_operations"
-    if sc.AIW_INTERACTION in attributes:
-        return "user_interaction"
-    return "span"
+    return next((component for key, component in _SPAN_COMPONENTS if key in attributes), "span")
 
 
 def _where(component: Any, step: Any) -> str:

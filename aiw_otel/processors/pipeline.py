@@ -18,15 +18,24 @@ from aiw_otel.processors.bounded import each_within
 from aiw_otel.redaction import Redactor
 
 
-class SpanPipeline(SpanProcessor):
-    """Redacts spans (in place at start, as a copy at end) and fans them out to the sinks."""
+class _Fanout:
+    """Named sinks behind one redactor; flush and shutdown share one deadline across them."""
 
-    def __init__(
-        self, redactor: Redactor | None, sinks: Sequence[tuple[str, SpanProcessor]], health: TelemetryHealth
-    ) -> None:
+    def __init__(self, redactor: Redactor | None, sinks: Sequence[tuple[str, Any]], health: TelemetryHealth) -> None:
         self._redactor = redactor
         self._sinks = list(sinks)
         self._health = health
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return flush_sinks([sink for _, sink in self._sinks], timeout_millis)
+
+    def shutdown(self, timeout_millis: int = 5000) -> None:
+        sinks, self._sinks = self._sinks, []
+        shutdown_sinks([sink for _, sink in sinks], timeout_millis)
+
+
+class SpanPipeline(_Fanout, SpanProcessor):
+    """Redacts spans (in place at start, as a copy at end) and fans them out to the sinks."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._redactor is not None:
@@ -44,13 +53,6 @@ class SpanPipeline(SpanProcessor):
                 sink.on_end(clean)
             except Exception as error:
                 self._health.failed(name, "traces", error)
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return flush_sinks([sink for _, sink in self._sinks], timeout_millis)
-
-    def shutdown(self, timeout_millis: int = 5000) -> None:
-        sinks, self._sinks = self._sinks, []
-        shutdown_sinks([sink for _, sink in sinks], timeout_millis)
 
     def _redact_live(self, span: Span) -> None:
         """Start attributes are visible to live views (the console), so clean them on the span itself."""
@@ -118,15 +120,8 @@ def _redacted_links(redactor: Redactor, links: Sequence[Link]) -> list[Link] | N
     return out
 
 
-class LogPipeline(LogRecordProcessor):
+class LogPipeline(_Fanout, LogRecordProcessor):
     """Redacts each log record in place, then hands it to every sink."""
-
-    def __init__(
-        self, redactor: Redactor | None, sinks: Sequence[tuple[str, LogRecordProcessor]], health: TelemetryHealth
-    ) -> None:
-        self._redactor = redactor
-        self._sinks = list(sinks)
-        self._health = health
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         if self._redactor is not None:
@@ -137,12 +132,6 @@ class LogPipeline(LogRecordProcessor):
             except Exception as error:
                 self._health.failed(name, "logs", error)
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return flush_sinks([sink for _, sink in self._sinks], timeout_millis)
-
-    def shutdown(self, timeout_millis: int = 5000) -> None:
-        sinks, self._sinks = self._sinks, []
-        shutdown_sinks([sink for _, sink in sinks], timeout_millis)
 
 
 def redact_log_record(redactor: Redactor, log_record: ReadWriteLogRecord) -> None:
