@@ -96,9 +96,33 @@ class OtlpSinkConfig:
 
 
 @dataclass(frozen=True)
+class FileSinkConfig:
+    """The default destination of every run: OTLP/JSON lines per signal plus a text log, rotated."""
+
+    enabled: bool = True
+    directory: str = "logs"
+    #: Rotate a file when the next write would take it past this size.
+    max_bytes: int = 10 * 1024 * 1024
+    #: Backups kept per file; older ones are deleted, so the disk used stays bounded.
+    backup_count: int = 5
+    #: Also rotate at the start of each hour or day (UTC): None, "hourly" or "daily".
+    rotate_when: str | None = None
+    #: gzip rotated backups (the live file stays plain for tailing).
+    compress: bool = True
+    #: Write the human-readable `aiwhisperer_runner.log` too.
+    text_log: bool = True
+    #: Lowest level of log records in the text log.
+    text_level: LogLevel = LogLevel.DEBUG
+    #: Longest time a finished record waits in memory before reaching the disk (SIGKILL loses at most this).
+    flush_interval_ms: int = 1000
+    signals: frozenset[str] = frozenset(SIGNALS)
+
+
+@dataclass(frozen=True)
 class SinksConfig:
     console: ConsoleSinkConfig = field(default_factory=ConsoleSinkConfig)
     otlp: OtlpSinkConfig = field(default_factory=OtlpSinkConfig)
+    file: FileSinkConfig = field(default_factory=FileSinkConfig)
 
 
 @dataclass(frozen=True)

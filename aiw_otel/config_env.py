@@ -235,6 +235,10 @@ def _switches(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryC
         config = replace(config, redaction=redaction)
     if (text := _read(environ, "AIW_CONSOLE")) is not None:
         config = _update_sink(config, "console", enabled=_switch("AIW_CONSOLE", text))
+    if (text := _read(environ, "AIW_LOG_DIR")) is not None:
+        config = _update_sink(config, "file", directory=text)
+    if (text := _read(environ, "AIW_FILE")) is not None:
+        config = _update_sink(config, "file", enabled=_switch("AIW_FILE", text))
     return config
 
 

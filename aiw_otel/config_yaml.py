@@ -27,6 +27,7 @@ from aiw_otel.config import (
     ConfigError,
     ConsoleSinkConfig,
     ContentCapture,
+    FileSinkConfig,
     LoadedConfig,
     OtlpSinkConfig,
     QueueConfig,
@@ -103,6 +104,13 @@ def parse_protocol(text: str) -> str:
 def parse_compression(text: str) -> str | None:
     choice = _choose(text, COMPRESSIONS)
     return None if choice == "none" else choice
+
+
+ROTATE_WHEN = ("hourly", "daily")
+
+
+def parse_rotate_when(text: str) -> str:
+    return _choose(text, ROTATE_WHEN)
 
 
 def parse_content_capture(text: str) -> ContentCapture:
@@ -482,6 +490,21 @@ _telemetry = _section(
                         "headers": _mapping_of(_string, _string),
                         "timeout_s": _positive_number,
                         "compression": _optional(_via(parse_compression)),
+                        "signals": _signals,
+                    },
+                ),
+                "file": _section(
+                    FileSinkConfig,
+                    {
+                        "enabled": _boolean,
+                        "directory": _string,
+                        "max_bytes": _integer(4096),
+                        "backup_count": _integer(0),
+                        "rotate_when": _optional(_via(parse_rotate_when)),
+                        "compress": _boolean,
+                        "text_log": _boolean,
+                        "text_level": _level,
+                        "flush_interval_ms": _integer(10),
                         "signals": _signals,
                     },
                 ),

@@ -52,6 +52,8 @@ def run_demo(config: TelemetryConfig | None = None, workspace: Path | None = Non
     finally:
         telemetry.shutdown()
     print(f"aiw-otel demo: plan {state.value} (step 'deploy' fails and 'publish' is skipped on purpose)", flush=True)
+    if telemetry.config.sinks.file.enabled:
+        print(f"aiw-otel demo: telemetry files in {telemetry.config.sinks.file.directory}/", flush=True)
     return 0 if state is State.FAILED else 1
 
 

@@ -81,6 +81,12 @@ class TelemetryHealth:
         detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         self._report(sink, f"sink {sink!r} failed to handle {signal}: {detail}", error)
 
+    def unavailable(self, sink: str, reason: str) -> None:
+        """A sink could not start (e.g. its directory is not writable): one clear report, the rest go on."""
+        with self._lock:
+            self._failures[(sink, "setup")] += 1
+        self._report(sink, f"sink {sink!r} is off: {reason}", None)
+
     def snapshot(self) -> HealthSnapshot:
         with self._lock:
             return HealthSnapshot(dict(self._dropped), dict(self._failures))

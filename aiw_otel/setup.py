@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
 from aiw_otel.config_env import apply_environment, config_path_from_environment
 from aiw_otel.config_yaml import load_config_file
+from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.health import TelemetryHealth
 from aiw_otel.instrument.base import Instruments
@@ -190,6 +191,8 @@ def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
     console = settings.sinks.console
     if console.enabled:
         yield PlainConsoleSink(level=console.level, spans="traces" in console.signals, logs="logs" in console.signals)
+    if settings.sinks.file.enabled:
+        yield FileSink(settings.sinks.file)
     if settings.sinks.otlp.enabled:
         from aiw_otel.exporters.otlp import otlp_sink
 

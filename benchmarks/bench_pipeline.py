@@ -83,7 +83,7 @@ def ours(directory: str, iterations: int) -> float:
                      queue=QueueConfig(max_size=4096, batch_size=512, schedule_delay_ms=500))
     sink = aiw_otel.ExporterSink("json", span_exporter=JsonSpanExporter(os.path.join(directory, "traces.jsonl")),
                                  log_exporter=JsonLogExporter(os.path.join(directory, "logs.jsonl")))
-    telemetry = aiw_otel.configure(config, sinks=[sink], environ={}, set_global=False, handle_signals=False,
+    telemetry = aiw_otel.configure(config, sinks=[sink], environ={"AIW_FILE": "off"}, set_global=False, handle_signals=False,
                                    stdlib_bridge=False)
     run = telemetry.plan_run("bench", "bench").__enter__()
     step = run.step("generate_code_step_001", "code_generation").__enter__()

@@ -48,7 +48,7 @@ def capture() -> Iterator[Any]:
         telemetry = aiw_otel.configure(
             config or TelemetryConfig(),
             sinks=[aiw_otel.ExporterSink("memory", span_exporter=spans, log_exporter=logs), *sinks],
-            environ=environ or {},
+            environ={"AIW_FILE": "off", **(environ or {})},
             set_global=False,
             handle_signals=False,
         )

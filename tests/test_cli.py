@@ -42,7 +42,7 @@ def test_check_of_a_missing_file_is_a_clear_error(tmp_path):
 
 
 def test_demo_runs_the_whole_pipeline(tmp_path):
-    result = aiw("demo", "--workspace", str(tmp_path))
+    result = aiw("demo", "--workspace", str(tmp_path), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for expected in ("Starting plan 'pipeline walkthrough'", "chat gpt-4o-mini", "error=RateLimitError",
@@ -62,7 +62,7 @@ def test_shutdown_at_exit_ends_open_spans(tmp_path):
         run = telemetry.plan_run("p", "left open").__enter__()
         run.step("s1", "never_closed").__enter__()
     """))
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "never_closed" in result.stdout and "error=interrupted" in result.stdout
     assert "invoke_workflow left open" in result.stdout

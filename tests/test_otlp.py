@@ -58,7 +58,7 @@ def receiver():
 def test_endpoint_variable_turns_on_otlp_and_everything_arrives_redacted(receiver):
     secret = "sk-or-v1-" + "a1B2c3D4" * 6
     telemetry = aiw_otel.configure(
-        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "runner-under-test",
+        environ={"AIW_FILE": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_SERVICE_NAME": "runner-under-test",
                  "OTEL_EXPORTER_OTLP_HEADERS": "x-team=aiw"},
         set_global=False, handle_signals=False)
     with telemetry.plan_run("p", "shipped plan") as run, run.step("s1", "code_generation") as step:
@@ -86,7 +86,7 @@ def test_endpoint_variable_turns_on_otlp_and_everything_arrives_redacted(receive
 
 def test_traces_exporter_none_keeps_traces_home(receiver):
     telemetry = aiw_otel.configure(
-        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_TRACES_EXPORTER": "none"},
+        environ={"AIW_FILE": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_TRACES_EXPORTER": "none"},
         set_global=False, handle_signals=False)
     with telemetry.plan_run("p", "plan") as run:
         run.step("s1", "t").__enter__().__exit__(None, None, None)
@@ -100,7 +100,7 @@ def test_an_unreachable_collector_never_stalls_the_run_and_shutdown_is_bounded()
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     telemetry = aiw_otel.configure(
-        environ={"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "AIW_SHUTDOWN_TIMEOUT": "1"},
+        environ={"AIW_FILE": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "AIW_SHUTDOWN_TIMEOUT": "1"},
         set_global=False, handle_signals=False)
     with telemetry.plan_run("p", "plan") as run:
         for index in range(20):

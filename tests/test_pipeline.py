@@ -150,7 +150,7 @@ def test_sigterm_flushes_and_ends_open_spans_in_a_real_process(tmp_path):
         time.sleep(60)
     """))
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT)
+                            cwd=tmp_path)
     assert proc.stdout.readline().strip() == "READY"
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=20)
@@ -303,9 +303,9 @@ def test_sdk_disabled_keeps_the_api_working_and_records_nothing(capture):
     assert cap.spans() == [] and cap.logs() == []
 
 
-def test_import_loads_no_exporter_or_grpc():
+def test_import_loads_no_exporter_or_grpc(tmp_path):
     code = ("import sys, aiw_otel; aiw_otel.configure(environ={}, set_global=False, handle_signals=False);"
             "bad = [m for m in sys.modules if 'grpc' in m or 'exporter.otlp' in m or 'prometheus' in m];"
             "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -103,7 +103,7 @@ def test_sampling_attributes_are_present_at_span_start(capture):
 
     cap = capture()
     telemetry = aiw_otel.configure(sinks=[aiw_otel.ProcessorSink("rec", span_processor=StartRecorder())],
-                                   environ={}, set_global=False, handle_signals=False)
+                                   environ={"AIW_FILE": "off"}, set_global=False, handle_signals=False)
     try:
         with telemetry.plan_run("p", "p") as run, run.step("s", "t") as step:
             with step.ai_call(provider="openrouter", model="m1", server_address="openrouter.ai", server_port=443):

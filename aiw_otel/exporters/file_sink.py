@@ -1,0 +1,143 @@
+"""The file sink: every run's default destination, readable by people and by the Collector.
+
+Per signal an OTLP/JSON lines file (`traces.otlp.jsonl`, ...), plus the seed's text log, all
+rotated and bounded. Each signal has its own queue and writer thread; the writer wakes at least
+every `flush_interval_ms` and hands what it wrote to the OS, so a SIGKILL loses at most that
+interval, and a normal exit (or SIGTERM / SIGINT, through shutdown) loses nothing finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from aiw_otel.config import FileSinkConfig, QueueConfig
+from aiw_otel.exporters.otlp_json import encode_logs, encode_metrics, encode_spans
+from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.exporters.text_format import format_log_line
+from aiw_otel.health import TelemetryHealth
+from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG
+from aiw_otel.logs import SEVERITY
+from aiw_otel.sinks import BuiltSink, ExporterSink
+
+#: Metrics change slowly; a point every 10 s bounds what a crash loses without bloating the file.
+METRIC_INTERVAL_MS = 10_000
+
+
+class LogDirectoryError(OSError):
+    """Writing the log directory failed; the message names the path and the reason."""
+
+
+def _write(file: RotatingFile, lines: Sequence[str]) -> None:
+    try:
+        file.write_lines(lines)
+        file.flush()
+    except OSError as error:
+        raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}") from error
+
+
+class FileSpanExporter(SpanExporter):
+    def __init__(self, file: RotatingFile) -> None:
+        self._file = file
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        _write(self._file, encode_spans(spans))
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+
+class FileLogExporter(LogRecordExporter):
+    """OTLP/JSON lines, and the same records as `timestamp - LEVEL - [component:step] - message` text."""
+
+    def __init__(self, file: RotatingFile, text: RotatingFile | None, text_min_severity: int) -> None:
+        self._file = file
+        self._text = text
+        self._text_min = text_min_severity
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        _write(self._file, encode_logs(batch))
+        if self._text is not None:
+            lines = [format_log_line(r) for r in batch if _severity(r) >= self._text_min]
+            _write(self._text, lines)
+        return LogRecordExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        self._file.close()
+        if self._text is not None:
+            self._text.close()
+
+
+def _severity(record: ReadableLogRecord) -> int:
+    number = record.log_record.severity_number
+    return number.value if number is not None else 0
+
+
+class FileMetricExporter(MetricExporter):
+    def __init__(self, file: RotatingFile) -> None:
+        super().__init__()
+        self._file = file
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        _write(self._file, encode_metrics(metrics_data))
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True)
+class FileSink:
+    """Builds the exporters above behind queues that flush every `flush_interval_ms`."""
+
+    config: FileSinkConfig
+    name: str = "file"
+
+    def build(self, health: TelemetryHealth, queue: QueueConfig) -> BuiltSink:
+        try:
+            files = self._open_files()
+        except OSError as error:
+            # One clear report naming the directory; the run and the other sinks go on without files.
+            health.unavailable(self.name, f"cannot write to log directory {self.config.directory!r}: "
+                                          f"{error.strerror or error}")
+            return BuiltSink(self.name)
+        signals = self.config.signals
+        text_min = SEVERITY[self.config.text_level][0].value
+        return ExporterSink(
+            self.name,
+            span_exporter=FileSpanExporter(files["traces"]) if "traces" in signals else None,
+            log_exporter=FileLogExporter(files["logs"], files.get("text"), text_min) if "logs" in signals else None,
+            metric_exporter=FileMetricExporter(files["metrics"]) if "metrics" in signals else None,
+            metric_interval_ms=METRIC_INTERVAL_MS,
+            queue=replace(queue, schedule_delay_ms=min(queue.schedule_delay_ms, self.config.flush_interval_ms)),
+        ).build(health, queue)
+
+    def _open_files(self) -> dict[str, RotatingFile]:
+        directory = Path(self.config.directory)
+        names = {signal: SIGNAL_FILES[signal] for signal in self.config.signals}
+        if self.config.text_log and "logs" in self.config.signals:
+            names["text"] = TEXT_LOG
+        return {key: self._rotating(directory / name) for key, name in names.items()}
+
+    def _rotating(self, path: Path) -> RotatingFile:
+        return RotatingFile(
+            path,
+            max_bytes=self.config.max_bytes,
+            backup_count=self.config.backup_count,
+            rotate_when=self.config.rotate_when,
+            compress=self.config.compress,
+        )

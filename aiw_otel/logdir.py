@@ -1,0 +1,43 @@
+"""The layout of a log directory, shared by the file sink that writes it and the tools that read it.
+
+One file per signal (OTLP/JSON lines, as the Collector's otlpjsonfile receiver expects) plus the
+seed's human-readable text log. Backups are numbered like logging's RotatingFileHandler (`.1` is
+the newest) and may be gzip-compressed (`.1.gz`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SIGNAL_FILES = {
+    "traces": "traces.otlp.jsonl",
+    "logs": "logs.otlp.jsonl",
+    "metrics": "metrics.otlp.jsonl",
+}
+TEXT_LOG = "aiwhisperer_runner.log"
+GZIP_SUFFIX = ".gz"
+
+
+def backup_name(base: str, index: int, compressed: bool) -> str:
+    return f"{base}.{index}{GZIP_SUFFIX if compressed else ''}"
+
+
+def backups(directory: Path, base: str) -> list[tuple[int, Path]]:
+    """Existing backups of `base` in `directory` as (index, path), newest (lowest index) first."""
+    pattern = re.compile(re.escape(base) + r"\.(\d+)(" + re.escape(GZIP_SUFFIX) + r")?$")
+    found = []
+    for path in directory.glob(base + ".*"):
+        match = pattern.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def files_oldest_first(directory: Path, base: str) -> list[Path]:
+    """Every file of one stream, oldest backup first and the live file last: the order records were written."""
+    paths = [path for _, path in reversed(backups(directory, base))]
+    live = directory / base
+    if live.exists():
+        paths.append(live)
+    return paths
