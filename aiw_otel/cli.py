@@ -17,7 +17,7 @@ def _check(args: argparse.Namespace) -> int:
 
     loaded = load_config_file(args.config)
     settings = apply_environment(loaded.telemetry, os.environ)
-    sinks = [name for name in ("console", "otlp") if getattr(settings.sinks, name).enabled]
+    sinks = [name for name in ("file", "console", "otlp") if getattr(settings.sinks, name).enabled]
     print(f"{args.config}: OK (service {settings.service_name!r}, sinks: {', '.join(sinks) or 'none'}, "
           f"stdlib logging section: {'yes' if loaded.logging_dict else 'no'})")
     return 0
