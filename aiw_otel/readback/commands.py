@@ -1,0 +1,120 @@
+"""The `logs` and `ship` subcommands behind `aiw_otel.cli`: arguments in, output and an exit code out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from aiw_otel.logdir import SIGNAL_FILES
+from aiw_otel.model import ComponentType
+from aiw_otel.readback.files import ReadbackError, find_files
+from aiw_otel.readback.records import LogRecord, Span, load
+from aiw_otel.readback.select import Selection, severity_floor
+
+#: Streams `logs` reads: metrics have no place in a run's tree.
+LOG_SIGNALS = ("traces", "logs")
+
+
+def _error(message: str) -> None:
+    print(f"aiw-otel: {message}", file=sys.stderr, flush=True)
+
+
+def json_line(record: Span | LogRecord) -> str:
+    return json.dumps(record.as_json(), ensure_ascii=False, default=str)
+
+
+def _start(record: Span | LogRecord) -> int:
+    return record.start_ns if isinstance(record, Span) else record.time_ns
+
+
+def selection_of(args: argparse.Namespace) -> Selection:
+    """ValueError naming the choices for a level or component that does not exist."""
+    return Selection(
+        trace=args.trace,
+        step=args.step,
+        min_severity=severity_floor(args.level) if args.level else 0,
+        component=ComponentType.parse(args.component).value if args.component else None,
+    )
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    try:
+        selection = selection_of(args)
+        if args.lines < 0:
+            raise ValueError(f"--lines must be 0 (all) or more, got {args.lines}")
+    except ValueError as error:
+        _error(str(error))
+        return 2
+    try:
+        return _follow(args, selection) if args.follow else _show(args, selection)
+    except ReadbackError as error:
+        _error(str(error))
+        return 1
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """`aiw-otel logs | head`: the reader stopped reading, which is no error (and must not raise again at exit)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 0
+
+
+def _show(args: argparse.Namespace, selection: Selection) -> int:
+    files = find_files(args.paths, LOG_SIGNALS)
+    if not files:
+        names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)
+        _error(f"no telemetry files ({names} or their backups) in {', '.join(args.paths)}")
+        return 0
+    spans, logs = selection.apply(*load(files))
+    if args.json:
+        for record in sorted([*spans, *logs], key=_start):
+            print(json_line(record))
+        return 0
+    from rich.console import Console
+
+    from aiw_otel.readback.render import render_runs
+    from aiw_otel.readback.tree import build_runs
+
+    runs = build_runs(spans, logs)
+    if not runs:
+        _error("no spans or log records match")
+    render_runs(runs, Console(no_color=args.no_color or None, highlight=False), args.lines)
+    return 0
+
+
+def _follow(args: argparse.Namespace, selection: Selection) -> int:
+    from aiw_otel.readback.follow import follow, plain_line
+
+    line = json_line if args.json else plain_line
+    try:
+        follow(args.paths, lambda record: print(line(record), flush=True), selection)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a follow ends
+    return 0
+
+
+def run_ship(args: argparse.Namespace) -> int:
+    from aiw_otel.readback.ship import ShipError, Summary, Target, parse_headers, ship
+
+    try:
+        target = Target(args.endpoint, args.protocol, parse_headers(args.headers or ""), args.timeout)
+    except ValueError as error:
+        _error(str(error))
+        return 2
+    summary = Summary()
+    try:
+        ship(args.paths, target, summary)
+    except ReadbackError as error:
+        _error(str(error))
+        return 1
+    except ShipError as error:
+        _error(f"ship stopped: {error}")
+        print(summary.describe(target))
+        _error("what was acknowledged is recorded; run the same command again to resume from there")
+        return 1
+    print(summary.describe(target))
+    return 0

@@ -1,0 +1,142 @@
+"""What a reader needs to know about a span or a log line, as (text, style) pieces.
+
+Shared by the Rich tree and the plain `--follow` lines, so both say the same thing in the same
+words; only the tree applies the styles.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from aiw_otel import conventions as sc
+from aiw_otel.exporters.text_format import span_component
+from aiw_otel.readback.records import LogRecord, Span
+from aiw_otel.readback.tree import Usage
+
+Piece = tuple[str, str]  # (text, Rich style; "" for none)
+
+STATE_STYLES = {
+    "Completed": "green",
+    "Failed": "bold red",
+    "Running": "yellow",
+    "Paused": "dark_orange",
+    "Cancelled": "dim",
+    "Skipped": "dim",
+    "Pending": "dim",
+}
+LEVEL_STYLES = {"FATAL": "bold red", "ERROR": "red", "WARN": "yellow", "WARNING": "yellow", "DEBUG": "dim", "TRACE": "dim"}
+ERROR_STYLE = "red"
+
+
+def clock(time_ns: int) -> str:
+    """HH:MM:SS.mmm (UTC, like the files): the date is on the run's header line."""
+    if not time_ns:
+        return "--:--:--.---"
+    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+
+
+def duration(ms: float) -> str:
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(ms / 1000, 60)
+    return f"{int(minutes)}m{seconds:04.1f}s"
+
+
+def usage_text(usage: Usage) -> str:
+    text = f"tokens {usage.input_tokens} in / {usage.output_tokens} out" if usage.input_tokens or usage.output_tokens else ""
+    if usage.cost_usd is not None:
+        text = f"{text}  ${usage.cost_usd:.4f}".strip()
+    return text
+
+
+def size(count: Any) -> str:
+    number = int(count)
+    if number < 10_000:
+        return f"{number} B"
+    if number < 10_000_000:
+        return f"{number / 1024:.1f} KiB"
+    return f"{number / 1048576:.1f} MiB"
+
+
+def error_text(error_type: str | None, message: str | None) -> str:
+    """`type: message`, either alone when the other is missing."""
+    return ": ".join(part for part in (error_type, message) if part)
+
+
+def span_title(span: Span) -> str:
+    """A step is shown by its id (its span is named after its type); everything else by span name."""
+    if span.is_step:
+        return f"{span.step_id} ({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
+    return span.name
+
+
+def span_pieces(span: Span, usage: Usage) -> list[Piece]:
+    """Title, state, duration, then what this kind of span has to say; `usage` is its subtree's total."""
+    attributes = span.attributes
+    pieces: list[Piece] = [(span_title(span), "bold" if span.is_step or sc.AIW_PLAN_STATE in attributes else "")]
+    if span.state:
+        pieces.append((span.state, STATE_STYLES.get(span.state, "")))
+    pieces.append((duration(span.duration_ms), "dim"))
+    if usage:
+        pieces.append((usage_text(usage), "cyan"))
+    pieces += [(text, "") for text in _specifics(attributes)]
+    if span.failed:
+        pieces.append((f"error {error_text(span.error_type, span.status_message) or 'unknown'}", ERROR_STYLE))
+    return pieces
+
+
+def _specifics(attributes: dict[str, Any]) -> list[str]:
+    shown = []
+    attempt = attributes.get(sc.AIW_AI_ATTEMPT)
+    if attempt and int(attempt) > 1:
+        shown.append(f"attempt {attempt}")
+    if sc.GEN_AI_RESPONSE_MODEL in attributes:
+        shown.append(f"model {attributes[sc.GEN_AI_RESPONSE_MODEL]}")
+    if sc.PROCESS_EXIT_CODE in attributes:
+        shown.append(f"exit {attributes[sc.PROCESS_EXIT_CODE]}")
+    for stream in ("stdout", "stderr"):
+        lines = attributes.get(sc.AIW_OUTPUT_LINES.format(stream=stream))
+        if lines:
+            shown.append(f"{stream} {lines} line{'s' if lines != 1 else ''}")
+    if sc.FILE_PATH in attributes:
+        shown.append(str(attributes[sc.FILE_PATH]))
+    for key, verb in ((sc.AIW_FILE_BYTES_READ, "read"), (sc.AIW_FILE_BYTES_WRITTEN, "written")):
+        if key in attributes:
+            shown.append(f"{size(attributes[key])} {verb}")
+    if sc.AIW_SKIP_REASON in attributes:
+        shown.append(f"skipped: {attributes[sc.AIW_SKIP_REASON]}")
+    return shown
+
+
+def log_pieces(record: LogRecord, *, with_step: bool = False) -> list[Piece]:
+    """Time, level, [component(:step)], message; the step only when the line is not shown under it."""
+    where = record.component or "-"
+    if with_step:
+        where = f"{where}:{record.step_id or '-'}"
+    level = record.level
+    return [
+        (clock(record.time_ns), "dim"),
+        (f"{level:<5}", LEVEL_STYLES.get(level, "")),
+        (f"[{where}]", "dim"),
+        (record.message, LEVEL_STYLES.get(level, "") if level in ("ERROR", "FATAL", "WARN") else ""),
+    ]
+
+
+def plain(pieces: list[Piece], separator: str = "  ") -> str:
+    return separator.join(text for text, _ in pieces if text)
+
+
+def span_line(span: Span) -> str:
+    """One line per finished span for `--follow`, in the same column layout as a log line."""
+    where = f"[{span_component(span.attributes)}:{span.step_id or '-'}]"
+    level = "ERROR" if span.failed else "SPAN"
+    return plain([(clock(span.end_ns), ""), (f"{level:<5}", ""), (where, "")] + span_pieces(span, Usage.of_span(span)))
+
+
+def log_line(record: LogRecord) -> str:
+    return plain(log_pieces(record, with_step=True))

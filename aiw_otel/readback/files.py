@@ -1,0 +1,143 @@
+"""Finding the signal files behind a PATH and reading their lines back, whatever state they are in.
+
+The writer may have died mid-line, a backup may be gzip-compressed (or be compressed while we
+read it), the live file may be growing: the tool someone runs to debug a failure must not be the
+next thing that fails, so every bad line costs one warning on stderr and is skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Callable, Iterable, Iterator
+
+from aiw_otel.logdir import GZIP_SUFFIX, SIGNAL_FILES, files_oldest_first
+
+#: The writer keeps lines under 1 MiB; a line far beyond that is not ours and is not held in memory.
+MAX_LINE_BYTES = 16 * 1024 * 1024
+
+Warn = Callable[[str], None]
+
+_NAMES = re.compile(
+    r"^(?P<base>" + "|".join(re.escape(base) for base in SIGNAL_FILES.values()) + r")"
+    r"(?:\.(?P<index>\d+))?(?P<gz>" + re.escape(GZIP_SUFFIX) + r")?$"
+)
+_SIGNAL_OF_BASE = {base: signal for signal, base in SIGNAL_FILES.items()}
+
+
+class ReadbackError(Exception):
+    """A PATH the user gave cannot be read; the message names it."""
+
+
+def warn_on_stderr(message: str) -> None:
+    print(f"aiw-otel: warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class SignalFile:
+    """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold)."""
+
+    path: Path
+    signal: str | None
+
+
+def backup_index(path: Path) -> int:
+    """0 for a live file (or a name that is not ours), N for `.N` / `.N.gz`: higher is older."""
+    match = _NAMES.match(path.name)
+    return int(match.group("index")) if match and match.group("index") else 0
+
+
+def signal_of(path: Path) -> str | None:
+    match = _NAMES.match(path.name)
+    return _SIGNAL_OF_BASE[match.group("base")] if match else None
+
+
+def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] = tuple(SIGNAL_FILES)) -> list[SignalFile]:
+    """The files behind the PATH arguments, each once, oldest first within a stream (the order they were written).
+
+    A directory contributes the streams in `signals` with their backups; a file is taken as given.
+    """
+    wanted = tuple(signals)
+    found: dict[Path, SignalFile] = {}
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for signal in wanted:
+                for member in files_oldest_first(path, SIGNAL_FILES[signal]):
+                    found.setdefault(member.resolve(), SignalFile(member, signal))
+        elif path.is_file():
+            found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
+        else:
+            raise ReadbackError(f"{given}: no such file or directory")
+    ours = sorted((f for f in found.values() if f.signal), key=_write_order)
+    return ours + [f for f in found.values() if not f.signal]
+
+
+def _write_order(file: SignalFile) -> tuple[str, int, int]:
+    return str(file.path.resolve().parent), list(SIGNAL_FILES).index(file.signal or ""), -backup_index(file.path)
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    """Plain or gzip by name; a `.N` backup compressed to `.N.gz` since it was listed is followed there."""
+    if not path.exists() and not path.name.endswith(GZIP_SUFFIX):
+        compressed = path.with_name(path.name + GZIP_SUFFIX)
+        if compressed.exists():
+            path = compressed
+    if path.name.endswith(GZIP_SUFFIX):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, bytes]]:
+    """Complete lines, numbered from 1, without their newline.
+
+    A last line without a newline is torn (a crash mid-write) or still being written: either way it
+    is not a record yet. A broken gzip stream ends the file with a warning; what came before stands.
+    """
+    number = 0
+    try:
+        with open_binary(path) as stream:
+            while line := stream.readline(MAX_LINE_BYTES):
+                number += 1
+                if line.endswith(b"\n"):
+                    yield number, line.rstrip(b"\r\n")
+                elif len(line) < MAX_LINE_BYTES:
+                    warn(f"{path}:{number}: incomplete last line (torn by a crash, or still being written); skipped")
+                    return
+                else:
+                    _skip_to_newline(stream)
+                    warn(f"{path}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
+    except (OSError, EOFError, zlib.error) as error:
+        warn(f"{path}: unreadable after line {number} ({error}); the rest of this file is skipped")
+
+
+def _skip_to_newline(stream: IO[bytes]) -> None:
+    while chunk := stream.readline(MAX_LINE_BYTES):
+        if chunk.endswith(b"\n"):
+            return
+
+
+def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str, Any] | None:
+    """One line as a JSON object, or None after a warning naming `where` (`file:line`)."""
+    try:
+        document = json.loads(raw)
+    except ValueError as error:
+        warn(f"{where}: not JSON ({getattr(error, 'msg', error)}); skipped")
+        return None
+    if not isinstance(document, dict):
+        warn(f"{where}: not an OTLP export request (a JSON {type(document).__name__}); skipped")
+        return None
+    return document
+
+
+def json_lines(file: SignalFile, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, raw in read_lines(file.path, warn):
+        document = parse_line(f"{file.path}:{number}", raw, warn)
+        if document is not None:
+            yield number, document

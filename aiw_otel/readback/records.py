@@ -1,0 +1,260 @@
+"""Spans and log records decoded from OTLP/JSON lines into plain values that sort, group and print.
+
+Decoding is lenient about what may be absent (OTLP omits default values) and strict about shape:
+a line that is JSON but not an export request is reported like any other bad line, not guessed at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+from aiw_otel import conventions as sc
+from aiw_otel.exporters.text_format import iso_ms
+from aiw_otel.readback.files import SignalFile, Warn, json_lines, warn_on_stderr
+
+STATUS_ERROR = 2
+_STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+#: OTLP severity ranges (SeverityNumber), highest first: the first whose floor is reached names the level.
+_SEVERITY_FLOORS = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"), (1, "TRACE"))
+SERVICE_NAME = "service.name"
+
+
+class DecodeError(ValueError):
+    """JSON that is not an OTLP traces/logs/metrics export request."""
+
+
+def severity_name(number: int) -> str:
+    return next((name for floor, name in _SEVERITY_FLOORS if number >= floor), "UNSPECIFIED")
+
+
+def any_value(value: Any) -> Any:
+    """An OTLP AnyValue as the Python value it encodes (64-bit ints arrive as strings)."""
+    if not isinstance(value, Mapping) or not value:
+        return None
+    if "stringValue" in value:
+        return str(value["stringValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])  # also "NaN" / "Infinity", as proto3 JSON writes them
+    if "arrayValue" in value:
+        return [any_value(item) for item in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return attributes_of((value["kvlistValue"] or {}).get("values", []))
+    if "bytesValue" in value:
+        return str(value["bytesValue"])  # base64, as written: shown, never interpreted
+    raise DecodeError(f"unknown AnyValue {sorted(value)}")
+
+
+def attributes_of(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
+    return {str(item["key"]): any_value(item.get("value")) for item in items or ()}
+
+
+def _nanos(value: Any) -> int:
+    return int(value or 0)
+
+
+def _hex(value: Any) -> str:
+    return str(value or "").lower()
+
+
+@dataclass(frozen=True)
+class SpanEvent:
+    time_ns: int
+    name: str
+    attributes: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+    name: str
+    kind: int
+    start_ns: int
+    end_ns: int
+    attributes: dict[str, Any]
+    events: tuple[SpanEvent, ...]
+    status_code: int
+    status_message: str
+    service: str | None
+
+    @property
+    def failed(self) -> bool:
+        return self.status_code == STATUS_ERROR
+
+    @property
+    def duration_ms(self) -> float:
+        return max(self.end_ns - self.start_ns, 0) / 1e6
+
+    @property
+    def step_id(self) -> str | None:
+        return self.attributes.get(sc.AIW_STEP_ID)
+
+    @property
+    def state(self) -> str | None:
+        """The step's or the plan's final state; None for actions, which have no state."""
+        return self.attributes.get(sc.AIW_STEP_STATE) or self.attributes.get(sc.AIW_PLAN_STATE)
+
+    @property
+    def is_step(self) -> bool:
+        return sc.AIW_STEP_STATE in self.attributes
+
+    @property
+    def error_type(self) -> str | None:
+        value = self.attributes.get(sc.ERROR_TYPE)
+        return str(value) if value is not None else None
+
+    def exception(self) -> SpanEvent | None:
+        return next((event for event in self.events if event.name == sc.EV_EXCEPTION), None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "span",
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id or None,
+            "name": self.name,
+            "kind": _KIND_NAMES.get(self.kind, str(self.kind)),
+            "start": iso_ms(self.start_ns),
+            "end": iso_ms(self.end_ns),
+            "duration_ms": round(self.duration_ms, 3),
+            "status": _STATUS_NAMES.get(self.status_code, str(self.status_code)),
+            "status_message": self.status_message or None,
+            "service": self.service,
+            "attributes": self.attributes,
+            "events": [{"time": iso_ms(e.time_ns), "name": e.name, "attributes": e.attributes} for e in self.events],
+        }
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    time_ns: int
+    severity_number: int
+    severity_text: str
+    body: Any
+    attributes: dict[str, Any]
+    trace_id: str
+    span_id: str
+    event_name: str
+    service: str | None
+
+    @property
+    def level(self) -> str:
+        return self.severity_text or severity_name(self.severity_number)
+
+    @property
+    def component(self) -> str | None:
+        return self.attributes.get(sc.AIW_COMPONENT)
+
+    @property
+    def step_id(self) -> str | None:
+        return self.attributes.get(sc.AIW_LOG_STEP_ID)
+
+    @property
+    def message(self) -> str:
+        if self.body is None:
+            return self.event_name
+        return self.body if isinstance(self.body, str) else repr(self.body)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "type": "log",
+            "time": iso_ms(self.time_ns),
+            "severity": self.level,
+            "severity_number": self.severity_number,
+            "body": self.body,
+            "event_name": self.event_name or None,
+            "trace_id": self.trace_id or None,
+            "span_id": self.span_id or None,
+            "service": self.service,
+            "attributes": self.attributes,
+        }
+
+
+def _span(raw: Mapping[str, Any], service: str | None) -> Span:
+    status = raw.get("status") or {}
+    return Span(
+        trace_id=_hex(raw.get("traceId")),
+        span_id=_hex(raw.get("spanId")),
+        parent_span_id=_hex(raw.get("parentSpanId")),
+        name=str(raw.get("name", "")),
+        kind=int(raw.get("kind", 0)),
+        start_ns=_nanos(raw.get("startTimeUnixNano")),
+        end_ns=_nanos(raw.get("endTimeUnixNano")),
+        attributes=attributes_of(raw.get("attributes")),
+        events=tuple(
+            SpanEvent(_nanos(e.get("timeUnixNano")), str(e.get("name", "")), attributes_of(e.get("attributes")))
+            for e in raw.get("events") or ()
+        ),
+        status_code=int(status.get("code", 0)),
+        status_message=str(status.get("message", "")),
+        service=service,
+    )
+
+
+def _log(raw: Mapping[str, Any], service: str | None) -> LogRecord:
+    return LogRecord(
+        time_ns=_nanos(raw.get("timeUnixNano")) or _nanos(raw.get("observedTimeUnixNano")),
+        severity_number=int(raw.get("severityNumber", 0)),
+        severity_text=str(raw.get("severityText", "")),
+        body=any_value(raw.get("body")),
+        attributes=attributes_of(raw.get("attributes")),
+        trace_id=_hex(raw.get("traceId")),
+        span_id=_hex(raw.get("spanId")),
+        event_name=str(raw.get("eventName", "")),
+        service=service,
+    )
+
+
+def _service(resource_entry: Mapping[str, Any]) -> str | None:
+    value = attributes_of((resource_entry.get("resource") or {}).get("attributes")).get(SERVICE_NAME)
+    return str(value) if value is not None else None
+
+
+def decode(document: Mapping[str, Any]) -> tuple[list[Span], list[LogRecord]]:
+    """The spans and log records of one export request; a metrics request holds neither."""
+    spans: list[Span] = []
+    logs: list[LogRecord] = []
+    try:
+        if "resourceSpans" in document:
+            for entry in document["resourceSpans"] or ():
+                service = _service(entry)
+                spans += [_span(s, service) for scope in entry.get("scopeSpans") or () for s in scope.get("spans") or ()]
+        elif "resourceLogs" in document:
+            for entry in document["resourceLogs"] or ():
+                service = _service(entry)
+                logs += [_log(r, service) for scope in entry.get("scopeLogs") or () for r in scope.get("logRecords") or ()]
+        elif "resourceMetrics" not in document:
+            raise DecodeError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
+    except DecodeError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise DecodeError(f"malformed OTLP JSON ({type(error).__name__}: {error})") from error
+    return spans, logs
+
+
+def decode_or_warn(where: str, document: Mapping[str, Any], warn: Warn = warn_on_stderr) -> tuple[list[Span], list[LogRecord]]:
+    """`decode`, with a bad request reported against `where` (`file:line`) and read as empty."""
+    try:
+        return decode(document)
+    except DecodeError as error:
+        warn(f"{where}: {error}; skipped")
+        return [], []
+
+
+def load(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> tuple[list[Span], list[LogRecord]]:
+    """Every span and log record in `files`, bad lines skipped with one warning each."""
+    spans: list[Span] = []
+    logs: list[LogRecord] = []
+    for file in files:
+        for number, document in json_lines(file, warn):
+            more_spans, more_logs = decode_or_warn(f"{file.path}:{number}", document, warn)
+            spans += more_spans
+            logs += more_logs
+    return spans, logs

@@ -1,0 +1,131 @@
+"""A run as a Rich tree, with a "what failed" panel on top of a failed run.
+
+Made to fit one screen when something went wrong: the panel names the failing step, its error
+and its last log lines, and each span keeps only its last few log lines (the count of the
+others is shown, `--lines 0` shows them all).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.text import Text
+from rich.tree import Tree
+
+from aiw_otel import conventions as sc
+from aiw_otel.exporters.text_format import iso_ms
+from aiw_otel.readback.describe import (
+    ERROR_STYLE,
+    Piece,
+    duration,
+    error_text,
+    log_pieces,
+    span_pieces,
+    span_title,
+)
+from aiw_otel.readback.records import LogRecord
+from aiw_otel.readback.tree import Failure, Node, Run, failure
+
+#: Log lines kept per span by default; the earlier ones are counted, not shown.
+DEFAULT_LOG_LINES = 5
+
+
+def render_runs(runs: Sequence[Run], console: Console, log_lines: int = DEFAULT_LOG_LINES) -> None:
+    for index, run in enumerate(runs):
+        if index:
+            console.print()
+        found = failure(run)
+        if found is not None:
+            console.print(failure_panel(run, found))
+        console.print(run_tree(run, log_lines))
+
+
+def _text(pieces: Sequence[Piece]) -> Text:
+    text = Text()
+    for index, (part, style) in enumerate(p for p in pieces if p[0]):
+        if index:
+            text.append("  ")
+        text.append(part, style=style)
+    return text
+
+
+def node_label(node: Node, is_root: bool = False) -> Text:
+    if node.span is None:
+        what = "plan: " if is_root else f"step {node.step_id}: " if node.step_id else ""
+        return Text(f"{what}span {node.span_id[:16]} is not in the files (still running, or lost)", style="italic yellow")
+    return _text(span_pieces(node.span, node.usage))
+
+
+def _run_label(run: Run) -> Text:
+    root = run.root
+    if not run.trace_id:
+        return Text("log records outside any run", style="bold")
+    if root is None:
+        return _text([(f"trace {run.trace_id}", "bold"), (iso_ms(run.start_ns), "dim")])
+    facts: list[Piece] = []
+    if root.span is not None:
+        attributes = root.span.attributes
+        facts += [(f"plan {attributes[sc.AIW_PLAN_ID]}", "dim")] if sc.AIW_PLAN_ID in attributes else []
+        facts += [(f"run {attributes[sc.AIW_RUN_ID]}", "dim")] if sc.AIW_RUN_ID in attributes else []
+    facts += [(f"trace {run.trace_id}", "dim"), (iso_ms(run.start_ns), "dim")]
+    return node_label(root, is_root=True).append("\n").append_text(_text(facts))
+
+
+def run_tree(run: Run, log_lines: int = DEFAULT_LOG_LINES) -> Tree:
+    tree = Tree(_run_label(run), guide_style="dim")
+    root = run.root
+    if root is not None:
+        _add_items(tree, root.children, root.logs, log_lines)
+    else:
+        _add_items(tree, run.top, [], log_lines)
+    _add_items(tree, [], run.logs, log_lines)
+    return tree
+
+
+def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int) -> None:
+    """Children and the last `log_lines` log lines, interleaved in time order."""
+    shown = list(logs[-log_lines:]) if log_lines else list(logs)
+    hidden = len(logs) - len(shown)
+    items: list[tuple[int, int, Node | LogRecord]] = [(c.start_ns, 0, c) for c in children]
+    items += [(r.time_ns, 1, r) for r in shown]
+    marker_due = hidden > 0
+    for _, _, item in sorted(items, key=lambda entry: entry[:2]):
+        if isinstance(item, Node):
+            _add_items(branch.add(node_label(item)), item.children, item.logs, log_lines)
+            continue
+        if marker_due:
+            branch.add(Text(f"... {hidden} earlier line{'s' if hidden != 1 else ''}", style="dim italic"))
+            marker_due = False
+        branch.add(_text(log_pieces(item)))
+
+
+def _one_line(text: Text) -> Text:
+    """The panel is a summary that must stay short; the tree below has the full lines."""
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def failure_panel(run: Run, found: Failure) -> Panel:
+    span = found.node.span
+    assert span is not None
+    kind = "step" if found.node.is_step else "plan"
+    lines: list[Text] = [
+        _text([(f"{kind} {span_title(span)}", "bold"), (span.state or "failed", ERROR_STYLE),
+               (f"after {duration(span.duration_ms)}", "dim")]),
+        Text(error_text(found.error_type, found.message) or "no error recorded", style="bold red"),
+    ]
+    if found.cause is not None:
+        cause = found.cause
+        lines.append(Text(f"at {cause.name}: {error_text(cause.error_type, cause.status_message)}", style=ERROR_STYLE))
+    if found.exception is not None:
+        attributes = found.exception.attributes
+        lines.append(Text(f"exception {attributes.get(sc.EXCEPTION_TYPE, '?')}: {attributes.get(sc.EXCEPTION_MESSAGE, '')}",
+                          style=ERROR_STYLE))
+    if found.last_logs:
+        lines.append(Text(f"last {len(found.last_logs)} log lines:", style="dim"))
+        lines += [_one_line(Text("  ").append_text(_text(log_pieces(record)))) for record in found.last_logs]
+    title = f"what failed (trace {run.trace_id[:16]})"
+    return Panel(Group(*lines), title=title, title_align="left", border_style="red", expand=False)
