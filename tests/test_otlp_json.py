@@ -461,3 +461,38 @@ def test_odd_values_never_raise() -> None:
     assert attributes["none"] == {} and attributes["huge"] == {"stringValue": str(2**70)}
     assert attributes["3"] == {"stringValue": "int key"} and attributes["enum"] == {"intValue": "200"}
     assert attributes["broken"] == {"stringValue": "<unprintable Broken>"}
+
+
+# ---------------------------------------------------------------- cached fragments
+
+
+def test_cached_fragments_never_stand_in_for_other_values(tracing: Any, logging_: Any) -> None:
+    """Keys, short string pairs, severities and span ids are cached across records and batches; values
+    equal under == but of another type (1, True, 1.0, "1") and many unique values must still encode
+    exactly."""
+    (logger, exporter), tracer = logging_, tracing[0]
+    values: list[Any] = ["1", 1, True, 1.0, "1", HTTPStatus.OK, "x" * 64, "x" * 65, "é\x00\"\\", ""]
+    for index, value in enumerate(values):
+        with tracer.start_as_current_span(f"span {index % 3}"):
+            logger.emit(LogRecord(body=value, attributes={"k": value, "same": "v"},
+                                  severity_number=list(SeverityNumber)[index % 5], severity_text=f"S{index % 2}"))
+    for index in range(5000):  # more unique pairs than the caches hold, so they start over on the way
+        logger.emit(LogRecord(body="b", attributes={"id": f"v{index}", f"key{index % 7}": "v"}))
+    records = exporter.get_finished_logs()
+    for _ in range(2):  # the second batch reads every fragment from the caches
+        lines = encode_logs(records)
+        assert Counter(r.SerializeToString() for line in lines
+                       for rl in parse(line, ExportLogsServiceRequest).resource_logs
+                       for sl in rl.scope_logs for r in sl.log_records) == Counter(
+            r.SerializeToString() for rl in proto_logs(records).resource_logs
+            for sl in rl.scope_logs for r in sl.log_records)
+
+
+def test_non_string_keys_are_never_confused_with_equal_ones() -> None:
+    records = [_record(body={1: "x"}, attributes={1.0: "x"}), _record(body={True: "x"}), _record(body={"1": "x"})]
+    for _ in range(2):
+        (line,) = encode_logs(records)
+        logs = json.loads(line)["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+        assert [log["body"]["kvlistValue"]["values"] for log in logs] == [
+            [{"key": key, "value": {"stringValue": "x"}}] for key in ("1", "True", "1")]
+        assert logs[0]["attributes"] == [{"key": "1.0", "value": {"stringValue": "x"}}]

@@ -1,25 +1,30 @@
 """OTLP/JSON lines (the Collector's file format) built straight from SDK objects.
 
-The file sink calls this for every record on its own thread, so it avoids the protobuf route
-(build messages, then `json_format`), which costs several times more per span: it builds plain
-dicts and serialises each record once with a reusable C-backed encoder. Lines are assembled from
-per-record JSON fragments so a batch can be split under the Collector's line limit without
-serialising anything twice.
+The file sink calls this for every record on its own thread, so it writes the JSON text itself:
+no protobuf messages (`json_format` costs several times more per span), and no nested dicts for
+json.dumps to walk (with OTLP's verbose nesting, that walk was most of the cost). Strings go
+through the stdlib's C string encoder, and what recurs from record to record (attribute keys,
+key/short-string pairs, severities, the span a log record belongs to, resources and scopes) is
+encoded once and cached. Lines are assembled from per-record fragments so a batch can be split
+under the Collector's line limit without encoding anything twice. Only a record too big for its
+line is parsed back into dicts, to be shrunk step by step: a path a normal record never takes.
 
-The field semantics (flags, presence of empty messages, what is omitted) follow
-opentelemetry-exporter-otlp-proto-common, so a line parses into the same protobuf message the OTLP
-exporters send; the only differences are OTLP/JSON's hex ids and that link trace states are kept
-(the proto encoder drops them).
+The field semantics (flags, presence of empty messages, what is omitted: an unset time, for one)
+follow opentelemetry-exporter-otlp-proto-common, so a line parses into the same protobuf message
+the OTLP exporters send; the only differences are OTLP/JSON's hex ids and that link trace states
+are kept (the proto encoder drops them).
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from json.encoder import encode_basestring
+from types import MappingProxyType
+from typing import Any, TypeVar
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics.export import (
     ExponentialHistogram,
@@ -36,14 +41,19 @@ MAX_LINE_BYTES = 1024 * 1024
 
 _Tree = dict[str, Any]
 _Step = Callable[[_Tree, int], None]
+_V = TypeVar("_V")
 
+# Only for re-encoding a record parsed back to be shrunk; it writes what the text path would.
 _JSON = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 ).encode
+# The C encoder: escapes quotes, backslashes and control characters (NUL too), keeps the rest as is.
+_string: Callable[[str], str] = encode_basestring
 
+# 64-bit integers (times, counts, intValue) are decimal strings in OTLP/JSON, other integers numbers.
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _MAX_DEPTH = 32
-_NONFINITE = {float("inf"): "Infinity", float("-inf"): "-Infinity"}
+_NONFINITE = {float("inf"): '"Infinity"', float("-inf"): '"-Infinity"'}
 
 # Python's SpanKind.INTERNAL is 0, OTLP's SPAN_KIND_INTERNAL is 1: the values must be mapped.
 _SPAN_KIND = {
@@ -62,18 +72,37 @@ _CUT_FLOOR = 1024  # first pass: strings keep at least this much before events o
 # Any long string may be cut except a trace state (it must parse); ids, times and 64-bit numbers are
 # shorter than the shortest string ever cut (_MARKER_COST), so they are never candidates.
 _UNCUTTABLE = frozenset({"traceState"})
-_CACHE_SIZE = 256
+_FRAME_CACHE_SIZE = 256
+_TEXT_CACHE_SIZE = 4096
+_SHORT = 64  # keys and string values up to this many characters are worth caching
+
+
+def _remember(cache: dict[Any, _V], key: Any, value: _V, size: int = _TEXT_CACHE_SIZE) -> _V:
+    """Stores value and returns it; a full cache starts over, so unique values cannot grow it."""
+    if len(cache) >= size:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _memo(cache: dict[tuple[Any, ...], str], build: Callable[..., str], *key: Any) -> str:
+    """build(*key), cached: for parts of a record that mostly repeat those of the record before."""
+    try:
+        text = cache.get(key)
+    except TypeError:  # an unhashable part (not what the SDK passes): encoded, just not cached
+        return build(*key)
+    return text if text is not None else _remember(cache, key, build(*key))
 
 
 # ---------------------------------------------------------------- values
 
 
-def _double(value: Any) -> float | str:
-    """JSON has no NaN or infinities; OTLP/JSON spells them as strings."""
+def _double(value: Any) -> str:
+    """A double's JSON; JSON has no NaN or infinities, so OTLP/JSON spells them as strings."""
     value = float(value)
     if value - value == 0.0:
-        return value
-    return _NONFINITE.get(value, "NaN")
+        return repr(value)  # what json.dumps writes: the shortest text that reads back exact
+    return _NONFINITE.get(value, '"NaN"')
 
 
 def _text(value: Any) -> str:
@@ -88,99 +117,140 @@ def _text(value: Any) -> str:
         return f"<unprintable {type(value).__name__}>"
 
 
-def _any(value: Any, depth: int = 0) -> _Tree:
+def _any(value: Any, depth: int = 0) -> str:
     """AnyValue, with the common scalar types dispatched on their exact type first (the hot path)."""
     kind = type(value)
     if kind is str:
-        return {"stringValue": value}
+        return '{"stringValue":' + _string(value) + "}"
     if kind is bool:  # before int: bool is an int
-        return {"boolValue": value}
+        return '{"boolValue":true}' if value else '{"boolValue":false}'
     if kind is int:
         if _INT64_MIN <= value <= _INT64_MAX:
-            return {"intValue": str(value)}
-        return {"stringValue": str(value)}  # no int64 holds it; a string keeps every digit
+            return '{"intValue":"%d"}' % value
+        return '{"stringValue":"%d"}' % value  # no int64 holds it; a string keeps every digit
     if kind is float:
-        return {"doubleValue": value if value - value == 0.0 else _double(value)}
+        return '{"doubleValue":' + (repr(value) if value - value == 0.0 else _double(value)) + "}"
     return _any_other(value, depth)
 
 
-def _any_other(value: Any, depth: int) -> _Tree:
+def _any_other(value: Any, depth: int) -> str:
     if value is None:
-        return {}  # an empty AnyValue, as the proto encoder sends for None
+        return "{}"  # an empty AnyValue, as the proto encoder sends for None
     if isinstance(value, str):
-        return {"stringValue": str.__str__(value)}
+        return _any(str.__str__(value))
     if isinstance(value, int):
         return _any(int(value))
     if isinstance(value, float):
         return _any(float(value))
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"bytesValue": base64.b64encode(value).decode("ascii")}
+        return '{"bytesValue":"' + base64.b64encode(value).decode("ascii") + '"}'
     if depth < _MAX_DEPTH:  # deeper (or self-referencing) structures end as text
         if isinstance(value, Mapping):
-            return {"kvlistValue": {"values": _key_values(value.items(), depth + 1)}}
+            return '{"kvlistValue":{"values":' + _key_values(value.items(), depth + 1) + "}}"
         if isinstance(value, Sequence):
-            return {"arrayValue": {"values": [_any(item, depth + 1) for item in value]}}
-    return {"stringValue": _text(value)}
+            return '{"arrayValue":{"values":[' + ",".join([_any(item, depth + 1) for item in value]) + "]}}"
+    return _any(_text(value))
 
 
-def _key_values(items: Iterable[tuple[Any, Any]], depth: int = 0) -> list[_Tree]:
-    return [{"key": key if type(key) is str else _text(key), "value": _any(value, depth)} for key, value in items]
+_COPIED = (BoundedAttributes, MappingProxyType)
+_KEYS: dict[str, str] = {}
+_PAIRS: dict[tuple[str, str], str] = {}
 
 
-def _attributes(tree: _Tree, attributes: Mapping[str, Any] | None, dropped: int, key: str = "attributes") -> None:
+def _key_values(items: Iterable[tuple[Any, Any]], depth: int = 0) -> str:
+    """A KeyValue list.
+
+    Attribute names are a small set that recurs on every record, so each key's text is cached; a key
+    with a short string value (a component, action, state or model name) mostly recurs as a pair, so
+    the pair's whole text is cached too. Only exact str keys are stored, so a lookup by another type
+    of key (1 and True are equal) never finds an entry it does not own.
+    """
+    parts = []
+    for key, value in items:
+        if type(value) is str and len(value) <= _SHORT:
+            parts.append(_PAIRS.get((key, value)) or _short_pair(key, value))
+        else:
+            parts.append((_KEYS.get(key) or _key(key)) + _any(value, depth) + "}")
+    return "[" + ",".join(parts) + "]"
+
+
+def _key(key: Any) -> str:
+    """A KeyValue's text up to its value."""
+    if type(key) is not str:
+        return '{"key":' + _string(_text(key)) + ',"value":'
+    head = '{"key":' + _string(key) + ',"value":'
+    return _remember(_KEYS, key, head) if len(key) <= _SHORT else head
+
+
+def _short_pair(key: Any, value: str) -> str:
+    """A key with a short string value not cached yet: encoded, and cached when its key is a short str."""
+    text = (_KEYS.get(key) or _key(key)) + _any(value) + "}"
+    return _remember(_PAIRS, (key, value), text) if type(key) is str and len(key) <= _SHORT else text
+
+
+def _attributes(
+    members: list[str], attributes: Mapping[str, Any] | None, dropped: int, key: str = "attributes"
+) -> None:
     """Adds attributes and their dropped count, leaving out what is empty (receivers read both)."""
+    if type(attributes) in _COPIED:
+        # BoundedAttributes (a span's comes in a mappingproxy) iterates through the Mapping ABC, a
+        # Python call per key under a lock; its copy() is one C-level dict copy.
+        try:
+            attributes = attributes.copy()  # type: ignore[union-attr]
+        except AttributeError:  # a mappingproxy over a mapping without copy(): read it as it is
+            pass
     if attributes:
-        tree[key] = _key_values(attributes.items())
+        members.append('"' + key + '":' + _key_values(attributes.items()))
     if dropped:
-        tree["droppedAttributesCount"] = dropped
+        members.append('"droppedAttributesCount":%d' % dropped)
 
 
-def _nanos(tree: _Tree, key: str, value: int | None) -> None:
-    """64-bit integers are decimal strings in OTLP/JSON; an unset time is left out."""
-    if value:
-        tree[key] = str(int(value))
+def _object(members: list[str]) -> str:
+    return "{" + ",".join(members) + "}"
 
 
 # ---------------------------------------------------------------- spans
 
 
-def _span(span: ReadableSpan) -> _Tree:
+def _span(span: ReadableSpan) -> str:
     context = span.context
-    tree: _Tree = {"traceId": format(context.trace_id, "032x"), "spanId": format(context.span_id, "016x")}
+    members = ['"traceId":"%032x","spanId":"%016x"' % (context.trace_id, context.span_id)]
     if context.trace_state:
-        tree["traceState"] = _trace_state(context.trace_state)
+        members.append('"traceState":' + _trace_state(context.trace_state))
     parent = span.parent
     if parent is not None:
-        tree["parentSpanId"] = format(parent.span_id, "016x")
-    tree["flags"] = _span_flags(parent)
-    tree["name"] = _text(span.name)
-    tree["kind"] = _SPAN_KIND.get(span.kind, 0)
-    _nanos(tree, "startTimeUnixNano", span.start_time)
-    _nanos(tree, "endTimeUnixNano", span.end_time)
-    _attributes(tree, span.attributes, span.dropped_attributes)
+        members.append('"parentSpanId":"%016x"' % parent.span_id)
+    kind = _SPAN_KIND.get(span.kind, 0)
+    members.append('"flags":%d,"name":%s,"kind":%d' % (_span_flags(parent), _string(_text(span.name)), kind))
+    start, end = span.start_time, span.end_time
+    if start:
+        members.append('"startTimeUnixNano":"%d"' % start)
+    if end:
+        members.append('"endTimeUnixNano":"%d"' % end)
+    _attributes(members, span.attributes, span.dropped_attributes)
     events = span.events
     if events:
-        tree["events"] = [_event(event) for event in events]
+        members.append('"events":[' + ",".join([_event(event) for event in events]) + "]")
     if span.dropped_events:
-        tree["droppedEventsCount"] = span.dropped_events
+        members.append('"droppedEventsCount":%d' % span.dropped_events)
     links = span.links
     if links:
-        tree["links"] = [_link(link) for link in links]
+        members.append('"links":[' + ",".join([_link(link) for link in links]) + "]")
     if span.dropped_links:
-        tree["droppedLinksCount"] = span.dropped_links
+        members.append('"droppedLinksCount":%d' % span.dropped_links)
     if span.status is not None:
-        tree["status"] = _status(span.status)
-    return tree
+        members.append('"status":' + _status(span.status))
+    return _object(members)
 
 
-def _status(status: Any) -> _Tree:
+def _status(status: Any) -> str:
     """Present even when UNSET and empty: the proto encoder always sets it, and presence is compared."""
-    tree: _Tree = {}
+    members = []
     if status.status_code.value:
-        tree["code"] = status.status_code.value
+        members.append('"code":%d' % status.status_code.value)
     if status.description:
-        tree["message"] = _text(status.description)
-    return tree
+        members.append('"message":' + _string(_text(status.description)))
+    return _object(members)
 
 
 def _span_flags(parent: Any) -> int:
@@ -188,151 +258,187 @@ def _span_flags(parent: Any) -> int:
 
 
 def _trace_state(trace_state: Any) -> str:
-    return ",".join(f"{key}={value}" for key, value in trace_state.items())
+    return _string(",".join(f"{key}={value}" for key, value in trace_state.items()))
 
 
-def _event(event: Any) -> _Tree:
-    tree: _Tree = {"name": _text(event.name)}
-    _nanos(tree, "timeUnixNano", event.timestamp)
-    _attributes(tree, event.attributes, event.dropped_attributes)
-    return tree
+def _event(event: Any) -> str:
+    members = ['"name":' + _string(_text(event.name))]
+    if event.timestamp:
+        members.append('"timeUnixNano":"%d"' % event.timestamp)
+    _attributes(members, event.attributes, event.dropped_attributes)
+    return _object(members)
 
 
-def _link(link: Any) -> _Tree:
+def _link(link: Any) -> str:
     context = link.context
-    tree: _Tree = {
-        "traceId": format(context.trace_id, "032x"),
-        "spanId": format(context.span_id, "016x"),
-        "flags": _span_flags(context),
-    }
+    ids = (context.trace_id, context.span_id, _span_flags(context))
+    members = ['"traceId":"%032x","spanId":"%016x","flags":%d' % ids]
     if context.trace_state:
-        tree["traceState"] = _trace_state(context.trace_state)
-    _attributes(tree, link.attributes, link.dropped_attributes)
-    return tree
+        members.append('"traceState":' + _trace_state(context.trace_state))
+    _attributes(members, link.attributes, link.dropped_attributes)
+    return _object(members)
 
 
 # ---------------------------------------------------------------- logs
 
 
-def _log(readable: ReadableLogRecord) -> _Tree:
+def _log(readable: ReadableLogRecord) -> str:
     record = readable.log_record
-    tree: _Tree = {}
-    _nanos(tree, "timeUnixNano", record.timestamp)
-    _nanos(tree, "observedTimeUnixNano", record.observed_timestamp)
-    severity = getattr(record.severity_number, "value", record.severity_number)
+    members: list[str] = []
+    if record.timestamp:
+        members.append('"timeUnixNano":"%d"' % record.timestamp)
+    if record.observed_timestamp:
+        members.append('"observedTimeUnixNano":"%d"' % record.observed_timestamp)
+    severity = _memo(_SEVERITIES, _severity, record.severity_number, record.severity_text)
     if severity:
-        tree["severityNumber"] = int(severity)
-    if record.severity_text:
-        tree["severityText"] = _text(record.severity_text)
-    tree["body"] = _any(record.body)  # present even when empty, like the proto encoder's
-    _attributes(tree, record.attributes, readable.dropped_attributes)
-    if record.trace_flags:
-        tree["flags"] = int(record.trace_flags)
-    if record.trace_id:  # a record outside any span has no ids at all
-        tree["traceId"] = format(record.trace_id, "032x")
-    if record.span_id:
-        tree["spanId"] = format(record.span_id, "016x")
+        members.append(severity)
+    members.append('"body":' + _any(record.body))  # present even when empty, like the proto encoder's
+    _attributes(members, record.attributes, readable.dropped_attributes)
+    correlation = _memo(_CORRELATIONS, _correlation, record.trace_flags, record.trace_id, record.span_id)
+    if correlation:
+        members.append(correlation)
     if record.event_name:
-        tree["eventName"] = _text(record.event_name)
-    return tree
+        members.append('"eventName":' + _string(_text(record.event_name)))
+    return _object(members)
+
+
+_SEVERITIES: dict[tuple[Any, ...], str] = {}
+_CORRELATIONS: dict[tuple[Any, ...], str] = {}
+
+
+def _severity(number: Any, text: Any) -> str:
+    """severityNumber and severityText: a few pairs, recurring from one record to the next."""
+    members = []
+    number = getattr(number, "value", number)
+    if number:
+        members.append('"severityNumber":%d' % number)
+    if text:
+        members.append('"severityText":' + _string(_text(text)))
+    return ",".join(members)
+
+
+def _correlation(flags: Any, trace_id: Any, span_id: Any) -> str:
+    """The span a record was emitted in: the records of one span share it."""
+    members = []
+    if flags:
+        members.append('"flags":%d' % flags)
+    if trace_id:  # a record outside any span has no ids at all
+        members.append('"traceId":"%032x"' % trace_id)
+    if span_id:
+        members.append('"spanId":"%016x"' % span_id)
+    return ",".join(members)
 
 
 # ---------------------------------------------------------------- metrics
 
 
-def _metric(metric: Any) -> tuple[_Tree, int, list[_Tree]] | None:
-    """The metric without its points (a frame, repeated when the points span lines), and the points."""
+def _metric(metric: Any) -> tuple[_Frame, list[str]]:
+    """The metric without its points (a frame, repeated when the points span lines), and the points.
+
+    A kind of data OTLP has no message for raises, so the metric is skipped like a malformed one.
+    """
     data = metric.data
-    tree: _Tree = {"name": _text(metric.name)}
+    members = ['"name":' + _string(_text(metric.name))]
     if metric.description:
-        tree["description"] = _text(metric.description)
+        members.append('"description":' + _string(_text(metric.description)))
     if metric.unit:
-        tree["unit"] = _text(metric.unit)
+        members.append('"unit":' + _string(_text(metric.unit)))
     points = data.data_points
     if isinstance(data, Sum):
-        tree["sum"] = {
-            "aggregationTemporality": int(data.aggregation_temporality),
-            "isMonotonic": bool(data.is_monotonic),
-            "dataPoints": [],
-        }
-        return tree, 2, [_number_point(point, with_start=True) for point in points]
-    if isinstance(data, Gauge):
-        tree["gauge"] = {"dataPoints": []}
-        return tree, 2, [_number_point(point, with_start=False) for point in points]
-    if isinstance(data, Histogram):
-        tree["histogram"] = {"aggregationTemporality": int(data.aggregation_temporality), "dataPoints": []}
-        return tree, 2, [_histogram_point(point) for point in points]
-    if isinstance(data, ExponentialHistogram):
-        tree["exponentialHistogram"] = {"aggregationTemporality": int(data.aggregation_temporality), "dataPoints": []}
-        return tree, 2, [_exponential_point(point) for point in points]
-    return None
+        members.append(
+            '"sum":{"aggregationTemporality":%d,"isMonotonic":%s,"dataPoints":['
+            % (data.aggregation_temporality, "true" if data.is_monotonic else "false")
+        )
+        texts = [_number_point(point, with_start=True) for point in points]
+    elif isinstance(data, Gauge):
+        members.append('"gauge":{"dataPoints":[')
+        texts = [_number_point(point, with_start=False) for point in points]
+    elif isinstance(data, Histogram):
+        members.append('"histogram":{"aggregationTemporality":%d,"dataPoints":[' % data.aggregation_temporality)
+        texts = [_histogram_point(point) for point in points]
+    elif isinstance(data, ExponentialHistogram):
+        members.append(
+            '"exponentialHistogram":{"aggregationTemporality":%d,"dataPoints":[' % data.aggregation_temporality
+        )
+        texts = [_exponential_point(point) for point in points]
+    else:
+        raise TypeError(f"no OTLP message for {type(data).__name__}")
+    return _Frame("{" + ",".join(members), "]}}", _METRIC_STEPS), texts
 
 
-def _point(point: Any, with_start: bool = True) -> _Tree:
-    tree: _Tree = {}
-    _attributes(tree, point.attributes, 0)
-    if with_start:
-        _nanos(tree, "startTimeUnixNano", point.start_time_unix_nano)
-    _nanos(tree, "timeUnixNano", point.time_unix_nano)
+def _point(point: Any, with_start: bool = True) -> list[str]:
+    """The members every data point has; the caller adds its kind's own."""
+    members: list[str] = []
+    _attributes(members, point.attributes, 0)
+    if with_start and point.start_time_unix_nano:
+        members.append('"startTimeUnixNano":"%d"' % point.start_time_unix_nano)
+    if point.time_unix_nano:
+        members.append('"timeUnixNano":"%d"' % point.time_unix_nano)
     exemplars = [_exemplar(exemplar) for exemplar in point.exemplars]
     if exemplars:
-        tree["exemplars"] = exemplars
-    return tree
+        members.append('"exemplars":[' + ",".join(exemplars) + "]")
+    return members
 
 
-def _number_point(point: Any, with_start: bool) -> _Tree:
-    tree = _point(point, with_start)
-    if isinstance(point.value, int):
-        tree["asInt"] = str(int(point.value))
+def _number(members: list[str], value: Any) -> None:
+    """asInt for ints (a decimal string, being 64-bit), asDouble for anything else."""
+    if isinstance(value, int):
+        members.append('"asInt":"%d"' % value)
     else:
-        tree["asDouble"] = _double(point.value)
-    return tree
+        members.append('"asDouble":' + _double(value))
 
 
-def _summary(tree: _Tree, point: Any) -> None:
+def _number_point(point: Any, with_start: bool) -> str:
+    members = _point(point, with_start)
+    _number(members, point.value)
+    return _object(members)
+
+
+def _counts(counts: Iterable[int]) -> str:
+    return "[" + ",".join(['"%d"' % count for count in counts]) + "]"
+
+
+def _summary(members: list[str], point: Any) -> None:
     """count, sum, min, max: the fields both histogram kinds share (sum/min/max are optional)."""
-    tree["count"] = str(int(point.count))
+    members.append('"count":"%d"' % point.count)
     for key in ("sum", "min", "max"):
         value = getattr(point, key)
         if value is not None:
-            tree[key] = _double(value)
+            members.append('"' + key + '":' + _double(value))
 
 
-def _histogram_point(point: Any) -> _Tree:
-    tree = _point(point)
-    _summary(tree, point)
-    tree["bucketCounts"] = [str(int(count)) for count in point.bucket_counts]
-    tree["explicitBounds"] = [_double(bound) for bound in point.explicit_bounds]
-    return tree
+def _histogram_point(point: Any) -> str:
+    members = _point(point)
+    _summary(members, point)
+    members.append('"bucketCounts":' + _counts(point.bucket_counts))
+    members.append('"explicitBounds":[' + ",".join([_double(bound) for bound in point.explicit_bounds]) + "]")
+    return _object(members)
 
 
-def _exponential_point(point: Any) -> _Tree:
-    tree = _point(point)
-    _summary(tree, point)
-    tree["scale"] = int(point.scale)
-    tree["zeroCount"] = str(int(point.zero_count))
+def _exponential_point(point: Any) -> str:
+    members = _point(point)
+    _summary(members, point)
+    members.append('"scale":%d,"zeroCount":"%d"' % (point.scale, point.zero_count))
     for key in ("positive", "negative"):
         buckets = getattr(point, key)
         if buckets.bucket_counts:  # absent, not empty, when there are none
-            tree[key] = {"offset": int(buckets.offset), "bucketCounts": [str(int(n)) for n in buckets.bucket_counts]}
+            counts = _counts(buckets.bucket_counts)
+            members.append('"%s":{"offset":%d,"bucketCounts":%s}' % (key, buckets.offset, counts))
     if point.flags:
-        tree["flags"] = int(point.flags)
-    return tree
+        members.append('"flags":%d' % point.flags)
+    return _object(members)
 
 
-def _exemplar(exemplar: Any) -> _Tree:
-    tree: _Tree = {}
-    _attributes(tree, exemplar.filtered_attributes, 0, key="filteredAttributes")
-    _nanos(tree, "timeUnixNano", exemplar.time_unix_nano)
+def _exemplar(exemplar: Any) -> str:
+    members: list[str] = []
+    _attributes(members, exemplar.filtered_attributes, 0, key="filteredAttributes")
+    if exemplar.time_unix_nano:
+        members.append('"timeUnixNano":"%d"' % exemplar.time_unix_nano)
     if exemplar.span_id is not None and exemplar.trace_id is not None:
-        tree["spanId"] = format(exemplar.span_id, "016x")
-        tree["traceId"] = format(exemplar.trace_id, "032x")
+        members.append('"spanId":"%016x","traceId":"%032x"' % (exemplar.span_id, exemplar.trace_id))
     value = exemplar.value
-    if isinstance(value, float):
-        tree["asDouble"] = _double(value)
-    else:
-        tree["asInt"] = str(int(value))
-    return tree
+    _number(members, value if isinstance(value, float) else int(value))
+    return _object(members)
 
 
 # ---------------------------------------------------------------- sizes and frames
@@ -341,7 +447,8 @@ def _exemplar(exemplar: Any) -> _Tree:
 def _sized(text: str) -> tuple[str, int]:
     """The text as it can be written (lone surrogates become U+FFFD) and its UTF-8 size.
 
-    isascii() is O(1) in CPython, so the usual all-ASCII line costs no encoding here.
+    isascii() is O(1) in CPython, so the usual all-ASCII record costs no encoding here; the C string
+    encoder passes lone surrogates through, and this is the one place that repairs them.
     """
     if text.isascii():
         return text, len(text)
@@ -356,27 +463,29 @@ def _sized(text: str) -> tuple[str, int]:
 class _Frame:
     """An enclosing object (resource, scope or metric) split around its list of children.
 
-    Built from a dict whose children list is its last key, nested `closers` objects deep, so its JSON
-    ends with "[]" followed by that many "}": the prefix is everything up to the "[".
+    `prefix` opens the object up to and including the "[" of its children list, the last member;
+    `suffix` (ASCII brackets only) closes that list and the objects it is nested in.
     """
 
-    __slots__ = ("tree", "closers", "steps", "prefix", "suffix", "prefix_size", "suffix_size")
+    __slots__ = ("steps", "prefix", "suffix", "prefix_size", "suffix_size")
 
-    def __init__(self, tree: _Tree, closers: int, steps: Sequence[_Step]):
-        self.tree, self.closers, self.steps = tree, closers, steps
-        text, _ = _sized(_JSON(tree))
-        cut = len(text) - closers - 1
-        self.prefix, self.suffix = text[:cut], text[cut:]
-        self.prefix_size = len(self.prefix.encode("utf-8"))
-        self.suffix_size = len(self.suffix)
+    def __init__(self, prefix: str, suffix: str, steps: Sequence[_Step]):
+        self.steps = steps
+        text, size = _sized(prefix + suffix)
+        self.prefix, self.suffix = text[: len(text) - len(suffix)], suffix
+        self.suffix_size = len(suffix)
+        self.prefix_size = size - self.suffix_size
 
     def fit(self, budget: int) -> _Frame:
-        """This frame, or a shrunk copy when its own attributes would crowd out the records."""
-        if self.prefix_size + self.suffix_size <= budget:
+        """This frame, or a shrunk copy when its own attributes would crowd out the records.
+
+        The cached frame itself stays whole for lines with a normal limit.
+        """
+        size = self.prefix_size + self.suffix_size
+        if size <= budget:
             return self
-        tree = copy.deepcopy(self.tree)  # the cached frame stays whole for lines with a normal limit
-        _shrink(tree, budget, self.steps)
-        return _Frame(tree, self.closers, self.steps)
+        text, _ = _shrink(self.prefix + self.suffix, size, budget, self.steps)
+        return _Frame(text[: len(text) - len(self.suffix)], self.suffix, self.steps)
 
 
 _FRAMES: dict[tuple[str, int], tuple[Any, _Frame]] = {}
@@ -391,37 +500,33 @@ def _cached_frame(owner: Any, children_key: str, build: Callable[[Any, str], _Fr
     hit = _FRAMES.get(key)
     if hit is not None and hit[0] is owner:
         return hit[1]
-    frame = build(owner, children_key)
-    if len(_FRAMES) >= _CACHE_SIZE:
-        _FRAMES.clear()
-    _FRAMES[key] = (owner, frame)
-    return frame
+    return _remember(_FRAMES, key, (owner, build(owner, children_key)), _FRAME_CACHE_SIZE)[1]
 
 
 def _resource_frame(resource: Any, children_key: str) -> _Frame:
-    body: _Tree = {}
+    body: list[str] = []
     _attributes(body, getattr(resource, "attributes", None), 0)
-    tree: _Tree = {"resource": body}
-    schema_url = getattr(resource, "schema_url", None)
-    if schema_url:
-        tree["schemaUrl"] = _text(schema_url)
-    tree[children_key] = []
-    return _Frame(tree, 1, _RESOURCE_STEPS)
+    return _owner_frame("resource", body, getattr(resource, "schema_url", None), children_key, _RESOURCE_STEPS)
 
 
 def _scope_frame(scope: Any, children_key: str) -> _Frame:
-    body: _Tree = {}
-    tree: _Tree = {"scope": body}
+    body: list[str] = []
     if scope is not None:
         if scope.name:
-            body["name"] = _text(scope.name)
+            body.append('"name":' + _string(_text(scope.name)))
         if scope.version:
-            body["version"] = _text(scope.version)
+            body.append('"version":' + _string(_text(scope.version)))
         _attributes(body, scope.attributes, 0)
-        if scope.schema_url:
-            tree["schemaUrl"] = _text(scope.schema_url)
-    tree[children_key] = []
-    return _Frame(tree, 1, _SCOPE_STEPS)
+    return _owner_frame("scope", body, getattr(scope, "schema_url", None), children_key, _SCOPE_STEPS)
+
+
+def _owner_frame(key: str, body: list[str], schema_url: Any, children_key: str, steps: Sequence[_Step]) -> _Frame:
+    """A resource or scope: the message itself, its schema URL, then the list of what it holds."""
+    members = ['"' + key + '":' + _object(body)]
+    if schema_url:
+        members.append('"schemaUrl":' + _string(_text(schema_url)))
+    members.append('"' + children_key + '":[')
+    return _Frame("{" + ",".join(members), "]}", steps)
 
 
 class _Path:
@@ -444,7 +549,7 @@ class _Lines:
         # The newline counts against the limit too.
         self._room = max_line_bytes - 1 - len(self._head) - len(self._tail)
         self._lines: list[str] = []
-        self._parts: list[str] = []
+        self._parts: list[str] = [self._head]
         self._open: tuple[_Frame, ...] = ()
         self._used = 0
 
@@ -452,10 +557,16 @@ class _Lines:
         """Each enclosing level may take at most a quarter of a line, so records keep room."""
         return frame.fit(self._room // 4)
 
-    def place(self, path: _Path, tree: _Tree, steps: Sequence[_Step]) -> None:
-        fitted = _shrink(tree, self._room - path.framing, steps)
-        if fitted is not None:  # None: not even its skeleton fits, only with a limit far below any real one
-            self._add(path, *fitted)
+    def place(self, path: _Path, texts: Iterable[str], steps: Sequence[_Step]) -> None:
+        """Adds the records of one group, each shrunk first if it alone would overflow a line."""
+        budget = self._room - path.framing
+        for text in texts:
+            text, size = _sized(text)
+            if size > budget:
+                text, size = _shrink(text, size, budget, steps)
+                if size > budget:  # not even its skeleton fits, only with a limit far below any real one
+                    continue
+            self._add(path, text, size)
 
     def _add(self, path: _Path, text: str, size: int) -> None:
         frames, opened, parts = path.frames, self._open, self._parts
@@ -463,27 +574,31 @@ class _Lines:
             parts.extend(frame.prefix for frame in frames)
             self._used = path.framing - path.closing + size
         else:
-            common = 0
-            while common < len(frames) and opened[common] is frames[common]:
-                common += 1
-            closing, opening = opened[common:][::-1], frames[common:]
-            cost = 1 + size + sum(f.suffix_size for f in closing) + sum(f.prefix_size for f in opening)
-            if self._used + cost + path.closing > self._room:
+            if frames is opened:  # the usual case: the next record of the same group
+                joint, joint_size = ",", 1
+            else:  # close the frames this record is not in, open those it is in
+                common = 0
+                while common < len(frames) and opened[common] is frames[common]:
+                    common += 1
+                closing, opening = opened[common:][::-1], frames[common:]
+                joint = "".join([f.suffix for f in closing] + [","] + [f.prefix for f in opening])
+                joint_size = 1 + sum(f.suffix_size for f in closing) + sum(f.prefix_size for f in opening)
+            if self._used + joint_size + size + path.closing > self._room:
                 self._flush()
                 self._add(path, text, size)
                 return
-            parts.extend(frame.suffix for frame in closing)
-            parts.append(",")
-            parts.extend(frame.prefix for frame in opening)
-            self._used += cost
+            parts.append(joint)
+            self._used += joint_size + size
         parts.append(text)
         self._open = frames
 
     def _flush(self) -> None:
+        """Closes the line; one join builds it, as a line is up to a megabyte copied at every concatenation."""
         if self._open:
-            closing = "".join(frame.suffix for frame in reversed(self._open))
-            self._lines.append(self._head + "".join(self._parts) + closing + self._tail)
-        self._parts, self._open, self._used = [], (), 0
+            self._parts.extend(frame.suffix for frame in reversed(self._open))
+            self._parts.append(self._tail)
+            self._lines.append("".join(self._parts))
+        self._parts, self._open, self._used = [self._head], (), 0
 
     def finish(self) -> list[str]:
         self._flush()
@@ -493,15 +608,19 @@ class _Lines:
 # ---------------------------------------------------------------- shrinking
 
 
-def _shrink(tree: _Tree, budget: int, steps: Sequence[_Step]) -> tuple[str, int] | None:
-    """The tree's JSON and size, after as many steps as it takes to fit; None when even all fail."""
-    text, size = _sized(_JSON(tree))
+def _shrink(text: str, size: int, budget: int, steps: Sequence[_Step]) -> tuple[str, int]:
+    """The text and size after as many steps as it takes to fit the budget (it may still not fit).
+
+    Steps work on the parsed text, whose re-encoding is the same text: the rare record too big for
+    its line needs no second encoder.
+    """
+    tree = json.loads(text)
     for step in steps:
-        if size <= budget:
-            break
         step(tree, size - budget)
         text, size = _sized(_JSON(tree))
-    return (text, size) if size <= budget else None
+        if size <= budget:
+            break
+    return text, size
 
 
 def _marker(removed: int) -> str:
@@ -616,17 +735,20 @@ _METRIC_STEPS = (_cut_strings(0),)  # a metric frame, and each of its points: no
 # ---------------------------------------------------------------- public API
 
 
-def _encoded(encode: Callable[[Any], Any], item: Any) -> Any:
+def _encoded(encode: Callable[[Any], _V], items: Iterable[Any]) -> list[_V]:
     """A malformed record is skipped rather than failing its whole batch on the sink's thread."""
-    try:
-        return encode(item)
-    except Exception:
-        return None
+    results = []
+    for item in items:
+        try:
+            results.append(encode(item))
+        except Exception:
+            pass
+    return results
 
 
 def _encode_grouped(
     records: Sequence[Any],
-    encode: Callable[[Any], _Tree],
+    encode: Callable[[Any], str],
     steps: Sequence[_Step],
     keys: tuple[str, str, str],
     max_line_bytes: int,
@@ -634,30 +756,28 @@ def _encode_grouped(
     """Groups by resource, then scope (as the OTLP exporters do), and packs the records into lines.
 
     Groups are keyed by the encoded frame text, so equal resources held in different objects still
-    share one entry.
+    share one entry. A record mostly has the same resource and scope objects as the one before, and
+    then goes straight to the same bucket.
     """
     top_key, scopes_key, records_key = keys
     groups: dict[str, tuple[_Frame, dict[str, tuple[_Frame, list[Any]]]]] = {}
+    bucket: list[Any] = []
+    last_resource = last_scope = object()
     for record in records:
-        resource = _cached_frame(getattr(record, "resource", None), scopes_key, _resource_frame)
-        scope = _cached_frame(getattr(record, "instrumentation_scope", None), records_key, _scope_frame)
-        scopes = groups.get(resource.prefix)
-        if scopes is None:
-            scopes = groups[resource.prefix] = (resource, {})
-        bucket = scopes[1].get(scope.prefix)
-        if bucket is None:
-            bucket = scopes[1][scope.prefix] = (scope, [])
-        bucket[1].append(record)
+        resource, scope = getattr(record, "resource", None), getattr(record, "instrumentation_scope", None)
+        if resource is not last_resource or scope is not last_scope:
+            last_resource, last_scope = resource, scope
+            resource_frame = _cached_frame(resource, scopes_key, _resource_frame)
+            scope_frame = _cached_frame(scope, records_key, _scope_frame)
+            scopes = groups.setdefault(resource_frame.prefix, (resource_frame, {}))[1]
+            bucket = scopes.setdefault(scope_frame.prefix, (scope_frame, []))[1]
+        bucket.append(record)
 
     lines = _Lines(top_key, max_line_bytes)
     for resource, scopes in groups.values():
         resource = lines.fit(resource)
         for scope, bucket in scopes.values():
-            path = _Path((resource, lines.fit(scope)))
-            for record in bucket:
-                tree = _encoded(encode, record)
-                if tree is not None:
-                    lines.place(path, tree, steps)
+            lines.place(_Path((resource, lines.fit(scope))), _encoded(encode, bucket), steps)
     return lines.finish()
 
 
@@ -678,12 +798,6 @@ def encode_metrics(data: MetricsData, max_line_bytes: int = MAX_LINE_BYTES) -> l
         resource = lines.fit(_cached_frame(resource_metrics.resource, "scopeMetrics", _resource_frame))
         for scope_metrics in resource_metrics.scope_metrics:
             scope = lines.fit(_cached_frame(scope_metrics.scope, "metrics", _scope_frame))
-            for metric in scope_metrics.metrics:
-                encoded = _encoded(_metric, metric)
-                if encoded is None:
-                    continue
-                tree, closers, points = encoded
-                path = _Path((resource, scope, lines.fit(_Frame(tree, closers, _METRIC_STEPS))))
-                for point in points:
-                    lines.place(path, point, _METRIC_STEPS)
+            for frame, points in _encoded(_metric, scope_metrics.metrics):
+                lines.place(_Path((resource, scope, lines.fit(frame))), points, _METRIC_STEPS)
     return lines.finish()
