@@ -1,4 +1,4 @@
-"""The `aiw-otel` command: `demo` shows the pipeline, `check` validates a config without running."""
+"""The `aiw-otel` command: run / demo a plan, check a plan or config, read runs back (logs), ship them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,13 @@ def _check(args: argparse.Namespace) -> int:
     from aiw_otel.config_env import apply_environment
     from aiw_otel.config_yaml import load_config_file
 
+    if _is_plan(args.config):
+        from aiw_otel.runner.plan_loader import load_plan
+
+        plan = load_plan(args.config)
+        print(f"{args.config}: OK (plan {plan.name!r}, {len(plan.steps)} steps: "
+              f"{', '.join(s.step_id for s in plan.steps)})")
+        return 0
     loaded = load_config_file(args.config)
     settings = apply_environment(loaded.telemetry, os.environ)
     sinks = [name for name in ("file", "console", "otlp") if getattr(settings.sinks, name).enabled]
@@ -23,19 +30,30 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_plan(path: str) -> bool:
+    """Plans are JSON, folders, or YAML with a `plan:` list; configs are YAML with telemetry/logging keys."""
+    import yaml
+
+    if os.path.isdir(path) or path.endswith(".json"):
+        return True
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except (OSError, yaml.YAMLError):
+        return False  # let the config reader report it with file and line
+    return isinstance(document, dict) and "plan" in document
+
+
+def _run(args: argparse.Namespace) -> int:
+    from aiw_otel.runner.cli_run import run_command
+
+    return run_command(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from aiw_otel.runner.cli_run import demo_command
 
-    from aiw_otel.config_env import apply_environment, config_path_from_environment
-    from aiw_otel.config_yaml import load_config_file
-    from aiw_otel.demo import run_demo
-
-    path = args.config or config_path_from_environment(os.environ)
-    loaded = load_config_file(path).telemetry if path else TelemetryConfig()
-    settings = apply_environment(loaded, os.environ)
-    if args.log_dir:
-        settings = replace(settings, sinks=replace(settings.sinks, file=replace(settings.sinks.file, directory=args.log_dir)))
-    return run_demo(settings, Path(args.workspace) if args.workspace else None)
+    return demo_command(args)
 
 
 def _logs(args: argparse.Namespace) -> int:
@@ -79,10 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a config file without running anything")
     check.add_argument("config", help="YAML config (seed logging_config.yaml format plus a telemetry: section)")
     check.set_defaults(handler=_check)
-    demo = commands.add_parser("demo", help="run a scripted plan through the whole pipeline")
-    demo.add_argument("--config", help="YAML config file (default: $AIW_CONFIG, else built-in defaults)")
-    demo.add_argument("--workspace", help="directory for the demo's files (default: a new temporary one)")
-    demo.add_argument("--log-dir", help="where the telemetry files go (default: ./logs, or the config's)")
+    from aiw_otel.runner.cli_run import add_run_arguments
+
+    run = commands.add_parser("run", help="execute an AIWhisperer plan with full telemetry")
+    run.add_argument("plan", help="plan file (overview JSON, single-file JSON or YAML) or a folder with one overview")
+    add_run_arguments(run)
+    run.set_defaults(handler=_run)
+    demo = commands.add_parser("demo", help="run the bundled example plan (replayed AI, real files and commands)")
+    add_run_arguments(demo)
     demo.set_defaults(handler=_demo)
     _add_readback_commands(commands)
     return parser
@@ -94,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except ConfigError as error:
         print(f"aiw-otel: configuration error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # PlanError, replay and AI client configuration errors
+        print(f"aiw-otel: {error}", file=sys.stderr)
         return 2
 
 

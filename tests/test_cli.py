@@ -41,16 +41,39 @@ def test_check_of_a_missing_file_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "nope.yaml" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_demo_runs_the_whole_pipeline(tmp_path):
-    result = aiw("demo", "--workspace", str(tmp_path), "--log-dir", str(tmp_path / "logs"))
+def test_demo_runs_the_bundled_plan(tmp_path):
+    result = aiw("demo", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for expected in ("Starting plan 'pipeline walkthrough'", "chat gpt-4o-mini", "error=RateLimitError",
-                     "execute_tool write_file", "greet ok", "OPENAI_API_KEY=[REDACTED:api_key]",
-                     "Step 'deploy' failed", "state=Skipped", "plan Failed"):
+    for expected in ("Starting plan 'greet-release'", "chat gpt-4o-mini", "error=RateLimitError",
+                     "execute_tool write_file", "execute_tool execute_command", "Step 'publish_package' failed",
+                     "state=Skipped", "plan 'greet-release' Failed", "on purpose"):
         assert expected in out, expected
-    assert "sk-demoXXXX" not in out
-    assert (tmp_path / "greet.py").read_text().startswith("def greet")
+    assert "greet" in (tmp_path / "ws" / "greet.py").read_text()
+    shown = aiw("logs", str(tmp_path / "logs"), "--no-color")
+    assert shown.returncode == 0, shown.stderr
+    assert "what failed" in shown.stdout and "publish_package" in shown.stdout
+
+
+def test_run_exit_code_and_plan_errors(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent("""
+        task_id: t1
+        natural_language_goal: say hi
+        plan:
+          - step_id: hello
+            description: write hello.txt
+            agent_spec: {type: file_operations}
+            actions: [{write: hello.txt, content: hi}, {run: "test -s hello.txt"}]
+    """).lstrip())
+    result = aiw("run", str(plan), "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "ws" / "hello.txt").read_text() == "hi"
+    plan.write_text(plan.read_text().replace("depends_on: []", "") + "    depends_on: [nowhere]\n")
+    broken = aiw("run", str(plan), "--log-dir", str(tmp_path / "logs"))
+    assert broken.returncode == 2 and "unknown step 'nowhere'" in broken.stderr and "Traceback" not in broken.stderr
+    checked = aiw("check", str(plan))
+    assert checked.returncode == 2 and "nowhere" in checked.stderr
 
 
 def test_shutdown_at_exit_ends_open_spans(tmp_path):

@@ -1,0 +1,135 @@
+"""`aiw-otel run PLAN` and `aiw-otel demo`: a plan executed by the reference engine.
+
+The engine runs on its own thread; the main thread keeps the terminal and the signals, so Ctrl-C
+becomes a recorded cancel request (the run ends Cancelled, its process groups gone) rather than a
+traceback. The exit code says how the plan ended: 0 Completed, 1 Failed, 3 Cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiw_otel.config import TelemetryConfig
+from aiw_otel.model import State
+
+#: Process exit codes by final plan state.
+EXIT_CODES = {State.COMPLETED: 0, State.FAILED: 1, State.CANCELLED: 3}
+
+DEMO_PLAN = Path(__file__).resolve().parents[2] / "examples" / "demo"
+PROVIDERS = ("replay", "openai", "openrouter")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workspace", help="directory the plan works in (default: a new one under the log dir)")
+    parser.add_argument("--log-dir", help="where the telemetry files go (default: ./logs, or the config's)")
+    parser.add_argument("--config", help="YAML config file (default: $AIW_CONFIG, else built-in defaults)")
+    parser.add_argument("--provider", choices=PROVIDERS, help="AI provider for every step (overrides the plan)")
+    parser.add_argument("--model", help="model for every step (overrides the plan)")
+    parser.add_argument("--replay", help="recorded conversation for --provider replay (default: replay.json beside the plan)")
+    parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
+    parser.add_argument("--no-console", action="store_true", help="no progress lines on the terminal")
+    parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
+
+
+def run_command(args: argparse.Namespace) -> int:
+    return EXIT_CODES.get(_execute(Path(args.plan), args, provider=args.provider), 1)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    """The demo's plan fails one step on purpose; that is success for the demo (exit 0)."""
+    if not DEMO_PLAN.exists():
+        print(f"aiw-otel: the demo plan is missing ({DEMO_PLAN}); run from a checkout of aiw-otel", file=sys.stderr)
+        return 2
+    state = _execute(DEMO_PLAN, args, provider=args.provider or "replay")
+    if state is State.FAILED:
+        print("aiw-otel demo: 'publish_package' fails and 'announce_release' is skipped on purpose", flush=True)
+        return 0
+    return EXIT_CODES.get(state, 1)
+
+
+def _settings(args: argparse.Namespace) -> TelemetryConfig:
+    from aiw_otel.config_env import apply_environment, config_path_from_environment
+    from aiw_otel.config_yaml import load_config_file
+
+    path = args.config or config_path_from_environment(os.environ)
+    settings = apply_environment(load_config_file(path).telemetry if path else TelemetryConfig(), os.environ)
+    sinks = settings.sinks
+    if args.log_dir:
+        sinks = replace(sinks, file=replace(sinks.file, directory=args.log_dir))
+    sinks = replace(sinks, console=replace(sinks.console, enabled=not args.no_console))
+    return replace(settings, sinks=sinks)
+
+
+def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
+    from aiw_otel.runner.engine import Engine, RunOptions
+    from aiw_otel.runner.plan_loader import load_plan
+    from aiw_otel.setup import configure
+
+    plan = load_plan(plan_path)
+    settings = _settings(args)
+    log_dir = Path(settings.sinks.file.directory)
+    workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
+    replay = args.replay or _beside(plan_path, "replay.json")
+    telemetry = configure(settings)
+    engine = Engine(telemetry, plan, RunOptions(workspace=workspace, provider=provider, model=args.model,
+                                                replay_file=replay, fail_fast=args.fail_fast,
+                                                max_turns=args.max_turns, environ=os.environ))
+    print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
+    state = _run_until_done(engine)
+    telemetry.shutdown()
+    print(f"aiw-otel: plan '{plan.name}' {state.value}", flush=True)
+    if settings.sinks.file.enabled:
+        print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
+    return state
+
+
+def _beside(plan_path: Path, name: str) -> str | None:
+    candidate = (plan_path if plan_path.is_dir() else plan_path.parent) / name
+    return str(candidate) if candidate.exists() else None
+
+
+def _run_until_done(engine: Any) -> State:
+    """Run on a worker thread; Ctrl-C (SIGINT) and SIGTERM turn into one recorded cancel request."""
+    outcome: list[State] = []
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(engine.run())
+        except BaseException as error:  # reported below, on the main thread
+            failure.append(error)
+
+    worker = threading.Thread(target=work, name="aiw-otel-engine", daemon=True)
+    previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
+    worker.start()
+    try:
+        while worker.is_alive():
+            try:
+                worker.join(0.2)
+            except KeyboardInterrupt:
+                _cancel(engine, "keyboard")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
+def _cancel(engine: Any, source: str) -> None:
+    if engine.control.cancelled:
+        return
+    if not engine.wait_until_started(0):
+        engine.control.cancel()  # not started yet: it will stop at its first checkpoint
+        return
+    try:
+        engine.cancel(source=source)
+    except ValueError:  # already finished: nothing to cancel
+        pass

@@ -1,0 +1,510 @@
+"""Read an AIWhisperer plan (overview + subtask files, or one JSON / YAML file) into a `Plan`.
+
+A plan is written by hand or by a model, and a mistake found half-way through a run costs the steps
+already done; so everything is checked before anything runs, and every error names the file, the
+step and the field (with the line), and says what was expected.
+
+Lines: YAML is read with config_yaml's line-tracking loader. JSON is read by `json` (its syntax
+errors carry line and column) and then, for the lines, once more by that loader: JSON is nearly
+always YAML too, and when the two readings differ the JSON one wins and errors go without a line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import posixpath
+import re
+from dataclasses import dataclass, fields, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+import yaml
+
+from aiw_otel.config import ConfigError
+from aiw_otel.config_yaml import _describe, _is_int, _LineLoader, _parse_yaml
+from aiw_otel.runner.plan import Action, ModelPreference, Plan, PlanError, StepSpec
+
+T = TypeVar("T")
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+#: StepSpec's own default ("ai_interaction"), for a step whose files give no type.
+_DEFAULT_STEP_TYPE: str = next(f.default for f in fields(StepSpec) if f.name == "type")
+
+#: Each action kind and the keys its mapping may hold (the kind's own key first).
+_ACTION_KEYS = {
+    "run": ("run", "timeout_s"),
+    "write": ("write", "content"),
+    "read": ("read",),
+    "delete": ("delete",),
+}
+
+
+# -- public API -------------------------------------------------------------------------------
+
+
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read and check a plan file; any problem is a PlanError, raised before anything runs.
+
+    `.yaml` / `.yml` files are YAML, anything else JSON. Whether the file is an overview (its
+    `plan[]` entries point at subtask files with `file_path`) or a single-file plan (steps with
+    `step_id` and `agent_spec`) is read from the content, not the name. A folder stands for the
+    one overview file in it, so a plan folder can be run as it is.
+    """
+    source = _plan_file(os.fsdecode(path))
+    top_at = _At(source)
+    top = _mapping(_read_document(source, top_at, "plan file"), replace(top_at, field="top level"))
+    plan_id, name = _identity(top, top_at)
+    goal = _optional(top, "natural_language_goal", top_at, _text, "")
+    entries_at = top_at.child(top, "plan")
+    entries = _required(top, "plan", top_at, _step_list)
+    is_overview = any(isinstance(entry, dict) and "file_path" in entry for entry in entries)
+    read_step = _single_file_step
+    if is_overview:
+        read_step = partial(_overview_step, plan_dir=os.path.dirname(source))
+    parsed = [read_step(entry, entries_at.item(entries, i)) for i, entry in enumerate(entries)]
+    plan = Plan(plan_id, name, goal, tuple(step for step, _ in parsed), source)
+    _check_graph(plan.steps, [places for _, places in parsed])
+    return plan
+
+
+def validate_plan(plan: Plan) -> None:
+    """The checks that need the whole plan, for plans built in code as much as for files.
+
+    A duplicate id, a dependency on a missing step or a cycle would leave the engine waiting on a
+    step that can never run. `load_plan` runs the same checks with the lines it read; here there
+    are no lines, only each step's source file.
+    """
+    if not plan.steps:
+        raise PlanError("expected at least one step", source=plan.source, field_name="plan")
+    _check_graph(plan.steps, [_unplaced(step, plan.source) for step in plan.steps])
+
+
+# -- where a value was written ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _At:
+    """The file, step, field path and line an error about one value points at."""
+
+    source: str
+    step: str | None = None
+    field: str | None = None
+    line: int | None = None
+
+    def child(self, mapping: Mapping[Any, Any], key: str) -> _At:
+        field = f"{self.field}.{key}" if self.field else key
+        line = getattr(mapping, "lines", {}).get(key, self.line)  # plain dicts (JSON) have none
+        return replace(self, field=field, line=line)
+
+    def item(self, sequence: Sequence[Any], index: int) -> _At:
+        lines = getattr(sequence, "lines", None)
+        return replace(self, field=f"{self.field}[{index}]", line=lines[index] if lines else self.line)
+
+    def in_step(self, step_id: str) -> _At:
+        """Once a step's id is known, its errors name the step, and field paths start afresh."""
+        return replace(self, step=step_id, field=None)
+
+    @property
+    def location(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+    def error(self, message: str) -> PlanError:
+        return PlanError(
+            message, source=self.source, step=self.step, field_name=self.field, line=self.line
+        )
+
+    def expected(self, what: str, value: Any) -> PlanError:
+        return self.error(f"expected {what}, got {_show(value)}")
+
+
+class _Missing:
+    """Stands for an absent key, so a value check reports "got no value (the key is missing)"."""
+
+    def __repr__(self) -> str:
+        return "no value (the key is missing)"
+
+
+_MISSING = _Missing()
+
+#: A value check: takes the value and where it was written, returns it parsed or raises PlanError.
+_Parse = Callable[[Any, _At], T]
+
+
+def _show(value: Any) -> str:
+    """config_yaml's spelling of a value, except that a list of names is worth showing whole."""
+    if isinstance(value, (tuple, list)) and all(isinstance(item, str) for item in value):
+        return repr(list(value))
+    return _describe(value)
+
+
+# -- reading files ----------------------------------------------------------------------------
+
+
+def _plan_file(source: str) -> str:
+    """AIWhisperer names an overview `overview_<name>.json` and keeps its subtasks beside it."""
+    if not os.path.isdir(source):
+        return source
+    found = sorted(name for name in os.listdir(source) if _is_overview_name(name))
+    if len(found) != 1:
+        count = f"{len(found)} overview files ({', '.join(found)})" if found else "no overview file"
+        message = f"a folder with {count}; expected exactly one overview*.json (or .yaml, .yml) in it"
+        raise PlanError(message, source=source)
+    return os.path.join(source, found[0])
+
+
+def _is_overview_name(name: str) -> bool:
+    return name.startswith("overview") and name.endswith((".json", *_YAML_SUFFIXES))
+
+
+def _read_document(source: str, blame: _At, what: str) -> Any:
+    """Read and parse one file; a file that cannot be read is blamed on whatever named it."""
+    text = _read_text(source, blame, what)
+    parse = _parse_yaml_text if source.endswith(_YAML_SUFFIXES) else _parse_json
+    document = parse(text, source)
+    if document is None:
+        raise PlanError(f"the file is empty; expected a {what} (a mapping)", source=source)
+    return document
+
+
+def _read_text(source: str, blame: _At, what: str) -> str:
+    try:
+        data = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise blame.error(f"{what} not found (looked for {os.path.abspath(source)})") from None
+    except IsADirectoryError:
+        raise blame.error(f"{source} is a directory; expected a {what} (.json, .yaml or .yml)") from None
+    except OSError as exc:
+        raise blame.error(f"cannot read the {what} {source}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PlanError(f"not UTF-8 text ({exc.reason})", source=source, line=line) from None
+
+
+def _parse_yaml_text(text: str, source: str) -> Any:
+    try:
+        return _parse_yaml(text, source)
+    except ConfigError as exc:
+        raise PlanError(exc.detail, source=source, line=exc.line) from None
+
+
+def _parse_json(text: str, source: str) -> Any:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise PlanError(message, source=source, line=exc.lineno) from None
+    try:
+        lined = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
+        return data
+    return lined if lined == data else data
+
+
+# -- value checks: each takes the value and where it was written ------------------------------
+
+
+def _required(mapping: Mapping[str, Any], key: str, at: _At, parse: _Parse[T]) -> T:
+    return parse(mapping.get(key, _MISSING), at.child(mapping, key))
+
+
+def _optional(mapping: Mapping[str, Any], key: str, at: _At, parse: _Parse[T], default: T) -> T:
+    """Absent and null both mean "not given": generated plans write `model_preference: null`."""
+    value = mapping.get(key)
+    return default if value is None else parse(value, at.child(mapping, key))
+
+
+def _checked(
+    what: str, accept: Callable[[Any], bool], convert: Callable[[Any], Any] = lambda v: v
+) -> _Parse[Any]:
+    """A check of one kind of value; `what` is what its error says was expected."""
+
+    def parse(value: Any, at: _At) -> Any:
+        if accept(value):
+            return convert(value)
+        raise at.expected(what, value)
+
+    return parse
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+_mapping = _checked("a mapping", lambda v: isinstance(v, dict))
+_step_list = _checked("a non-empty list of steps", lambda v: isinstance(v, list) and bool(v))
+_text = _checked("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
+_any_text = _checked("a string", lambda v: isinstance(v, str))
+_temperature = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
+_positive_int = _checked("a positive integer", lambda v: _is_int(v) and v > 0)
+_positive_number = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
+
+
+def _text_items(value: Any, at: _At) -> list[tuple[str, _At]]:
+    """Each string of a list with where it was written (dependency errors point at the item)."""
+    if not isinstance(value, list):
+        raise at.expected("a list of strings", value)
+    places = [at.item(value, index) for index in range(len(value))]
+    return [(_text(item, place), place) for item, place in zip(value, places)]
+
+
+def _texts(value: Any, at: _At) -> tuple[str, ...]:
+    return tuple(text for text, _ in _text_items(value, at))
+
+
+def _instructions(value: Any, at: _At) -> tuple[str, ...]:
+    """AIWhisperer's schema says a list; hand-written plans often give one string."""
+    if isinstance(value, str):
+        return (_text(value, at),)
+    if isinstance(value, list):
+        return _texts(value, at)
+    raise at.expected("a list of strings (or a single string)", value)
+
+
+def _confined(within: str) -> _Parse[str]:
+    """A relative path that stays inside `within`: the runner confines files to the workspace,
+    and a plan must not reach outside its own folder for subtask files."""
+
+    def parse(value: Any, at: _At) -> str:
+        normal = posixpath.normpath(_text(value, at).replace("\\", "/"))
+        if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
+            raise at.expected(f"a path relative to {within} (absolute paths are refused)", value)
+        if normal == ".." or normal.startswith("../"):
+            raise at.expected(f"a path inside {within} ('..' leads out of it)", value)
+        if normal == ".":
+            raise at.expected(f"a file path inside {within}", value)
+        return value
+
+    return parse
+
+
+_workspace_path = _confined("the workspace")
+_subtask_path = _confined("the plan's folder")
+
+
+# -- the plan and its steps -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _StepPlaces:
+    """Where a step's id and each of its dependencies were written, for the whole-plan checks."""
+
+    step_id: _At
+    depends_on: tuple[_At, ...]
+
+
+def _identity(top: Mapping[str, Any], at: _At) -> tuple[str, str]:
+    """(plan_id, name): the name becomes a span name, so it is a short label, never the goal."""
+    name = _optional(top, "name", at, _text, None) or _optional(top, "title", at, _text, None)
+    task_id = _optional(top, "task_id", at, _text, None)
+    if task_id is None and name is None:
+        missing = "missing; a plan needs a task_id (or a name) to identify it"
+        raise at.child(top, "task_id").error(missing)
+    name = name or Path(at.source).stem
+    return task_id or name, name
+
+
+def _single_file_step(value: Any, at: _At) -> tuple[StepSpec, _StepPlaces]:
+    step = _mapping(value, at)
+    step_id = _required(step, "step_id", at, _text)
+    at = at.in_step(step_id)
+    spec_at = at.child(step, "agent_spec")
+    spec = _required(step, "agent_spec", at, _mapping)
+    dependencies = _optional(step, "depends_on", at, _text_items, [])
+    return (
+        StepSpec(
+            step_id,
+            _required(step, "description", at, _text),
+            type=_optional(spec, "type", spec_at, _text, _DEFAULT_STEP_TYPE),
+            name=_optional(step, "name", at, _text, None),
+            depends_on=tuple(dep for dep, _ in dependencies),
+            source=at.source,
+            **_work(spec, spec_at, step, at),
+        ),
+        _StepPlaces(at.child(step, "step_id"), tuple(place for _, place in dependencies)),
+    )
+
+
+def _overview_step(value: Any, at: _At, plan_dir: str) -> tuple[StepSpec, _StepPlaces]:
+    entry = _mapping(value, at)
+    step_id = _required(entry, "subtask_id", at, _text)
+    at = at.in_step(step_id)
+    file_at = at.child(entry, "file_path")
+    path = os.path.normpath(os.path.join(plan_dir, _required(entry, "file_path", at, _subtask_path)))
+    detail_at = _At(path, step_id)
+    detail = _mapping(_read_document(path, file_at, "subtask file"), detail_at)
+    sides = ((entry, at), (detail, detail_at))
+    for key, parse in _SHARED_FIELDS.items():
+        _check_agreement(key, parse, sides)
+    dependencies = _shared("depends_on", sides, _text_items, [])
+    return (
+        StepSpec(
+            step_id,
+            _required(detail, "description", detail_at, _text),
+            type=_shared("type", sides, _text, _DEFAULT_STEP_TYPE),
+            name=_shared("name", sides, _text, None),
+            depends_on=tuple(dep for dep, _ in dependencies),
+            source=path,
+            **_work(detail, detail_at, detail, detail_at),
+        ),
+        _StepPlaces(at.child(entry, "subtask_id"), tuple(place for _, place in dependencies)),
+    )
+
+
+_Side = tuple[Mapping[str, Any], _At]
+
+#: Fields an overview entry and its subtask file may both carry.
+_SHARED_FIELDS: dict[str, _Parse[Any]] = {
+    "subtask_id": _text,
+    "name": _text,
+    "type": _text,
+    "depends_on": _texts,
+}
+
+
+def _shared(key: str, sides: tuple[_Side, _Side], parse: _Parse[T], default: T) -> T:
+    """From the overview entry, unless only the subtask file gives it (where both do, they agree)."""
+    (entry, entry_at), (detail, detail_at) = sides
+    if entry.get(key) is None:
+        return _optional(detail, key, detail_at, parse, default)
+    return _optional(entry, key, entry_at, parse, default)
+
+
+def _check_agreement(key: str, parse: _Parse[Any], sides: tuple[_Side, _Side]) -> None:
+    """A field written in both files must say the same, or one of them is silently ignored."""
+    (entry, entry_at), (detail, detail_at) = sides
+    if entry.get(key) is None or detail.get(key) is None:
+        return
+    theirs = parse(entry[key], entry_at.child(entry, key))
+    ours = parse(detail[key], detail_at.child(detail, key))
+    if ours != theirs:
+        where = entry_at.child(entry, key).location
+        raise detail_at.child(detail, key).error(
+            f"{_show(ours)} differs from the overview's {_show(theirs)} ({where}); the two must agree"
+        )
+
+
+def _work(
+    spec: Mapping[str, Any], spec_at: _At, step: Mapping[str, Any], step_at: _At
+) -> dict[str, Any]:
+    """What a step does: `spec` holds the AIWhisperer fields, `step` our `actions` extension
+    (the same mapping in a subtask file; agent_spec and the step in a single-file plan)."""
+    instructions = _optional(spec, "instructions", spec_at, _instructions, ())
+    actions = _optional(step, "actions", step_at, _actions, ())
+    if not instructions and not actions:
+        where = spec_at.child(spec, "instructions")
+        raise where.error("missing; a step needs instructions (for the AI) or actions (or both)")
+    lists = ("input_artifacts", "output_artifacts", "constraints", "validation_criteria")
+    return {
+        "instructions": instructions,
+        "actions": actions,
+        "model_preference": _optional(spec, "model_preference", spec_at, _model_preference, None),
+        **{key: _optional(spec, key, spec_at, _texts, ()) for key in lists},
+    }
+
+
+def _model_preference(value: Any, at: _At) -> ModelPreference:
+    preference = _mapping(value, at)
+    return ModelPreference(
+        provider=_optional(preference, "provider", at, _text, None),
+        model=_optional(preference, "model", at, _text, None),
+        temperature=_optional(preference, "temperature", at, _temperature, None),
+        max_tokens=_optional(preference, "max_tokens", at, _positive_int, None),
+    )
+
+
+def _actions(value: Any, at: _At) -> tuple[Action, ...]:
+    if not isinstance(value, list):
+        raise at.expected("a list of actions", value)
+    return tuple(_action(item, at.item(value, index)) for index, item in enumerate(value))
+
+
+def _action(value: Any, at: _At) -> Action:
+    """Our own extension, so it is strict: one kind per action and no keys the runner ignores."""
+    action = _mapping(value, at)
+    kinds = [kind for kind in _ACTION_KEYS if kind in action]
+    if len(kinds) != 1:
+        given = ", ".join(map(str, action)) or "none"
+        raise at.error(f"expected exactly one of {', '.join(_ACTION_KEYS)} (keys given: {given})")
+    kind = kinds[0]
+    allowed = _ACTION_KEYS[kind]
+    for key in action:
+        if key not in allowed:
+            message = f"unknown key for a {kind} action; allowed keys: {', '.join(allowed)}"
+            raise at.child(action, key).error(message)
+    if kind == "run":
+        return Action(
+            "run",
+            command=_required(action, "run", at, _command),
+            timeout_s=_optional(action, "timeout_s", at, _positive_number, None),
+        )
+    content = _required(action, "content", at, _any_text) if kind == "write" else None
+    return Action(kind, path=_required(action, kind, at, _workspace_path), content=content)
+
+
+def _command(value: Any, at: _At) -> str | tuple[str, ...]:
+    """A string goes to the shell as written; a list is an argv, run without one."""
+    if isinstance(value, str):
+        return _text(value, at)
+    if isinstance(value, list) and value:
+        return _texts(value, at)
+    raise at.expected("a command string or a non-empty list of strings (argv)", value)
+
+
+# -- whole-plan checks ------------------------------------------------------------------------
+
+
+def _unplaced(step: StepSpec, plan_source: str | None) -> _StepPlaces:
+    """Places for a step of a plan built in code: its file when known, no lines."""
+    at = _At(step.source or plan_source or "<plan>", step.step_id)
+    dependencies = tuple(replace(at, field=f"depends_on[{i}]") for i in range(len(step.depends_on)))
+    return _StepPlaces(replace(at, field="step_id"), dependencies)
+
+
+def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces]) -> None:
+    first: dict[str, _At] = {}
+    for step, place in zip(steps, places):
+        if step.step_id in first:
+            raise place.step_id.error(f"duplicate step id (first at {first[step.step_id].location})")
+        first[step.step_id] = place.step_id
+    known = ", ".join(first)
+    for step, place in zip(steps, places):
+        for dep, dep_at in zip(step.depends_on, place.depends_on):
+            if dep not in first:
+                raise dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}")
+    cycle = _find_cycle(steps)
+    if cycle:
+        start, following = steps[cycle[0]], steps[cycle[1]].step_id
+        edge = places[cycle[0]].depends_on[start.depends_on.index(following)]
+        path = " -> ".join(steps[i].step_id for i in cycle)
+        raise edge.error(f"dependency cycle: {path} (each step depends on the next)")
+
+
+def _find_cycle(steps: Sequence[StepSpec]) -> list[int] | None:
+    """The first cycle met walking the steps in file order, as step indexes, first one repeated."""
+    index = {step.step_id: i for i, step in enumerate(steps)}
+    done: set[int] = set()
+    path: list[int] = []
+
+    def visit(i: int) -> list[int] | None:
+        path.append(i)
+        for dep in steps[i].depends_on:
+            j = index[dep]
+            if j in path:
+                return path[path.index(j):] + [j]
+            cycle = None if j in done else visit(j)
+            if cycle:
+                return cycle
+        path.pop()
+        done.add(i)
+        return None
+
+    for i in range(len(steps)):
+        cycle = None if i in done else visit(i)
+        if cycle:
+            return cycle
+    return None

@@ -1,0 +1,220 @@
+"""The reference engine end to end: real plans, real files and processes, a real OpenAI client."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import aiw_otel
+from aiw_otel import State
+from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+from aiw_otel.logdir import SIGNAL_FILES
+from aiw_otel.runner.cli_run import DEMO_PLAN
+from aiw_otel.runner.engine import Engine, RunOptions
+from aiw_otel.runner.plan_loader import load_plan
+from tests.conftest import debug_config
+from tests.fake_openai import FakeOpenAI, completion, fake_openai  # noqa: F401  (fixture)
+
+
+def spans_in(directory: Path) -> list[dict[str, Any]]:
+    text = (directory / SIGNAL_FILES["traces"]).read_text()
+    return [span for line in text.splitlines() for rs in json.loads(line)["resourceSpans"]
+            for ss in rs["scopeSpans"] for span in ss["spans"]]
+
+
+def attrs(span: dict[str, Any]) -> dict[str, Any]:
+    return {a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])}
+
+
+def test_the_demo_plan_produces_the_span_tree_of_the_plan(tmp_path):
+    logs = tmp_path / "logs"
+    telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),
+                                   environ={}, set_global=False, handle_signals=False)
+    plan = load_plan(DEMO_PLAN)
+    engine = Engine(telemetry, plan, RunOptions(workspace=tmp_path / "ws", provider="replay",
+                                                replay_file=str(DEMO_PLAN / "replay.json")))
+    assert engine.run() is State.FAILED
+    assert telemetry.shutdown(10)
+    spans = spans_in(logs)
+    by_id = {s["spanId"]: s for s in spans}
+    (root,) = [s for s in spans if s["name"] == "invoke_workflow greet-release"]
+    steps = {attrs(s)["aiw.step.id"]: s for s in spans if s.get("parentSpanId") == root["spanId"]
+             and "aiw.step.state" in attrs(s)}
+    assert list(steps) == [s.step_id for s in plan.steps] or set(steps) == {s.step_id for s in plan.steps}
+    states = {step_id: attrs(span)["aiw.step.state"] for step_id, span in steps.items()}
+    assert states == {"write_spec": "Completed", "generate_code": "Completed", "check_style": "Completed",
+                      "publish_package": "Failed", "announce_release": "Skipped"}
+    for step_id, span in steps.items():
+        assert span["name"] == plan.step(step_id).type
+
+    def children(step_id: str) -> list[str]:
+        return [s["name"] for s in spans if s.get("parentSpanId") == steps[step_id]["spanId"]]
+
+    chats = [s for s in spans if s["name"] == "chat gpt-4o-mini" and by_id[s["parentSpanId"]] is steps["generate_code"]]
+    assert len(chats) >= 4 and any(attrs(c).get("error.type") == "RateLimitError" for c in chats)
+    assert "execute_tool write_file" in children("generate_code")
+    assert "execute_tool execute_command" in children("generate_code")
+    assert children("check_style")[:2] == ["sh", "file read"]
+    assert attrs(steps["publish_package"])["error.type"] == "MissingOutputArtifact"
+    assert children("announce_release") == []
+    assert (tmp_path / "ws" / "greet.py").exists() and (tmp_path / "ws" / "test_greet.py").exists()
+
+
+def plan_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "plan.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_an_ai_step_talks_to_a_real_openai_compatible_server(capture, tmp_path, fake_openai: FakeOpenAI):
+    fake_openai.script(
+        completion("writing", tool_calls=[("write_file", {"path": "out.txt", "content": "made by the model"})]),
+        completion("done"),
+    )
+    plan = load_plan(plan_file(tmp_path, """
+task_id: t
+natural_language_goal: make out.txt
+plan:
+  - step_id: make
+    description: create out.txt
+    agent_spec:
+      type: code_generation
+      instructions: [write out.txt]
+      output_artifacts: [out.txt]
+      model_preference: {provider: openai, model: local-model, temperature: 0.1, max_tokens: 50}
+"""))
+    cap = capture(debug_config())
+    engine = Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / "ws",
+                                                    environ={"OPENAI_BASE_URL": fake_openai.base_url}))
+    assert engine.run() is State.COMPLETED
+    assert (tmp_path / "ws" / "out.txt").read_text() == "made by the model"
+    first, second = fake_openai.wait_for_requests(2)
+    assert first.body["model"] == "local-model" and first.body["temperature"] == 0.1
+    assert {t["function"]["name"] for t in first.body["tools"]} == {
+        "read_file", "write_file", "list_files", "delete_file", "execute_command"}
+    assert second.body["messages"][-1]["role"] == "tool"
+    chats = [s for s in cap.spans() if s.name == "chat local-model"]
+    assert len(chats) == 2 and all(s.attributes["gen_ai.provider.name"] == "openai" for s in chats)
+
+
+def _pid_of(marker: str, deadline_s: float = 10.0) -> int:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                if marker in cmdline and not cmdline.startswith("/bin/sh"):
+                    return int(entry)
+        time.sleep(0.02)
+    raise AssertionError(f"no process with {marker!r} appeared")
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def _wait_for(condition, deadline_s: float = 10.0) -> None:
+    end = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_pause_resume_context_and_cancel_a_running_plan(capture, tmp_path, fake_openai: FakeOpenAI):
+    fake_openai.script(completion("noted"))
+    plan = load_plan(plan_file(tmp_path, """
+task_id: t
+natural_language_goal: steer me
+plan:
+  - step_id: long
+    description: a long command
+    agent_spec: {type: analysis}
+    actions: [{run: "sleep 37.25"}]
+  - step_id: ask
+    description: ask the model
+    depends_on: [long]
+    agent_spec: {type: ai_interaction, instructions: [say something]}
+"""))
+    cap = capture(debug_config())
+    engine = Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / "ws", provider="openai", model="m",
+                                                    environ={"OPENAI_BASE_URL": fake_openai.base_url}))
+    result: list[State] = []
+    worker = threading.Thread(target=lambda: result.append(engine.run()))
+    worker.start()
+    pid = _pid_of("sleep 37.25")
+    engine.pause(source="test")
+    _wait_for(lambda: _state(pid) == "T")
+    engine.add_context("focus on the API section", source="test")
+    engine.resume(source="test")
+    _wait_for(lambda: _state(pid) in ("S", "R"))
+    engine.cancel(source="test")
+    worker.join(20)
+    assert not worker.is_alive() and result == [State.CANCELLED]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    states = {s.attributes.get("aiw.step.id"): s.attributes.get("aiw.step.state")
+              for s in cap.spans() if "aiw.step.state" in s.attributes}
+    assert states == {"long": "Cancelled", "ask": "Cancelled"}
+    assert [s.name for s in cap.spans() if s.name.startswith("user_interaction")] == [
+        "user_interaction pause", "user_interaction context", "user_interaction resume", "user_interaction cancel"]
+    assert fake_openai.requests == []  # the AI step never ran
+
+
+def test_context_reaches_the_next_ai_call(capture, tmp_path, fake_openai: FakeOpenAI):
+    fake_openai.script(completion("ok"))
+    plan = load_plan(plan_file(tmp_path, """
+task_id: t
+natural_language_goal: context
+plan:
+  - step_id: wait
+    description: wait for a go file
+    agent_spec: {type: analysis}
+    actions: [{run: "while [ ! -f go ]; do sleep 0.02; done"}]
+  - step_id: ask
+    description: ask the model
+    depends_on: [wait]
+    agent_spec: {type: ai_interaction, instructions: [answer]}
+"""))
+    cap = capture(debug_config())
+    workspace = tmp_path / "ws"
+    engine = Engine(cap.telemetry, plan, RunOptions(workspace=workspace, provider="openai", model="m",
+                                                    environ={"OPENAI_BASE_URL": fake_openai.base_url}))
+    worker = threading.Thread(target=engine.run)
+    worker.start()
+    assert engine.wait_until_started(10)
+    engine.add_context("use British spelling")
+    _wait_for(workspace.exists)
+    (workspace / "go").write_text("")
+    worker.join(20)
+    (request,) = fake_openai.wait_for_requests(1)
+    assert request.body["messages"][-1]["content"].endswith("use British spelling")
+    (applied,) = cap.logs_with("context_applied")
+    assert applied.attributes["aiw.step_id"] == "ask"
+
+
+def test_fail_fast_and_independent_steps(capture, tmp_path):
+    body = """
+task_id: t
+natural_language_goal: failures
+plan:
+  - {step_id: bad, description: fails, agent_spec: {type: t}, actions: [{run: "exit 4"}]}
+  - {step_id: free, description: independent, agent_spec: {type: t}, actions: [{write: ok.txt, content: ok}]}
+  - {step_id: after, description: depends on bad, depends_on: [bad], agent_spec: {type: t}, actions: [{read: ok.txt}]}
+"""
+    plan = load_plan(plan_file(tmp_path, body))
+    for fail_fast, expected_free in ((False, "Completed"), (True, "Skipped")):
+        cap = capture()
+        engine = Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / f"ws{fail_fast}", fail_fast=fail_fast))
+        assert engine.run() is State.FAILED
+        states = {s.attributes["aiw.step.id"]: s.attributes["aiw.step.state"]
+                  for s in cap.spans() if "aiw.step.state" in s.attributes}
+        assert states == {"bad": "Failed", "free": expected_free, "after": "Skipped"}
