@@ -146,24 +146,18 @@ class QueuedLogSink(LogRecordProcessor):
 
 
 def readable_log_record(record: ReadWriteLogRecord) -> ReadableLogRecord:
-    """Freeze a record for a queue, dropping its context so queued records don't pin contexts."""
-    api_record = record.log_record
-    if api_record.context is not None:
-        # A shallow copy: the other sinks still see the original record untouched.
-        api_record = _copy_without_context(api_record)
+    """Freeze a record for a queue.
+
+    Unlike the SDK's batch processor this keeps the record's context instead of copying the record
+    to drop it: the context only lives until the writer's next flush (a second at most), and the
+    copy cost as much as a third of the file sink's per-record budget.
+    """
     return ReadableLogRecord(
-        log_record=api_record,
+        log_record=record.log_record,
         resource=record.resource,
         instrumentation_scope=record.instrumentation_scope,
         limits=record.limits,
     )
-
-
-def _copy_without_context(api_record: Any) -> Any:
-    clone = object.__new__(type(api_record))
-    clone.__dict__.update(api_record.__dict__)
-    clone.context = None
-    return clone
 
 
 def _shutdown_exporter(queue: ExportQueue, exporter: Any, timeout_millis: int) -> None:
