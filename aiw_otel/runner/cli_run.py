@@ -82,6 +82,7 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     engine = Engine(telemetry, plan, RunOptions(workspace=workspace, provider=provider, model=args.model,
                                                 replay_file=replay, fail_fast=args.fail_fast,
                                                 max_turns=args.max_turns, environ=os.environ))
+    engine.prepare()
     print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
     state = _run_until_done(engine)
     telemetry.shutdown()

@@ -105,6 +105,7 @@ class Engine:
         """Execute the plan on this thread; returns its final state."""
         from aiw_otel.runner.workspace import Workspace
 
+        self.prepare()
         self.options.workspace.mkdir(parents=True, exist_ok=True)
         self._workspace = Workspace(self.options.workspace, env=command_environment(self.options.environ))
         with self.telemetry.plan_run(self.plan.plan_id, self.plan.name) as run:
@@ -183,8 +184,7 @@ class Engine:
 
         run = self._require_run()
         preference = spec.model_preference
-        provider = self.options.provider or (preference.provider if preference else None) or self.options.default_provider
-        model = self.options.model or (preference.model if preference else None) or self.options.default_model
+        provider, model = self._model_for(spec)
         client = self._client(provider, model)
         messages = step_messages(self.plan, spec, self._read_inputs(step, spec))
         for _turn in range(self.options.max_turns):
@@ -204,6 +204,18 @@ class Engine:
                 output = execute_tool(step, call, self._workspace, self.control, self.options.command_timeout_s)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
         raise StepFailure("TurnLimitExceeded", f"the model did not finish within {self.options.max_turns} turns")
+
+    def _model_for(self, spec: StepSpec) -> tuple[str, str]:
+        preference = spec.model_preference
+        provider = self.options.provider or (preference.provider if preference else None) or self.options.default_provider
+        model = self.options.model or (preference.model if preference else None) or self.options.default_model
+        return provider, model
+
+    def prepare(self) -> None:
+        """Build the AI clients the plan needs: a missing key or replay file is refused before anything runs."""
+        for spec in self.plan.steps:
+            if spec.needs_ai:
+                self._client(*self._model_for(spec))
 
     def _read_inputs(self, step: Step, spec: StepSpec) -> dict[str, str]:
         inputs = {}
