@@ -63,7 +63,7 @@ def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
 
 def config_from_text(text: str, source: str = "<string>") -> LoadedConfig:
     """The same as `load_config_file` for text already in hand (tests, stdin, embedded configs)."""
-    document = _parse_yaml(text, source)
+    document = parse_yaml(text, source)
     top = _Where(source, "", None)
     if document is None:
         raise ConfigError(
@@ -166,7 +166,7 @@ class _LineList(list):  # type: ignore[type-arg]
         self.lines: list[int] = []
 
 
-class _LineLoader(yaml.SafeLoader):
+class LineLoader(yaml.SafeLoader):
     """SafeLoader building _LineDict / _LineList, and refusing duplicate keys.
 
     PyYAML silently keeps the last of two equal keys; in a hand-edited file that is almost always
@@ -174,7 +174,7 @@ class _LineLoader(yaml.SafeLoader):
     """
 
 
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[_LineDict]:
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> Iterator[_LineDict]:
     mapping = _LineDict()
     yield mapping  # yielded first so that anchors referring back to this mapping resolve
     own_keys = {id(key_node) for key_node, _ in node.value}
@@ -196,7 +196,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[
         mapping.lines[key] = line
 
 
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[_LineList]:
+def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[_LineList]:
     sequence = _LineList()
     yield sequence
     for item in node.value:
@@ -204,13 +204,13 @@ def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> Iterato
         sequence.lines.append(item.start_mark.line + 1)
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
-def _parse_yaml(text: str, source: str) -> Any:
+def parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)
@@ -260,13 +260,13 @@ class _Where:
         return ConfigError(text, source=self.source, line=self.line)
 
     def expected(self, what: str, value: Any) -> ConfigError:
-        return self.error(f"expected {what}, got {_describe(value)}")
+        return self.error(f"expected {what}, got {describe_value(value)}")
 
 
 Parser = Callable[[Any, _Where], Any]
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """How YAML spells the value, so `'true'` (a string) and `true` (a boolean) read differently."""
     if isinstance(value, dict):
         return "a mapping"
@@ -279,7 +279,7 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -315,7 +315,7 @@ def _boolean(value: Any, at: _Where) -> bool:
 
 def _integer(minimum: int) -> Parser:
     def parse(value: Any, at: _Where) -> int:
-        if _is_int(value) and value >= minimum:
+        if is_int(value) and value >= minimum:
             return int(value)
         raise at.expected(f"an integer >= {minimum}", value)
 
@@ -323,7 +323,7 @@ def _integer(minimum: int) -> Parser:
 
 
 def _positive_number(value: Any, at: _Where) -> float:
-    if (_is_int(value) or isinstance(value, float)) and math.isfinite(value) and value > 0:
+    if (is_int(value) or isinstance(value, float)) and math.isfinite(value) and value > 0:
         return float(value)
     raise at.expected("a number > 0", value)
 
@@ -561,7 +561,7 @@ def _check_version(document: _LineDict, top: _Where, *, first_key: Any) -> None:
         where = _Where(top.source, "version", document.lines[first_key])
         raise where.error("missing; logging.config.dictConfig needs `version: 1` beside its keys")
     value = document["version"]
-    if not (_is_int(value) and value == 1):
+    if not (is_int(value) and value == 1):
         raise top.child(document, "version").expected("1 (dictConfig's only version)", value)
 
 
@@ -618,14 +618,14 @@ def _check_level(entry: _LineDict, at: _Where) -> None:
     if not _given(entry, "level"):
         return
     value, where = entry["level"], at.child(entry, "level")
-    if _is_int(value) or _is_stdlib_level_name(value):
+    if is_int(value) or _is_stdlib_level_name(value):
         return
     hint = ""
     if isinstance(value, str) and _is_stdlib_level_name(value.upper()):
         hint = f"; dictConfig level names are upper case: {value.upper()!r}"
     raise where.error(
         f"expected a logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL or NOTSET), "
-        f"got {_describe(value)}{hint}"
+        f"got {describe_value(value)}{hint}"
     )
 
 

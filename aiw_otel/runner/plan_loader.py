@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import yaml
 
 from aiw_otel.config import ConfigError
-from aiw_otel.config_yaml import _describe, _is_int, _LineLoader, _parse_yaml
+from aiw_otel.config_yaml import describe_value, is_int, LineLoader, parse_yaml
 from aiw_otel.runner.plan import Action, ModelPreference, Plan, PlanError, StepSpec
 
 T = TypeVar("T")
@@ -137,7 +137,7 @@ def _show(value: Any) -> str:
     """config_yaml's spelling of a value, except that a list of names is worth showing whole."""
     if isinstance(value, (tuple, list)) and all(isinstance(item, str) for item in value):
         return repr(list(value))
-    return _describe(value)
+    return describe_value(value)
 
 
 # -- reading files ----------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def _read_text(source: str, blame: _At, what: str) -> str:
 
 def _parse_yaml_text(text: str, source: str) -> Any:
     try:
-        return _parse_yaml(text, source)
+        return parse_yaml(text, source)
     except ConfigError as exc:
         raise PlanError(exc.detail, source=source, line=exc.line) from None
 
@@ -199,7 +199,7 @@ def _parse_json(text: str, source: str) -> Any:
         message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise PlanError(message, source=source, line=exc.lineno) from None
     try:
-        lined = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        lined = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
         return data
     return lined if lined == data else data
@@ -232,7 +232,7 @@ def _checked(
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
 _mapping = _checked("a mapping", lambda v: isinstance(v, dict))
@@ -240,7 +240,7 @@ _step_list = _checked("a non-empty list of steps", lambda v: isinstance(v, list)
 _text = _checked("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
 _any_text = _checked("a string", lambda v: isinstance(v, str))
 _temperature = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
-_positive_int = _checked("a positive integer", lambda v: _is_int(v) and v > 0)
+_positive_int = _checked("a positive integer", lambda v: is_int(v) and v > 0)
 _positive_number = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
 
 
