@@ -1,4 +1,5 @@
-"""The `aiw-otel` command: run / demo a plan, check a plan or config, read runs back (logs), ship them."""
+"""The `aiw-otel` command: run / demo a plan, check a plan or config, read runs back (logs), ship them,
+steer a running plan (ctl) or follow it (watch)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,29 @@ def _ship(args: argparse.Namespace) -> int:
     return run_ship(args)
 
 
+def _ctl(args: argparse.Namespace) -> int:
+    from aiw_otel.control.commands import ctl_command
+
+    return ctl_command(args)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from aiw_otel.control.commands import watch_command
+
+    return watch_command(args)
+
+
+def _add_control_commands(commands: argparse._SubParsersAction) -> None:
+    from aiw_otel.control.commands import add_ctl_arguments, add_watch_arguments
+
+    ctl = commands.add_parser("ctl", help="steer a running plan: pause, resume, cancel, status, context TEXT, details STEP")
+    add_ctl_arguments(ctl)
+    ctl.set_defaults(handler=_ctl)
+    watch = commands.add_parser("watch", help="follow a running plan's state until it ends (read-only)")
+    add_watch_arguments(watch)
+    watch.set_defaults(handler=_watch)
+
+
 def _add_readback_commands(commands: argparse._SubParsersAction) -> None:
     paths = {"nargs": "*", "default": ["logs"], "metavar": "PATH",
              "help": "log directory or telemetry files, rotated and .gz backups included (default: ./logs)"}
@@ -107,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(demo)
     demo.set_defaults(handler=_demo)
     _add_readback_commands(commands)
+    _add_control_commands(commands)
     return parser
 
 

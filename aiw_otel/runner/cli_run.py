@@ -37,6 +37,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
     parser.add_argument("--no-console", action="store_true", help="no progress lines on the terminal")
     parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
+    parser.add_argument("--control-socket", metavar="PATH",
+                        help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
+                             "or /tmp/aiw-otel-<uid>-<hash>.sock when that path is too long)")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -69,6 +72,7 @@ def _settings(args: argparse.Namespace) -> TelemetryConfig:
 
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
+    from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
     from aiw_otel.setup import configure
@@ -78,18 +82,40 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     log_dir = Path(settings.sinks.file.directory)
     workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
     replay = args.replay or _beside(plan_path, "replay.json")
-    telemetry = configure(settings)
+    tracker = StateTracker()
+    tracker.seed(plan)
+    telemetry = configure(settings, sinks=[tracker.sink()])
     engine = Engine(telemetry, plan, RunOptions(workspace=workspace, provider=provider, model=args.model,
                                                 replay_file=replay, fail_fast=args.fail_fast,
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
+    _relay, server = _control(engine, tracker, args.control_socket, log_dir)
     print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
-    state = _run_until_done(engine)
-    telemetry.shutdown()
+    print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
+          flush=True)
+    try:
+        state = _run_until_done(engine)
+        telemetry.shutdown()
+    finally:
+        server.close()
     print(f"aiw-otel: plan '{plan.name}' {state.value}", flush=True)
     if settings.sinks.file.enabled:
         print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
     return state
+
+
+def _control(engine: Any, tracker: Any, path: str | None, log_dir: Path) -> tuple[Any, Any]:
+    """The relay (for in-process front ends) and its socket: every run, console or not, can be
+    steered from another process. The caller closes the server."""
+    from aiw_otel.control.paths import default_socket_path
+    from aiw_otel.control.relay import ControlRelay
+    from aiw_otel.control.socket_server import ControlServer
+
+    relay = ControlRelay(engine, tracker)
+    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir))
+    tracker.set_control_socket(str(server.path))
+    tracker.set_drop_counter(lambda: engine.telemetry.health.snapshot().total_dropped)
+    return relay, server
 
 
 def _beside(plan_path: Path, name: str) -> str | None:

@@ -1,0 +1,32 @@
+"""The live terminal console (Rich): the run as it happens, and a command line to steer it.
+
+Wiring for `aiw-otel run` / `demo`, when `is_interactive()` (otherwise keep the plain line sink):
+
+    tracker = StateTracker()
+    tracker.seed(plan)
+    telemetry = configure(settings, sinks=[tracker.sink()])  # with the plain console sink off
+    relay = ControlRelay(engine, tracker)                     # + its socket, set_control_socket, set_drop_counter
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(engine.run())
+        finally:
+            stop.set()
+
+    worker = threading.Thread(target=work, name="aiw-otel-engine", daemon=True)
+    worker.start()
+    ConsoleApp(tracker, relay.submit).run(stop)               # on the main thread; returns when stop is set
+    worker.join()
+
+On the main thread `run()` takes SIGINT for the duration and turns it into the double press (the
+first Ctrl-C asks, a second within 3 s submits `cancel`), redraws at once on SIGWINCH, and
+restores both handlers and the terminal mode when it returns. Run on another thread, it cannot
+take signals: the main thread must call `app.interrupt()` on KeyboardInterrupt (resizes are then
+noticed within 50 ms by polling the size).
+"""
+
+from aiw_otel.console.app import ConsoleApp, Submit
+from aiw_otel.console.plain import is_interactive
+
+__all__ = ["ConsoleApp", "Submit", "is_interactive"]

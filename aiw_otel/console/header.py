@@ -1,0 +1,33 @@
+"""The header: which plan, how it stands, for how long, and where to steer it from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.panel import Panel
+from rich.text import Text
+
+from aiw_otel.console.style import duration, state_text
+from aiw_otel.runview import RunView
+
+
+@dataclass(frozen=True)
+class Header:
+    plan_name: str
+    state: str
+    elapsed: str = ""
+    control_socket: str | None = None
+
+    @classmethod
+    def of(cls, view: RunView, now_ns: int) -> Header:
+        return cls(view.plan_name, view.state, duration(view.started_ns, view.ended_ns, now_ns), view.control_socket)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        line = Text.assemble("Plan: ", (self.plan_name or "-", "bold"), " | Status: ", state_text(self.state),
+                             justify="center", no_wrap=True, overflow="ellipsis")
+        if self.elapsed:
+            line.append(f" | Elapsed: {self.elapsed}")
+        if self.control_socket:
+            line.append(f" | Control: {self.control_socket}", style="dim")
+        yield Panel(line, title="[b]AIWhisperer Runner[/b]")

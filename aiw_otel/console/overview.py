@@ -1,0 +1,127 @@
+"""The plan overview: every step with its state, time, tokens and cost, as many as fit.
+
+With more steps than rows, it shows the window that holds the step in focus (the selected or the
+active one), so the interesting row never scrolls out of view. Columns are chosen by the width
+there is, in order of use: id and state always, then time, description, tokens and cost. Rows
+are laid out as fixed-width text rather than a Rich Table, which measures every cell of every
+row on each render (~15 ms for a screenful).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable, NamedTuple
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.panel import Panel
+from rich.text import Text
+
+from aiw_otel.console.rows import RowCache, Rows
+from aiw_otel.console.style import STATE_STYLES, cost, duration, one_line, tokens
+from aiw_otel.runview import RunView
+
+#: Rows the panel's border and the header line take.
+_CHROME_ROWS = 3
+_ID_MAX = 18
+_STATE_WIDTH = len("Completed")
+_TIME_WIDTH = len("59m59s")
+_TOKENS_WIDTH = len("999.9k")
+_COST_WIDTH = len("$0.1234")
+_DESCRIPTION_MIN = 8
+_HEADINGS = ("ID", "Description", "State", "Time", "Tokens", "Cost")
+
+
+class StepRow(NamedTuple):
+    step_id: str
+    description: str
+    state: str
+    time: str
+    tokens: str
+    cost: str
+
+
+class _Columns(NamedTuple):
+    id: int
+    description: int  # 0: not shown
+    time: bool
+    usage: bool
+
+    @classmethod
+    def fitting(cls, inner: int, id_width: int) -> _Columns:
+        room = inner - id_width - 1 - _STATE_WIDTH
+        time = room >= 1 + _TIME_WIDTH
+        room -= 1 + _TIME_WIDTH if time else 0
+        usage_width = 2 + _TOKENS_WIDTH + _COST_WIDTH
+        usage = room >= 1 + _DESCRIPTION_MIN + usage_width
+        description = room - 1 - (usage_width if usage else 0)
+        return cls(id_width, description if description >= _DESCRIPTION_MIN else 0, time, usage)
+
+
+@dataclass(frozen=True)
+class Overview:
+    rows: tuple[StepRow, ...]
+    #: Index of the row to keep in view, if any.
+    focus: int | None = None
+    cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, view: RunView, focus: str | None, now_ns: int, cache: RowCache | None = None) -> Overview:
+        rows = tuple(
+            StepRow(s.step_id, s.description, s.state, duration(s.started_ns, s.ended_ns, now_ns),
+                    tokens(s.input_tokens + s.output_tokens) if s.input_tokens or s.output_tokens else "",
+                    cost(s.cost_usd))
+            for s in view.steps
+        )
+        index = next((i for i, row in enumerate(rows) if row.step_id == focus), None)
+        return cls(rows, index, cache or RowCache())
+
+    def window(self, height: int | None) -> tuple[int, int]:
+        """The rows [start, end) that fit in `height` lines, the focused one a third of the way down."""
+        total = len(self.rows)
+        room = total if height is None else max(1, height - _CHROME_ROWS)
+        if total <= room:
+            return 0, total
+        start = 0 if self.focus is None else min(max(0, self.focus - room // 3), total - room)
+        return start, start + room
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        start, end = self.window(options.height)
+        rows = self.rows[start:end]
+        id_width = min(_ID_MAX, max((cell_len(r.step_id) for r in rows), default=2))
+        columns = _Columns.fitting(options.max_width - 4, max(id_width, 2))
+        keys = [(columns, None), *((columns, row) for row in rows)]
+        title = "[b]Plan Overview[/b]"
+        if end - start < len(self.rows):
+            title += f" {start + 1}-{end} of {len(self.rows)}"
+        # A renderable yielded from here is rendered without the height: pass it on to fill the region.
+        yield Panel(Rows(keys, _draw, self.cache), title=title, border_style="blue", height=options.height)
+
+
+def _draw(key: Hashable, width: int) -> Text:
+    """A row as (columns, StepRow), or the headings as (columns, None)."""
+    columns, row = key  # type: ignore[misc]
+    if row is None:
+        return _row(columns, StepRow(*_HEADINGS), "bold", "bold")
+    return _row(columns, row, "cyan", STATE_STYLES.get(row.state, ""))
+
+
+def _row(columns: _Columns, row: StepRow, id_style: str, state_style: str) -> Text:
+    body = Text(overflow="ellipsis")
+    body.append(_fit(row.step_id, columns.id), style=id_style)
+    if columns.description:
+        body.append(" " + _fit(one_line(row.description), columns.description))
+    body.append(" ")
+    body.append(row.state.ljust(_STATE_WIDTH), style=state_style)
+    if columns.time:
+        body.append(" " + row.time.rjust(_TIME_WIDTH))
+    if columns.usage:
+        body.append(f" {row.tokens.rjust(_TOKENS_WIDTH)} {row.cost.rjust(_COST_WIDTH)}")
+    return body
+
+
+def _fit(text: str, width: int) -> str:
+    """Exactly `width` cells: padded, or cut with an ellipsis."""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"

@@ -1,0 +1,116 @@
+"""The seed's layout (5.2) over the five panels, composed from their cached lines.
+
+    header (3 lines)
+    plan overview (1/3, at least 40 columns) | current step's logs (2/3)
+    status (3/4) | command (1/4, at least 60 columns)     below NARROW_WIDTH: status over command
+
+Not Rich's Layout: it renders every region and splits its lines again on every refresh, which for
+a full screen costs more than the panels that changed. The Frame takes each panel's lines as they
+are (already cut to the region) and only lays them side by side.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
+
+from aiw_otel.console.cache import Cached, Lines
+from aiw_otel.console.header import Header
+from aiw_otel.console.overview import Overview
+from aiw_otel.console.prompt import Prompt
+from aiw_otel.console.rows import RowCache
+from aiw_otel.console.statusbar import StatusBar
+from aiw_otel.console.steplog import StepLog
+from aiw_otel.console.style import LIVE_STATES
+from aiw_otel.runview import RunView, StepView
+
+#: Below this many columns the command panel gets the whole width under the status bar: beside
+#: it, it would be too narrow for a command and its reply.
+NARROW_WIDTH = 140
+PROMPT_MIN_WIDTH = 60
+HEADER_ROWS = 3
+FOOTER_ROWS = 3
+OVERVIEW_MIN_WIDTH = 40
+_NEW_LINE = Segment.line()
+
+
+class Frame:
+    """The whole screen from five panels, each a Cached one or any renderable (drawn afresh)."""
+
+    def __init__(self, header: RenderableType, overview: RenderableType, logs: RenderableType,
+                 status: RenderableType, prompt: RenderableType) -> None:
+        self.panels = (header, overview, logs, status, prompt)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width, height = options.max_width, options.height or console.height
+        header, overview, logs, status, prompt = self.panels
+        narrow = width < NARROW_WIDTH
+        footer = 2 * FOOTER_ROWS if narrow else FOOTER_ROWS
+        main = max(0, height - HEADER_ROWS - footer)
+        left = min(width, max(OVERVIEW_MIN_WIDTH, width // 3))
+        rows = [_lines(header, console, options, width, HEADER_ROWS)]
+        if main:
+            rows.append(_beside(_lines(overview, console, options, left, main),
+                                _lines(logs, console, options, width - left, main)))
+        if narrow:
+            rows += [_lines(status, console, options, width, FOOTER_ROWS),
+                     _lines(prompt, console, options, width, FOOTER_ROWS)]
+        else:
+            right = max(PROMPT_MIN_WIDTH, width // 4)
+            rows.append(_beside(_lines(status, console, options, width - right, FOOTER_ROWS),
+                                _lines(prompt, console, options, right, FOOTER_ROWS)))
+        for block in rows:
+            for line in block:
+                yield from line
+                yield _NEW_LINE
+
+
+def _lines(panel: RenderableType, console: Console, options: ConsoleOptions, width: int, height: int) -> Lines:
+    region = options.update_dimensions(width, height)
+    if isinstance(panel, Cached):
+        return panel.lines(console, region)
+    return console.render_lines(panel, region, pad=True)
+
+
+def _beside(left: Lines, right: Lines) -> Lines:
+    return [a + b for a, b in zip(left, right)]
+
+
+def shown_step(view: RunView, selected: str | None) -> StepView | None:
+    """The step the log panel follows: the selected one, else the active one, else the last started."""
+    if selected is not None:
+        step = view.step(selected)
+        if step is not None:
+            return step
+    active = next((s for s in reversed(view.steps) if s.state in LIVE_STATES), None)
+    if active is not None:
+        return active
+    started = [s for s in view.steps if s.started_ns is not None]
+    return max(started, key=lambda s: s.started_ns or 0) if started else None
+
+
+class Screen:
+    """The cached panels in a Frame: `update()` with the latest data, then draw `frame`."""
+
+    def __init__(self) -> None:
+        self.header = Cached()
+        self.overview = Cached()
+        self.logs = Cached()
+        self.status = Cached()
+        self.prompt = Cached()
+        self._step_rows = RowCache()
+        self._log_rows = RowCache()
+        self.frame = Frame(self.header, self.overview, self.logs, self.status, self.prompt)
+
+    def update(self, view: RunView, *, now_ns: int, selected: str | None = None, overlay: tuple[str, ...] = (),
+               prompt: Prompt = Prompt()) -> bool:
+        """Give each panel its new content; True if any of them changed."""
+        step = shown_step(view, selected)
+        changed = self.header.update(Header.of(view, now_ns))
+        changed |= self.overview.update(Overview.of(view, step.step_id if step else None, now_ns, self._step_rows))
+        pinned = step is not None and step.step_id == selected
+        changed |= self.logs.update(StepLog.of(view, step, pinned=pinned, overlay=overlay, now_ns=now_ns,
+                                               cache=self._log_rows))
+        changed |= self.status.update(StatusBar.of(view))
+        changed |= self.prompt.update(prompt)
+        return changed

@@ -1,0 +1,130 @@
+"""The current step's panel: its sub-actions as they run and finish, then its latest log lines.
+
+The step is the one chosen with `details STEP`, else the active one, else the last that started;
+before any step starts it shows the run's general log. A long reply (help, status) takes the panel
+over until Esc or the next command. Every line is one screen row, cut with an ellipsis: the full
+text is in the log files, one row per record is what lets the newest ones always fit, and rows
+that only scroll are not drawn again (RowCache).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Hashable
+
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.panel import Panel
+from rich.text import Text
+
+from aiw_otel.console.rows import RowCache, Rows
+from aiw_otel.console.style import LEVEL_STYLES, LIVE_STATES, STATE_STYLES, cost, duration, one_line, tokens
+from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+
+_DONE = ("✔", "green")
+_FAILED = ("✖", "red")
+_RUNNING = ("▶", "yellow")
+#: The row between the actions and the log lines.
+_RULE = "─" * 512
+#: Below this width a log row is its time and message, the level shown by colour alone.
+_NARROW = 70
+
+
+@dataclass(frozen=True)
+class StepLog:
+    step: StepView | None
+    general: tuple[LogLine, ...] = ()
+    pinned: bool = False
+    #: A multi-line reply shown instead of the logs.
+    overlay: tuple[str, ...] = ()
+    #: Whole seconds of the clock, only while an action runs: nothing else here moves with time.
+    now_s: int = 0
+    cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, view: RunView, step: StepView | None, *, pinned: bool, overlay: tuple[str, ...],
+           now_ns: int, cache: RowCache | None = None) -> StepLog:
+        cache = cache or RowCache()
+        if overlay:
+            return cls(None, overlay=overlay, cache=cache)
+        if step is None:
+            return cls(None, view.general_logs, cache=cache)
+        running = any(a.ended_ns is None for a in step.actions)
+        return cls(step, pinned=pinned, now_s=now_ns // 1_000_000_000 if running else 0, cache=cache)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # A renderable yielded from here is rendered without the height: each Panel gets it passed on.
+        if self.overlay:
+            yield Panel(Rows(self.overlay, _draw, self.cache), title="[b]Reply[/b]", subtitle="Esc to close",
+                        border_style="green", height=options.height)
+            return
+        yield Panel(Rows(self._keys(options.height), _draw, self.cache), title=self._title(),
+                    subtitle="details: pinned, Esc to follow" if self.pinned else None, title_align="left",
+                    border_style="green", height=options.height)
+
+    def _keys(self, height: int | None) -> list[Hashable]:
+        """Rows that fit: the latest actions (up to a third), a rule, then the latest log lines."""
+        room = None if height is None else max(0, height - 2)
+        step = self.step
+        keys: list[Hashable] = []
+        if step is not None and step.actions:
+            shown = step.actions if room is None else step.actions[-max(1, room // 3):]
+            keys += [(action, self.now_s if action.ended_ns is None else 0) for action in shown]
+            keys.append(_RULE)
+        logs = self.general if step is None else step.logs
+        if room is None:
+            return keys + list(logs)
+        room -= len(keys)
+        if room <= 0:  # a panel too short even for its actions
+            return keys[:len(keys) + room]
+        return keys + list(logs[-room:])
+
+    def _title(self) -> Text:
+        step = self.step
+        if step is None:
+            return Text("General Logs", style="bold")
+        title = Text.assemble(("Logs for Step: ", "bold"), (step.step_id, "bold cyan"), " ",
+                              (step.state, STATE_STYLES.get(step.state, "")))
+        if step.input_tokens or step.output_tokens:
+            title.append(f" {tokens(step.input_tokens)} in / {tokens(step.output_tokens)} out")
+        if step.cost_usd:
+            title.append(f" {cost(step.cost_usd)}")
+        if step.error and step.state not in LIVE_STATES:
+            title.append(f" {one_line(step.error)}", style="red")
+        return title
+
+
+def _draw(key: Hashable, width: int) -> Text:
+    """A LogLine, a reply line (str), the rule, or (ActionLine, clock seconds while it runs)."""
+    if isinstance(key, LogLine):
+        return _log_line(key, width)
+    if key is _RULE:
+        return Text(_RULE, style="dim", overflow="crop")
+    if isinstance(key, str):
+        return Text(one_line(key), overflow="ellipsis")
+    action, now_s = key  # type: ignore[misc]
+    return _action(action, now_s)
+
+
+def _action(action: ActionLine, now_s: int) -> Text:
+    glyph, style = _RUNNING if action.ended_ns is None else _FAILED if action.failed else _DONE
+    row = Text(overflow="ellipsis")
+    row.append(f"{glyph} ", style=style)
+    row.append(one_line(action.name))
+    row.append(f"  {duration(action.started_ns, action.ended_ns, now_s * 1_000_000_000)}", style="dim")
+    if action.summary:
+        row.append(f"  {one_line(action.summary)}", style="red" if action.failed else "")
+    return row
+
+
+def _log_line(line: LogLine, width: int) -> Text:
+    row = Text(overflow="ellipsis")
+    row.append(time.strftime("%H:%M:%S ", time.localtime(line.time_ns / 1e9)), style="dim")
+    level = LEVEL_STYLES.get(line.level, "")
+    if width < _NARROW:
+        row.append(one_line(line.message), style=level)
+        return row
+    row.append(f"{line.level:<5} ", style=level)
+    row.append(f"{line.component}: ", style="dim")
+    row.append(one_line(line.message))
+    return row

@@ -1,0 +1,117 @@
+"""`aiw-otel ctl` and `aiw-otel watch`: steer or follow a running `aiw-otel run` from another terminal.
+
+Exit codes let scripts tell a refused command (1: resume when not paused) from no run at all (2).
+Views arrive as the RunView's JSON form and are printed from it as is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from aiw_otel.control.client import ControlClient, NoRunListening
+from aiw_otel.control.paths import find_socket
+from aiw_otel.control.protocol import ARGUMENT_KEYS
+
+SOCKET_HELP = ("the run's control socket (default: the newest control.sock in $AIW_LOG_DIR or ./logs, "
+               "or one folder below it)")
+NO_RUN = 2
+
+
+def add_ctl_arguments(parser: argparse.ArgumentParser) -> None:
+    # Not argparse choices: the run decides what it understands, and records what it refused.
+    parser.add_argument("command", help="pause, resume, cancel, status, context TEXT, details STEP or help")
+    parser.add_argument("argument", nargs="*", help="context: the text; details: the step id")
+    parser.add_argument("--socket", help=SOCKET_HELP)
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+
+
+def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--socket", help=SOCKET_HELP)
+
+
+def ctl_command(args: argparse.Namespace) -> int:
+    client = ControlClient(_socket(args))
+    try:
+        if args.command in ARGUMENT_KEYS:
+            reply = client.request(args.command, " ".join(args.argument))
+        else:  # the run refuses an argument it does not take, and records an unknown command
+            reply = client.request(" ".join([args.command, *args.argument]))
+    except OSError as error:  # NoRunListening, or a run that went away mid-request
+        print(f"aiw-otel ctl: {error}", file=sys.stderr)
+        return NO_RUN
+    if args.json:
+        print(json.dumps(reply, indent=2))
+    elif args.command == "status" and reply.get("ok"):
+        print(summary(reply["data"]))
+    else:
+        print(reply.get("message", ""))
+    return 0 if reply.get("ok") else 1
+
+
+def watch_command(args: argparse.Namespace) -> int:
+    """A line per change until the run ends (exit 0), or until the run goes away without saying so (1)."""
+    client = ControlClient(_socket(args))
+    try:
+        for event in client.watch():
+            print(watch_line(event["data"]), flush=True)
+            if event.get("event") == "end":
+                return 0
+    except NoRunListening as error:
+        print(f"aiw-otel watch: {error}", file=sys.stderr)
+        return NO_RUN
+    except OSError as error:
+        print(f"aiw-otel watch: the connection to the run broke: {error}", file=sys.stderr)
+        return 1
+    print("aiw-otel watch: the run went away before it ended", file=sys.stderr)
+    return 1
+
+
+def _socket(args: argparse.Namespace) -> Path:
+    return Path(args.socket) if args.socket else find_socket(os.environ.get("AIW_LOG_DIR") or "logs")
+
+
+def summary(view: dict[str, Any]) -> str:
+    """`ctl status`: the plan, then a line per step with its state, tokens and cost."""
+    steps = view.get("steps", [])
+    done = sum(1 for s in steps if s["state"] not in ("Pending", "Running", "Paused"))
+    lines = [f"plan '{view.get('plan_name', '')}' {view.get('state', '?')} (run {str(view.get('run_id', ''))[:8]}): "
+             f"{done} of {len(steps)} steps done, {_usage(steps)}"]
+    width = max((len(s["step_id"]) for s in steps), default=0)
+    for step in steps:
+        line = f"  {step['state']:<10} {step['step_id']:<{width}}"
+        if step.get("input_tokens") or step.get("output_tokens") or step.get("cost_usd"):
+            line += f"  {_usage([step])}"
+        if step.get("error"):
+            line += f"  error: {step['error']}"
+        lines.append(line.rstrip())
+    if view.get("last_message"):
+        lines.append(f"last: {view['last_message']}")
+    return "\n".join(lines)
+
+
+def watch_line(view: dict[str, Any]) -> str:
+    """`watch`: plan state, counts by state, the active step and the last message, on one line."""
+    counts: dict[str, int] = {}
+    for step in view.get("steps", []):
+        counts[step["state"]] = counts.get(step["state"], 0) + 1
+    active = [s["step_id"] for s in view.get("steps", []) if s["state"] in ("Running", "Paused")]
+    parts = [time.strftime("%H:%M:%S"), f"plan {view.get('state', '?')}",
+             ", ".join(f"{state} {count}" for state, count in counts.items())]
+    if active:
+        parts.append(f"active: {active[-1]}")
+    if view.get("last_message"):
+        parts.append(f"last: {view['last_message']}")
+    return " | ".join(parts)
+
+
+def _usage(steps: list[dict[str, Any]]) -> str:
+    tokens_in = sum(s.get("input_tokens", 0) for s in steps)
+    tokens_out = sum(s.get("output_tokens", 0) for s in steps)
+    cost = sum(s.get("cost_usd", 0.0) for s in steps)
+    return f"in {tokens_in} / out {tokens_out} tokens, ${cost:.4f}"

@@ -1,0 +1,186 @@
+"""The one path from every front end (console keys, the control socket, Python) to the engine.
+
+Front ends hand it a command line and get a Reply back; they never touch the engine themselves,
+so every request is validated the same way and recorded as telemetry whoever typed it. In the
+other direction it fans the state tracker's change notices out to any number of subscribers.
+It knows nothing of terminals or sockets: those are front ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from aiw_otel.model import ComponentType, InvalidTransition, LogLevel, LogMessage, State
+from aiw_otel.runview import RunView
+
+#: Usage and meaning of every command, in the order `help` lists them.
+COMMANDS: dict[str, str] = {
+    "pause": "suspend the running command and hold the next AI call",
+    "resume": "continue a paused run",
+    "cancel": "end the run Cancelled (the running command's process group is terminated)",
+    "context <text>": "add text to the next AI call",
+    "details <step_id>": "show that step's log lines, finished or not",
+    "status": "the run's current state",
+    "help": "this list",
+}
+COMMAND_NAMES = tuple(usage.split()[0] for usage in COMMANDS)
+
+
+@dataclass(frozen=True)
+class Reply:
+    ok: bool
+    message: str
+    data: dict[str, Any] | None = None
+
+
+class StateSource(Protocol):
+    """What the relay needs of the state tracker."""
+
+    def snapshot(self) -> RunView: ...
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+
+#: Called with no argument when the run's view changed; it must return at once (it runs on the
+#: thread that recorded the change, often the engine's) and fetch `snapshot()` on its own time.
+Subscriber = Callable[[], None]
+
+_STEER_REPLIES = {
+    "pause": "paused: the running command is suspended and the next AI call held",
+    "resume": "resumed",
+    "cancel": "cancelled: the running command is being terminated",
+}
+
+
+class ControlRelay:
+    """Validate, forward and record user commands; fan state changes out. Safe from any thread."""
+
+    def __init__(self, engine: Any, tracker: StateSource) -> None:
+        self._engine = engine
+        self._tracker = tracker
+        #: One command at a time: the run records a request and RunControl applies it in two
+        #: steps, and a pause and a resume interleaving between them would leave the two disagreeing.
+        self._commands = threading.Lock()
+        self._subscribers_lock = threading.Lock()
+        self._subscribers: dict[object, Subscriber] = {}
+        tracker.subscribe(self._changed)
+
+    # -- state, outwards ------------------------------------------------------------------
+    def snapshot(self) -> RunView:
+        return self._tracker.snapshot()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Be told of every change until the returned function is called (or the callback raises)."""
+        token = object()
+        with self._subscribers_lock:
+            self._subscribers[token] = callback
+
+        def unsubscribe() -> None:
+            with self._subscribers_lock:
+                self._subscribers.pop(token, None)
+
+        return unsubscribe
+
+    def _changed(self) -> None:
+        with self._subscribers_lock:
+            subscribers = list(self._subscribers.items())
+        for token, callback in subscribers:
+            try:
+                callback()
+            except Exception as error:  # one broken front end must not cost the others their updates
+                with self._subscribers_lock:
+                    self._subscribers.pop(token, None)
+                print(f"aiw-otel: a state subscriber failed and was dropped: {error!r}", file=sys.stderr)
+
+    # -- commands, inwards ----------------------------------------------------------------
+    def submit(self, line: str, source: str = "api") -> Reply:
+        """Run one command line (`pause`, `context focus on X`...); never raises."""
+        word, _, argument = line.strip().partition(" ")
+        command, argument = word.lower(), argument.strip()
+        try:
+            with self._commands:
+                if command in _STEER_REPLIES:
+                    return self._steer(command, argument, source)
+                if command == "context":
+                    return self._context(argument, source)
+                if command == "details":
+                    return self._details(argument, source)
+                if command == "status":
+                    view = self.snapshot()
+                    return Reply(True, f"plan '{view.plan_name}' {view.state}", view.to_dict())
+                if command == "help":
+                    return Reply(True, "commands:\n" + "\n".join(f"  {u:<18} {m}" for u, m in COMMANDS.items()))
+                return self._unknown(word, source)
+        except Exception as error:  # a front end's thread must get an answer, whatever broke
+            return Reply(False, f"'{command}' failed: {type(error).__name__}: {error}")
+
+    def _steer(self, command: str, argument: str, source: str) -> Reply:
+        if argument:
+            return Reply(False, f"'{command}' takes no argument")
+        run = self._engine.run_record
+        if run is None:
+            return _NOT_STARTED
+        try:
+            getattr(self._engine, command)(source=source)
+        except InvalidTransition as refused:  # the run has logged it as `<request>_rejected`
+            return Reply(False, _refusal(command, run.state, refused))
+        return Reply(True, _STEER_REPLIES[command])
+
+    def _context(self, text: str, source: str) -> Reply:
+        if not text:
+            return Reply(False, "context needs text: context <text>")
+        run = self._engine.run_record
+        if run is None:
+            return _NOT_STARTED
+        if run.state.is_terminal:  # no AI call will ever read it
+            message = f"cannot add context: the run has already ended ({run.state.value})"
+            self._record(LogLevel.WARNING, "context_rejected", message, {"source": source}, run.state)
+            return Reply(False, message)
+        self._engine.add_context(text, source=source)
+        return Reply(True, "context added: it goes into the next AI call")
+
+    def _details(self, step_id: str, source: str) -> Reply:
+        if not step_id:
+            return Reply(False, "details needs a step id: details <step_id>")
+        known = [spec.step_id for spec in self._engine.plan.steps]
+        if step_id not in known:
+            message = f"no step {step_id!r} in the plan; steps: {', '.join(known)}"
+            self._record(LogLevel.WARNING, "details_rejected", message, {"step": step_id, "source": source})
+            return Reply(False, message)
+        self._record(LogLevel.INFO, "details_requested", f"User asked for the details of step '{step_id}'.",
+                     {"step": step_id, "source": source})
+        return Reply(True, f"showing step '{step_id}'", {"select_step": step_id})
+
+    def _unknown(self, word: str, source: str) -> Reply:
+        message = f"unknown command {word!r}; commands: {', '.join(COMMAND_NAMES)}"
+        self._record(LogLevel.WARNING, "unknown_command_rejected", f"User command refused: {message}",
+                     {"command": word[:100], "source": source})
+        return Reply(False, message)
+
+    def _record(self, level: LogLevel, action: str, message: str, details: dict[str, Any],
+                state: State | None = None) -> None:
+        """On the run when there is one (correlated to its trace), else as a plain record: never lost."""
+        run = self._engine.run_record
+        before = state.value if state is not None else None
+        if run is not None:
+            run.log(level, action, message, component=ComponentType.USER_INTERACTION, state_before=before,
+                    details=details)
+        else:
+            self._engine.telemetry.log(LogMessage(level, ComponentType.USER_INTERACTION, action, message,
+                                                  state_before=before, details=details))
+
+
+_NOT_STARTED = Reply(False, "the run has not started yet")
+
+
+def _refusal(command: str, state: State, refused: InvalidTransition) -> str:
+    if state.is_terminal:
+        return f"cannot {command}: the run has already ended ({state.value})"
+    if command == "resume":
+        return f"cannot resume: the run is not paused (it is {state.value})"
+    if command == "pause" and state is State.PAUSED:
+        return "cannot pause: the run is already paused"
+    return f"cannot {command}: {refused}"

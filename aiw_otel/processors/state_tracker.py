@@ -1,0 +1,372 @@
+"""The live picture of a run (a RunView), kept up to date from spans and log records as they happen.
+
+It is registered as a ProcessorSink, so it sees what every other sink sees: records already
+redacted. It runs in the caller's thread on every span start and end and every log record, so it
+only updates plain mutable state under a lock and bumps a version; the immutable RunView is built
+on `snapshot()`, and only for the steps that changed since the last one. Spans report their
+events only when they end, so step and plan states come from the state-change LogMessages, which
+are emitted the moment a state changes.
+
+Memory is bounded whatever the run does: a step keeps its last `step_log_limit` log lines and
+`action_limit` sub-actions, lines outside any step the last `general_log_limit`.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from aiw_otel import conventions as sc
+from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from aiw_otel.sinks import ProcessorSink
+
+if TYPE_CHECKING:
+    from aiw_otel.runner.plan import Plan
+
+_TERMINAL_STATES = frozenset({"Completed", "Failed", "Cancelled", "Skipped"})
+#: SeverityNumber.INFO: records at or above it may become the status bar's last message.
+_INFO = 9
+
+
+class _Step:
+    """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty."""
+
+    __slots__ = ("step_id", "description", "step_type", "state", "started_ns", "ended_ns", "input_tokens",
+                 "output_tokens", "cost_usd", "error", "logs", "actions", "view")
+
+    def __init__(self, step_id: str, log_limit: int) -> None:
+        self.step_id = step_id
+        self.description = ""
+        self.step_type = ""
+        self.state = "Pending"
+        self.started_ns: int | None = None
+        self.ended_ns: int | None = None
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost_usd = 0.0
+        self.error: str | None = None
+        self.logs: collections.deque[LogLine] = collections.deque(maxlen=log_limit)
+        self.actions: dict[int, ActionLine] = {}
+        self.view = StepView(step_id)
+
+    def move_to(self, state: str, at_ns: int) -> None:
+        self.state = state
+        if state == "Running" and self.started_ns is None:
+            self.started_ns = at_ns
+        elif state in _TERMINAL_STATES and self.ended_ns is None:
+            self.ended_ns = at_ns
+
+    def freeze(self) -> StepView:
+        return StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns, self.ended_ns,
+                        self.input_tokens, self.output_tokens, self.cost_usd, self.error, tuple(self.logs),
+                        tuple(self.actions.values()))
+
+
+class StateTracker:
+    """Maintains one run's RunView; feed it through `sink()` and read it with `snapshot()`."""
+
+    def __init__(self, *, step_log_limit: int = 200, general_log_limit: int = 500, action_limit: int = 100) -> None:
+        self._lock = threading.Lock()
+        self._step_log_limit = step_log_limit
+        self._action_limit = action_limit
+        self._steps: dict[str, _Step] = {}
+        self._dirty: set[_Step] = set()
+        self._steps_view: tuple[StepView, ...] = ()
+        #: Open spans inside steps, so a stdlib record (which carries only its span) finds its step.
+        self._span_steps: dict[int, str] = {}
+        self._general: collections.deque[LogLine] = collections.deque(maxlen=general_log_limit)
+        self._general_view: tuple[LogLine, ...] = ()
+        self._general_dirty = False
+        self._plan: dict[str, Any] = {"plan_name": "", "plan_id": "", "run_id": "", "state": "Pending",
+                                      "started_ns": None, "ended_ns": None}
+        self._last_message = ""
+        self._control_socket: str | None = None
+        self._dropped = 0
+        self._read_drops: Callable[[], int] | None = None
+        self._version = 0
+        self._view: RunView | None = None
+        self._subscribers: tuple[Callable[[], None], ...] = ()
+        feed = _Feed(self)
+        self.span_processor: SpanProcessor = feed
+        self.log_processor: LogRecordProcessor = feed
+
+    # -- wiring -----------------------------------------------------------------------------
+    def sink(self, name: str = "console-state") -> ProcessorSink:
+        """The sink to pass to `configure(sinks=...)`: behind redaction, like every other sink."""
+        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor)
+
+    def seed(self, plan: Plan) -> None:
+        """List every step as Pending before the run starts: a step's span only exists once it runs."""
+        with self._lock:
+            self._plan.update(plan_name=plan.name, plan_id=plan.plan_id)
+            for spec in plan.steps:
+                step = self._step(spec.step_id)
+                step.description = spec.description
+                step.step_type = spec.type
+            self._bump()
+        self._notify()
+
+    def set_drop_counter(self, read: Callable[[], int]) -> None:
+        """How many records the sinks dropped, read at each snapshot.
+
+        A callable rather than a value because the Telemetry that counts drops is configured after
+        this tracker (it is one of its sinks): `tracker.set_drop_counter(lambda:
+        telemetry.health.snapshot().total_dropped)`.
+        """
+        self._read_drops = read
+
+    def set_control_socket(self, path: str | None) -> None:
+        """Shown in the header, so whoever watches knows where `aiw-otel ctl` can reach the run."""
+        with self._lock:
+            self._control_socket = path
+            self._bump()
+        self._notify()
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every change, on the thread that made it; returns the unsubscribe.
+
+        The callback runs inside the runner's span and log calls: it must not block or raise
+        (setting a threading.Event is the intended use).
+        """
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    # -- reading ----------------------------------------------------------------------------
+    def snapshot(self) -> RunView:
+        """An immutable copy; unchanged steps keep their previous StepView objects (so `is` tells)."""
+        drops = self._read_drops() if self._read_drops is not None else self._dropped
+        with self._lock:
+            if drops != self._dropped:
+                self._dropped = drops
+                self._bump()
+            view = self._view
+            if view is not None and view.version == self._version:
+                return view
+            if self._dirty:
+                for step in self._dirty:
+                    step.view = step.freeze()
+                self._dirty.clear()
+                self._steps_view = tuple(step.view for step in self._steps.values())
+            if self._general_dirty:
+                self._general_view = tuple(self._general)
+                self._general_dirty = False
+            view = self._view = RunView(
+                **self._plan, steps=self._steps_view, general_logs=self._general_view, dropped=self._dropped,
+                last_message=self._last_message, version=self._version, control_socket=self._control_socket,
+            )
+            return view
+
+    # -- fed by _Feed, in the caller's thread ----------------------------------------------
+    def _span_started(self, span: Span) -> None:
+        attributes = span.attributes or {}
+        if sc.AIW_PLAN_ID in attributes:
+            self._plan_span(span, attributes, started=True)
+            return
+        step_id = attributes.get(sc.AIW_STEP_ID)
+        if step_id is None or sc.AIW_INTERACTION in attributes:
+            return  # outside any step, or a user request (its log record tells the story)
+        span_id = span.context.span_id
+        with self._lock:
+            self._span_steps[span_id] = step_id
+            step = self._step(step_id)
+            if sc.AIW_STEP_STATE in attributes:
+                step.step_type = attributes.get(sc.AIW_STEP_TYPE, step.step_type)
+                step.description = attributes.get(sc.AIW_STEP_DESCRIPTION, step.description)
+                step.started_ns = step.started_ns or span.start_time
+            else:
+                kind = _action_kind(attributes)
+                step.actions[span_id] = ActionLine(span_id, _action_name(span.name, kind, attributes), kind,
+                                                   span.start_time or time.time_ns())
+                if len(step.actions) > self._action_limit:
+                    del step.actions[next(iter(step.actions))]
+            self._changed(step)
+        self._notify()
+
+    def _span_ended(self, span: ReadableSpan) -> None:
+        attributes = span.attributes or {}
+        if sc.AIW_PLAN_ID in attributes:
+            self._plan_span(span, attributes, started=False)
+            return
+        span_id = span.context.span_id
+        with self._lock:
+            step_id = self._span_steps.pop(span_id, None)
+            if step_id is None:
+                return
+            step = self._step(step_id)
+            failed = span.status.status_code is StatusCode.ERROR
+            if sc.AIW_STEP_STATE in attributes:
+                step.move_to(attributes[sc.AIW_STEP_STATE], span.end_time or time.time_ns())
+                step.ended_ns = span.end_time or step.ended_ns
+                if failed:
+                    step.error = span.status.description or str(attributes.get(sc.ERROR_TYPE, "failed"))
+            else:
+                started = step.actions.get(span_id)
+                if started is None:
+                    return  # evicted by newer actions
+                if started.kind == "ai":
+                    step.input_tokens += int(attributes.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0))
+                    step.output_tokens += int(attributes.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
+                    step.cost_usd += float(attributes.get(sc.AIW_AI_COST, 0.0))
+                step.actions[span_id] = ActionLine(span_id, started.name, started.kind, started.started_ns,
+                                                   span.end_time or time.time_ns(), failed,
+                                                   _action_summary(started.kind, attributes, failed))
+            self._changed(step)
+        self._notify()
+
+    def _record_emitted(self, log_record: ReadWriteLogRecord) -> None:
+        record = log_record.log_record
+        body = record.body
+        if body is None:
+            return  # a content event (GenAI inference details): nothing to show as a line
+        attributes = record.attributes or {}
+        component = attributes.get(sc.AIW_COMPONENT)
+        if component is None:
+            scope = log_record.instrumentation_scope
+            component = scope.name if scope is not None else ""
+        at_ns = record.timestamp or record.observed_timestamp or time.time_ns()
+        state_after = attributes.get(sc.AIW_STATE_AFTER)
+        step_id = attributes.get(sc.AIW_LOG_STEP_ID)
+        with self._lock:
+            if step_id is None and record.span_id:
+                step_id = self._span_steps.get(record.span_id)
+            line = LogLine(at_ns, record.severity_text or "INFO", str(component),
+                           body if isinstance(body, str) else str(body), step_id)
+            if record.severity_number is None or record.severity_number.value >= _INFO:
+                self._last_message = line.message
+            if step_id is None:
+                self._general.append(line)
+                self._general_dirty = True
+                if state_after is not None and component == "runner":
+                    self._move_plan(str(state_after), at_ns)
+                self._bump()
+            else:
+                step = self._step(step_id)
+                step.logs.append(line)
+                if state_after is not None:
+                    step.move_to(str(state_after), at_ns)
+                self._changed(step)
+        self._notify()
+
+    # -- internals (called with the lock held, except _notify) ------------------------------
+    def _step(self, step_id: str) -> _Step:
+        step = self._steps.get(step_id)
+        if step is None:
+            step = self._steps[step_id] = _Step(step_id, self._step_log_limit)
+            self._dirty.add(step)
+        return step
+
+    def _changed(self, step: _Step) -> None:
+        self._dirty.add(step)
+        self._bump()
+
+    def _bump(self) -> None:
+        self._version += 1
+
+    def _move_plan(self, state: str, at_ns: int) -> None:
+        plan = self._plan
+        plan["state"] = state
+        if state == "Running" and plan["started_ns"] is None:
+            plan["started_ns"] = at_ns
+        elif state in _TERMINAL_STATES:
+            plan["ended_ns"] = plan["ended_ns"] or at_ns
+
+    def _plan_span(self, span: ReadableSpan, attributes: Mapping[str, Any], started: bool) -> None:
+        with self._lock:
+            plan = self._plan
+            plan["plan_id"] = attributes[sc.AIW_PLAN_ID]
+            plan["run_id"] = attributes.get(sc.AIW_RUN_ID, plan["run_id"])
+            plan["plan_name"] = attributes.get(sc.GEN_AI_WORKFLOW_NAME) or span.name.removeprefix(
+                f"{sc.OP_INVOKE_WORKFLOW} ")
+            at_ns = (span.start_time if started else span.end_time) or time.time_ns()
+            plan["started_ns" if started else "ended_ns"] = at_ns
+            self._move_plan(str(attributes.get(sc.AIW_PLAN_STATE, plan["state"])), at_ns)
+            self._bump()
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in self._subscribers:
+            callback()
+
+
+def _action_kind(attributes: Mapping[str, Any]) -> str:
+    operation = attributes.get(sc.GEN_AI_OPERATION_NAME)
+    if operation == sc.OP_CHAT:
+        return "ai"
+    if operation == sc.OP_EXECUTE_TOOL:
+        return "tool"
+    if sc.AIW_FILE_OPERATION in attributes:
+        return "file"
+    if sc.PROCESS_EXECUTABLE_NAME in attributes:
+        return "command"
+    return "other"
+
+
+def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> str:
+    """What a reader recognises: the command line rather than the executable, the file's path."""
+    if kind == "command":
+        args = attributes.get(sc.PROCESS_COMMAND_ARGS)
+        return " ".join(args) if args else span_name
+    if kind == "file":
+        return f"{span_name} {attributes.get(sc.FILE_PATH, '')}".rstrip()
+    return span_name
+
+
+def _action_summary(kind: str, attributes: Mapping[str, Any], failed: bool) -> str:
+    parts = []
+    if kind == "ai" and sc.GEN_AI_USAGE_INPUT_TOKENS in attributes:
+        parts.append(f"in {attributes[sc.GEN_AI_USAGE_INPUT_TOKENS]} / out "
+                     f"{attributes.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0)} tokens")
+        if attributes.get(sc.AIW_AI_COST):
+            parts.append(f"${attributes[sc.AIW_AI_COST]:.4f}")
+    elif kind == "command" and sc.PROCESS_EXIT_CODE in attributes:
+        parts.append(f"exit {attributes[sc.PROCESS_EXIT_CODE]}")
+    elif kind == "file":
+        for key, verb in ((sc.AIW_FILE_BYTES_READ, "read"), (sc.AIW_FILE_BYTES_WRITTEN, "written")):
+            if key in attributes:
+                parts.append(f"{_size(attributes[key])} {verb}")
+    if failed and not (kind == "command" and parts):
+        parts.append(f"failed: {attributes.get(sc.ERROR_TYPE, 'error')}")
+    return ", ".join(parts)
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} B"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KB"
+    return f"{count / (1024 * 1024):.1f} MB"
+
+
+class _Feed(SpanProcessor, LogRecordProcessor):
+    """The tracker as the SDK sees it: both kinds of processor, with nothing to flush or stop."""
+
+    def __init__(self, tracker: StateTracker) -> None:
+        self._tracker = tracker
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._tracker._span_started(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self._tracker._span_ended(span)
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        self._tracker._record_emitted(log_record)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

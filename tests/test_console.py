@@ -1,0 +1,494 @@
+"""The live console: the state tracker on a real pipeline, each panel on a recording console, and the
+key loop driven through a pipe (and a real SIGINT) with a fake relay."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import pytest
+from rich.console import Console, RenderableType
+from rich.segment import Segment
+
+from aiw_otel import LogLevel
+from aiw_otel.console import app as app_module
+from aiw_otel.console.app import CONFIRM_MESSAGE, ConsoleApp
+from aiw_otel.console.header import Header
+from aiw_otel.console.keys import Key, KeyDecoder
+from aiw_otel.console.overview import Overview
+from aiw_otel.console.plain import is_interactive
+from aiw_otel.console.prompt import Prompt
+from aiw_otel.console.screen import Screen
+from aiw_otel.console.statusbar import StatusBar
+from aiw_otel.console.steplog import StepLog
+from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.runner.plan import Plan, StepSpec
+from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from tests.test_runner_tools import until
+
+NOW = 1_800_000_000 * 10**9
+SECOND = 10**9
+
+
+def render(renderable: RenderableType, width: int = 100, height: int | None = None) -> tuple[str, list[list[Segment]]]:
+    """The renderable's text (as a recording console exports it) and its lines of segments."""
+    console = Console(record=True, width=width, file=io.StringIO(), color_system="truecolor")
+    console.print(renderable, height=height)
+    lines = console.render_lines(renderable, console.options.update(width=width, height=height), pad=False)
+    return console.export_text(), lines
+
+
+def style_of(lines: list[list[Segment]], word: str) -> str:
+    """The style of the first segment that holds `word`."""
+    for line in lines:
+        for segment in line:
+            if word in segment.text:
+                return str(segment.style or "")
+    raise AssertionError(f"{word!r} not rendered")
+
+
+def plan_of(*step_ids: str) -> Plan:
+    return Plan("p1", "demo plan", "goal", tuple(StepSpec(s, f"Description of {s}", type="code_generation")
+                                                 for s in step_ids))
+
+
+def step(step_id: str, state: str = "Pending", **fields: Any) -> StepView:
+    started = fields.pop("started_ns", NOW - 12 * SECOND if state != "Pending" else None)
+    return StepView(step_id, fields.pop("description", f"Description of {step_id}"), "code_generation", state,
+                    started, **fields)
+
+
+# -- panels -----------------------------------------------------------------------------------
+def test_the_header_shows_plan_state_elapsed_time_and_the_control_socket():
+    view = RunView("greet-release", "p1", "r1", "Running", NOW - 75 * SECOND, control_socket="/tmp/aiw.sock")
+    text, lines = render(Header.of(view, NOW))
+    assert "Plan: greet-release | Status: Running | Elapsed: 1m15s | Control: /tmp/aiw.sock" in text
+    assert "AIWhisperer Runner" in text
+    assert style_of(lines, "Running") == "yellow"
+
+
+STATES = {"a": "Completed", "b": "Failed", "c": "Running", "d": "Paused", "e": "Cancelled", "f": "Skipped",
+          "g": "Pending"}
+
+
+def test_the_overview_colours_each_state_as_the_seed_says():
+    view = RunView(steps=tuple(step(f"step_{k}", state) for k, state in STATES.items()))
+    text, lines = render(Overview.of(view, None, NOW), width=120)
+    for state in STATES.values():
+        assert state in text
+    assert style_of(lines, "Completed") == "green"
+    assert style_of(lines, "Failed") == "red"
+    assert style_of(lines, "Running") == "yellow"
+    assert style_of(lines, "Paused") == "dark_orange"
+    assert style_of(lines, "Cancelled") == "dim"
+    assert style_of(lines, "Skipped") == "dim"
+
+
+def test_the_overview_shows_description_duration_tokens_and_cost_when_wide():
+    view = RunView(steps=(step("write_code", "Completed", ended_ns=NOW - 2 * SECOND, input_tokens=1200,
+                               output_tokens=345, cost_usd=0.0123),))
+    text, _ = render(Overview.of(view, None, NOW), width=120)
+    row = next(line for line in text.splitlines() if "write_code" in line)
+    assert "Description of write_code" in row and "10s" in row and "1.5k" in row and "$0.0123" in row
+    assert "Tokens" in text and "Cost" in text
+
+
+def test_at_80_columns_overview_cells_are_cut_with_an_ellipsis_and_no_line_overflows():
+    view = RunView(steps=(step("a_rather_long_step_identifier_indeed", "Running",
+                               description="A description far too long to fit in forty columns at all"),))
+    text, _ = render(Overview.of(view, None, NOW), width=40)
+    assert all(len(line) <= 40 for line in text.splitlines())
+    row = next(line for line in text.splitlines() if "a_rather" in line)
+    assert "…" in row and "Running" in row
+    assert "Tokens" not in text  # no room: the status bar has the totals
+
+
+def test_with_more_steps_than_rows_the_overview_keeps_the_focused_step_in_view():
+    view = RunView(steps=tuple(step(f"step_{i:03d}", "Completed" if i < 150 else "Pending") for i in range(200)))
+    text, _ = render(Overview.of(view, "step_150", NOW), height=20)
+    assert "step_150" in text and "of 200" in text
+    assert "step_000" not in text and "step_199" not in text
+    assert len(text.splitlines()) == 20
+
+
+def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_logs():
+    actions = (
+        ActionLine(1, "chat gpt-4o-mini", "ai", NOW - 5 * SECOND, NOW - 3 * SECOND, False, "in 120 / out 40 tokens"),
+        ActionLine(2, "python -m pytest", "command", NOW - 3 * SECOND, NOW - SECOND, True, "exit 1"),
+        ActionLine(3, "file write greet.py", "file", NOW - 2 * SECOND),
+    )
+    logs = tuple(LogLine(NOW, "INFO", "execution_engine", f"line {i}", "s1") for i in range(50))
+    warning = LogLine(NOW, "WARN", "ai_service", "rate limited \x1b[31mred\x1b[0m\nsecond line", "s1")
+    shown = step("s1", "Running", actions=actions, logs=(*logs, warning), input_tokens=120, output_tokens=40,
+                 cost_usd=0.002)
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+                         width=100, height=20)
+    assert "Logs for Step: s1 Running 120 in / 40 out $0.0020" in text
+    assert "✔ chat gpt-4o-mini  2s  in 120 / out 40 tokens" in text
+    assert "✖ python -m pytest  2s  exit 1" in text
+    assert "▶ file write greet.py  2s" in text
+    assert "rate limited red second line" in text  # escapes dropped, one row per record
+    assert "line 49" in text and "line 30" not in text  # the newest that fit
+    assert style_of(lines, "✖") == "red" and style_of(lines, "▶") == "yellow"
+    assert len(text.splitlines()) == 20
+
+
+def test_the_step_panel_shows_general_logs_before_any_step_and_a_long_reply_over_them():
+    view = RunView(general_logs=(LogLine(NOW, "INFO", "runner", "Plan 'demo' has 2 steps."),))
+    text, _ = render(StepLog.of(view, None, pinned=False, overlay=(), now_ns=NOW), height=8)
+    assert "General Logs" in text and "Plan 'demo' has 2 steps." in text
+    text, _ = render(StepLog.of(view, None, pinned=False, overlay=("commands:", "  pause  pause it"), now_ns=NOW),
+                     height=8)
+    assert "Reply" in text and "  pause  pause it" in text and "Esc to close" in text
+
+
+def test_the_status_bar_counts_states_and_sums_tokens_cost_and_drops():
+    view = RunView(steps=(step("a", "Completed", input_tokens=1000, output_tokens=200, cost_usd=0.5),
+                          step("b", "Completed", input_tokens=500, output_tokens=100, cost_usd=0.25),
+                          step("c", "Running"), step("d")),
+                   dropped=7, last_message="Step 'c' started.")
+    text, lines = render(StatusBar.of(view), width=160)
+    assert "1 pending 1 running 2 completed | dropped 7 | 1.5k in / 300 out tokens | $0.7500 | Step 'c' started." \
+        in text
+    assert style_of(lines, "2 completed") == "green"
+    narrow, _ = render(StatusBar.of(view), width=80)
+    assert "1 pend 1 run 2 done | dropped 7" in narrow
+    assert all(len(line) <= 80 for line in narrow.splitlines())
+
+
+def test_the_prompt_shows_the_typed_line_its_cursor_and_the_last_reply():
+    text, lines = render(Prompt("pause", 2, "cannot pause: the run is already paused", "error"), width=60)
+    assert "> pause" in text and "cannot pause: the run is already paused" in text
+    assert style_of(lines, "u") == "reverse"  # the character under the cursor
+    assert style_of(lines, "cannot pause") == "red"
+    long_line = "context " + "x" * 100 + "END"
+    text, _ = render(Prompt(long_line, len(long_line)), width=40)
+    assert "END" in text and "context" not in text  # scrolled to keep the cursor in view
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (160, 50)])
+def test_the_whole_screen_fills_the_terminal_exactly(width, height):
+    view = RunView("demo", state="Running", started_ns=NOW - SECOND,
+                   steps=tuple(step(f"step_{i:03d}", "Running" if i == 3 else "Completed") for i in range(200)))
+    screen = Screen()
+    screen.update(view, now_ns=NOW, prompt=Prompt("pau", 3))
+    text, lines = render(screen.frame, width=width, height=height)
+    rows = text.splitlines()
+    assert len(rows) == height and all(len(row) == width for row in rows)
+    assert "> pau" in text and "step_003" in text
+    status_row = next(i for i, row in enumerate(rows) if " Status " in row and "Plan:" not in row)
+    prompt_row = next(i for i, row in enumerate(rows) if "Command" in row)
+    assert (prompt_row > status_row) if width < 140 else (prompt_row == status_row)
+
+
+def test_a_frame_lays_out_again_only_the_panels_whose_content_changed():
+    line = LogLine(NOW, "INFO", "execution_engine", "first", "s1")
+    view = RunView("demo", state="Running", started_ns=NOW, steps=(step("s1", "Running", logs=(line,)),))
+    screen = Screen()
+    screen.update(view, now_ns=NOW)
+    render(screen.frame, width=120, height=30)
+    panels = (screen.header, screen.overview, screen.logs, screen.status, screen.prompt)
+    before = [p.renders for p in panels]
+    assert not screen.update(view, now_ns=NOW + 100)  # same second, same data: nothing to draw
+    render(screen.frame, width=120, height=30)
+    assert [p.renders for p in panels] == before
+    more = RunView("demo", state="Running", started_ns=NOW,
+                   steps=(step("s1", "Running", logs=(line, LogLine(NOW, "INFO", "x", "second", "s1"))),))
+    assert screen.update(more, now_ns=NOW + 100)
+    render(screen.frame, width=120, height=30)
+    assert [p.renders - b for p, b in zip(panels, before)] == [0, 0, 1, 0, 0]
+
+
+# -- the state tracker on a real pipeline -------------------------------------------------------
+@pytest.fixture
+def tracked(capture: Any) -> Iterator[tuple[StateTracker, Any]]:
+    tracker = StateTracker(step_log_limit=20, general_log_limit=10)
+    cap = capture(sinks=(tracker.sink(),))
+    tracker.seed(plan_of("s1", "s2", "s3"))
+    yield tracker, cap
+
+
+def test_seeded_steps_are_pending_before_the_run_starts(tracked):
+    tracker, _ = tracked
+    view = tracker.snapshot()
+    assert [(s.step_id, s.state, s.description) for s in view.steps] == [
+        ("s1", "Pending", "Description of s1"), ("s2", "Pending", "Description of s2"),
+        ("s3", "Pending", "Description of s3")]
+    assert view.plan_name == "demo plan" and view.state == "Pending"
+
+
+def test_states_change_at_once_from_the_state_change_records_not_at_span_end(tracked):
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run:
+        view = tracker.snapshot()
+        assert view.state == "Running" and view.run_id == run.run_id and view.started_ns
+        with run.step("s1", "code_generation", "Write it"):
+            assert tracker.snapshot().step("s1").state == "Running"
+            run.pause(source="console")
+            view = tracker.snapshot()
+            assert (view.state, view.step("s1").state) == ("Paused", "Paused")
+            run.resume()
+            assert tracker.snapshot().step("s1").state == "Running"
+        assert tracker.snapshot().step("s1").ended_ns is not None
+        run.skip_step("s2", "dependency did not complete")
+        with pytest.raises(RuntimeError), run.step("s3", "analysis"):
+            raise RuntimeError("boom")
+    view = tracker.snapshot()
+    assert [s.state for s in view.steps] == ["Completed", "Skipped", "Failed"]
+    assert view.step("s3").error == "boom"
+    assert view.state == "Failed" and view.ended_ns is not None
+    assert view.counts() == {"Completed": 1, "Skipped": 1, "Failed": 1}
+
+
+def test_sub_actions_are_listed_when_they_start_and_summarised_when_they_end(tracked, tmp_path):
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run, run.step("s1", "code_generation") as step_:
+        for tokens_in, tokens_out, cost in ((100, 20, 0.001), (300, 50, 0.002)):
+            with step_.ai_call(provider="openai", model="gpt-4o-mini") as call:
+                (running,) = [a for a in tracker.snapshot().step("s1").actions if a.ended_ns is None]
+                assert (running.kind, running.name) == ("ai", "chat gpt-4o-mini")
+                call.response_received(input_tokens=tokens_in, output_tokens=tokens_out, cost_usd=cost)
+        with step_.tool_call("write_file", call_id="c1") as tool, tool.file_operation("write", "greet.py") as op:
+            op.done(bytes_written=2048)
+        with step_.command(["python", "-m", "pytest"]) as command:
+            command.exited(1)
+        view = tracker.snapshot().step("s1")
+    assert (view.input_tokens, view.output_tokens) == (400, 70)
+    assert view.cost_usd == pytest.approx(0.003)
+    assert [(a.kind, a.name, a.summary, a.failed) for a in view.actions] == [
+        ("ai", "chat gpt-4o-mini", "in 100 / out 20 tokens, $0.0010", False),
+        ("ai", "chat gpt-4o-mini", "in 300 / out 50 tokens, $0.0020", False),
+        ("tool", "execute_tool write_file", "", False),
+        ("file", "file write greet.py", "2.0 KB written", False),
+        ("command", "python -m pytest", "exit 1", True),
+    ]
+    assert all(a.ended_ns is not None for a in view.actions)
+
+
+def test_log_lines_go_to_their_step_or_the_general_log_and_stay_bounded(tracked):
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run:
+        for index in range(30):
+            run.log(LogLevel.INFO, "note", f"plan line {index}")
+        with run.step("s1", "analysis") as step_:
+            for index in range(100):
+                step_.log(LogLevel.INFO, "progress", f"step line {index}")
+            logging.getLogger("some.library").warning("a stdlib record inside the step")
+    view = tracker.snapshot()
+    s1 = view.step("s1")
+    assert len(s1.logs) == 20 and s1.logs[-1].message.startswith("Step 's1' succeeded")
+    assert s1.logs[-2].message == "a stdlib record inside the step"  # found its step through its span
+    assert len(view.general_logs) == 10
+    assert view.last_message == "Plan 'demo plan' succeeded."
+
+
+def test_the_tracker_sees_only_redacted_text(tracked):
+    tracker, cap = tracked
+    secret = "sk-proj-" + "A1b2C3d4" * 5
+    with cap.telemetry.plan_run("p1", "demo plan") as run, run.step("s1", "analysis") as step_:
+        step_.log(LogLevel.INFO, "leak", f"using key {secret}")
+    (line,) = [line for line in tracker.snapshot().step("s1").logs if line.message.startswith("using key")]
+    assert secret not in line.message
+
+
+def test_snapshots_are_cheap_copies_sharing_what_did_not_change(tracked):
+    tracker, cap = tracked
+    first = tracker.snapshot()
+    assert tracker.snapshot() is first  # nothing changed: the same object
+    woken = threading.Event()
+    unsubscribe = tracker.subscribe(woken.set)
+    with cap.telemetry.plan_run("p1", "demo plan") as run, run.step("s1", "analysis"):
+        pass
+    assert woken.is_set()
+    second = tracker.snapshot()
+    assert second.version > first.version
+    assert second.step("s2") is first.step("s2") and second.step("s1") is not first.step("s1")
+    unsubscribe()
+    woken.clear()
+    tracker.set_control_socket("/tmp/x.sock")
+    assert not woken.is_set() and tracker.snapshot().control_socket == "/tmp/x.sock"
+    drops = [0]
+    tracker.set_drop_counter(lambda: drops[0])
+    drops[0] = 3
+    assert tracker.snapshot().dropped == 3
+
+
+# -- keys and the app ------------------------------------------------------------------------------
+def test_the_key_decoder_splits_text_named_keys_and_swallows_unknown_sequences():
+    decoder = KeyDecoder()
+    assert decoder.feed(b"ab\x1b[Ac\x7f\r") == ["ab", Key.UP, "c", Key.BACKSPACE, Key.ENTER]
+    assert decoder.feed(b"\x1b[15~\x1b[1;5C\x1bOP\x1bxz") == ["z"]  # F5, Ctrl-Right, F1, Alt-x
+    assert decoder.feed(b"\x1b[") == [] and decoder.pending
+    assert decoder.feed(b"B") == [Key.DOWN]
+    assert decoder.feed(b"\x1b") == [] and decoder.flush() == [Key.ESCAPE]
+    assert decoder.feed("é".encode()[:1]) == [] and decoder.feed("é".encode()[1:]) == ["é"]
+
+
+@dataclass(frozen=True)
+class FakeReply:
+    ok: bool
+    message: str
+
+
+class FakeRelay:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.replies: dict[str, FakeReply] = {}
+
+    def submit(self, line: str, source: str) -> FakeReply:
+        self.calls.append((line, source))
+        word = line.split()[0]
+        if word == "explode":
+            raise RuntimeError("boom")
+        return self.replies.get(word, FakeReply(True, f"done: {line}"))
+
+
+class Running:
+    """A ConsoleApp on its own thread, reading a pipe, drawing on a recording console."""
+
+    def __init__(self, app: ConsoleApp, write_fd: int, console: Console) -> None:
+        self.app, self._write_fd, self.console = app, write_fd, console
+
+    def type(self, data: bytes | str) -> None:
+        os.write(self._write_fd, data.encode() if isinstance(data, str) else data)
+
+
+@pytest.fixture
+def running_app() -> Iterator[tuple[Running, FakeRelay]]:
+    tracker = StateTracker()
+    tracker.seed(plan_of("s1", "s2"))
+    relay = FakeRelay()
+    read_fd, write_fd = os.pipe()
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, height=30, record=True)
+    app = ConsoleApp(tracker, relay.submit, console=console, input_fd=read_fd)
+    stop = threading.Event()
+    thread = threading.Thread(target=app.run, args=(stop,), daemon=True)
+    thread.start()
+    yield Running(app, write_fd, console), relay
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    os.close(write_fd)
+    os.close(read_fd)
+
+
+def test_typing_editing_and_enter_submit_the_line_and_show_the_reply(running_app):
+    running, relay = running_app
+    running.type("pausx")
+    until(lambda: running.app.typed == "pausx", "the typed text")
+    running.type(b"\x7f\x08se\x1b[D\x1b[C")
+    until(lambda: running.app.typed == "pause", "the edited text")
+    until(lambda: "> pause" in running.console.export_text(clear=False), "the typed line drawn")
+    running.type("\r")
+    until(lambda: relay.calls == [("pause", "console")], "pause submitted")
+    until(lambda: running.app.notice == "done: pause", "the reply shown")
+    assert running.app.typed == ""
+
+
+def test_up_and_down_walk_the_history_back_to_the_draft(running_app):
+    running, relay = running_app
+    running.type("pause\rresume\rcon")
+    until(lambda: len(relay.calls) == 2 and running.app.typed == "con", "two commands and a draft")
+    for key, expected in ((b"\x1b[A", "resume"), (b"\x1b[A", "pause"), (b"\x1b[A", "pause"),
+                          (b"\x1b[B", "resume"), (b"\x1b[B", "con")):
+        running.type(key)
+        until(lambda expected=expected: running.app.typed == expected, f"history entry {expected!r}")
+
+
+def test_unknown_escape_sequences_are_ignored_cleanly(running_app):
+    running, relay = running_app
+    running.type(b"st\x1b[15~a\x1b[1;5Ct\x1bOPu\x1bxs\x1b[")
+    running.type(b"3~\r")
+    until(lambda: relay.calls == [("status", "console")], "status submitted")
+
+
+def test_a_failing_relay_and_a_long_reply_are_shown_not_raised(running_app):
+    running, relay = running_app
+    running.type("explode now\r")
+    until(lambda: running.app.notice == "explode failed: boom", "the failure shown")
+    relay.replies["help"] = FakeReply(True, "commands:\n  pause   hold the run\n  resume  go on")
+    running.type("help\r")
+    until(lambda: "pause   hold the run" in running.console.export_text(clear=False), "the long reply drawn")
+    assert "Esc to close" in running.console.export_text()
+
+
+def test_details_selects_a_known_step_refuses_an_unknown_one_and_esc_follows_again(running_app):
+    running, relay = running_app
+    running.type("details nope\r")
+    until(lambda: running.app.notice.startswith("unknown step 'nope' (steps: s1, s2)"), "the unknown step refused")
+    assert running.app.selected is None
+    running.type("details s2\r")
+    until(lambda: running.app.selected == "s2", "s2 selected")
+    assert relay.calls[-1] == ("details s2", "console")
+    until(lambda: "Logs for Step: s2" in running.console.export_text(), "s2's logs drawn")
+    running.type(b"\x1b")
+    until(lambda: running.app.selected is None, "following again")
+    relay.replies["details"] = FakeReply(False, "no step 's1' in the plan")
+    running.type("details s1\r")
+    until(lambda: running.app.notice == "no step 's1' in the plan", "the relay's refusal shown")
+    assert running.app.selected is None
+
+
+def test_ctrl_c_twice_cancels_and_once_only_warns(running_app, monkeypatch):
+    running, relay = running_app
+    running.app.interrupt()
+    until(lambda: running.app.notice == CONFIRM_MESSAGE, "the confirmation asked")
+    assert relay.calls == []
+    running.app.interrupt()
+    until(lambda: relay.calls == [("cancel", "console")], "cancel submitted")
+    running.type(b"\x03\x03")  # the byte, where the terminal does not turn it into SIGINT
+    until(lambda: relay.calls == [("cancel", "console")] * 2, "cancel submitted again")
+    monkeypatch.setattr(app_module, "CONFIRM_S", 0.05)
+    running.app.interrupt()
+    until(lambda: running.app.notice == "", "the warning gone once the window closed")
+    running.app.interrupt()
+    until(lambda: running.app.notice == CONFIRM_MESSAGE, "the confirmation asked")
+    assert len(relay.calls) == 2
+
+
+def test_on_the_main_thread_a_real_sigint_goes_through_the_double_press_logic():
+    tracker = StateTracker()
+    relay = FakeRelay()
+    read_fd, write_fd = os.pipe()
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, height=30)
+    app = ConsoleApp(tracker, relay.submit, console=console, input_fd=read_fd)
+    stop = threading.Event()
+    previous = signal.getsignal(signal.SIGINT)
+
+    def press_twice() -> None:
+        try:
+            until(lambda: signal.getsignal(signal.SIGINT) is not previous, "the app's SIGINT handler")
+            os.kill(os.getpid(), signal.SIGINT)
+            until(lambda: app.notice == CONFIRM_MESSAGE, "the confirmation asked")
+            os.kill(os.getpid(), signal.SIGINT)
+            until(lambda: relay.calls == [("cancel", "console")], "cancel submitted")
+        finally:
+            stop.set()
+
+    presser = threading.Thread(target=press_twice)
+    presser.start()
+    try:
+        app.run(stop)
+    finally:
+        presser.join(5)
+        os.close(write_fd)
+        os.close(read_fd)
+    assert relay.calls == [("cancel", "console")]
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_interactive_only_with_a_terminal_on_both_ends_that_is_not_dumb():
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    assert is_interactive(tty, stdin=tty, environ={"TERM": "xterm-256color"})
+    assert not is_interactive(pipe, stdin=tty, environ={"TERM": "xterm"})
+    assert not is_interactive(tty, stdin=pipe, environ={"TERM": "xterm"})
+    assert not is_interactive(tty, stdin=tty, environ={"TERM": "dumb"})
