@@ -67,8 +67,15 @@ def _settings(args: argparse.Namespace) -> TelemetryConfig:
     sinks = settings.sinks
     if args.log_dir:
         sinks = replace(sinks, file=replace(sinks.file, directory=args.log_dir))
-    sinks = replace(sinks, console=replace(sinks.console, enabled=not args.no_console))
+    # Plain lines only when there is no live display to show the run instead.
+    sinks = replace(sinks, console=replace(sinks.console, enabled=not args.no_console and not _live(args)))
     return replace(settings, sinks=sinks)
+
+
+def _live(args: argparse.Namespace) -> bool:
+    from aiw_otel.console import is_interactive
+
+    return not args.no_console and is_interactive()
 
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
@@ -89,12 +96,12 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
                                                 replay_file=replay, fail_fast=args.fail_fast,
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
-    _relay, server = _control(engine, tracker, args.control_socket, log_dir)
+    relay, server = _control(engine, tracker, args.control_socket, log_dir)
     print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
     print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
           flush=True)
     try:
-        state = _run_until_done(engine)
+        state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine)
         telemetry.shutdown()
     finally:
         server.close()
@@ -123,31 +130,61 @@ def _beside(plan_path: Path, name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
-def _run_until_done(engine: Any) -> State:
-    """Run on a worker thread; Ctrl-C (SIGINT) and SIGTERM turn into one recorded cancel request."""
-    outcome: list[State] = []
-    failure: list[BaseException] = []
+class _Worker:
+    """The engine on its own thread; `done` is set however it ends."""
 
-    def work() -> None:
+    def __init__(self, engine: Any) -> None:
+        self.done = threading.Event()
+        self._outcome: list[State] = []
+        self._failure: list[BaseException] = []
+        self._thread = threading.Thread(target=self._work, args=(engine,), name="aiw-otel-engine", daemon=True)
+
+    def _work(self, engine: Any) -> None:
         try:
-            outcome.append(engine.run())
-        except BaseException as error:  # reported below, on the main thread
-            failure.append(error)
+            self._outcome.append(engine.run())
+        except BaseException as error:  # re-raised on the main thread by result()
+            self._failure.append(error)
+        finally:
+            self.done.set()
 
-    worker = threading.Thread(target=work, name="aiw-otel-engine", daemon=True)
+    def start(self) -> None:
+        self._thread.start()
+
+    def result(self) -> State:
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._outcome[0]
+
+
+def _run_until_done(engine: Any) -> State:
+    """Plain mode: Ctrl-C (SIGINT) and SIGTERM turn into one recorded cancel request."""
+    worker = _Worker(engine)
     previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
     worker.start()
     try:
-        while worker.is_alive():
+        while not worker.done.is_set():
             try:
-                worker.join(0.2)
+                worker.done.wait(0.2)
             except KeyboardInterrupt:
                 _cancel(engine, "keyboard")
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if failure:
-        raise failure[0]
-    return outcome[0]
+    return worker.result()
+
+
+def _run_with_console(engine: Any, tracker: Any, relay: Any) -> State:
+    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes)."""
+    from aiw_otel.console import ConsoleApp
+
+    worker = _Worker(engine)
+    previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
+    worker.start()
+    try:
+        ConsoleApp(tracker, relay.submit).run(worker.done)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return worker.result()
 
 
 def _cancel(engine: Any, source: str) -> None:

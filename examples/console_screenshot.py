@@ -1,0 +1,51 @@
+"""Render the live console's frame for a real demo run to docs/console.svg (the README's picture).
+
+    python examples/console_screenshot.py
+
+It runs the bundled demo plan (replayed AI, real files and commands) with the state tracker the
+console uses, then draws one frame with Rich's recorder: what the terminal shows near the end of a
+run, with the failed step selected.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+import aiw_otel
+from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+from aiw_otel.console.screen import Screen
+from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.runner.cli_run import DEMO_PLAN
+from aiw_otel.runner.engine import Engine, RunOptions
+from aiw_otel.runner.plan_loader import load_plan
+
+OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "console.svg"
+
+
+def main() -> None:
+    plan = load_plan(DEMO_PLAN)
+    tracker = StateTracker()
+    tracker.seed(plan)
+    with tempfile.TemporaryDirectory() as directory:
+        settings = TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=directory)))
+        telemetry = aiw_otel.configure(settings, sinks=[tracker.sink()], environ={}, set_global=False,
+                                       handle_signals=False)
+        engine = Engine(telemetry, plan, RunOptions(workspace=Path(directory) / "ws", provider="replay",
+                                                    replay_file=str(DEMO_PLAN / "replay.json")))
+        engine.run()
+        telemetry.shutdown()
+    console = Console(record=True, width=160, height=36, file=open("/dev/null", "w"), force_terminal=True)
+    screen = Screen()
+    screen.update(tracker.snapshot(), now_ns=time.time_ns(), selected="publish_package")
+    console.print(screen.frame, height=36)
+    OUTPUT.parent.mkdir(exist_ok=True)
+    console.save_svg(str(OUTPUT), title="aiw-otel demo")
+    print(f"wrote {OUTPUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The live console in a real terminal (tmux): type commands while the display redraws.
+
+This is the part AIWhisperer built and removed as unstable, so it is tested the way a user meets
+it: `aiw-otel run` in a tmux pane, keys sent with send-keys, the screen read with capture-pane,
+the processes checked in /proc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from aiw_otel.logdir import SIGNAL_FILES
+from tests.fake_openai import FakeOpenAI, completion, fake_openai  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ensure_tmux() -> str:
+    """tmux from the PATH, installed from Debian's packages if missing (the test setup may do that)."""
+    found = shutil.which("tmux")
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "tmux"]):
+            subprocess.run(step, capture_output=True, timeout=600, env=env)
+        found = shutil.which("tmux")
+    if found is None:
+        pytest.fail("tmux is needed for the real-terminal console test: install it (apt-get install tmux)")
+    return found
+
+
+class Pane:
+    def __init__(self, tmux: str, name: str) -> None:
+        self.tmux = tmux
+        self.name = name
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([self.tmux, "send-keys", "-t", self.name, *keys], check=True)
+
+    def type(self, line: str) -> None:
+        self.keys("-l", line)
+        self.keys("Enter")
+
+    def screen(self) -> str:
+        return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
+    def wait_for(self, text: str, deadline_s: float = 30.0) -> str:
+        return until(lambda: text in (screen := self.screen()) and screen, deadline_s, f"{text!r} on screen:\n"
+                     + self.screen())
+
+
+def until(condition, deadline_s: float, what: str):
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def process_with(marker: str) -> int | None:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in cmdline and "aiw_otel.cli" not in cmdline and "tmux" not in cmdline:
+                return int(entry)
+    return None
+
+
+def state_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+PLAN = textwrap.dedent("""
+    task_id: tmux-test
+    name: tmux-test
+    natural_language_goal: steer a run from the keyboard
+    plan:
+      - step_id: wait
+        description: wait for the go file
+        agent_spec: {type: analysis}
+        actions: [{run: "while [ ! -f go ]; do sleep 0.05; done; echo marker-wait-4711"}]
+      - step_id: ask
+        description: ask the model
+        depends_on: [wait]
+        agent_spec: {type: ai_interaction, instructions: [answer briefly]}
+      - step_id: long
+        description: a long command to cancel
+        depends_on: [ask]
+        agent_spec: {type: analysis}
+        actions: [{run: "sleep 41.75"}]
+""")
+
+
+def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOpenAI):
+    tmux = ensure_tmux()
+    fake_openai.script(completion("noted"))
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    workspace, logs = tmp_path / "ws", tmp_path / "logs"
+    name = f"aiw-{uuid.uuid4().hex[:8]}"
+    command = (f"{sys.executable} -m aiw_otel.cli run {tmp_path / 'plan.yaml'} --provider openai --model m "
+               f"--workspace {workspace} --log-dir {logs} --control-socket {tmp_path / 'ctl.sock'}; "
+               f"echo EXIT=$?; sleep 600")
+    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
+                    "-e", f"OPENAI_BASE_URL={fake_openai.base_url}", "-e", "TERM=xterm-256color",
+                    "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+    pane = Pane(tmux, name)
+    try:
+        pane.wait_for("Plan: tmux-test")
+        shell = until(lambda: process_with("while [ ! -f go ]"), 30, "the waiting command")
+
+        pane.type("pause")
+        pane.wait_for("Paused")
+        until(lambda: state_of(shell) == "T", 10, "the command stopped (state T)")
+        pane.type("resume")
+        until(lambda: state_of(shell) in ("S", "R"), 10, "the command running again")
+
+        pane.type("context use British spelling")
+        (workspace / "go").write_text("")
+        (request,) = fake_openai.wait_for_requests(1, timeout=30)
+        assert request.body["messages"][-1]["content"].endswith("use British spelling")
+
+        sleeper = until(lambda: process_with("sleep 41.75"), 30, "the long command")
+        pane.type("details wait")
+        pane.wait_for("Logs for Step: wait")
+        pane.type("resume")  # invalid now: a clear message, no crash
+        pane.wait_for("not paused")
+
+        pane.type("cancel")
+        pane.wait_for("EXIT=3", 60)
+        assert state_of(sleeper) == "gone"
+        with pytest.raises(ProcessLookupError):
+            os.killpg(sleeper, 0)
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
+    spans = [span for line in (logs / SIGNAL_FILES["traces"]).read_text().splitlines()
+             for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    interactions = [s["name"] for s in spans if s["name"].startswith("user_interaction")]
+    assert interactions == ["user_interaction pause", "user_interaction resume", "user_interaction context",
+                            "user_interaction cancel"]
+    (root,) = [s for s in spans if s["name"] == "invoke_workflow tmux-test"]
+    states = {a["key"]: a["value"].get("stringValue") for a in root["attributes"]}
+    assert states["aiw.plan.state"] == "Cancelled"
