@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import replace
 from typing import Sequence
 
-from aiw_otel.config import ConfigError, TelemetryConfig
+from aiw_otel.config import ConfigError
 
 
 def _check(args: argparse.Namespace) -> int:

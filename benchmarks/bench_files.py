@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pythonjsonlogger.json import JsonFormatter
 
 import aiw_otel
-from aiw_otel import ComponentType, LogLevel, LogMessage
+from aiw_otel import LogLevel
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.health import TelemetryHealth

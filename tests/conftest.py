@@ -12,6 +12,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import aiw_otel
 from aiw_otel.config import TelemetryConfig
 
+#: The local OpenAI-compatible server (`fake_openai` fixture) for every test module.
+pytest_plugins = ["tests.fake_openai"]
+
 
 class Captured:
     """A configured Telemetry plus what its in-memory sink received (flushed on every read)."""

@@ -20,7 +20,7 @@ from aiw_otel.runner.ai_client import AIConfigError, AIRequestError, ChatResult,
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.openai_chat import retry_after_s
 from tests.conftest import debug_config
-from tests.fake_openai import FakeOpenAI, completion, error, fake_openai  # noqa: F401  (fixture)
+from tests.fake_openai import FakeOpenAI, completion, error
 
 MESSAGES = [{"role": "system", "content": "You write code."}, {"role": "user", "content": "Write greet.py"}]
 WRITE_FILE = {

@@ -29,7 +29,7 @@ from aiw_otel.console.steplog import StepLog
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.plan import Plan, StepSpec
 from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
-from tests.test_runner_tools import until
+from tests.processes import until
 
 NOW = 1_800_000_000 * 10**9
 SECOND = 10**9

@@ -13,14 +13,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from aiw_otel.logdir import SIGNAL_FILES
-from tests.fake_openai import FakeOpenAI, completion, fake_openai  # noqa: F401  (fixture)
+from tests.fake_openai import FakeOpenAI, completion
+from tests.processes import process_state, process_with, until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,38 +55,8 @@ class Pane:
                               text=True).stdout
 
     def wait_for(self, text: str, deadline_s: float = 30.0) -> str:
-        return until(lambda: text in (screen := self.screen()) and screen, deadline_s, f"{text!r} on screen:\n"
-                     + self.screen())
-
-
-def until(condition, deadline_s: float, what: str):
-    end = time.monotonic() + deadline_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def process_with(marker: str) -> int | None:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if marker in cmdline and "aiw_otel.cli" not in cmdline and "tmux" not in cmdline:
-                return int(entry)
-    return None
-
-
-def state_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
+        return until(lambda: text in (screen := self.screen()) and screen, f"{text!r} on screen:\n{self.screen()}",
+                     deadline_s)
 
 
 PLAN = textwrap.dedent("""
@@ -125,20 +95,20 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
     pane = Pane(tmux, name)
     try:
         pane.wait_for("Plan: tmux-test")
-        shell = until(lambda: process_with("while [ ! -f go ]"), 30, "the waiting command")
+        shell = until(lambda: process_with("while [ ! -f go ]"), "the waiting command", 30)
 
         pane.type("pause")
         pane.wait_for("Paused")
-        until(lambda: state_of(shell) == "T", 10, "the command stopped (state T)")
+        until(lambda: process_state(shell) == "T", "the command stopped (state T)")
         pane.type("resume")
-        until(lambda: state_of(shell) in ("S", "R"), 10, "the command running again")
+        until(lambda: process_state(shell) in ("S", "R"), "the command running again")
 
         pane.type("context use British spelling")
         (workspace / "go").write_text("")
         (request,) = fake_openai.wait_for_requests(1, timeout=30)
         assert request.body["messages"][-1]["content"].endswith("use British spelling")
 
-        sleeper = until(lambda: process_with("sleep 41.75"), 30, "the long command")
+        sleeper = until(lambda: process_with("sleep 41.75"), "the long command", 30)
         pane.type("details wait")
         pane.wait_for("Logs for Step: wait")
         pane.type("resume")  # invalid now: a clear message, no crash
@@ -146,7 +116,7 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
 
         pane.type("cancel")
         pane.wait_for("EXIT=3", 60)
-        assert state_of(sleeper) == "gone"
+        assert process_state(sleeper) is None
         with pytest.raises(ProcessLookupError):
             os.killpg(sleeper, 0)
     finally:

@@ -27,7 +27,7 @@ from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 from tests.conftest import debug_config
-from tests.fake_openai import FakeOpenAI, completion, fake_openai  # noqa: F401  (fixture)
+from tests.fake_openai import FakeOpenAI, completion
 from tests.test_cli import ROOT
 from tests.test_engine import _pid_of, _state, _wait_for, attrs, plan_file, spans_in
 

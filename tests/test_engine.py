@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ from aiw_otel.runner.cli_run import DEMO_PLAN
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 from tests.conftest import debug_config
-from tests.fake_openai import FakeOpenAI, completion, fake_openai  # noqa: F401  (fixture)
+from tests.fake_openai import FakeOpenAI, completion
+from tests.processes import process_state, process_with, until
 
 
 def spans_in(directory: Path) -> list[dict[str, Any]]:
@@ -104,29 +104,15 @@ plan:
 
 
 def _pid_of(marker: str, deadline_s: float = 10.0) -> int:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                except OSError:
-                    continue
-                if marker in cmdline and not cmdline.startswith("/bin/sh"):
-                    return int(entry)
-        time.sleep(0.02)
-    raise AssertionError(f"no process with {marker!r} appeared")
+    return until(lambda: process_with(marker, shells=False), f"a process running {marker!r}", deadline_s)
 
 
 def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return process_state(pid) or "gone"
 
 
 def _wait_for(condition, deadline_s: float = 10.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, "condition not met in time"
-        time.sleep(0.02)
+    until(condition, "the condition", deadline_s)
 
 
 def test_pause_resume_context_and_cancel_a_running_plan(capture, tmp_path, fake_openai: FakeOpenAI):

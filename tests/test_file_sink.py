@@ -20,7 +20,6 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.rotating_file import RotatingFile

@@ -21,29 +21,7 @@ from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.tools import TOOL_DEFINITIONS, execute_tool
 from aiw_otel.runner.workspace import Workspace, WorkspaceError
 from tests.conftest import debug_config
-
-DEADLINE_S = 10.0
-
-
-def until(condition: Callable[[], Any], what: str, seconds: float = DEADLINE_S) -> Any:
-    """Poll until `condition()` is truthy; fail naming `what` after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def process_state(pid: int) -> str | None:
-    """Field 3 of /proc/<pid>/stat (R, S, T, Z ...), None once the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
+from tests.processes import DEADLINE_S, process_state, until
 
 def group_gone(pgid: int) -> bool:
     try:

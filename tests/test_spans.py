@@ -289,7 +289,7 @@ def test_log_records_are_correlated_to_their_span(capture):
 def test_user_interactions_record_span_event_and_log(capture):
     cap = capture()
     with cap.telemetry.plan_run("p", "plan") as run:
-        with pytest.raises(RunCancelled), run.step("s1", "long_analysis") as step:
+        with pytest.raises(RunCancelled), run.step("s1", "long_analysis"):
             run.pause(source="console")
             run.add_context("focus on the API section", source="console")
             run.resume()
