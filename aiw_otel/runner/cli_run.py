@@ -184,7 +184,19 @@ def _run_with_console(engine: Any, tracker: Any, relay: Any) -> State:
         ConsoleApp(tracker, relay.submit).run(worker.done)
     finally:
         signal.signal(signal.SIGTERM, previous)
-    return worker.result()
+    state = worker.result()
+    _print_final_overview(tracker)
+    return state
+
+
+def _print_final_overview(tracker: Any) -> None:
+    """The full-screen view closes with the run; leave its plan overview in the scrollback."""
+    from rich.console import Console
+
+    from aiw_otel.console.overview import Overview
+
+    view = tracker.snapshot()
+    Console().print(Overview.of(view, None, time.time_ns()), height=len(view.steps) + 3)
 
 
 def _cancel(engine: Any, source: str) -> None:

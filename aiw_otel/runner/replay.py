@@ -5,7 +5,7 @@ A replay is a Transport like the real ones, so it goes through the same retry lo
 same spans (provider name from the file, `server.address` "replay"); an injected 429 is retried
 like a real one. The file is validated whole on load, so a typo is reported before the run starts.
 
-    {"provider": "openai", "model": "gpt-4o-mini",
+    {"provider": "openai", "model": "gpt-4o-mini", "latency_s": 0.5,
      "steps": {"<step_id>": [
         {"response": {"content": "...", "tool_calls": [{"name": "write_file", "arguments": {...}}],
                       "finish_reason": "tool_calls", "usage": {"input_tokens": 10, "output_tokens": 5},
@@ -78,6 +78,8 @@ class Recording:
     provider: str
     model: str | None
     steps: Mapping[str, tuple[Turn, ...]]
+    #: Seconds each answer takes; a demo sets it high enough to watch the run and type into it.
+    latency_s: float = REPLAY_LATENCY_S
 
 
 class ReplayTransport:
@@ -93,7 +95,7 @@ class ReplayTransport:
         self._served: defaultdict[str, int] = defaultdict(int)
 
     def send(self, step_id: str, request: ChatRequest, control: RunControl) -> ChatResult:
-        control.wait(REPLAY_LATENCY_S)
+        control.wait(self.recording.latency_s)
         with self._lock:
             index = self._served[step_id]
             self._served[step_id] += 1
@@ -164,7 +166,7 @@ class _Reader:
     def recording(self, data: Any) -> Recording:
         if not isinstance(data, dict):
             raise self.error("the file", "an object", data)
-        top = self.fields(data, "", ("provider", "model", "steps"))
+        top = self.fields(data, "", ("provider", "model", "latency_s", "steps"))
         steps = top.get("steps")
         if not isinstance(steps, dict):
             raise self.error("steps", 'an object mapping step ids to lists of turns', steps)
@@ -178,6 +180,8 @@ class _Reader:
             provider=self.optional_text(top.get("provider"), "provider") or "replay",
             model=self.optional_text(top.get("model"), "model"),
             steps=read,
+            latency_s=self.number(top.get("latency_s"), "latency_s") if top.get("latency_s") is not None
+            else REPLAY_LATENCY_S,
         )
 
     def turn(self, raw: Any, step_id: str, index: int) -> Turn:
