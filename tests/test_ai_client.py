@@ -383,7 +383,7 @@ def test_cancel_during_a_replayed_answer(capture: Any, tmp_path: Path) -> None:
     [
         ('{"steps": {', "replay.json:1:12: not valid JSON"),
         ("[]", "replay.json: the file: expected an object, got []"),
-        ({"turns": {}}, 'replay.json: turns: expected one of the fields provider, model, steps, got "turns"'),
+        ({"turns": {}}, 'replay.json: turns: expected one of the fields provider, model, latency_s, steps, got "turns"'),
         ({"steps": []}, "replay.json: steps: expected an object mapping step ids to lists of turns, got []"),
         ({"steps": {"s1": [{"response": {}, "error": {}}]}}, "step 's1' turn 0: expected an object with exactly one of"),
         ({"steps": {"s1": [{"response": {}}, {"error": {"status": 200}}]}},
