@@ -13,6 +13,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 _REPORT_INTERVAL_S = 30.0
 
@@ -67,6 +68,15 @@ class TelemetryHealth:
         self._unreported: Counter[str] = Counter()
         self._interval = report_interval_s
         self._log = _internal_logger()
+        self._reporter: Callable[[str], None] | None = None
+
+    def set_reporter(self, reporter: Callable[[str], None] | None) -> None:
+        """Send reports somewhere else than stderr (None: back to stderr).
+
+        A live console owns the terminal; a line written to stderr would tear its frame, so while
+        it runs the reports go to its status bar instead.
+        """
+        self._reporter = reporter
 
     def dropped(self, sink: str, signal: str, count: int = 1) -> None:
         """A full queue refused records: count them (and say so once per interval)."""
@@ -105,6 +115,9 @@ class TelemetryHealth:
         else:
             message += f" (further problems of this sink are reported at most every {self._interval:.0f} s)"
         try:
-            self._log.warning(message)
-        except Exception:  # a closed stderr must not turn a report into a crash
+            if self._reporter is not None:
+                self._reporter(f"telemetry: {message}")
+            else:
+                self._log.warning(message)
+        except Exception:  # a closed stderr or a broken reporter must not turn a report into a crash
             pass

@@ -492,3 +492,13 @@ def test_interactive_only_with_a_terminal_on_both_ends_that_is_not_dumb():
     assert not is_interactive(pipe, stdin=tty, environ={"TERM": "xterm"})
     assert not is_interactive(tty, stdin=pipe, environ={"TERM": "xterm"})
     assert not is_interactive(tty, stdin=tty, environ={"TERM": "dumb"})
+
+
+def test_a_note_reaches_the_status_bar_and_wakes_subscribers():
+    tracker = StateTracker()
+    woken: list[int] = []
+    tracker.subscribe(lambda: woken.append(1))
+    before = tracker.snapshot().version
+    tracker.note("telemetry: sink 'file' is off")
+    view = tracker.snapshot()
+    assert view.last_message == "telemetry: sink 'file' is off" and view.version > before and woken

@@ -309,3 +309,14 @@ def test_import_loads_no_exporter_or_grpc(tmp_path):
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reports_can_go_to_a_live_console_instead_of_stderr(capture, capsys):
+    shown: list[str] = []
+    cap = capture(sinks=[aiw_otel.ExporterSink("broken", span_exporter=RaisingExporter())])
+    cap.telemetry.health.set_reporter(shown.append)
+    with cap.telemetry.plan_run("p", "plan"):
+        pass
+    cap.telemetry.force_flush(2.0)
+    assert shown and "sink 'broken' failed to handle traces" in shown[0]
+    assert "collector unreachable" not in capsys.readouterr().err

@@ -260,6 +260,13 @@ class StateTracker:
                 self._changed(step)
         self._notify()
 
+    def note(self, message: str) -> None:
+        """Show a message in the status bar (telemetry's own trouble, while the screen is taken)."""
+        with self._lock:
+            self._last_message = message
+            self._bump()
+        self._notify()
+
     # -- internals (called with the lock held, except _notify) ------------------------------
     def _step(self, step_id: str) -> _Step:
         step = self._steps.get(step_id)

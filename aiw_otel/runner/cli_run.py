@@ -180,9 +180,11 @@ def _run_with_console(engine: Any, tracker: Any, relay: Any) -> State:
     worker = _Worker(engine)
     previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
     worker.start()
+    engine.telemetry.health.set_reporter(tracker.note)
     try:
         ConsoleApp(tracker, relay.submit).run(worker.done)
     finally:
+        engine.telemetry.health.set_reporter(None)
         signal.signal(signal.SIGTERM, previous)
     state = worker.result()
     _print_final_overview(tracker)
