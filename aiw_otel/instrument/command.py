@@ -63,9 +63,10 @@ class Command(Operation):
         parent: Operation,
         command: str | Sequence[str],
         cwd: str | None = None,
+        shown_as: str | None = None,
     ) -> None:
         self.argv = split_command(command)
-        self.command_line = command if isinstance(command, str) else shlex.join(self.argv)
+        self.command_line = shown_as or (command if isinstance(command, str) else shlex.join(self.argv))
         self.cwd = cwd
         executable = os.path.basename(self.argv[0]) if self.argv else "command"
         attributes: dict[str, object] = {

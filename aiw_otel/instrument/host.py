@@ -40,5 +40,6 @@ class ActionHost(Operation):
     def file_operation(self, operation: FileOp | str, path: str) -> FileOperation:
         return FileOperation(self._instruments, self, operation, path)
 
-    def command(self, command: str | Sequence[str], cwd: str | None = None) -> Command:
-        return Command(self._instruments, self, command, cwd)
+    def command(self, command: str | Sequence[str], cwd: str | None = None, shown_as: str | None = None) -> Command:
+        """`shown_as`: how logs should quote the command (a shell line run as `sh -c LINE`)."""
+        return Command(self._instruments, self, command, cwd, shown_as)

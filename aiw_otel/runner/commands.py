@@ -69,7 +69,7 @@ def run_command(
     control.checkpoint()  # a paused run does not start new commands; a cancelled one starts none
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else [str(part) for part in command]
     _adopt_orphans()
-    cmd = host.command(argv, cwd=str(cwd))
+    cmd = host.command(argv, cwd=str(cwd), shown_as=command if isinstance(command, str) else None)
     with cmd:
         proc = subprocess.Popen(
             argv,
