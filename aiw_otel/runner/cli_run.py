@@ -35,7 +35,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="model for every step (overrides the plan)")
     parser.add_argument("--replay", help="recorded conversation for --provider replay (default: replay.json beside the plan)")
     parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
-    parser.add_argument("--no-console", action="store_true", help="no progress lines on the terminal")
+    parser.add_argument("--no-console", action="store_true",
+                        help="no live display: a plain line per finished span and log record (INFO and above)")
     parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
     parser.add_argument("--control-socket", metavar="PATH",
                         help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
@@ -68,7 +69,7 @@ def _settings(args: argparse.Namespace) -> TelemetryConfig:
     if args.log_dir:
         sinks = replace(sinks, file=replace(sinks.file, directory=args.log_dir))
     # Plain lines only when there is no live display to show the run instead.
-    sinks = replace(sinks, console=replace(sinks.console, enabled=not args.no_console and not _live(args)))
+    sinks = replace(sinks, console=replace(sinks.console, enabled=not _live(args)))
     return replace(settings, sinks=sinks)
 
 
