@@ -20,6 +20,7 @@ from aiw_otel.runner.ai_client import AIConfigError, AIRequestError, ChatResult,
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.openai_chat import retry_after_s
 from tests.conftest import debug_config
+from tests.processes import until
 from tests.fake_openai import FakeOpenAI, completion, error
 
 MESSAGES = [{"role": "system", "content": "You write code."}, {"role": "user", "content": "Write greet.py"}]
@@ -182,7 +183,7 @@ def test_timeout_is_a_visible_failed_attempt(capture: Any, fake_openai: FakeOpen
     started = time.monotonic()
     with step_of(capture) as (cap, step), pytest.raises(AIRequestError, match="APITimeoutError"):
         ask(openai_client(fake_openai, timeout_s=0.3, max_retries=0), step)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # the server would take 30 s
     (span,) = chat_spans(cap)
     assert span.attributes["error.type"] == "APITimeoutError"
     assert "http.response.status_code" not in failed_event(span)
@@ -217,11 +218,10 @@ def test_cancel_aborts_the_request_in_flight(capture: Any, fake_openai: FakeOpen
         cancelled_at = time.monotonic()
         control.cancel()
         assert isinstance(call.exception(timeout=5), RunCancelled)
-        assert time.monotonic() - cancelled_at < 2
-        deadline = time.monotonic() + 2  # the socket was shut down: the worker ends too, not in 30 s
-        while any(t.name == "aiw-abortable-call" for t in threading.enumerate()):
-            assert time.monotonic() < deadline, "the aborted request is still blocked"
-            threading.Event().wait(0.01)
+        assert time.monotonic() - cancelled_at < 10  # the server would take 30 s
+        # the socket was shut down: the worker ends too, well before the server's 30 s
+        until(lambda: not any(t.name == "aiw-abortable-call" for t in threading.enumerate()),
+              "the aborted request to end", 10)
     (span,) = chat_spans(cap)
     assert span.attributes["error.type"] == "cancelled"
     assert failed_event(span) == {"error.type": "cancelled"}

@@ -108,4 +108,4 @@ def test_an_unreachable_collector_never_stalls_the_run_and_shutdown_is_bounded()
                 pass
     started = time.monotonic()
     telemetry.shutdown()
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 8.0  # unbounded, the exporter would retry for its own 10 s timeout and more

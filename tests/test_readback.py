@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from aiw_otel.readback.records import LogRecord, Span, load
 from aiw_otel.readback.render import render_runs
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.tree import build_runs, failure
+from tests.processes import until
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACES, LOGS = SIGNAL_FILES["traces"], SIGNAL_FILES["logs"]
@@ -401,13 +401,6 @@ def test_selection_applies_the_same_rules_in_process(two_runs):
 # -- --follow ---------------------------------------------------------------------------------------
 
 
-def wait_for(condition, timeout_s: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
-
-
 def append(path: Path, text: str) -> None:
     with open(path, "a", encoding="utf-8") as stream:
         stream.write(text)
@@ -428,11 +421,11 @@ def test_follow_sees_every_record_once_across_a_rotation(tmp_path, failed_run):
                                 kwargs={"stop": stop, "interval_s": 0.02, "warn": warn})
     follower.start()
     try:
-        wait_for(lambda: len(seen) == 3, what="the records already in the file")
+        until(lambda: len(seen) == 3, "the records already in the file", 30)
         append(live, "\n".join(log_lines[3:6]) + "\n")
         half = log_lines[6]
         append(live, half[:40])  # a line in two writes is shown once, when complete
-        wait_for(lambda: len(seen) == 6, what="appended records")
+        until(lambda: len(seen) == 6, "appended records", 30)
         append(live, half[40:] + "\n" + log_lines[7] + "\n")
         os.rename(live, directory / f"{LOGS}.1")  # rotation: the writer renames, then starts a new file
         with open(directory / f"{LOGS}.1", "rb") as source, gzip.open(directory / f"{LOGS}.1.gz", "wb") as target:
@@ -440,7 +433,7 @@ def test_follow_sees_every_record_once_across_a_rotation(tmp_path, failed_run):
         os.unlink(directory / f"{LOGS}.1")
         append(live, "\n".join(log_lines[8:]) + "\n")
         append(directory / TRACES, "\n".join(span_lines) + "\n")
-        wait_for(lambda: len(seen) == len(log_lines) + len(span_lines), what="every record")
+        until(lambda: len(seen) == len(log_lines) + len(span_lines), "every record", 30)
     finally:
         stop.set()
         follower.join(30)
@@ -475,7 +468,7 @@ def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     reader.start()
     try:
         append(directory / LOGS, "\n".join(file_lines(failed_run / LOGS)) + "\n")
-        wait_for(lambda: any("Plan 'add greeting' failed." in line for line in out), what="the last record")
+        until(lambda: any("Plan 'add greeting' failed." in line for line in out), "the last record", 30)
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=60)
     finally:

@@ -147,7 +147,7 @@ def test_timeout_ends_the_whole_process_group(capture: Any, ws: Path) -> None:
     started = time.monotonic()
     result = run_in_step(cap, "sleep 100 & echo $! > bg.pid; sleep 100", ws, timeout_s=0.3, grace_s=1.0)
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # the commands would sleep 100 s
     assert result.timed_out and result.exit_code == -15
     span = cap.span("sh")
     assert span.attributes["error.type"] == "timeout"
