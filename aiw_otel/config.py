@@ -158,3 +158,5 @@ class LoadedConfig:
     #: Line of each top-level logging entry (`handlers.<name>` etc.), for errors raised later.
     logging_lines: Mapping[str, int] = field(default_factory=dict)
     source: str | None = None
+    #: True once the environment has been laid over `telemetry` (by `settings.load_settings`).
+    resolved: bool = False

@@ -28,8 +28,6 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
-from aiw_otel.config_env import apply_environment, config_path_from_environment
-from aiw_otel.config_yaml import load_config_file
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.health import TelemetryHealth
@@ -41,6 +39,7 @@ from aiw_otel.processors.bounded import call_within
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
 from aiw_otel.redaction import Redactor
+from aiw_otel.settings import SettingsSource, load_settings
 from aiw_otel.sinks import BuiltSink, Sink
 
 SCOPE = "aiw_otel"
@@ -137,7 +136,7 @@ _atexit_registered = False
 
 
 def configure(
-    config: TelemetryConfig | LoadedConfig | str | os.PathLike[str] | None = None,
+    config: SettingsSource = None,
     *,
     sinks: Iterable[Sink] = (),
     environ: Mapping[str, str] | None = None,
@@ -151,9 +150,8 @@ def configure(
     destinations beyond the configured ones (tests pass in-memory exporters this way).
     """
     global _current
-    environ = os.environ if environ is None else environ
-    loaded = _load(config, environ)
-    settings = apply_environment(loaded.telemetry, environ)
+    loaded = load_settings(config, environ)
+    settings = loaded.telemetry
     with _current_lock:
         if _current is not None:
             _current.shutdown()
@@ -176,15 +174,6 @@ def shutdown(timeout_s: float | None = None) -> bool:
     """Shut down the current pipeline (see Telemetry.shutdown)."""
     telemetry = _current
     return telemetry.shutdown(timeout_s) if telemetry is not None else True
-
-
-def _load(config: TelemetryConfig | LoadedConfig | str | os.PathLike[str] | None, environ: Mapping[str, str]) -> LoadedConfig:
-    if isinstance(config, LoadedConfig):
-        return config
-    if isinstance(config, TelemetryConfig):
-        return LoadedConfig(config)
-    path = config if config is not None else config_path_from_environment(environ)
-    return load_config_file(path) if path is not None else LoadedConfig(TelemetryConfig())
 
 
 def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:

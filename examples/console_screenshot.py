@@ -19,7 +19,7 @@ import aiw_otel
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
 from aiw_otel.console.screen import Screen
 from aiw_otel.processors.state_tracker import StateTracker
-from aiw_otel.runner.cli_run import DEMO_PLAN
+from aiw_otel.cli.run import DEMO_PLAN
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 

@@ -89,3 +89,49 @@ def test_shutdown_at_exit_ends_open_spans(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "never_closed" in result.stdout and "error=interrupted" in result.stdout
     assert "invoke_workflow left open" in result.stdout
+
+
+def test_run_config_applies_the_files_stdlib_logging_section(tmp_path):
+    """`run --config` and `configure(path)` read a config file the same way (one settings loader)."""
+    handler_log = tmp_path / "handler.log"
+    config = tmp_path / "aiw.yaml"
+    config.write_text(textwrap.dedent(f"""
+        version: 1
+        disable_existing_loggers: false
+        formatters:
+          plain: {{format: '%(levelname)s %(message)s'}}
+        handlers:
+          to_file: {{class: logging.FileHandler, filename: '{handler_log}', formatter: plain, level: DEBUG}}
+        root: {{level: DEBUG, handlers: [to_file]}}
+        telemetry:
+          service_name: from-the-file
+    """).lstrip())
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent("""
+        task_id: t1
+        natural_language_goal: say hi
+        plan:
+          - step_id: hello
+            description: write hello.txt
+            agent_spec: {type: file_operations}
+            actions: [{write: hello.txt, content: hi}]
+    """).lstrip())
+    result = aiw("run", str(plan), "--config", str(config), "--no-console",
+                 "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Step 'hello' succeeded" in handler_log.read_text()
+    assert '"from-the-file"' in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
+
+
+def test_a_built_wheel_carries_the_demo_plan(tmp_path):
+    """`pip install .` (not only -e) must give a working `aiw-otel demo`: the plan is package data."""
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("aiw_otel-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    demo = ROOT / "aiw_otel" / "demo"
+    for path in demo.iterdir():
+        assert f"aiw_otel/demo/{path.name}" in names

@@ -14,7 +14,7 @@ import aiw_otel
 from aiw_otel import State
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
 from aiw_otel.logdir import SIGNAL_FILES
-from aiw_otel.runner.cli_run import DEMO_PLAN
+from aiw_otel.cli.run import DEMO_PLAN
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 from tests.conftest import debug_config

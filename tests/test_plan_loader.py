@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from aiw_otel.cli.run import DEMO_PLAN
 from aiw_otel.runner.plan import Action, ModelPreference, Plan, PlanError, StepSpec
 from aiw_otel.runner.plan_loader import load_plan, validate_plan
 
@@ -144,7 +145,7 @@ def test_the_three_example_formats_describe_the_same_work() -> None:
 
 
 def test_demo_plan_has_the_scripted_steps() -> None:
-    plan = load_plan(EXAMPLES / "demo" / "overview_greet_release.json")
+    plan = load_plan(DEMO_PLAN / "overview_greet_release.json")
 
     assert plan.name == "greet-release"
     assert [(s.step_id, s.type, s.depends_on) for s in plan.steps] == [
@@ -240,7 +241,7 @@ def test_missing_plan_file(tmp_path: Path) -> None:
 
 
 def test_a_folder_stands_for_its_overview_file(tmp_path: Path) -> None:
-    folder = EXAMPLES / "demo"
+    folder = DEMO_PLAN
 
     assert load_plan(folder) == load_plan(folder / "overview_greet_release.json")
     assert str(load_error(tmp_path)) == (
@@ -678,5 +679,5 @@ def test_validate_plan_checks_plans_built_in_code(steps: tuple[StepSpec, ...], e
 
 def test_validate_plan_accepts_a_good_plan() -> None:
     validate_plan(Plan("p", "p", "goal", (spec("a"), spec("b", "a"))))
-    validate_plan(load_plan(EXAMPLES / "demo" / "overview_greet_release.json"))
+    validate_plan(load_plan(DEMO_PLAN / "overview_greet_release.json"))
 

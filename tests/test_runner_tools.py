@@ -16,7 +16,7 @@ import pytest
 from aiw_otel.instrument.command import Command
 from aiw_otel.model import RunCancelled
 from aiw_otel.runner.ai_chat import ToolCallRequest
-from aiw_otel.runner.commands import run_command
+from aiw_otel.runner.processes import run_command
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.tools import TOOL_DEFINITIONS, execute_tool
 from aiw_otel.runner.workspace import Workspace, WorkspaceError

@@ -162,7 +162,7 @@ class Engine:
             raise StepFailure("MissingOutputArtifact", f"output artifact(s) not produced: {', '.join(missing)}")
 
     def _perform(self, step: Step, action: Action) -> None:
-        from aiw_otel.runner.commands import run_command
+        from aiw_otel.runner.processes import run_command
 
         workspace = self._workspace
         if action.kind == "run":

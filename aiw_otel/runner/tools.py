@@ -15,7 +15,7 @@ from aiw_otel.instrument.base import error_type_of
 from aiw_otel.instrument.command import exit_error_type
 from aiw_otel.instrument.plan import Step
 from aiw_otel.instrument.tool import ToolCall
-from aiw_otel.runner.commands import run_command
+from aiw_otel.runner.processes import run_command
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.workspace import Workspace, WorkspaceError
 

@@ -1,4 +1,4 @@
-"""`aiw-otel ctl` and `aiw-otel watch`: steer or follow a running `aiw-otel run` from another terminal.
+"""`aiw-otel ctl COMMAND`: steer a running `aiw-otel run` from another terminal.
 
 Exit codes let scripts tell a refused command (1: resume when not paused) from no run at all (2).
 Views arrive as the RunView's JSON form and are printed from it as is.
@@ -10,11 +10,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from aiw_otel.control.client import ControlClient, NoRunListening
+from aiw_otel.control.client import ControlClient
 from aiw_otel.control.paths import find_socket
 from aiw_otel.control.protocol import ARGUMENT_KEYS
 
@@ -23,20 +22,18 @@ SOCKET_HELP = ("the run's control socket (default: the newest control.sock in $A
 NO_RUN = 2
 
 
-def add_ctl_arguments(parser: argparse.ArgumentParser) -> None:
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser("ctl", help="steer a running plan: pause, resume, cancel, status, context TEXT, details STEP")
     # Not argparse choices: the run decides what it understands, and records what it refused.
     parser.add_argument("command", help="pause, resume, cancel, status, context TEXT, details STEP or help")
     parser.add_argument("argument", nargs="*", help="context: the text; details: the step id")
     parser.add_argument("--socket", help=SOCKET_HELP)
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
-
-
-def add_watch_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--socket", help=SOCKET_HELP)
+    parser.set_defaults(handler=ctl_command)
 
 
 def ctl_command(args: argparse.Namespace) -> int:
-    client = ControlClient(_socket(args))
+    client = ControlClient(socket_of(args))
     try:
         if args.command in ARGUMENT_KEYS:
             reply = client.request(args.command, " ".join(args.argument))
@@ -54,25 +51,7 @@ def ctl_command(args: argparse.Namespace) -> int:
     return 0 if reply.get("ok") else 1
 
 
-def watch_command(args: argparse.Namespace) -> int:
-    """A line per change until the run ends (exit 0), or until the run goes away without saying so (1)."""
-    client = ControlClient(_socket(args))
-    try:
-        for event in client.watch():
-            print(watch_line(event["data"]), flush=True)
-            if event.get("event") == "end":
-                return 0
-    except NoRunListening as error:
-        print(f"aiw-otel watch: {error}", file=sys.stderr)
-        return NO_RUN
-    except OSError as error:
-        print(f"aiw-otel watch: the connection to the run broke: {error}", file=sys.stderr)
-        return 1
-    print("aiw-otel watch: the run went away before it ended", file=sys.stderr)
-    return 1
-
-
-def _socket(args: argparse.Namespace) -> Path:
+def socket_of(args: argparse.Namespace) -> Path:
     return Path(args.socket) if args.socket else find_socket(os.environ.get("AIW_LOG_DIR") or "logs")
 
 
@@ -93,21 +72,6 @@ def summary(view: dict[str, Any]) -> str:
     if view.get("last_message"):
         lines.append(f"last: {view['last_message']}")
     return "\n".join(lines)
-
-
-def watch_line(view: dict[str, Any]) -> str:
-    """`watch`: plan state, counts by state, the active step and the last message, on one line."""
-    counts: dict[str, int] = {}
-    for step in view.get("steps", []):
-        counts[step["state"]] = counts.get(step["state"], 0) + 1
-    active = [s["step_id"] for s in view.get("steps", []) if s["state"] in ("Running", "Paused")]
-    parts = [time.strftime("%H:%M:%S"), f"plan {view.get('state', '?')}",
-             ", ".join(f"{state} {count}" for state, count in counts.items())]
-    if active:
-        parts.append(f"active: {active[-1]}")
-    if view.get("last_message"):
-        parts.append(f"last: {view['last_message']}")
-    return " | ".join(parts)
 
 
 def _usage(steps: list[dict[str, Any]]) -> str:

@@ -17,14 +17,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from aiw_otel.config import TelemetryConfig
+from aiw_otel.config import LoadedConfig
 from aiw_otel.model import State
 
 #: Process exit codes by final plan state.
 EXIT_CODES = {State.COMPLETED: 0, State.FAILED: 1, State.CANCELLED: 3}
 
-DEMO_PLAN = Path(__file__).resolve().parents[2] / "examples" / "demo"
+#: Package data, so `pip install .` (not only an editable install) has a working `aiw-otel demo`.
+DEMO_PLAN = Path(__file__).resolve().parents[1] / "demo"
 PROVIDERS = ("replay", "openai", "openrouter")
+
+
+def add_parser(commands: Any) -> None:
+    run = commands.add_parser("run", help="execute an AIWhisperer plan with full telemetry")
+    run.add_argument("plan", help="plan file (overview JSON, single-file JSON or YAML) or a folder with one overview")
+    add_run_arguments(run)
+    run.set_defaults(handler=run_command)
+    demo = commands.add_parser("demo", help="run the bundled example plan (replayed AI, real files and commands)")
+    add_run_arguments(demo)
+    demo.set_defaults(handler=demo_command)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +61,7 @@ def run_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     """The demo's plan fails one step on purpose; that is success for the demo (exit 0)."""
     if not DEMO_PLAN.exists():
-        print(f"aiw-otel: the demo plan is missing ({DEMO_PLAN}); run from a checkout of aiw-otel", file=sys.stderr)
+        print(f"aiw-otel: the demo plan is missing ({DEMO_PLAN}); reinstall aiw-otel", file=sys.stderr)
         return 2
     state = _execute(DEMO_PLAN, args, provider=args.provider or "replay")
     if state is State.FAILED:
@@ -59,18 +70,18 @@ def demo_command(args: argparse.Namespace) -> int:
     return EXIT_CODES.get(state, 1)
 
 
-def _settings(args: argparse.Namespace) -> TelemetryConfig:
-    from aiw_otel.config_env import apply_environment, config_path_from_environment
-    from aiw_otel.config_yaml import load_config_file
+def _settings(args: argparse.Namespace) -> LoadedConfig:
+    """The config file and environment as everywhere else, then this command's own options on top."""
+    from aiw_otel.settings import load_settings
 
-    path = args.config or config_path_from_environment(os.environ)
-    settings = apply_environment(load_config_file(path).telemetry if path else TelemetryConfig(), os.environ)
+    loaded = load_settings(args.config, os.environ)
+    settings = loaded.telemetry
     sinks = settings.sinks
     if args.log_dir:
         sinks = replace(sinks, file=replace(sinks.file, directory=args.log_dir))
     # Plain lines only when there is no live display to show the run instead.
     sinks = replace(sinks, console=replace(sinks.console, enabled=not _live(args)))
-    return replace(settings, sinks=sinks)
+    return replace(loaded, telemetry=replace(settings, sinks=sinks))
 
 
 def _live(args: argparse.Namespace) -> bool:
@@ -86,13 +97,14 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     from aiw_otel.setup import configure
 
     plan = load_plan(plan_path)
-    settings = _settings(args)
+    loaded = _settings(args)
+    settings = loaded.telemetry
     log_dir = Path(settings.sinks.file.directory)
     workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
     replay = args.replay or _beside(plan_path, "replay.json")
     tracker = StateTracker()
     tracker.seed(plan)
-    telemetry = configure(settings, sinks=[tracker.sink()])
+    telemetry = configure(loaded, sinks=[tracker.sink()])
     engine = Engine(telemetry, plan, RunOptions(workspace=workspace, provider=provider, model=args.model,
                                                 replay_file=replay, fail_fast=args.fail_fast,
                                                 max_turns=args.max_turns, environ=os.environ))

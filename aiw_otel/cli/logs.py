@@ -1,4 +1,4 @@
-"""The `logs` and `ship` subcommands behind `aiw_otel.cli`: arguments in, output and an exit code out."""
+"""`aiw-otel logs PATH...`: show runs from their telemetry files as a tree, JSON lines, or as they are written."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
+from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.model import ComponentType
 from aiw_otel.readback.files import ReadbackError, find_files
@@ -17,8 +19,18 @@ from aiw_otel.readback.select import Selection, severity_floor
 LOG_SIGNALS = ("traces", "logs")
 
 
-def _error(message: str) -> None:
-    print(f"aiw-otel: {message}", file=sys.stderr, flush=True)
+def add_parser(commands: Any) -> None:
+    logs = commands.add_parser("logs", help="show a run from its telemetry files: plan, steps, actions, log lines")
+    logs.add_argument("paths", **PATHS_ARGUMENT)
+    logs.add_argument("--step", help="only this step (and its plan)")
+    logs.add_argument("--level", help="lowest severity of the log lines shown (DEBUG, INFO, WARNING, ERROR)")
+    logs.add_argument("--component", help="only log lines of this component (ai_service, terminal_interaction...)")
+    logs.add_argument("--trace", help="only this trace (hex id, a prefix is enough)")
+    logs.add_argument("--follow", "-f", action="store_true", help="print spans and log lines as they are written")
+    logs.add_argument("--json", action="store_true", help="one JSON object per span or log record")
+    logs.add_argument("--lines", type=int, default=5, help="log lines kept per span, the last ones (0: all; default 5)")
+    logs.add_argument("--no-color", action="store_true", help="plain text even on a terminal")
+    logs.set_defaults(handler=run_logs)
 
 
 def json_line(record: Span | LogRecord) -> str:
@@ -94,27 +106,4 @@ def _follow(args: argparse.Namespace, selection: Selection) -> int:
         follow(args.paths, lambda record: print(line(record), flush=True), selection)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends
-    return 0
-
-
-def run_ship(args: argparse.Namespace) -> int:
-    from aiw_otel.readback.ship import ShipError, Summary, Target, parse_headers, ship
-
-    try:
-        target = Target(args.endpoint, args.protocol, parse_headers(args.headers or ""), args.timeout)
-    except ValueError as error:
-        _error(str(error))
-        return 2
-    summary = Summary()
-    try:
-        ship(args.paths, target, summary)
-    except ReadbackError as error:
-        _error(str(error))
-        return 1
-    except ShipError as error:
-        _error(f"ship stopped: {error}")
-        print(summary.describe(target))
-        _error("what was acknowledged is recorded; run the same command again to resume from there")
-        return 1
-    print(summary.describe(target))
     return 0

@@ -1,0 +1,17 @@
+"""What every subcommand prints the same way: its one-line errors, and the shared PATH arguments."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+#: `logs` and `ship` read the same things.
+PATHS_ARGUMENT: dict[str, Any] = {
+    "nargs": "*", "default": ["logs"], "metavar": "PATH",
+    "help": "log directory or telemetry files, rotated and .gz backups included (default: ./logs)",
+}
+
+
+def error(message: str) -> None:
+    """One line on stderr, prefixed so it reads as the tool's own words in a pipeline."""
+    print(f"aiw-otel: {message}", file=sys.stderr, flush=True)
