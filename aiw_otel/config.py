@@ -81,18 +81,56 @@ class ConsoleSinkConfig:
     signals: frozenset[str] = frozenset({"traces", "logs"})
 
 
+#: Where each OTLP transport listens when no endpoint is configured (the specification's defaults).
+OTLP_DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+
+
+@dataclass(frozen=True)
+class OtlpTarget:
+    """Where and how one signal is exported, every setting resolved."""
+
+    signal: str
+    #: The full URL for http/protobuf (`/v1/<signal>` included), the server address for grpc.
+    url: str
+    protocol: str
+    headers: Mapping[str, str]
+    timeout_s: float
+    compression: str | None
+
+
 @dataclass(frozen=True)
 class OtlpSinkConfig:
     """OTLP export to a collector; off unless configured or an OTLP endpoint variable is set."""
 
     enabled: bool = False
-    #: Base endpoint; `/v1/<signal>` is appended for http/protobuf. None: the exporter's default.
+    #: Base endpoint; `/v1/<signal>` is appended for http/protobuf. None: the protocol's default.
     endpoint: str | None = None
     protocol: str = "http/protobuf"
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
     compression: str | None = None
     signals: frozenset[str] = frozenset(SIGNALS)
+    #: One signal's own settings, which win over the ones above (OTEL_EXPORTER_OTLP_<SIGNAL>_*):
+    #: signal -> {"endpoint" (used as is, no path appended), "protocol", "headers", "timeout_s", "compression"}.
+    per_signal: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def target(self, signal: str) -> OtlpTarget:
+        """The signal's settings with the OTLP exporter specification's precedence applied."""
+        own = self.per_signal.get(signal, {})
+        protocol = own.get("protocol", self.protocol)
+        if "endpoint" in own:
+            url = own["endpoint"]
+        else:
+            base = self.endpoint or OTLP_DEFAULT_ENDPOINTS[protocol]
+            url = base if protocol == "grpc" else f"{base.rstrip('/')}/v1/{signal}"
+        return OtlpTarget(
+            signal,
+            url,
+            protocol,
+            own.get("headers", self.headers),
+            own.get("timeout_s", self.timeout_s),
+            own.get("compression", self.compression),
+        )
 
 
 @dataclass(frozen=True)
@@ -158,5 +196,7 @@ class LoadedConfig:
     #: Line of each top-level logging entry (`handlers.<name>` etc.), for errors raised later.
     logging_lines: Mapping[str, int] = field(default_factory=dict)
     source: str | None = None
+    #: Values the environment had that the OpenTelemetry specification says to warn about and ignore.
+    warnings: tuple[str, ...] = ()
     #: True once the environment has been laid over `telemetry` (by `settings.load_settings`).
     resolved: bool = False

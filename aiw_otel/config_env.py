@@ -1,9 +1,13 @@
 """Lay `OTEL_*` and `AIW_*` environment variables over a TelemetryConfig (defaults < file < env).
 
 The OTEL_* variables mean here what the OpenTelemetry specification says they mean, so a user who
-already exports them for other services gets the same behaviour. A value we cannot honour is an
-error naming the variable, never a silent fallback: a telemetry setting that is quietly ignored is
-found out only when the data is missing.
+already exports them for other services gets the same behaviour: signal-specific OTLP variables win
+over the generic ones, timeouts are milliseconds, and where the specification says to warn about a
+value and ignore it (a boolean other than true/false, an unknown enum value, a bad number, a
+malformed OTEL_RESOURCE_ATTRIBUTES) we do exactly that: the warning is returned with the settings
+and shown to the user, never dropped. Every other bad value, and every bad AIW_* value, is an error
+naming the variable: a telemetry setting that is quietly ignored is found out only when the data
+is missing.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
-from urllib.parse import unquote
 
 from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, TelemetryConfig
 from aiw_otel.config_yaml import (
@@ -19,6 +22,7 @@ from aiw_otel.config_yaml import (
     parse_compression,
     parse_content_capture,
     parse_endpoint,
+    parse_pairs,
     parse_protocol,
 )
 from aiw_otel.model import ComponentType, LogLevel
@@ -39,9 +43,29 @@ def config_path_from_environment(environ: Mapping[str, str]) -> str | None:
 
 def apply_environment(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
     """A new config with the environment laid over `config` (defaults or a file), which is kept."""
+    return read_environment(config, environ)[0]
+
+
+def read_environment(config: TelemetryConfig, environ: Mapping[str, str]) -> tuple[TelemetryConfig, tuple[str, ...]]:
+    """`apply_environment`, plus the warnings about values the specification says to ignore."""
+    variables = _Variables(environ)
     for step in _STEPS:
-        config = step(config, environ)
-    return config
+        config = step(config, variables)
+    return config, tuple(variables.warnings)
+
+
+class _Variables:
+    """The environment being read, and what reading it found worth a warning."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.warnings: list[str] = []
+
+    def get(self, name: str) -> str | None:
+        return _read(self.environ, name)
+
+    def ignore(self, name: str, text: str, why: str) -> None:
+        self.warnings.append(f"environment variable {name}={text!r} ignored: {why}")
 
 
 # -- reading one variable ---------------------------------------------------------------------
@@ -82,18 +106,7 @@ def _seconds(name: str, text: str) -> float:
 
 
 def _pairs(name: str, text: str) -> dict[str, str]:
-    """`k=v,k2=v2` with percent-encoded keys and values, the OTel format for these lists."""
-    pairs = {}
-    for item in filter(str.strip, text.split(",")):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise _error(
-                name,
-                f"expected comma-separated key=value pairs, got {item.strip()!r} "
-                "(percent-encode ',' and '=' inside keys and values)",
-            )
-        pairs[unquote(key.strip())] = unquote(value.strip())
-    return pairs
+    return _convert(name, parse_pairs, text)
 
 
 # -- updating the frozen config ---------------------------------------------------------------
@@ -105,104 +118,154 @@ def _update_sink(config: TelemetryConfig, sink: str, **changes: Any) -> Telemetr
 
 
 def _route(config: TelemetryConfig, sink: str, signal: str, wanted: bool) -> TelemetryConfig:
-    """Send `signal` to `sink` (switching the sink on) or stop sending it there."""
-    signals = getattr(config.sinks, sink).signals
+    """Send `signal` to `sink` or stop sending it there. A sink switched on this way gets this
+    signal only: asking for traces to go somewhere is not asking for logs and metrics to go too."""
+    current = getattr(config.sinks, sink)
     if wanted:
-        return _update_sink(config, sink, enabled=True, signals=signals | {signal})
-    return _update_sink(config, sink, signals=signals - {signal})
+        signals = current.signals | {signal} if current.enabled else frozenset({signal})
+        return _update_sink(config, sink, enabled=True, signals=signals)
+    return _update_sink(config, sink, signals=current.signals - {signal})
 
 
 # -- the steps, in order ----------------------------------------------------------------------
 
 
-def _service(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+def _service(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     """service.name and service.version have their own fields; the resource takes the rest."""
     attributes = {**config.resource_attributes}
     changes: dict[str, Any] = {}
-    text = _read(environ, "OTEL_RESOURCE_ATTRIBUTES")
+    name = "OTEL_RESOURCE_ATTRIBUTES"
+    text = env.get(name)
     if text is not None:
-        attributes.update(_pairs("OTEL_RESOURCE_ATTRIBUTES", text))
+        try:
+            attributes.update(_pairs(name, text))
+        except ConfigError as error:  # the specification: discard the whole value and report it
+            env.ignore(name, text, error.detail)
         for key, field_name in SERVICE_ATTRIBUTES.items():
             if key in attributes:
                 changes[field_name] = attributes.pop(key)
-    service_name = _read(environ, "OTEL_SERVICE_NAME")
+    service_name = env.get("OTEL_SERVICE_NAME")
     if service_name is not None:  # the spec: OTEL_SERVICE_NAME wins over the resource variable
         changes["service_name"] = service_name
     return replace(config, resource_attributes=attributes, **changes)
 
 
-def _sdk_disabled(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
-    text = _read(environ, "OTEL_SDK_DISABLED")
+def _sdk_disabled(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """A Boolean: only `true` (any case) is true; anything but `false` is false with a warning."""
+    text = env.get("OTEL_SDK_DISABLED")
     if text is None or text.lower() == "false":
         return config
     if text.lower() == "true":
         return replace(config, enabled=False)
-    # The spec says "anything else is false"; an error is kinder than telemetry the user meant off.
-    raise _error("OTEL_SDK_DISABLED", f"expected true or false, got {text!r}")
+    env.ignore("OTEL_SDK_DISABLED", text, "only 'true' disables the SDK; telemetry stays on")
+    return config
 
 
-def _otlp_endpoints(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
-    """Setting an endpoint means "export there": it switches the OTLP sink on."""
-    text = _read(environ, "OTEL_EXPORTER_OTLP_ENDPOINT")
+def _otlp_endpoints(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """Setting an endpoint means "export there": the generic one switches every signal on, a
+    signal's own endpoint switches on that signal only (a traces-only backend gets traces only)."""
+    text = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     if text is not None:
         endpoint = _convert("OTEL_EXPORTER_OTLP_ENDPOINT", parse_endpoint, text)
         config = _update_sink(config, "otlp", endpoint=endpoint, enabled=True)
     for signal in SIGNALS:
-        # The exporter reads the per-signal URL itself; we only make sure the signal goes there.
         name = f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"
-        text = _read(environ, name)
+        text = env.get(name)
         if text is not None:
-            _convert(name, parse_endpoint, text)
+            config = _per_signal(config, signal, endpoint=_convert(name, parse_endpoint, text))
             config = _route(config, "otlp", signal, wanted=True)
     return config
 
 
-def _otlp_settings(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
-    otlp = config.sinks.otlp
-    changes: dict[str, Any] = {}
-    if (text := _read(environ, "OTEL_EXPORTER_OTLP_PROTOCOL")) is not None:
-        changes["protocol"] = _convert("OTEL_EXPORTER_OTLP_PROTOCOL", parse_protocol, text)
-    if (text := _read(environ, "OTEL_EXPORTER_OTLP_HEADERS")) is not None:
-        changes["headers"] = {**otlp.headers, **_pairs("OTEL_EXPORTER_OTLP_HEADERS", text)}
-    if (text := _read(environ, "OTEL_EXPORTER_OTLP_TIMEOUT")) is not None:
-        # Python's OTLP exporters read this one as seconds, not the spec's milliseconds.
-        changes["timeout_s"] = _seconds("OTEL_EXPORTER_OTLP_TIMEOUT", text)
-    if (text := _read(environ, "OTEL_EXPORTER_OTLP_COMPRESSION")) is not None:
-        changes["compression"] = _convert("OTEL_EXPORTER_OTLP_COMPRESSION", parse_compression, text)
-    return _update_sink(config, "otlp", **changes)
+def _otlp_settings(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """Protocol, headers, timeout and compression: the generic variable, then each signal's own."""
+    config = _update_sink(config, "otlp", **_otlp_options(env, "OTEL_EXPORTER_OTLP_", config.sinks.otlp.headers))
+    for signal in SIGNALS:
+        options = _otlp_options(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_", {})
+        if options:
+            config = _per_signal(config, signal, **options)
+    return config
 
 
-def _exporters(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+def _otlp_options(env: _Variables, prefix: str, headers: Mapping[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if (text := env.get(name := prefix + "PROTOCOL")) is not None:
+        try:
+            options["protocol"] = parse_protocol(text)
+        except ValueError as error:  # an enum: warn and ignore
+            env.ignore(name, text, str(error))
+    if (text := env.get(name := prefix + "HEADERS")) is not None:
+        options["headers"] = {**headers, **_pairs(name, text)}
+    if (text := env.get(name := prefix + "TIMEOUT")) is not None:
+        timeout = _timeout_ms(env, name, text)
+        if timeout is not None:
+            options["timeout_s"] = timeout
+    if (text := env.get(name := prefix + "COMPRESSION")) is not None:
+        try:
+            options["compression"] = parse_compression(text)
+        except ValueError as error:  # an enum: warn and ignore
+            env.ignore(name, text, str(error))
+    return options
+
+
+#: What the specification allows an implementation to take for an indefinite (0) timeout.
+_INDEFINITE_S = float(2**31 - 1) / 1000
+
+
+def _timeout_ms(env: _Variables, name: str, text: str) -> float | None:
+    """A Timeout: integer milliseconds, 0 meaning indefinite; anything else is warned about and ignored."""
+    try:
+        milliseconds = int(text)
+    except ValueError:
+        milliseconds = -1
+    if milliseconds < 0:
+        env.ignore(name, text, "expected a whole number of milliseconds (e.g. 10000)")
+        return None
+    return milliseconds / 1000 if milliseconds else _INDEFINITE_S
+
+
+def _per_signal(config: TelemetryConfig, signal: str, **options: Any) -> TelemetryConfig:
+    per_signal = {**config.sinks.otlp.per_signal}
+    per_signal[signal] = {**per_signal.get(signal, {}), **options}
+    return _update_sink(config, "otlp", per_signal=per_signal)
+
+
+def _exporters(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     """OTEL_<SIGNAL>_EXPORTER lists every sink the signal goes to; sinks not listed lose it.
 
     Runs after the endpoints so that an explicit `none` beats an endpoint variable.
     """
     for signal in SIGNALS:
         name = f"OTEL_{signal.upper()}_EXPORTER"
-        text = _read(environ, name)
-        if text is not None:
-            chosen = _exporter_names(name, signal, text)
-            for sink in _SINKS:
-                config = _route(config, sink, signal, wanted=sink in chosen)
+        text = env.get(name)
+        if text is None:
+            continue
+        try:
+            chosen = _exporter_names(signal, text)
+        except ValueError as error:  # an enum: warn and ignore the setting
+            env.ignore(name, text, str(error))
+            continue
+        for sink in _SINKS:
+            config = _route(config, sink, signal, wanted=sink in chosen)
     return config
 
 
-def _exporter_names(name: str, signal: str, text: str) -> set[str]:
+def _exporter_names(signal: str, text: str) -> set[str]:
     chosen = {part.strip() for part in text.split(",") if part.strip()}
     supported = f"supported: {', '.join(_EXPORTERS)}"
     if signal == "metrics" and "prometheus" in chosen:
-        raise _error(name, f"the prometheus exporter is not supported yet ({supported})")
+        raise ValueError(f"the prometheus exporter is not supported yet ({supported})")
     unknown = sorted(chosen.difference(_EXPORTERS))
     if unknown:
-        raise _error(name, f"unsupported exporter {', '.join(map(repr, unknown))} ({supported})")
+        raise ValueError(f"unsupported exporter {', '.join(map(repr, unknown))} ({supported})")
     if "none" in chosen and len(chosen) > 1:
-        raise _error(name, f"'none' cannot be combined with other exporters, got {text!r}")
+        raise ValueError("'none' cannot be combined with other exporters")
     return chosen
 
 
-def _content_capture(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+def _content_capture(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     name = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-    text = _read(environ, name)
+    text = env.get(name)
     if text is None:
         return config
     capture = _LEGACY_CAPTURE.get(text.lower())
@@ -211,11 +274,11 @@ def _content_capture(config: TelemetryConfig, environ: Mapping[str, str]) -> Tel
     return replace(config, content_capture=capture)
 
 
-def _levels(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+def _levels(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     changes: dict[str, Any] = {}
-    if (text := _read(environ, "AIW_LOG_LEVEL")) is not None:
+    if (text := env.get("AIW_LOG_LEVEL")) is not None:
         changes["log_level"] = _convert("AIW_LOG_LEVEL", LogLevel.parse, text)
-    if (text := _read(environ, "AIW_COMPONENT_LEVELS")) is not None:
+    if (text := env.get("AIW_COMPONENT_LEVELS")) is not None:
         changes["component_levels"] = {**config.component_levels, **_component_levels(text)}
     return replace(config, **changes)
 
@@ -228,28 +291,28 @@ def _component_levels(text: str) -> dict[ComponentType, LogLevel]:
     }
 
 
-def _switches(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+def _switches(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     """Last of the sink steps, so AIW_CONSOLE=off beats OTEL_*_EXPORTER=console."""
-    if (text := _read(environ, "AIW_REDACTION")) is not None:
+    if (text := env.get("AIW_REDACTION")) is not None:
         redaction = replace(config.redaction, enabled=_switch("AIW_REDACTION", text))
         config = replace(config, redaction=redaction)
-    if (text := _read(environ, "AIW_CONSOLE")) is not None:
+    if (text := env.get("AIW_CONSOLE")) is not None:
         config = _update_sink(config, "console", enabled=_switch("AIW_CONSOLE", text))
-    if (text := _read(environ, "AIW_LOG_DIR")) is not None:
+    if (text := env.get("AIW_LOG_DIR")) is not None:
         config = _update_sink(config, "file", directory=text)
-    if (text := _read(environ, "AIW_FILE")) is not None:
+    if (text := env.get("AIW_FILE")) is not None:
         config = _update_sink(config, "file", enabled=_switch("AIW_FILE", text))
     return config
 
 
-def _shutdown(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
-    text = _read(environ, "AIW_SHUTDOWN_TIMEOUT")
+def _shutdown(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    text = env.get("AIW_SHUTDOWN_TIMEOUT")
     if text is None:
         return config
     return replace(config, shutdown_timeout_s=_seconds("AIW_SHUTDOWN_TIMEOUT", text))
 
 
-_STEPS: tuple[Callable[[TelemetryConfig, Mapping[str, str]], TelemetryConfig], ...] = (
+_STEPS: tuple[Callable[[TelemetryConfig, _Variables], TelemetryConfig], ...] = (
     _service,
     _sdk_disabled,
     _otlp_endpoints,

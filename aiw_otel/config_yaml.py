@@ -18,7 +18,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -92,6 +92,21 @@ def parse_endpoint(text: str) -> str:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
     return text
+
+
+def parse_pairs(text: str) -> dict[str, str]:
+    """`k=v,k2=v2` with percent-encoded keys and values: the W3C baggage-like format of
+    OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS."""
+    pairs = {}
+    for item in filter(str.strip, text.split(",")):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(
+                f"expected comma-separated key=value pairs, got {item.strip()!r} "
+                "(percent-encode ',' and '=' inside keys and values)"
+            )
+        pairs[unquote(key.strip())] = unquote(value.strip())
+    return pairs
 
 
 def parse_protocol(text: str) -> str:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 _REPORT_INTERVAL_S = 30.0
+#: How the end-of-run summary names what each signal counts.
+_NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric points"}
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -30,7 +32,8 @@ class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _internal_logger() -> logging.Logger:
+def internal_logger() -> logging.Logger:
+    """Telemetry's own reports: stderr, prefixed, never through the pipeline (the root logger is bridged)."""
     logger = logging.getLogger("aiw_otel.internal")
     if not logger.handlers:
         handler = _CurrentStderr()
@@ -47,6 +50,9 @@ class HealthSnapshot:
 
     dropped: dict[tuple[str, str], int]
     failures: dict[tuple[str, str], int]
+    #: Records (spans, log records, metric points) that never reached the sink's destination:
+    #: dropped by a full queue, in a batch the exporter failed, or still queued at the deadline.
+    lost: dict[tuple[str, str], int]
 
     @property
     def total_dropped(self) -> int:
@@ -64,10 +70,13 @@ class TelemetryHealth:
         self._lock = threading.Lock()
         self._dropped: Counter[tuple[str, str]] = Counter()
         self._failures: Counter[tuple[str, str]] = Counter()
+        self._lost: Counter[tuple[str, str]] = Counter()
+        self._destinations: dict[str, str] = {}
+        self._pending: list[tuple[str, str, Callable[[], int]]] = []
         self._last_report: dict[str, float] = {}
         self._unreported: Counter[str] = Counter()
         self._interval = report_interval_s
-        self._log = _internal_logger()
+        self._log = internal_logger()
         self._reporter: Callable[[str], None] | None = None
 
     def set_reporter(self, reporter: Callable[[str], None] | None) -> None:
@@ -82,12 +91,14 @@ class TelemetryHealth:
         """A full queue refused records: count them (and say so once per interval)."""
         with self._lock:
             self._dropped[(sink, signal)] += count
+            self._lost[(sink, signal)] += count
         self._report(sink, f"sink {sink!r} dropped {signal}: its queue is full", None)
 
-    def failed(self, sink: str, signal: str, error: BaseException | str) -> None:
-        """A sink raised or reported failure: count it and report it, rate-limited per sink."""
+    def failed(self, sink: str, signal: str, error: BaseException | str, lost: int = 0) -> None:
+        """A sink raised or reported failure (losing `lost` records): count it and report it, rate-limited per sink."""
         with self._lock:
             self._failures[(sink, signal)] += 1
+            self._lost[(sink, signal)] += lost
         detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         self._report(sink, f"sink {sink!r} failed to handle {signal}: {detail}", error)
 
@@ -97,9 +108,43 @@ class TelemetryHealth:
             self._failures[(sink, "setup")] += 1
         self._report(sink, f"sink {sink!r} is off: {reason}", None)
 
+    def track_pending(self, sink: str, signal: str, pending: Callable[[], int]) -> None:
+        """Register how to count a sink's records not yet delivered (queued, or being sent).
+
+        Whatever is still pending when the end-of-run summary is made will never be delivered.
+        """
+        with self._lock:
+            self._pending.append((sink, signal, pending))
+
+    def describe(self, sink: str, destination: str) -> None:
+        """Where a sink sends its records (an endpoint URL), for the end-of-run summary."""
+        self._destinations[sink] = destination
+
     def snapshot(self) -> HealthSnapshot:
         with self._lock:
-            return HealthSnapshot(dict(self._dropped), dict(self._failures))
+            return HealthSnapshot(dict(self._dropped), dict(self._failures), dict(self._lost))
+
+    def undelivered_summary(self) -> list[str]:
+        """One line per sink that lost records: which destination, and how many of each signal.
+
+        Made once the shutdown deadline has passed, when what is still pending is lost too.
+        """
+        lost = Counter(self.snapshot().lost)
+        with self._lock:
+            pending = list(self._pending)
+        for sink, signal, count_pending in pending:
+            lost[(sink, signal)] += count_pending()
+        by_sink: dict[str, dict[str, int]] = {}
+        for (sink, signal), count in lost.items():
+            if count:
+                by_sink.setdefault(sink, {})[signal] = count
+        lines = []
+        for sink, counts in sorted(by_sink.items()):
+            where = f"sink {sink!r}" + (f" ({self._destinations[sink]})" if sink in self._destinations else "")
+            order = sorted(counts, key=lambda signal: list(_NOUNS).index(signal) if signal in _NOUNS else len(_NOUNS))
+            what = ", ".join(f"{counts[signal]} {_NOUNS.get(signal, signal)}" for signal in order)
+            lines.append(f"{where} did not receive {what}")
+        return lines
 
     def _report(self, sink: str, message: str, error: BaseException | str | None) -> None:
         now = time.monotonic()

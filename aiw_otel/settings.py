@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Mapping, Union
 
 from aiw_otel.config import LoadedConfig, TelemetryConfig
-from aiw_otel.config_env import apply_environment, config_path_from_environment
+from aiw_otel.config_env import config_path_from_environment, read_environment
 from aiw_otel.config_yaml import load_config_file
 
 #: What `configure()` and `load_settings()` accept: a file path, parsed settings, or None (defaults).
@@ -35,4 +35,5 @@ def load_settings(source: SettingsSource = None, environ: Mapping[str, str] | No
     else:
         path = source if source is not None else config_path_from_environment(environ)
         loaded = load_config_file(path) if path is not None else LoadedConfig(TelemetryConfig())
-    return replace(loaded, telemetry=apply_environment(loaded.telemetry, environ), resolved=True)
+    telemetry, warnings = read_environment(loaded.telemetry, environ)
+    return replace(loaded, telemetry=telemetry, warnings=loaded.warnings + warnings, resolved=True)

@@ -19,7 +19,8 @@ import uuid
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable, Mapping, Sequence
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry._logs import NoOpLogger
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
 from opentelemetry.sdk._logs import LoggerProvider
@@ -30,12 +31,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
-from aiw_otel.health import TelemetryHealth
+from aiw_otel.health import TelemetryHealth, internal_logger
 from aiw_otel.instrument.base import Instruments
 from aiw_otel.instrument.plan import PlanRun
 from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, remove_stdlib_bridge
 from aiw_otel.model import LogMessage
-from aiw_otel.processors.bounded import call_within
+from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
 from aiw_otel.redaction import Redactor
@@ -43,7 +44,6 @@ from aiw_otel.settings import SettingsSource, load_settings
 from aiw_otel.sinks import BuiltSink, Sink
 
 SCOPE = "aiw_otel"
-_log = logging.getLogger("aiw_otel.internal")
 
 
 def package_version() -> str:
@@ -91,13 +91,8 @@ class Telemetry:
 
     def force_flush(self, timeout_s: float | None = None) -> bool:
         """Hand everything recorded so far to the sinks' exporters, within the deadline."""
-        deadline = time.monotonic() + (self.config.shutdown_timeout_s if timeout_s is None else timeout_s)
-        ok = True
-        for provider in self._providers:
-            left = deadline - time.monotonic()
-            finished, result = call_within(provider.force_flush, left, int(max(left, 0) * 1000))
-            ok = ok and finished and result is not False
-        return ok
+        budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
+        return each_within([lambda left, p=p: p.force_flush(int(left * 1000)) for p in self._providers], budget)
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """End open spans as interrupted, flush every sink and stop; bounded by the deadline. Idempotent."""
@@ -113,10 +108,10 @@ class Telemetry:
         if self._bridge is not None:
             remove_stdlib_bridge(self._bridge)
         ok = self.force_flush(budget)
-        for provider in self._providers:
-            left = deadline - time.monotonic()
-            finished, _ = call_within(_shutdown_provider, left, provider, max(left, 0.0))
-            ok = ok and finished
+        left = deadline - time.monotonic()
+        ok = each_within([lambda left, p=p: _shutdown_provider(p, left) for p in self._providers], left) and ok
+        for line in self.health.undelivered_summary():
+            internal_logger().warning(line)
         return ok
 
 
@@ -152,12 +147,15 @@ def configure(
     global _current
     loaded = load_settings(config, environ)
     settings = loaded.telemetry
+    for warning in loaded.warnings:
+        internal_logger().warning(warning)
     with _current_lock:
         if _current is not None:
             _current.shutdown()
         if loaded.logging_dict is not None:
             apply_logging_dict(loaded)
-        telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge)
+        telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
+                           parent_from_environment(os.environ if environ is None else environ))
         _current = telemetry
     _register_atexit()
     if handle_signals:
@@ -206,8 +204,30 @@ def apply_logging_dict(loaded: LoadedConfig) -> None:
         raise ConfigError(f"logging configuration failed: {detail}", source=loaded.source, line=line) from error
 
 
+def parent_from_environment(environ: Mapping[str, str]) -> Context | None:
+    """The trace this process runs in, from TRACEPARENT / TRACESTATE / BAGGAGE (the specification's
+    environment-variable carriers, read once at start-up with the configured propagator)."""
+    traceparent = environ.get("TRACEPARENT", "").strip()
+    if not traceparent:
+        return None
+    carrier = {"traceparent": traceparent}
+    for name in ("TRACESTATE", "BAGGAGE"):
+        if environ.get(name, "").strip():
+            carrier[name.lower()] = environ[name].strip()
+    context = propagate.extract(carrier)
+    if not trace.get_current_span(context).get_span_context().is_valid:
+        internal_logger().warning(f"TRACEPARENT={traceparent!r} is not a W3C traceparent: each run starts a new trace")
+        return None
+    return context
+
+
 def _build(
-    settings: TelemetryConfig, sinks: list[Sink], loaded: LoadedConfig, set_global: bool, stdlib_bridge: bool
+    settings: TelemetryConfig,
+    sinks: list[Sink],
+    loaded: LoadedConfig,
+    set_global: bool,
+    stdlib_bridge: bool,
+    root_context: Context | None,
 ) -> Telemetry:
     health = TelemetryHealth()
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
@@ -219,6 +239,9 @@ def _build(
 
     resource = _resource(settings)
     built = [sink.build(health, settings.queue) for sink in sinks]
+    for sink in built:
+        if sink.destination:
+            health.describe(sink.name, sink.destination)
     tracker = OpenSpanTracker()
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(tracker)
@@ -235,7 +258,8 @@ def _build(
         _set_globals(tracer_provider, logger_provider, meter_provider)
     emitter = LogEmitter(logger_provider.get_logger(SCOPE, package_version()), settings.component_levels, settings.log_level, mirror)
     instruments = Instruments(
-        tracer_provider.get_tracer(SCOPE, package_version()), emitter, tracker, settings.content_capture
+        tracer_provider.get_tracer(SCOPE, package_version()), emitter, tracker, settings.content_capture,
+        root_context=root_context,
     )
     return Telemetry(
         settings,

@@ -7,11 +7,17 @@ set of processors that want live spans (the console's state tracker). Neither kn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
-from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -28,6 +34,8 @@ class BuiltSink:
     span_processor: SpanProcessor | None = None
     log_processor: LogRecordProcessor | None = None
     metric_reader: MetricReader | None = None
+    #: Where the records go (an endpoint URL), named in the end-of-run summary of what was lost.
+    destination: str | None = None
 
 
 class Sink(Protocol):
@@ -48,6 +56,8 @@ class ExporterSink:
     metric_interval_ms: int | None = None
     #: This sink's own queue settings; None: the configured `telemetry.queue`.
     queue: QueueConfig | None = None
+    #: Where the exporters send (an endpoint URL), for the end-of-run summary.
+    destination: str | None = None
 
     def build(self, health: TelemetryHealth, queue: QueueConfig) -> BuiltSink:
         queue = self.queue or queue
@@ -57,14 +67,56 @@ class ExporterSink:
             log_processor=QueuedLogSink(self.name, self.log_exporter, health, queue) if self.log_exporter else None,
             metric_reader=(
                 PeriodicExportingMetricReader(
-                    self.metric_exporter,
+                    CountedMetricExporter(self.name, self.metric_exporter, health),
                     export_interval_millis=self.metric_interval_ms,
                     export_timeout_millis=queue.export_timeout_ms,
                 )
                 if self.metric_exporter
                 else None
             ),
+            destination=self.destination,
         )
+
+
+class CountedMetricExporter(MetricExporter):
+    """A metric exporter whose failures are counted in data points, like the span and log queues'."""
+
+    def __init__(self, name: str, exporter: MetricExporter, health: TelemetryHealth) -> None:
+        super().__init__(exporter._preferred_temporality, exporter._preferred_aggregation)
+        self._name = name
+        self._exporter = exporter
+        self._health = health
+        self._in_flight = 0
+        health.track_pending(name, "metrics", lambda: self._in_flight)
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        points = _points(metrics_data)
+        self._in_flight = points
+        try:
+            result = self._exporter.export(metrics_data, timeout_millis=timeout_millis, **kwargs)
+        except Exception as error:  # counted like a reported failure; the reader carries on
+            self._health.failed(self._name, "metrics", error, lost=points)
+            return MetricExportResult.FAILURE
+        finally:
+            self._in_flight = 0
+        if result is MetricExportResult.FAILURE:
+            self._health.failed(self._name, "metrics", f"exporter reported failure for {points} points", lost=points)
+        return result
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._exporter.shutdown(timeout_millis=timeout_millis, **kwargs)
+
+
+def _points(metrics_data: MetricsData) -> int:
+    return sum(
+        len(metric.data.data_points)
+        for resource in metrics_data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
 
 
 @dataclass(frozen=True)

@@ -125,10 +125,14 @@ def test_run_config_applies_the_files_stdlib_logging_section(tmp_path):
 
 def test_a_built_wheel_carries_the_demo_plan(tmp_path):
     """`pip install .` (not only -e) must give a working `aiw-otel demo`: the plan is package data."""
+    import shutil
     import zipfile
 
+    source = tmp_path / "source"  # a copy: building in the checkout would leave build/ and egg-info there
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "logs", "build", "*.egg-info",
+                                                                "__pycache__", ".pytest_cache", ".mypy_cache"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                            "-w", str(tmp_path), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("aiw_otel-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -22,7 +22,7 @@ from aiw_otel.config import (
     SinksConfig,
     TelemetryConfig,
 )
-from aiw_otel.config_env import apply_environment, config_path_from_environment
+from aiw_otel.config_env import apply_environment, config_path_from_environment, read_environment
 from aiw_otel.config_yaml import config_from_text, load_config_file
 from aiw_otel.model import ComponentType, LogLevel
 
@@ -648,18 +648,18 @@ ALL = {"traces", "logs", "metrics"}
     ("variables", "otlp_on", "otlp_signals", "console_on", "console_signals"),
     [
         pytest.param(
-            {"OTEL_TRACES_EXPORTER": "otlp"}, True, ALL, False, {"logs"}, id="traces-otlp"
+            {"OTEL_TRACES_EXPORTER": "otlp"}, True, {"traces"}, False, {"logs"}, id="traces-otlp"
         ),
         pytest.param(
-            {"OTEL_TRACES_EXPORTER": "console"}, False, ALL - {"traces"}, True, {"traces", "logs"},
+            {"OTEL_TRACES_EXPORTER": "console"}, False, ALL - {"traces"}, True, {"traces"},
             id="traces-console",
         ),
         pytest.param(
-            {"OTEL_LOGS_EXPORTER": "otlp,console"}, True, ALL, True, {"traces", "logs"},
+            {"OTEL_LOGS_EXPORTER": "otlp,console"}, True, {"logs"}, True, {"logs"},
             id="logs-both",
         ),
         pytest.param(
-            {"OTEL_METRICS_EXPORTER": "console"}, False, {"traces", "logs"}, True, ALL,
+            {"OTEL_METRICS_EXPORTER": "console"}, False, {"traces", "logs"}, True, {"metrics"},
             id="metrics-console",
         ),
         pytest.param(
@@ -711,7 +711,8 @@ def test_a_signal_endpoint_turns_the_sink_and_the_signal_on(signal: str) -> None
 
     assert otlp.enabled is True
     assert otlp.signals == {signal}
-    assert otlp.endpoint is None  # the exporter reads the signal variable itself
+    assert otlp.endpoint is None
+    assert otlp.target(signal).url == url  # a signal's own endpoint is used as is
 
 
 def test_an_explicit_exporter_choice_beats_a_signal_endpoint() -> None:
@@ -730,7 +731,7 @@ def test_otlp_settings() -> None:
         base,
         OTEL_EXPORTER_OTLP_PROTOCOL="grpc",
         OTEL_EXPORTER_OTLP_HEADERS="x-b=3,authorization=Bearer%20abc",
-        OTEL_EXPORTER_OTLP_TIMEOUT="2.5",
+        OTEL_EXPORTER_OTLP_TIMEOUT="2500",
         OTEL_EXPORTER_OTLP_COMPRESSION="gzip",
     ).sinks.otlp
 
@@ -839,10 +840,12 @@ def test_environment_overrides_the_file_and_the_file_overrides_defaults() -> Non
     assert result.shutdown_timeout_s == TelemetryConfig().shutdown_timeout_s
 
 
-BAD_VARIABLES = [
-    case("attributes-no-equals", "OTEL_RESOURCE_ATTRIBUTES", "team", "key=value pairs", "'team'"),
+#: Values the OpenTelemetry specification says to warn about and ignore (Boolean, Enum, Timeout
+#: and OTEL_RESOURCE_ATTRIBUTES rules): the settings stay as if the variable were unset.
+IGNORED_VARIABLES = [
+    case("attributes-no-equals", "OTEL_RESOURCE_ATTRIBUTES", "team=a,oops", "key=value pairs", "'oops'"),
     case("attributes-empty-key", "OTEL_RESOURCE_ATTRIBUTES", "=x", "key=value pairs"),
-    case("sdk-disabled", "OTEL_SDK_DISABLED", "1", "expected true or false, got '1'"),
+    case("sdk-disabled", "OTEL_SDK_DISABLED", "1", "only 'true' disables"),
     case("jaeger", "OTEL_TRACES_EXPORTER", "jaeger", "unsupported exporter 'jaeger'",
         "otlp, console, none"),
     case("zipkin", "OTEL_TRACES_EXPORTER", "otlp,zipkin", "unsupported exporter 'zipkin'"),
@@ -851,17 +854,60 @@ BAD_VARIABLES = [
     case("metrics-prometheus", "OTEL_METRICS_EXPORTER", "prometheus",
         "prometheus exporter is not supported yet", "otlp, console, none"),
     case("none-combined", "OTEL_LOGS_EXPORTER", "none,otlp", "'none' cannot be combined"),
-    case("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "http:// or https:// URL"),
-    case("signal-endpoint", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://", "URL with a host"),
     case("json-protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "http/json", "http/json is not supported",
         "grpc, http/protobuf"),
-    case("protocol", "OTEL_EXPORTER_OTLP_PROTOCOL", "thrift",
+    case("protocol", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "thrift",
         "expected one of grpc, http/protobuf, got 'thrift'"),
-    case("headers", "OTEL_EXPORTER_OTLP_HEADERS", "authorization", "key=value pairs"),
-    case("timeout-unit", "OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "number of seconds > 0, got '10s'"),
-    case("timeout-zero", "OTEL_EXPORTER_OTLP_TIMEOUT", "0", "number of seconds > 0"),
-    case("timeout-nan", "OTEL_EXPORTER_OTLP_TIMEOUT", "nan", "number of seconds > 0"),
+    case("timeout-unit", "OTEL_EXPORTER_OTLP_TIMEOUT", "10s", "whole number of milliseconds"),
+    case("timeout-negative", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "-5", "whole number of milliseconds"),
+    case("timeout-float", "OTEL_EXPORTER_OTLP_TIMEOUT", "2.5", "whole number of milliseconds"),
     case("compression", "OTEL_EXPORTER_OTLP_COMPRESSION", "zip", "gzip, deflate, none", "'zip'"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "fragments"), IGNORED_VARIABLES)
+def test_values_the_specification_ignores_are_warned_about_and_change_nothing(
+    name: str, value: str, fragments: list[str]
+) -> None:
+    config, warnings = read_environment(TelemetryConfig(), {name: value})
+
+    assert config == TelemetryConfig()
+    (warning,) = warnings
+    assert warning.startswith(f"environment variable {name}={value!r} ignored: ")
+    for fragment in fragments:
+        assert fragment in warning
+
+
+def test_a_zero_timeout_means_indefinite_and_signal_settings_win() -> None:
+    otlp = env(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://collector:4318/",
+        OTEL_EXPORTER_OTLP_TIMEOUT="0",
+        OTEL_EXPORTER_OTLP_HEADERS="x-a=1",
+        OTEL_EXPORTER_OTLP_METRICS_TIMEOUT="1500",
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS="x-b=2",
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="grpc",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="http://metrics:4317",
+        OTEL_EXPORTER_OTLP_LOGS_COMPRESSION="gzip",
+    ).sinks.otlp
+
+    traces, logs, metrics = otlp.target("traces"), otlp.target("logs"), otlp.target("metrics")
+    assert traces.url == "http://collector:4318/v1/traces"  # generic: the signal path appended, one slash
+    assert traces.timeout_s > 2_000_000 and traces.headers == {"x-a": "1"} and traces.protocol == "http/protobuf"
+    assert (logs.url, logs.compression, traces.compression) == ("http://collector:4318/v1/logs", "gzip", None)
+    assert (metrics.url, metrics.protocol, metrics.timeout_s, metrics.headers) == (
+        "http://metrics:4317", "grpc", 1.5, {"x-b": "2"})
+
+
+def test_default_endpoints_follow_the_protocol() -> None:
+    assert env(OTEL_TRACES_EXPORTER="otlp").sinks.otlp.target("traces").url == "http://localhost:4318/v1/traces"
+    grpc = env(OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_PROTOCOL="grpc").sinks.otlp
+    assert grpc.target("traces").url == "http://localhost:4317"
+
+
+BAD_VARIABLES = [
+    case("endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "http:// or https:// URL"),
+    case("signal-endpoint", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://", "URL with a host"),
+    case("headers", "OTEL_EXPORTER_OTLP_HEADERS", "authorization", "key=value pairs"),
     case("capture", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "yes", "NO_CONTENT",
         "'yes'"),
     case("log-level", "AIW_LOG_LEVEL", "LOUD", "unknown log level 'LOUD'"),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
-import time
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import aiw_otel
 
@@ -95,17 +97,104 @@ def test_traces_exporter_none_keeps_traces_home(receiver):
     assert receiver.received["/v1/logs"]
 
 
-def test_an_unreachable_collector_never_stalls_the_run_and_shutdown_is_bounded():
-    with socket.socket() as probe:  # a port nothing listens on
+def free_port() -> int:
+    with socket.socket() as probe:  # a port nothing listens on once it is closed
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_collector_costs_one_summary_line_that_counts_what_was_lost(capsys):
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    spans, logs = InMemorySpanExporter(), InMemoryLogRecordExporter()  # what a working sink received
     telemetry = aiw_otel.configure(
-        environ={"AIW_FILE": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}", "AIW_SHUTDOWN_TIMEOUT": "1"},
+        environ={"AIW_FILE": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "AIW_SHUTDOWN_TIMEOUT": "1"},
+        sinks=[aiw_otel.ExporterSink("memory", span_exporter=spans, log_exporter=logs)],
         set_global=False, handle_signals=False)
     with telemetry.plan_run("p", "plan") as run:
         for index in range(20):
             with run.step(f"s{index}", "t"):
                 pass
-    started = time.monotonic()
     telemetry.shutdown()
-    assert time.monotonic() - started < 8.0  # unbounded, the exporter would retry for its own 10 s timeout and more
+    err = capsys.readouterr().err
+    (summary,) = [line for line in err.splitlines() if "did not receive" in line]
+    sent = f"{len(spans.get_finished_spans())} spans, {len(logs.get_finished_logs())} log records"
+    assert len(spans.get_finished_spans()) == 21
+    assert summary.startswith(f"aiw-otel: WARNING: sink 'otlp' ({endpoint}/v1/logs, {endpoint}/v1/metrics, "
+                              f"{endpoint}/v1/traces) did not receive {sent}"), err
+    assert "Transient error" not in err and "Traceback" not in err
+
+
+class Silent:
+    """A collector that accepts connections and never answers: the worst case for a deadline."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(64)
+        self.endpoint = f"http://127.0.0.1:{self.server.getsockname()[1]}"
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def run_demo(tmp_path, **environ: str):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AIW_SHUTDOWN_TIMEOUT": "1", **environ}
+    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--log-dir",
+                           str(tmp_path / "logs"), "--workspace", str(tmp_path / "ws")],
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_silent_collector_neither_stalls_the_run_nor_starves_the_file_sink(tmp_path):
+    silent = Silent()
+    try:
+        result = run_demo(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=silent.endpoint)
+    finally:
+        silent.close()
+    assert result.returncode == 0, result.stderr
+    (summary,) = [line for line in result.stderr.splitlines() if "did not receive" in line]
+    assert silent.endpoint in summary and "spans" in summary and "log records" in summary
+    assert "Transient error" not in result.stderr and "Traceback" not in result.stderr
+    # The root span ends last: the file has it although the OTLP exporter held the whole deadline.
+    assert "invoke_workflow greet-release" in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
+
+
+def test_a_traces_only_endpoint_gets_traces_and_nothing_else(receiver, tmp_path):
+    result = run_demo(tmp_path, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint + "/v1/traces")
+    assert result.returncode == 0, result.stderr
+    assert any(s.name == "invoke_workflow greet-release" for s in receiver.spans())
+    assert receiver.received["/v1/logs"] == [] and receiver.received["/v1/metrics"] == []
+
+
+def test_the_otlp_endpoint_option_sends_every_signal(receiver, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--otlp-endpoint",
+                             receiver.endpoint, "--log-dir", str(tmp_path / "logs"), "--workspace", str(tmp_path / "ws")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert receiver.spans() and receiver.received["/v1/logs"]
+
+
+def test_a_run_started_with_traceparent_continues_that_trace(tmp_path):
+    parent_trace, parent_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    result = run_demo(tmp_path, TRACEPARENT=f"00-{parent_trace}-{parent_span}-01")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    spans = [span for line in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().splitlines()
+             for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    assert {span["traceId"] for span in spans} == {parent_trace}
+    (root,) = [span for span in spans if span["name"] == "invoke_workflow greet-release"]
+    assert root["parentSpanId"] == parent_span
+
+
+def test_a_malformed_traceparent_is_reported_and_a_new_trace_starts(tmp_path):
+    result = run_demo(tmp_path, TRACEPARENT="00-not-a-trace-01")
+    assert result.returncode == 0, result.stderr
+    assert "TRACEPARENT='00-not-a-trace-01' is not a W3C traceparent" in result.stderr
+    assert '"parentSpanId"' not in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().split("invoke_workflow")[0][-400:]

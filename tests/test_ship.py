@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 from concurrent import futures
 from pathlib import Path
@@ -281,5 +282,41 @@ def test_lines_become_protobuf_requests_with_binary_ids(log_dir):
     with pytest.raises(ValueError):
         to_request({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]})
     assert parse_headers("a=1, B = two ,") == {"a": "1", "b": "two"}
-    with pytest.raises(ValueError, match="not key=value"):
+    with pytest.raises(ValueError, match="key=value pairs"):
         parse_headers("novalue")
+
+
+def test_ship_to_a_traces_only_backend_with_the_endpoint_and_headers_from_the_environment(receiver, log_dir):
+    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+           "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20abc,x-team=a%2Cb"}
+    result = aiw("ship", str(log_dir), "--signals", "traces", env=env)
+    assert result.returncode == 0, result.stderr
+    spans, _ = load(find_files([log_dir]))
+    assert len(spans_of(receiver)) == len(spans) > 0
+    assert receiver.received["/v1/logs"] == [] and receiver.received["/v1/metrics"] == []
+    headers, _ = receiver.received["/v1/traces"][0]
+    assert headers["authorization"] == "Bearer abc" and headers["x-team"] == "a,b"  # percent-decoded
+
+
+def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(receiver, log_dir):
+    with_password = receiver.endpoint.replace("http://", "http://admin:hunter2@")
+    result = aiw("ship", str(log_dir), "--endpoint", with_password)
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "hunter2" not in (log_dir / STATE_FILE).read_text()
+    assert spans_of(receiver)
+
+
+@pytest.mark.parametrize(("arguments", "environ", "expected"), [
+    ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
+    (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),
+    ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
+    (("--endpoint", "http://c:4318", "--signals", "traces,spans"), {}, "--signals: expected some of traces, logs"),
+    (("--endpoint", "http://c:4318", "--headers", "novalue"), {}, "--headers: expected comma-separated key=value"),
+])
+def test_ship_refuses_a_bad_destination_in_one_line(log_dir, arguments, environ, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    result = aiw("ship", str(log_dir), *arguments, env={**env, **environ})
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"aiw-otel: {expected}" or result.stderr.startswith(f"aiw-otel: {expected}")
+    assert len(result.stderr.strip().splitlines()) == 1

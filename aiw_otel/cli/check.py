@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 
@@ -26,6 +27,8 @@ def check_command(args: argparse.Namespace) -> int:
 
     loaded = load_settings(args.config, os.environ)
     settings = loaded.telemetry
+    for warning in loaded.warnings:
+        print(f"aiw-otel: warning: {warning}", file=sys.stderr)
     sinks = [name for name in ("file", "console", "otlp") if getattr(settings.sinks, name).enabled]
     print(f"{args.config}: OK (service {settings.service_name!r}, sinks: {', '.join(sinks) or 'none'}, "
           f"stdlib logging section: {'yes' if loaded.logging_dict else 'no'})")

@@ -15,10 +15,12 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from aiw_otel.config import LoadedConfig
+from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
+
+T = TypeVar("T")
 
 #: Process exit codes by final plan state.
 EXIT_CODES = {State.COMPLETED: 0, State.FAILED: 1, State.CANCELLED: 3}
@@ -52,6 +54,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control-socket", metavar="PATH",
                         help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
                              "or /tmp/aiw-otel-<uid>-<hash>.sock when that path is too long)")
+    parser.add_argument("--otlp-endpoint", metavar="URL",
+                        help="also export traces, logs and metrics over OTLP to this collector, e.g. "
+                             "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
+                             "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -72,6 +78,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> LoadedConfig:
     """The config file and environment as everywhere else, then this command's own options on top."""
+    from aiw_otel.config_yaml import parse_endpoint
     from aiw_otel.settings import load_settings
 
     loaded = load_settings(args.config, os.environ)
@@ -79,9 +86,20 @@ def _settings(args: argparse.Namespace) -> LoadedConfig:
     sinks = settings.sinks
     if args.log_dir:
         sinks = replace(sinks, file=replace(sinks.file, directory=args.log_dir))
+    if args.otlp_endpoint:
+        endpoint = _option("--otlp-endpoint", parse_endpoint, args.otlp_endpoint)
+        signals = sinks.otlp.signals if sinks.otlp.enabled else frozenset(SIGNALS)
+        sinks = replace(sinks, otlp=replace(sinks.otlp, enabled=True, endpoint=endpoint, signals=signals))
     # Plain lines only when there is no live display to show the run instead.
     sinks = replace(sinks, console=replace(sinks.console, enabled=not _live(args)))
     return replace(loaded, telemetry=replace(settings, sinks=sinks))
+
+
+def _option(flag: str, parse: Callable[[str], T], text: str) -> T:
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise ConfigError(str(error), source=flag) from None
 
 
 def _live(args: argparse.Namespace) -> bool:

@@ -1,35 +1,48 @@
-"""`aiw-otel ship PATH... --endpoint URL`: send saved telemetry to an OTLP endpoint, resuming without duplicates."""
+"""`aiw-otel ship PATH...`: send saved telemetry to an OTLP endpoint, resuming without duplicates.
+
+The endpoint, protocol and headers default to the OTEL_EXPORTER_OTLP_* variables a user already
+exports for live runs, so shipping a run done offline needs nothing more than the paths.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 from aiw_otel.readback.files import ReadbackError
 
+SIGNAL_NAMES = ("traces", "logs", "metrics")
+
 
 def add_parser(commands: Any) -> None:
     ship = commands.add_parser("ship", help="send saved telemetry to an OTLP endpoint, resuming without duplicates")
     ship.add_argument("paths", **PATHS_ARGUMENT)
-    ship.add_argument("--endpoint", required=True, help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc)")
-    ship.add_argument("--protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
-    ship.add_argument("--headers", help="extra request headers, k=v,k2=v2")
+    ship.add_argument("--endpoint", help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc); "
+                                         "default: $OTEL_EXPORTER_OTLP_ENDPOINT")
+    ship.add_argument("--protocol", choices=("http/protobuf", "grpc"),
+                      help="default: $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf")
+    ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded like "
+                                        "OTEL_EXPORTER_OTLP_HEADERS (default: that variable)")
+    ship.add_argument("--signals", default=",".join(SIGNAL_NAMES),
+                      help="which streams to send, e.g. traces for a traces-only backend (default: traces,logs,metrics)")
     ship.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     ship.set_defaults(handler=run_ship)
 
 
 def run_ship(args: argparse.Namespace) -> int:
-    from aiw_otel.readback.ship import ShipError, Summary, Target, parse_headers, ship
+    from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:
-        target = Target(args.endpoint, args.protocol, parse_headers(args.headers or ""), args.timeout)
+        target = _target(args)
+        signals = _signals(args.signals)
     except ValueError as error:
         _error(str(error))
         return 2
     summary = Summary()
     try:
-        ship(args.paths, target, summary)
+        ship(args.paths, target, summary, signals=signals)
     except ReadbackError as error:
         _error(str(error))
         return 1
@@ -40,3 +53,40 @@ def run_ship(args: argparse.Namespace) -> int:
         return 1
     print(summary.describe(target))
     return 0
+
+
+def _target(args: argparse.Namespace) -> Any:
+    """The destination from the options, else the environment; ValueError saying which value is wrong."""
+    from aiw_otel.config_yaml import parse_endpoint
+    from aiw_otel.readback.ship import Target, parse_headers
+
+    endpoint, where = args.endpoint, "--endpoint"
+    if endpoint is None:
+        endpoint, where = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(), "OTEL_EXPORTER_OTLP_ENDPOINT"
+        if not endpoint:
+            raise ValueError("no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT")
+    protocol = args.protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip() or "http/protobuf"
+    if protocol not in ("http/protobuf", "grpc"):
+        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc or http/protobuf, got {protocol!r}")
+    headers_text, headers_from = args.headers, "--headers"
+    if headers_text is None:
+        headers_text, headers_from = os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""), "OTEL_EXPORTER_OTLP_HEADERS"
+    try:
+        endpoint = parse_endpoint(endpoint)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    try:
+        headers = parse_headers(headers_text)
+    except ValueError as error:
+        raise ValueError(f"{headers_from}: {error}") from None
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
+    return Target(endpoint, protocol, headers, args.timeout)
+
+
+def _signals(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [name for name in chosen if name not in SIGNAL_NAMES]
+    if unknown or not chosen:
+        raise ValueError(f"--signals: expected some of {', '.join(SIGNAL_NAMES)}, got {text!r}")
+    return chosen

@@ -1,74 +1,72 @@
 """OTLP export to a collector (Jaeger, Tempo, Grafana...), built only when configured.
 
-The exporter packages (and gRPC) are imported here, inside the function, so `import aiw_otel`
+Every setting is resolved here per signal (`OtlpSinkConfig.target`) and handed to the exporters
+explicitly, so the OpenTelemetry specification's rules hold whatever the exporter classes would
+read from the environment themselves (the Python ones read OTEL_EXPORTER_OTLP_TIMEOUT as seconds,
+for one). The exporter packages (and gRPC) are imported inside the functions, so `import aiw_otel`
 stays fast and never loads a transport that is not used.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from aiw_otel.config import OtlpSinkConfig
+from aiw_otel.config import OtlpSinkConfig, OtlpTarget
 from aiw_otel.sinks import ExporterSink
 
-_HTTP_PATHS = {"traces": "/v1/traces", "logs": "/v1/logs", "metrics": "/v1/metrics"}
+#: The exporters' and the SDK's export loops log every retry; the sink counts failures and
+#: `Telemetry.shutdown` says once what was not delivered, so their lines would only be noise.
+_CHATTY_LOGGERS = (
+    "opentelemetry.exporter.otlp",
+    "opentelemetry.sdk.metrics._internal.export",
+    "opentelemetry.sdk._shared_internal",
+)
 
 
 def otlp_sink(config: OtlpSinkConfig, name: str = "otlp") -> ExporterSink:
-    """An ExporterSink for the signals the config enables, over grpc or http/protobuf."""
-    make = _grpc_exporters if config.protocol == "grpc" else _http_exporters
-    exporters = make(config)
+    """An ExporterSink for the signals the config enables, each over its own protocol and endpoint."""
+    for logger in _CHATTY_LOGGERS:
+        logging.getLogger(logger).setLevel(logging.CRITICAL)
+    targets = {signal: config.target(signal) for signal in sorted(config.signals)}
+    exporters = {signal: _exporter(target) for signal, target in targets.items()}
     return ExporterSink(
         name,
-        span_exporter=exporters["traces"] if "traces" in config.signals else None,
-        log_exporter=exporters["logs"] if "logs" in config.signals else None,
-        metric_exporter=exporters["metrics"] if "metrics" in config.signals else None,
+        span_exporter=exporters.get("traces"),
+        log_exporter=exporters.get("logs"),
+        metric_exporter=exporters.get("metrics"),
+        destination=", ".join(sorted({t.url for t in targets.values()})),
     )
 
 
-def _common(config: OtlpSinkConfig) -> dict[str, Any]:
-    options: dict[str, Any] = {"timeout": config.timeout_s}
-    if config.headers:
-        options["headers"] = dict(config.headers)
-    return options
+def _exporter(target: OtlpTarget) -> Any:
+    return _grpc_exporter(target) if target.protocol == "grpc" else _http_exporter(target)
 
 
-def _http_exporters(config: OtlpSinkConfig) -> dict[str, Any]:
+def _http_exporter(target: OtlpTarget) -> Any:
     from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    options = _common(config)
-    if config.compression:
-        options["compression"] = Compression(config.compression)
-
-    def endpoint(signal: str) -> dict[str, Any]:
-        if config.endpoint is None:  # the exporter reads OTEL_EXPORTER_OTLP_* itself
-            return {}
-        return {"endpoint": config.endpoint.rstrip("/") + _HTTP_PATHS[signal]}
-
-    return {
-        "traces": OTLPSpanExporter(**options, **endpoint("traces")),
-        "logs": OTLPLogExporter(**options, **endpoint("logs")),
-        "metrics": OTLPMetricExporter(**options, **endpoint("metrics")),
-    }
+    if target.signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Exporter
+    elif target.signal == "logs":
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as Exporter  # type: ignore[assignment]
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Exporter  # type: ignore[assignment]
+    compression = Compression(target.compression) if target.compression else Compression.NoCompression
+    return Exporter(endpoint=target.url, headers=dict(target.headers), timeout=target.timeout_s,
+                    compression=compression)
 
 
-def _grpc_exporters(config: OtlpSinkConfig) -> dict[str, Any]:
+def _grpc_exporter(target: OtlpTarget) -> Any:
     from grpc import Compression
-    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-    options = _common(config)
-    if config.compression:
-        options["compression"] = Compression.Gzip if config.compression == "gzip" else Compression.Deflate
-    if config.endpoint is not None:
-        options["endpoint"] = config.endpoint
-        options["insecure"] = config.endpoint.startswith("http://")
-    return {
-        "traces": OTLPSpanExporter(**options),
-        "logs": OTLPLogExporter(**options),
-        "metrics": OTLPMetricExporter(**options),
-    }
+    if target.signal == "traces":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as Exporter
+    elif target.signal == "logs":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as Exporter  # type: ignore[assignment]
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as Exporter  # type: ignore[assignment]
+    compression = {"gzip": Compression.Gzip, "deflate": Compression.Deflate}.get(target.compression or "",
+                                                                                Compression.NoCompression)
+    return Exporter(endpoint=target.url, insecure=target.url.startswith("http://"), headers=dict(target.headers),
+                    timeout=target.timeout_s, compression=compression)

@@ -41,6 +41,9 @@ class Instruments:
     max_output_log_lines: int = 1000
     #: Characters of one output line kept in its event / log record.
     max_output_line: int = 2000
+    #: Where a root operation starts when no span is current: the trace this process was started
+    #: in (TRACEPARENT in its environment), so a traced CI job or parent agent sees the run inside it.
+    root_context: otel_context.Context | None = None
 
 
 def error_type_of(error: BaseException) -> str:
@@ -100,7 +103,12 @@ class Operation:
 
     def start(self) -> None:
         """Start the span under the parent operation (explicitly, so any thread may call this)."""
-        parent_context = trace.set_span_in_context(self._parent.span) if self._parent is not None else None
+        if self._parent is not None:
+            parent_context = trace.set_span_in_context(self._parent.span)
+        elif trace.get_current_span().get_span_context().is_valid:
+            parent_context = None  # the caller's own span
+        else:
+            parent_context = self._instruments.root_context
         self._start_ns = time.time_ns()
         self.span = self._instruments.tracer.start_span(
             self._name,

@@ -28,11 +28,28 @@ def call_within(fn: Callable[..., Any], timeout_s: float, *args: Any) -> tuple[b
 
 
 def each_within(calls: Iterable[Callable[[float], Any]], timeout_s: float) -> bool:
-    """Give each call what is left of one shared deadline; True if all finished and none returned False."""
+    """Run the calls side by side, each given the whole deadline; True if all finished and none returned False.
+
+    Side by side, not one after the other: an exporter stuck on a dead collector must not use up
+    the time the file sink needs to write what it holds.
+    """
     deadline = time.monotonic() + timeout_s
-    ok = True
+    outcomes: list[list[Any]] = []
+    workers = []
     for call in calls:
-        remaining = deadline - time.monotonic()
-        finished, result = call_within(call, remaining, remaining)
-        ok = ok and finished and result is not False
-    return ok
+        outcome: list[Any] = []
+        outcomes.append(outcome)
+        worker = threading.Thread(target=_record, args=(call, timeout_s, outcome), name="aiw-otel-bounded-call",
+                                  daemon=True)
+        worker.start()
+        workers.append(worker)
+    for worker in workers:
+        worker.join(max(deadline - time.monotonic(), 0.0))
+    return all(outcome and outcome[0] is not False for outcome in outcomes)
+
+
+def _record(call: Callable[[float], Any], timeout_s: float, outcome: list[Any]) -> None:
+    try:
+        outcome.append(call(timeout_s))
+    except Exception:  # the caller only needs to know it is over
+        outcome.append(None)

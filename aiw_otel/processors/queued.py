@@ -49,8 +49,14 @@ class ExportQueue:
         self._flush_lock = threading.Lock()
         self._flush_waiters: list[threading.Event] = []
         self._stopping = False
+        self._in_flight = 0
+        health.track_pending(name, signal, self.pending)
         self._thread = threading.Thread(target=self._run, name=f"aiw-otel-{name}-{signal}", daemon=True)
         self._thread.start()
+
+    def pending(self) -> int:
+        """Records queued or being sent right now (what a deadline passing now would lose)."""
+        return len(self._items) + self._in_flight
 
     def put(self, item: Any) -> None:
         """Never blocks: a full queue (or a stopped one) drops the item and counts it."""
@@ -97,13 +103,17 @@ class ExportQueue:
         items = self._items
         while items:
             batch = [items.popleft() for _ in range(min(self._batch, len(items)))]
+            self._in_flight = len(batch)
             try:
                 result = self._export(batch)
             except Exception as error:  # an exporter bug must not kill the thread
-                self._health.failed(self.name, self.signal, error)
+                self._health.failed(self.name, self.signal, error, lost=len(batch))
                 continue
+            finally:
+                self._in_flight = 0
             if getattr(result, "name", "") == "FAILURE":
-                self._health.failed(self.name, self.signal, f"exporter reported failure for {len(batch)} records")
+                self._health.failed(self.name, self.signal, f"exporter reported failure for {len(batch)} records",
+                                    lost=len(batch))
 
 
 class QueuedSpanSink(SpanProcessor):

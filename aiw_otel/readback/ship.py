@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import grpc
 import requests
@@ -26,9 +27,11 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from aiw_otel.config_yaml import parse_pairs
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
 
 STATE_FILE = ".ship-state.json"
+ALL_SIGNALS = ("traces", "logs", "metrics")
 PROTOCOLS = ("http/protobuf", "grpc")
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 
@@ -71,20 +74,22 @@ class Target:
     timeout_s: float = 10.0
 
     @property
+    def shown(self) -> str:
+        """The endpoint as printed and stored: without any user:password it carries."""
+        parts = urlsplit(self.endpoint)
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=host)).rstrip("/")
+
+    @property
     def key(self) -> str:
         """What the resume state is kept under: shipping to a second collector starts from the beginning."""
-        return f"{self.endpoint.rstrip('/')} ({self.protocol})"
+        return f"{self.shown} ({self.protocol})"
 
 
 def parse_headers(text: str) -> dict[str, str]:
-    """`k=v,k2=v2` as in OTEL_EXPORTER_OTLP_HEADERS; ValueError naming a pair without `=`."""
-    headers = {}
-    for pair in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"header {pair!r} is not key=value")
-        headers[key.strip().lower()] = value.strip()
-    return headers
+    """`k=v,k2=v2`, percent-decoded as in OTEL_EXPORTER_OTLP_HEADERS; names lowercased (gRPC metadata
+    requires it, HTTP does not care); ValueError naming a pair without `=`."""
+    return {key.lower(): value for key, value in parse_pairs(text).items()}
 
 
 # ---------------------------------------------------------------- lines -> requests
@@ -186,7 +191,7 @@ class GrpcSender:
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
-            raise ShipError(f"gRPC export to {self._target.endpoint} failed: {getattr(code, 'name', code)}: {details}") from error
+            raise ShipError(f"gRPC export to {self._target.shown} failed: {getattr(code, 'name', code)}: {details}") from error
 
     def close(self) -> None:
         self._channel.close()
@@ -249,7 +254,7 @@ class Summary:
     rejected: list[str] = field(default_factory=list)
 
     def describe(self, target: Target) -> str:
-        text = (f"shipped {self.requests} request{'s' if self.requests != 1 else ''} to {target.endpoint} "
+        text = (f"shipped {self.requests} request{'s' if self.requests != 1 else ''} to {target.shown} "
                 f"({target.protocol}): {self.items['traces']} spans, {self.items['logs']} log records, "
                 f"{self.items['metrics']} metric points; {self.already_shipped} lines skipped as already shipped")
         if self.bad_lines:
@@ -258,10 +263,11 @@ class Summary:
 
 
 def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summary | None = None,
-         warn: Warn = warn_on_stderr) -> Summary:
-    """Send every line not yet acknowledged, oldest first; ShipError stops it (`summary` keeps the progress)."""
+         warn: Warn = warn_on_stderr, signals: Iterable[str] = ALL_SIGNALS) -> Summary:
+    """Send every line of `signals` not yet acknowledged, oldest first; ShipError stops it
+    (`summary` keeps the progress). A traces-only backend is shipped to with `signals=("traces",)`."""
     summary = summary if summary is not None else Summary()
-    files = find_files(paths)
+    files = find_files(paths, tuple(signals))
     states: dict[Path, ShipState] = {}
     sender = make_sender(target)
     try:
