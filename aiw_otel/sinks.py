@@ -28,6 +28,8 @@ class BuiltSink:
     span_processor: SpanProcessor | None = None
     log_processor: LogRecordProcessor | None = None
     metric_reader: MetricReader | None = None
+    #: Where the sink can be reached from outside (a URL), if it listens.
+    endpoint: str | None = None
 
 
 class Sink(Protocol):
