@@ -19,6 +19,7 @@ from aiw_otel.config_yaml import (
     parse_compression,
     parse_content_capture,
     parse_endpoint,
+    parse_port,
     parse_protocol,
 )
 from aiw_otel.model import ComponentType, LogLevel
@@ -27,6 +28,8 @@ T = TypeVar("T")
 
 _EXPORTERS = ("otlp", "console", "none")
 _SINKS = ("otlp", "console")
+#: Exporters for one signal only (the spec's `prometheus` is a metrics exporter).
+_SIGNAL_EXPORTERS = {"metrics": ("prometheus",)}
 _SWITCHES = {"on": True, "true": True, "off": False, "false": False}
 #: The values util-genai accepted before it had the four modes.
 _LEGACY_CAPTURE = {"true": ContentCapture.SPAN_ONLY, "false": ContentCapture.NO_CONTENT}
@@ -184,20 +187,31 @@ def _exporters(config: TelemetryConfig, environ: Mapping[str, str]) -> Telemetry
             chosen = _exporter_names(name, signal, text)
             for sink in _SINKS:
                 config = _route(config, sink, signal, wanted=sink in chosen)
+            for sink in _SIGNAL_EXPORTERS.get(signal, ()):
+                config = _update_sink(config, sink, enabled=sink in chosen)
     return config
 
 
 def _exporter_names(name: str, signal: str, text: str) -> set[str]:
     chosen = {part.strip() for part in text.split(",") if part.strip()}
-    supported = f"supported: {', '.join(_EXPORTERS)}"
-    if signal == "metrics" and "prometheus" in chosen:
-        raise _error(name, f"the prometheus exporter is not supported yet ({supported})")
-    unknown = sorted(chosen.difference(_EXPORTERS))
+    exporters = _EXPORTERS + _SIGNAL_EXPORTERS.get(signal, ())
+    supported = f"supported: {', '.join(exporters)}"
+    unknown = sorted(chosen.difference(exporters))
     if unknown:
         raise _error(name, f"unsupported exporter {', '.join(map(repr, unknown))} ({supported})")
     if "none" in chosen and len(chosen) > 1:
         raise _error(name, f"'none' cannot be combined with other exporters, got {text!r}")
     return chosen
+
+
+def _prometheus(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
+    """Where the endpoint listens; OTEL_METRICS_EXPORTER=prometheus is what switches it on."""
+    changes: dict[str, Any] = {}
+    if (text := _read(environ, "OTEL_EXPORTER_PROMETHEUS_HOST")) is not None:
+        changes["host"] = text
+    if (text := _read(environ, "OTEL_EXPORTER_PROMETHEUS_PORT")) is not None:
+        changes["port"] = _convert("OTEL_EXPORTER_PROMETHEUS_PORT", parse_port, text)
+    return _update_sink(config, "prometheus", **changes)
 
 
 def _content_capture(config: TelemetryConfig, environ: Mapping[str, str]) -> TelemetryConfig:
@@ -254,6 +268,7 @@ _STEPS: tuple[Callable[[TelemetryConfig, Mapping[str, str]], TelemetryConfig], .
     _sdk_disabled,
     _otlp_endpoints,
     _otlp_settings,
+    _prometheus,
     _exporters,
     _content_capture,
     _levels,

@@ -40,6 +40,7 @@ from aiw_otel.processors.bounded import call_within
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
+from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 from aiw_otel.redaction import Redactor
 from aiw_otel.settings import SettingsSource, load_settings
 from aiw_otel.sinks import BuiltSink, Sink
@@ -191,6 +192,10 @@ def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
         from aiw_otel.exporters.otlp import otlp_sink
 
         yield otlp_sink(settings.sinks.otlp)
+    if settings.sinks.prometheus.enabled:
+        from aiw_otel.exporters.prometheus import PrometheusSink
+
+        yield PrometheusSink(settings.sinks.prometheus)
 
 
 _DICTCONFIG_FAILURE = re.compile(r"Unable to configure (handler|formatter|filter|logger|root logger) '?([^']*)'?")
@@ -274,21 +279,23 @@ def _register_self_metrics(
 ) -> None:
     """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost).
 
-    Every sink and signal (and every redaction label) is reported from the start, at 0 until
-    something happens, so a dashboard shows 0 rather than "no data" and `increase()` sees the
-    first drop as an increase rather than as a new series.
+    Every sink and signal that can fail (or drop: those behind a queue) and every redaction label
+    is reported from the start, at 0 until something happens, so a dashboard shows 0 rather than
+    "no data" and `increase()` sees the first one as an increase rather than as a new series.
     """
-    zeros = {(b.name, signal): 0 for b in built for signal in _signals_of(b)}
+    parts = [(b.name, signal, part) for b in built for signal, part in _parts_of(b)]
+    failure_zeros = {(name, signal): 0 for name, signal, _ in parts}
+    drop_zeros = {(name, signal): 0 for name, signal, part in parts if isinstance(part, (QueuedSpanSink, QueuedLogSink))}
     labels = {label: 0 for label in redactor.labels()} if redactor is not None else {}
 
     def per_sink(counts: Mapping[tuple[str, str], int]) -> list[Observation]:
-        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in {**zeros, **counts}.items()]
+        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in counts.items()]
 
     def dropped(_: CallbackOptions) -> list[Observation]:
-        return per_sink(health.snapshot().dropped)
+        return per_sink({**drop_zeros, **health.snapshot().dropped})
 
     def failures(_: CallbackOptions) -> list[Observation]:
-        return per_sink(health.snapshot().failures)
+        return per_sink({**failure_zeros, **health.snapshot().failures})
 
     def redactions(_: CallbackOptions) -> list[Observation]:
         if redactor is None:
@@ -301,9 +308,10 @@ def _register_self_metrics(
     meter.create_observable_counter("aiw.telemetry.redactions", [redactions], unit="{redaction}", description="Secrets redacted")
 
 
-def _signals_of(sink: BuiltSink) -> Iterable[str]:
+def _parts_of(sink: BuiltSink) -> list[tuple[str, Any]]:
+    """(signal, processor or reader) for each signal the sink takes."""
     fields = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
-    return [signal for signal, part in fields if part is not None]
+    return [(signal, part) for signal, part in fields if part is not None]
 
 
 def _set_globals(tracer_provider: TracerProvider, logger_provider: LoggerProvider, meter_provider: MeterProvider) -> None:

@@ -33,7 +33,8 @@ class BuiltSink:
 
 
 class Sink(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def build(self, health: TelemetryHealth, queue: QueueConfig) -> BuiltSink: ...
 
