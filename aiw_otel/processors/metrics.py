@@ -66,6 +66,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
             self._m.step_active.add(1)
         elif sc.AIW_PLAN_ID in attributes:
             self._m.plan_active.add(1)
+            self._m.plan_paused.add(0)  # the series exists from the start: a dashboard shows 0, not "no data"
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span.attributes
