@@ -157,10 +157,28 @@ class FileSinkConfig:
 
 
 @dataclass(frozen=True)
+class PrometheusSinkConfig:
+    """A `/metrics` endpoint for Prometheus to scrape; off unless configured.
+
+    The OTel spec's default host is `localhost`; we bind its IPv4 loopback address explicitly, so
+    the endpoint is never reachable from another machine unless a host is chosen, and a scrape
+    config naming 127.0.0.1 works whatever `localhost` resolves to.
+    """
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    #: 0: any free port (the URL printed at start says which).
+    port: int = 9464
+    #: After the run, keep serving the final values this long (a run may end before a scrape).
+    linger_s: float = 0.0
+
+
+@dataclass(frozen=True)
 class SinksConfig:
     console: ConsoleSinkConfig = field(default_factory=ConsoleSinkConfig)
     otlp: OtlpSinkConfig = field(default_factory=OtlpSinkConfig)
     file: FileSinkConfig = field(default_factory=FileSinkConfig)
+    prometheus: PrometheusSinkConfig = field(default_factory=PrometheusSinkConfig)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from aiw_otel.config_yaml import (
     parse_content_capture,
     parse_endpoint,
     parse_pairs,
+    parse_port,
     parse_protocol,
 )
 from aiw_otel.model import ComponentType, LogLevel
@@ -31,6 +32,8 @@ T = TypeVar("T")
 
 _EXPORTERS = ("otlp", "console", "none")
 _SINKS = ("otlp", "console")
+#: Exporters for one signal only (the spec's `prometheus` is a metrics exporter).
+_SIGNAL_EXPORTERS = {"metrics": ("prometheus",)}
 _SWITCHES = {"on": True, "true": True, "off": False, "false": False}
 #: The values util-genai accepted before it had the four modes.
 _LEGACY_CAPTURE = {"true": ContentCapture.SPAN_ONLY, "false": ContentCapture.NO_CONTENT}
@@ -247,20 +250,34 @@ def _exporters(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
             continue
         for sink in _SINKS:
             config = _route(config, sink, signal, wanted=sink in chosen)
+        for sink in _SIGNAL_EXPORTERS.get(signal, ()):
+            config = _update_sink(config, sink, enabled=sink in chosen)
     return config
 
 
 def _exporter_names(signal: str, text: str) -> set[str]:
     chosen = {part.strip() for part in text.split(",") if part.strip()}
-    supported = f"supported: {', '.join(_EXPORTERS)}"
-    if signal == "metrics" and "prometheus" in chosen:
-        raise ValueError(f"the prometheus exporter is not supported yet ({supported})")
-    unknown = sorted(chosen.difference(_EXPORTERS))
+    exporters = _EXPORTERS + _SIGNAL_EXPORTERS.get(signal, ())
+    supported = f"supported: {', '.join(exporters)}"
+    unknown = sorted(chosen.difference(exporters))
     if unknown:
         raise ValueError(f"unsupported exporter {', '.join(map(repr, unknown))} ({supported})")
     if "none" in chosen and len(chosen) > 1:
         raise ValueError("'none' cannot be combined with other exporters")
     return chosen
+
+
+def _prometheus(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """Where the endpoint listens; OTEL_METRICS_EXPORTER=prometheus is what switches it on."""
+    changes: dict[str, Any] = {}
+    if (text := env.get("OTEL_EXPORTER_PROMETHEUS_HOST")) is not None:
+        changes["host"] = text
+    if (text := env.get(name := "OTEL_EXPORTER_PROMETHEUS_PORT")) is not None:
+        try:
+            changes["port"] = parse_port(text)
+        except ValueError as error:  # an Integer: warn and ignore
+            env.ignore(name, text, str(error))
+    return _update_sink(config, "prometheus", **changes)
 
 
 def _content_capture(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
@@ -317,6 +334,7 @@ _STEPS: tuple[Callable[[TelemetryConfig, _Variables], TelemetryConfig], ...] = (
     _sdk_disabled,
     _otlp_endpoints,
     _otlp_settings,
+    _prometheus,
     _exporters,
     _content_capture,
     _levels,

@@ -30,6 +30,7 @@ from aiw_otel.config import (
     FileSinkConfig,
     LoadedConfig,
     OtlpSinkConfig,
+    PrometheusSinkConfig,
     QueueConfig,
     RedactionConfig,
     SinksConfig,
@@ -107,6 +108,20 @@ def parse_pairs(text: str) -> dict[str, str]:
             )
         pairs[unquote(key.strip())] = unquote(value.strip())
     return pairs
+
+
+MAX_PORT = 65535
+
+
+def parse_port(text: str) -> int:
+    """A TCP port to listen on; 0 means any free one."""
+    try:
+        port = int(text.strip())
+    except ValueError:
+        port = -1
+    if not 0 <= port <= MAX_PORT:
+        raise ValueError(f"expected a port number from 0 to {MAX_PORT} (0: any free port), got {text!r}")
+    return port
 
 
 def parse_protocol(text: str) -> str:
@@ -343,6 +358,18 @@ def _positive_number(value: Any, at: _Where) -> float:
     raise at.expected("a number > 0", value)
 
 
+def _non_negative_number(value: Any, at: _Where) -> float:
+    if (is_int(value) or isinstance(value, float)) and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise at.expected("a number >= 0", value)
+
+
+def _port(value: Any, at: _Where) -> int:
+    if is_int(value) and 0 <= value <= MAX_PORT:
+        return int(value)
+    raise at.expected(f"a port number from 0 to {MAX_PORT} (0: any free port)", value)
+
+
 def _scalar(value: Any, at: _Where) -> Any:
     if isinstance(value, (str, int, float)):  # bool is an int
         return value
@@ -522,6 +549,10 @@ _telemetry = _section(
                         "flush_interval_ms": _integer(10),
                         "signals": _signals,
                     },
+                ),
+                "prometheus": _section(
+                    PrometheusSinkConfig,
+                    {"enabled": _boolean, "host": _string, "port": _port, "linger_s": _non_negative_number},
                 ),
             },
         ),

@@ -20,6 +20,8 @@ GEN_AI_RESPONSE_ID = "gen_ai.response.id"
 GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+#: Metric attribute of `gen_ai.client.token.usage`: input or output.
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
 GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
@@ -72,8 +74,12 @@ AIW_OUTPUT_LINES = "aiw.command.{stream}.lines"
 AIW_OUTPUT_EVENTS_DROPPED = "aiw.command.output_events_dropped"
 AIW_AI_ATTEMPT = "aiw.ai.attempt"
 AIW_AI_COST = "aiw.ai.cost_usd"
+#: On an `api_response_failed` event: the attempt will be retried after this many seconds.
+AIW_AI_RETRY_AFTER_S = "aiw.ai.retry_after_s"
 AIW_INTERACTION = "aiw.interaction"
 AIW_INTERACTION_SOURCE = "aiw.interaction.source"
+AIW_IO_DIRECTION = "aiw.io.direction"
+AIW_COMMAND_OUTCOME = "aiw.command.outcome"
 
 # LogMessage fields as log-record attributes.
 AIW_COMPONENT = "aiw.component"

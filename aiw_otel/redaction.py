@@ -413,6 +413,11 @@ class Redactor:
         with self._lock:
             return dict(self._by_label)
 
+    def labels(self) -> frozenset[str]:
+        """Every label a redaction can carry, so a counter can show 0 per label before the first hit."""
+        shapes = {rule.label for rule in self._rules if isinstance(rule, _ShapeRule)}
+        return frozenset(shapes | {label for _, label in self._keywords})
+
     def is_sensitive_key(self, key: str) -> bool:
         """Whether the key rule replaces this key's values (safe keys never are)."""
         return self._key_label(key) is not None

@@ -33,12 +33,15 @@ from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.health import TelemetryHealth, internal_logger
 from aiw_otel.instrument.base import Instruments
+from aiw_otel.instrument.metrics import RunInstruments
 from aiw_otel.instrument.plan import PlanRun
 from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, remove_stdlib_bridge
 from aiw_otel.model import LogMessage
 from aiw_otel.processors.bounded import each_within
+from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
+from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 from aiw_otel.redaction import Redactor
 from aiw_otel.settings import SettingsSource, load_settings
 from aiw_otel.sinks import BuiltSink, Sink
@@ -66,11 +69,14 @@ class Telemetry:
         providers: Sequence[Any] = (),
         bridge: logging.Handler | None = None,
         meter: Meter | None = None,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.health = health
         self.redactor = redactor
         self.meter: Meter = meter or NoOpMeter(SCOPE)
+        #: Where sinks can be reached from outside, by sink name (the Prometheus `/metrics` URL).
+        self.endpoints: Mapping[str, str] = dict(endpoints or {})
         self._instruments = instruments
         self._providers = list(providers)
         self._bridge = bridge
@@ -184,6 +190,10 @@ def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
         from aiw_otel.exporters.otlp import otlp_sink
 
         yield otlp_sink(settings.sinks.otlp)
+    if settings.sinks.prometheus.enabled:
+        from aiw_otel.exporters.prometheus import PrometheusSink
+
+        yield PrometheusSink(settings.sinks.prometheus)
 
 
 _DICTCONFIG_FAILURE = re.compile(r"Unable to configure (handler|formatter|filter|logger|root logger) '?([^']*)'?")
@@ -242,15 +252,18 @@ def _build(
     for sink in built:
         if sink.destination:
             health.describe(sink.name, sink.destination)
+    readers = [r for _, r in _named(built, "metric_reader")]
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
+    meter = meter_provider.get_meter(SCOPE, package_version())
+    if readers:  # with no reader every measurement would be thrown away: skip the work
+        built.append(MetricsProcessor(RunInstruments.create(meter)).sink().build(health, settings.queue))
+    _register_self_metrics(meter, health, redactor, built)
     tracker = OpenSpanTracker()
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(tracker)
     tracer_provider.add_span_processor(SpanPipeline(redactor, _named(built, "span_processor"), health))
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     logger_provider.add_log_record_processor(LogPipeline(redactor, _named(built, "log_processor"), health))
-    meter_provider = MeterProvider(resource=resource, metric_readers=[r for _, r in _named(built, "metric_reader")], shutdown_on_exit=False)
-    meter = meter_provider.get_meter(SCOPE, package_version())
-    _register_self_metrics(meter, health, redactor)
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
@@ -269,6 +282,7 @@ def _build(
         providers=[tracer_provider, logger_provider, meter_provider],
         bridge=bridge,
         meter=meter,
+        endpoints={b.name: b.endpoint for b in built if b.endpoint is not None},
     )
 
 
@@ -284,23 +298,44 @@ def _resource(settings: TelemetryConfig) -> Resource:
     return Resource.create(attributes)
 
 
-def _register_self_metrics(meter: Meter, health: TelemetryHealth, redactor: Redactor | None) -> None:
-    """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost)."""
+def _register_self_metrics(
+    meter: Meter, health: TelemetryHealth, redactor: Redactor | None, built: Sequence[BuiltSink]
+) -> None:
+    """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost).
+
+    Every sink and signal that can fail (or drop: those behind a queue) and every redaction label
+    is reported from the start, at 0 until something happens, so a dashboard shows 0 rather than
+    "no data" and `increase()` sees the first one as an increase rather than as a new series.
+    """
+    parts = [(b.name, signal, part) for b in built for signal, part in _parts_of(b)]
+    failure_zeros = {(name, signal): 0 for name, signal, _ in parts}
+    drop_zeros = {(name, signal): 0 for name, signal, part in parts if isinstance(part, (QueuedSpanSink, QueuedLogSink))}
+    labels = {label: 0 for label in redactor.labels()} if redactor is not None else {}
+
+    def per_sink(counts: Mapping[tuple[str, str], int]) -> list[Observation]:
+        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in counts.items()]
 
     def dropped(_: CallbackOptions) -> list[Observation]:
-        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in health.snapshot().dropped.items()]
+        return per_sink({**drop_zeros, **health.snapshot().dropped})
 
     def failures(_: CallbackOptions) -> list[Observation]:
-        return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in health.snapshot().failures.items()]
+        return per_sink({**failure_zeros, **health.snapshot().failures})
 
     def redactions(_: CallbackOptions) -> list[Observation]:
         if redactor is None:
             return []
-        return [Observation(n, {"aiw.redaction.label": label}) for label, n in redactor.counts_by_label().items()]
+        counts = {**labels, **redactor.counts_by_label()}
+        return [Observation(n, {"aiw.redaction.label": label}) for label, n in counts.items()]
 
     meter.create_observable_counter("aiw.telemetry.dropped", [dropped], unit="{record}", description="Records dropped by full sink queues")
     meter.create_observable_counter("aiw.telemetry.export.failures", [failures], unit="{failure}", description="Sink export failures")
     meter.create_observable_counter("aiw.telemetry.redactions", [redactions], unit="{redaction}", description="Secrets redacted")
+
+
+def _parts_of(sink: BuiltSink) -> list[tuple[str, Any]]:
+    """(signal, processor or reader) for each signal the sink takes."""
+    fields = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
+    return [(signal, part) for signal, part in fields if part is not None]
 
 
 def _set_globals(tracer_provider: TracerProvider, logger_provider: LoggerProvider, meter_provider: MeterProvider) -> None:

@@ -36,10 +36,13 @@ class BuiltSink:
     metric_reader: MetricReader | None = None
     #: Where the records go (an endpoint URL), named in the end-of-run summary of what was lost.
     destination: str | None = None
+    #: Where the sink can be reached from outside (a URL), if it listens.
+    endpoint: str | None = None
 
 
 class Sink(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def build(self, health: TelemetryHealth, queue: QueueConfig) -> BuiltSink: ...
 

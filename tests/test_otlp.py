@@ -177,7 +177,7 @@ def test_the_otlp_endpoint_option_sends_every_signal(receiver, tmp_path):
                              receiver.endpoint, "--log-dir", str(tmp_path / "logs"), "--workspace", str(tmp_path / "ws")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert receiver.spans() and receiver.received["/v1/logs"]
+    assert receiver.spans() and receiver.received["/v1/logs"] and receiver.received["/v1/metrics"]
 
 
 def test_a_run_started_with_traceparent_continues_that_trace(tmp_path):

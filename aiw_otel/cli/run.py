@@ -51,6 +51,11 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-console", action="store_true",
                         help="no live display: a plain line per finished span and log record (INFO and above)")
     parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
+    parser.add_argument("--prometheus-port", metavar="N", type=_port,
+                        help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
+                             "the host is the config's or $OTEL_EXPORTER_PROMETHEUS_HOST)")
+    parser.add_argument("--prometheus-linger", metavar="SECONDS", type=_linger_seconds,
+                        help="after the run, keep serving its final metrics this long, or until Ctrl-C")
     parser.add_argument("--control-socket", metavar="PATH",
                         help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
                              "or /tmp/aiw-otel-<uid>-<hash>.sock when that path is too long)")
@@ -58,6 +63,25 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
                              "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
+
+
+def _port(text: str) -> int:
+    from aiw_otel.config_yaml import parse_port
+
+    try:
+        return parse_port(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _linger_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return seconds
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -92,6 +116,12 @@ def _settings(args: argparse.Namespace) -> LoadedConfig:
         sinks = replace(sinks, otlp=replace(sinks.otlp, enabled=True, endpoint=endpoint, signals=signals))
     # Plain lines only when there is no live display to show the run instead.
     sinks = replace(sinks, console=replace(sinks.console, enabled=not _live(args)))
+    prometheus = sinks.prometheus
+    if args.prometheus_port is not None:
+        prometheus = replace(prometheus, enabled=True, port=args.prometheus_port)
+    if args.prometheus_linger is not None:
+        prometheus = replace(prometheus, linger_s=args.prometheus_linger)
+    sinks = replace(sinks, prometheus=prometheus)
     return replace(loaded, telemetry=replace(settings, sinks=sinks))
 
 
@@ -131,8 +161,13 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
     print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
           flush=True)
+    metrics_url = telemetry.endpoints.get("prometheus")
+    if metrics_url is not None:
+        print(f"aiw-otel: metrics at {metrics_url}", flush=True)
     try:
         state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine)
+        if metrics_url is not None:
+            _linger(metrics_url, state, settings.sinks.prometheus.linger_s)
         telemetry.shutdown()
     finally:
         server.close()
@@ -140,6 +175,18 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     if settings.sinks.file.enabled:
         print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
     return state
+
+
+def _linger(url: str, state: State, seconds: float) -> None:
+    """A run is often over before Prometheus scrapes it: keep its final values up a while."""
+    if seconds <= 0:
+        return
+    print(f"aiw-otel: the run ended {state.value}; its final metrics stay at {url} for {seconds:g} s "
+          "(Ctrl-C ends this early)", flush=True)
+    try:
+        threading.Event().wait(seconds)
+    except KeyboardInterrupt:
+        pass
 
 
 def _control(engine: Any, tracker: Any, path: str | None, log_dir: Path) -> tuple[Any, Any]:

@@ -156,7 +156,7 @@ class AICall(Operation):
             event[sc.HTTP_RESPONSE_STATUS_CODE] = status_code
             details["status_code"] = status_code
         if retry_after_s is not None:
-            event["aiw.ai.retry_after_s"] = retry_after_s
+            event[sc.AIW_AI_RETRY_AFTER_S] = retry_after_s
             details["retry_after_s"] = retry_after_s
         self.add_event(sc.EV_API_RESPONSE_FAILED, event)
         self.set_error(error_type, message)

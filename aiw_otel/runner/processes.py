@@ -277,9 +277,12 @@ def _record_ending(cmd: Command, group: _ProcessGroup, timeout_s: float | None, 
         action, message = _ENDINGS[group.reason]
         level = LogLevel.INFO if group.reason == "background" else LogLevel.WARNING
         cmd.log(level, action, message.format(command=cmd.command_line, timeout_s=timeout_s), details=details)
+    # The exit code alone may hide why (a command that traps SIGTERM and exits 0) and cannot tell
+    # a cancel from a crash by the same signal: name the reason, as the AI call does (`cancelled`).
     if group.reason == "timeout":
-        # The exit code alone may hide it (a command that traps SIGTERM and exits 0).
         cmd.set_error("timeout", f"command timed out after {timeout_s} s")
+    elif group.reason == "cancel":
+        cmd.set_error("cancelled", "command cancelled by the user")
     if not gone:
         cmd.log(LogLevel.ERROR, "command_processes_left", f"Processes of command '{cmd.command_line}' survived SIGKILL.",
                 details=details)

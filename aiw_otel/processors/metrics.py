@@ -1,0 +1,188 @@
+"""Metrics from the telemetry flow: every span start and end (and one kind of log record) becomes
+a measurement on the run's instruments, so the runner records nothing twice.
+
+It is registered as a ProcessorSink behind redaction, like the console's state tracker, and runs
+in the caller's thread: each call is a few dict lookups and at most a handful of SDK `add` /
+`record` calls (lock-free for the caller beyond the SDK's own aggregation locks), never I/O.
+Spans are the source wherever they can be, because they are recorded whatever the log levels
+say: a span's attributes at its end hold its final state, its duration, tokens, cost and
+error. Two things are not on a span's end:
+
+* "active" and "paused" right now: plan and step spans count up at start and down at end; a
+  plan is paused from its `user_interaction pause` span to the `resume` or `cancel` one (or the
+  plan's end, which may close a pause without a request: a block that leaves while paused).
+* `details` requests change no state and have no span, only their `details_requested` record.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode
+
+from aiw_otel import conventions as sc
+from aiw_otel.instrument.metrics import RunInstruments
+from aiw_otel.sinks import ProcessorSink
+
+#: Span attributes copied onto both GenAI metrics (the conventions' attribute set, minus error.type).
+_GEN_AI_KEYS = (
+    sc.GEN_AI_OPERATION_NAME,
+    sc.GEN_AI_PROVIDER_NAME,
+    sc.GEN_AI_REQUEST_MODEL,
+    sc.GEN_AI_RESPONSE_MODEL,
+    sc.SERVER_ADDRESS,
+    sc.SERVER_PORT,
+)
+#: The conventions' fallback `error.type` when a failure names no type.
+_OTHER_ERROR = "_OTHER"
+#: `error.type` of a command ended by the user's cancel or by telemetry shutting down.
+_CANCELLED_ERRORS = frozenset({"cancelled", sc.ERROR_INTERRUPTED})
+#: The relay's record of a `details STEP` request (the one request without a span).
+_DETAILS_ACTION = "details_requested"
+
+
+class MetricsProcessor(SpanProcessor, LogRecordProcessor):
+    """Records RunInstruments from spans and log records; pass `sink()` to the pipeline."""
+
+    def __init__(self, instruments: RunInstruments) -> None:
+        self._m = instruments
+        self._paused_lock = threading.Lock()
+        #: Trace ids of the plan runs that are paused right now.
+        self._paused: set[int] = set()
+
+    def sink(self, name: str = "metrics") -> ProcessorSink:
+        return ProcessorSink(name, span_processor=self, log_processor=self)
+
+    # -- SpanProcessor ----------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        attributes = span.attributes
+        if not attributes:
+            return
+        if sc.AIW_STEP_STATE in attributes:
+            self._m.step_active.add(1)
+        elif sc.AIW_PLAN_ID in attributes:
+            self._m.plan_active.add(1)
+            self._m.plan_paused.add(0)  # the series exists from the start: a dashboard shows 0, not "no data"
+
+    def on_end(self, span: ReadableSpan) -> None:
+        attributes = span.attributes
+        if not attributes:
+            return
+        if attributes.get(sc.GEN_AI_OPERATION_NAME) == sc.OP_CHAT:
+            self._ai_call(span, attributes)
+        elif sc.PROCESS_EXECUTABLE_NAME in attributes:
+            self._command(span, attributes)
+        elif sc.AIW_FILE_OPERATION in attributes:
+            self._file(attributes)
+        elif sc.AIW_STEP_STATE in attributes:
+            self._step(span, attributes)
+        elif sc.AIW_PLAN_ID in attributes:
+            self._plan(span, attributes)
+        elif sc.AIW_INTERACTION in attributes:
+            self._interaction(span, attributes)
+
+    # -- LogRecordProcessor -----------------------------------------------------------------
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        attributes = log_record.log_record.attributes
+        if attributes and attributes.get(sc.AIW_ACTION) == _DETAILS_ACTION:
+            source = attributes.get("source")
+            self._m.user_interactions.add(
+                1, {sc.AIW_INTERACTION: "details", sc.AIW_INTERACTION_SOURCE: str(source or "unknown")})
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    # -- one method per kind of span --------------------------------------------------------
+    def _ai_call(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+        m = self._m
+        common = {key: attributes[key] for key in _GEN_AI_KEYS if key in attributes}
+        failed = span.status.status_code is StatusCode.ERROR
+        if failed:
+            m.operation_duration.record(_seconds(span), {**common, sc.ERROR_TYPE: attributes.get(sc.ERROR_TYPE, _OTHER_ERROR)})
+            self._retry(span)
+        else:
+            m.operation_duration.record(_seconds(span), common)
+        for key, token_type in ((sc.GEN_AI_USAGE_INPUT_TOKENS, "input"), (sc.GEN_AI_USAGE_OUTPUT_TOKENS, "output")):
+            count = attributes.get(key)
+            if count is not None:
+                m.token_usage.record(count, {**common, sc.GEN_AI_TOKEN_TYPE: token_type})
+        cost = attributes.get(sc.AIW_AI_COST)
+        if cost is not None:
+            m.ai_cost.add(float(cost), {key: common[key] for key in (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_PROVIDER_NAME)
+                                         if key in common})
+
+    def _retry(self, span: ReadableSpan) -> None:
+        """A failed attempt whose failure event announces a retry (`aiw.ai.retry_after_s`)."""
+        for event in span.events:
+            event_attributes = event.attributes or {}
+            if event.name == sc.EV_API_RESPONSE_FAILED and sc.AIW_AI_RETRY_AFTER_S in event_attributes:
+                status = event_attributes.get(sc.HTTP_RESPONSE_STATUS_CODE)
+                self._m.ai_retries.add(1, {sc.HTTP_RESPONSE_STATUS_CODE: status} if status is not None else {})
+                return
+
+    def _command(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+        error_type = attributes.get(sc.ERROR_TYPE)
+        if error_type is None:
+            outcome = "failure" if span.status.status_code is StatusCode.ERROR else "success"
+        elif error_type == "timeout":
+            outcome = "timeout"
+        elif error_type in _CANCELLED_ERRORS:
+            outcome = "cancelled"
+        else:
+            outcome = "failure"
+        labels = {sc.AIW_COMMAND_OUTCOME: outcome}
+        self._m.command_runs.add(1, labels)
+        self._m.command_duration.record(_seconds(span), labels)
+
+    def _file(self, attributes: Mapping[str, Any]) -> None:
+        for key, direction in ((sc.AIW_FILE_BYTES_READ, "read"), (sc.AIW_FILE_BYTES_WRITTEN, "write")):
+            count = attributes.get(key)
+            if count is not None:
+                self._m.file_io.add(count, {sc.AIW_IO_DIRECTION: direction})
+
+    def _step(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+        labels = {sc.AIW_STEP_TYPE: attributes.get(sc.AIW_STEP_TYPE, "step"), sc.AIW_STEP_STATE: attributes[sc.AIW_STEP_STATE]}
+        self._m.step_active.add(-1)
+        self._m.step_runs.add(1, labels)
+        self._m.step_duration.record(_seconds(span), labels)
+
+    def _plan(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+        labels = {sc.AIW_PLAN_STATE: attributes[sc.AIW_PLAN_STATE]}
+        self._m.plan_active.add(-1)
+        self._unpause(span.context.trace_id)
+        self._m.plan_runs.add(1, labels)
+        self._m.plan_duration.record(_seconds(span), labels)
+
+    def _interaction(self, span: ReadableSpan, attributes: Mapping[str, Any]) -> None:
+        kind = attributes[sc.AIW_INTERACTION]
+        source = attributes.get(sc.AIW_INTERACTION_SOURCE, "unknown")
+        self._m.user_interactions.add(1, {sc.AIW_INTERACTION: kind, sc.AIW_INTERACTION_SOURCE: source})
+        trace_id = span.context.trace_id
+        if kind == "pause":
+            with self._paused_lock:
+                newly = trace_id not in self._paused
+                self._paused.add(trace_id)
+            if newly:
+                self._m.plan_paused.add(1)
+        elif kind in ("resume", "cancel"):
+            self._unpause(trace_id)
+
+    def _unpause(self, trace_id: int) -> None:
+        with self._paused_lock:
+            was_paused = trace_id in self._paused
+            self._paused.discard(trace_id)
+        if was_paused:
+            self._m.plan_paused.add(-1)
+
+
+def _seconds(span: ReadableSpan) -> float:
+    if span.start_time is None or span.end_time is None:
+        return 0.0
+    return (span.end_time - span.start_time) / 1e9
