@@ -31,6 +31,17 @@ OP_INVOKE_WORKFLOW = "invoke_workflow"
 OP_CHAT = "chat"
 OP_EXECUTE_TOOL = "execute_tool"
 
+#: OpenAI `finish_reason` values -> the `FinishReason` enum of the GenAI output-messages JSON
+#: schema (stop, length, content_filter, tool_call, error). Only the messages use these;
+#: `gen_ai.response.finish_reasons` keeps the provider's own words, as its registry entry shows.
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",
+}
+
 #: Log-based event carrying prompt/completion content when EVENT capture is on.
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
 

@@ -21,7 +21,12 @@ from aiw_otel.model import ComponentType, LogLevel
 
 
 def semconv_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-style chat messages in the GenAI `ChatMessage` shape (role + typed parts)."""
+    """OpenAI-style chat messages in the GenAI `ChatMessage` / `OutputMessage` shape (role + typed parts).
+
+    The schemas differ from OpenAI's wire format in two ways that matter to backends: a tool
+    call's `arguments` is the object itself, not the JSON text of it, and `finish_reason` is one
+    of the schema's own values (`tool_call`, not OpenAI's `tool_calls`).
+    """
     converted = []
     for message in messages:
         parts: list[dict[str, Any]] = []
@@ -37,13 +42,32 @@ def semconv_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, An
         for call in message.get("tool_calls") or ():
             function = call.get("function", {})
             parts.append(
-                {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
+                {"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
+                 "arguments": tool_call_arguments(function.get("arguments"))}
             )
         entry: dict[str, Any] = {"role": message.get("role", "user"), "parts": parts}
         if message.get("finish_reason"):
-            entry["finish_reason"] = message["finish_reason"]
+            entry["finish_reason"] = semconv_finish_reason(message["finish_reason"])
         converted.append(entry)
     return converted
+
+
+def tool_call_arguments(raw: Any) -> Any:
+    """The arguments as the object the model meant; a provider's text that is not a JSON object stays
+    text, since the schema wants an object and inventing one would misreport what the model sent."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return parsed if isinstance(parsed, dict) else raw
+
+
+def semconv_finish_reason(reason: str) -> str:
+    """The output-message schema's value for a provider's finish reason; others pass unchanged
+    (the schema allows any string beside its enum)."""
+    return sc.FINISH_REASONS.get(reason, reason)
 
 
 class AICall(Operation):
