@@ -94,9 +94,10 @@ class AICall(Operation):
             sc.GEN_AI_REQUEST_MODEL: model,
         }
         if server_address:
+            if server_port is None:  # conditionally required with the address (GenAI inference span)
+                raise ValueError(f"server_port is required with server_address {server_address!r}")
             attributes[sc.SERVER_ADDRESS] = server_address
-            if server_port is not None:
-                attributes[sc.SERVER_PORT] = server_port
+            attributes[sc.SERVER_PORT] = server_port
         if attempt != 1:
             attributes[sc.AIW_AI_ATTEMPT] = attempt
         for key, value in (request or {}).items():

@@ -132,7 +132,8 @@ class Transport(Protocol):
     """Sends one attempt. Raises AttemptFailed for a provider/transport failure, RunCancelled on cancel."""
 
     provider: str
-    server_address: str
+    #: The server answering, or None when none does (a replay); the port is set whenever the address is.
+    server_address: str | None
     server_port: int | None
 
     def send(self, step_id: str, request: ChatRequest, control: RunControl) -> ChatResult: ...
