@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Iterator
+
 import pytest
 
 from aiw_otel.instrument.ai import semconv_messages
@@ -50,3 +57,67 @@ def test_an_ai_call_with_an_address_but_no_port_is_refused(capture):
     with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "t") as step:
         with pytest.raises(ValueError, match="server_port"):
             step.ai_call(provider="openai", model="m", server_address="api.openai.com")
+
+
+#: Every convention attribute we emit, by where it is defined (checked against that text):
+#: GenAI: semantic-conventions-genai model/gen-ai/registry.yaml (v1.41.1 shape, gen-ai-spans.md,
+#: gen-ai-agent-spans.md); server/http/error/exception: the core registry (v1.44.0); process:
+#: registry/attributes/process.md and cli/cli-spans.md; file: registry/attributes/file.md.
+SEMCONV_KEYS = frozenset({
+    "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.workflow.name", "gen_ai.request.model",
+    "gen_ai.request.max_tokens", "gen_ai.request.temperature", "gen_ai.response.model", "gen_ai.response.id",
+    "gen_ai.response.finish_reasons", "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens",
+    "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.name", "gen_ai.tool.call.id",
+    "gen_ai.tool.type", "gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "gen_ai.conversation.id",
+    "gen_ai.agent.name",
+    "server.address", "server.port", "http.response.status_code",
+    "error.type", "exception.type", "exception.message", "exception.stacktrace",
+    "process.executable.name", "process.command_args", "process.pid", "process.exit.code",
+    "process.working_directory",
+    "file.path", "file.size",
+})
+
+
+@pytest.fixture(scope="module")
+def demo_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Attribute key -> where it was seen, over the spans, span events and log records of a real demo run."""
+    logs = tmp_path_factory.mktemp("demo") / "logs"
+    result = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--log-dir", str(logs)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    keys: defaultdict[str, set[str]] = defaultdict(set)
+    for span in _items(logs / "traces.otlp.jsonl", "resourceSpans", "scopeSpans", "spans"):
+        for key in _keys(span):
+            keys[key].add(f"span {span['name']}")
+        for event in span.get("events") or ():
+            for key in _keys(event):
+                keys[key].add(f"event {event['name']}")
+    for record in _items(logs / "logs.otlp.jsonl", "resourceLogs", "scopeLogs", "logRecords"):
+        for key in _keys(record):
+            keys[key].add("log record")
+    return keys
+
+
+def _items(path: Path, resources: str, scopes: str, items: str) -> Iterator[dict[str, Any]]:
+    for line in path.read_text().splitlines():
+        for resource in json.loads(line).get(resources) or ():
+            for scope in resource.get(scopes) or ():
+                yield from scope.get(items) or ()
+
+
+def _keys(item: dict[str, Any]) -> list[str]:
+    return [attribute["key"] for attribute in item.get("attributes") or ()]
+
+
+def test_every_attribute_the_demo_emits_is_a_conventions_or_ours(demo_keys):
+    assert len(demo_keys) > 40  # the demo really ran: AI calls, tools, files, commands, a failure
+    stray = {key: sorted(where) for key, where in demo_keys.items()
+             if key not in SEMCONV_KEYS and not key.startswith("aiw.")}
+    assert stray == {}
+
+
+def test_no_attribute_name_is_also_a_namespace(demo_keys):
+    """Semconv naming: "Names SHOULD NOT coincide with namespaces" (`aiw.interaction` and
+    `aiw.interaction.source` could not both exist)."""
+    namespaces = {key.rsplit(".", i)[0] for key in demo_keys for i in range(1, key.count(".") + 1)}
+    assert sorted(namespaces & demo_keys.keys()) == []

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from aiw_otel import conventions as sc
 from aiw_otel.instrument.base import Instruments, Operation
+from aiw_otel.logs import detail_attribute
 from aiw_otel.model import ComponentType, LogLevel
 
 
@@ -118,7 +119,9 @@ class AICall(Operation):
             self._input_messages = semconv_messages(messages)
             if capture.on_span:
                 self.set_attribute(sc.GEN_AI_INPUT_MESSAGES, json.dumps(self._input_messages, ensure_ascii=False))
-        self.add_event(sc.EV_API_REQUEST_SENT, {k: v for k, v in summary.items() if _is_attribute_value(v)})
+        self.add_event(
+            sc.EV_API_REQUEST_SENT, {detail_attribute(k): v for k, v in summary.items() if _is_attribute_value(v)}
+        )
         self.log(
             LogLevel.DEBUG,
             sc.EV_API_REQUEST_SENT,
@@ -181,7 +184,7 @@ class AICall(Operation):
             event[sc.HTTP_RESPONSE_STATUS_CODE] = status_code
             details["status_code"] = status_code
         if retry_after_s is not None:
-            event["aiw.ai.retry_after_s"] = retry_after_s
+            event[sc.AIW_AI_RETRY_AFTER] = retry_after_s
             details["retry_after_s"] = retry_after_s
         self.add_event(sc.EV_API_RESPONSE_FAILED, event)
         self.set_error(error_type, message)

@@ -136,7 +136,7 @@ class Step(Stateful, ActionHost):
         self.transition(
             State.RUNNING,
             message=f"Starting execution of step '{self.step_id}'.",
-            details={"step_type": self.step_type, "description": self.description or ""},
+            details={sc.AIW_STEP_TYPE: self.step_type, sc.AIW_STEP_DESCRIPTION: self.description or ""},
         )
         return self
 
