@@ -88,12 +88,15 @@ class AICall(Operation):
         attempt: int = 1,
         event_id: str | None = None,
         request: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> None:
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider,
             sc.GEN_AI_REQUEST_MODEL: model,
         }
+        if conversation_id:
+            attributes[sc.GEN_AI_CONVERSATION_ID] = conversation_id
         if server_address:
             if server_port is None:  # conditionally required with the address (GenAI inference span)
                 raise ValueError(f"server_port is required with server_address {server_address!r}")

@@ -23,8 +23,10 @@ class ActionHost(Operation):
         attempt: int = 1,
         event_id: str | None = None,
         request: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> AICall:
-        """A `chat {model}` span; `request` holds `gen_ai.request.*` parameters (max_tokens, temperature)."""
+        """A `chat {model}` span; `request` holds `gen_ai.request.*` parameters (max_tokens, temperature),
+        `conversation_id` the conversation the call continues (`gen_ai.conversation.id`)."""
         return AICall(
             self._instruments,
             self,
@@ -35,6 +37,7 @@ class ActionHost(Operation):
             attempt=attempt,
             event_id=event_id,
             request=request,
+            conversation_id=conversation_id,
         )
 
     def file_operation(self, operation: FileOp | str, path: str) -> FileOperation:

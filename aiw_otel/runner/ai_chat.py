@@ -201,6 +201,7 @@ class RetryingClient:
             attempt=attempt,
             event_id=f"ai_call_{next(self._event_ids):03d}",
             request={k: v for k, v in parameters.items() if v is not None},
+            conversation_id=step.conversation_id,
         ) as call:
             call.request_sent(messages=request.messages, message_count=len(request.messages), tool_count=len(request.tools))
             try:
