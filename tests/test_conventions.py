@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -12,7 +13,10 @@ from typing import Any, Iterator
 import pytest
 
 from aiw_otel.instrument.ai import semconv_messages
+from aiw_otel.runner.command_line import direct_argv
+from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.openai_chat import server_of
+from aiw_otel.runner.processes import run_command
 
 
 def _assistant(arguments: str, finish_reason: str) -> dict:
@@ -121,3 +125,39 @@ def test_no_attribute_name_is_also_a_namespace(demo_keys):
     `aiw.interaction.source` could not both exist)."""
     namespaces = {key.rsplit(".", i)[0] for key in demo_keys for i in range(1, key.count(".") + 1)}
     assert sorted(namespaces & demo_keys.keys()) == []
+
+
+# -- commands: the CLI span is named after the program that ran ---------------------------------
+
+PATH = {"PATH": os.defpath}
+
+
+@pytest.mark.parametrize("line,argv", [
+    ("ls -l src", ["ls", "-l", "src"]),
+    ("ls 'my dir' \"other dir\" --color=never", ["ls", "my dir", "other dir", "--color=never"]),
+])
+def test_a_simple_line_is_executed_directly(line, argv):
+    assert direct_argv(line, PATH) == argv
+
+
+@pytest.mark.parametrize("line", [
+    "ls | wc -l", "ls > out.txt", "ls; ls", "ls && ls", "ls &", "ls *.py", "ls ~", "ls $HOME", "ls `pwd`",
+    "ls \"$HOME\"", "ls a\\ b", "ls # comment", "FOO=1 ls", "cd src", "exit 3", "echo -e hi", "if true; then ls; fi",
+    "no-such-program-here x", "./script.sh", "ls 'unbalanced", "", "ls {a,b}", "(ls)",
+])
+def test_a_line_the_shell_would_treat_differently_keeps_the_shell(line):
+    assert direct_argv(line, PATH) is None
+
+
+def test_a_command_span_is_named_after_the_program_and_keeps_the_line_as_written(capture, tmp_path):
+    cap = capture()
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s", "validation") as step:
+        for line in ("ls -a", "ls | wc -l"):
+            run_command(step, line, cwd=tmp_path, control=RunControl(), timeout_s=None, env=PATH)
+    direct, shell = cap.span("ls"), cap.span("sh")
+    assert (direct.attributes["process.executable.name"], direct.attributes["aiw.command.line"]) == ("ls", "ls -a")
+    assert direct.attributes["process.command_args"] == ("ls", "-a")
+    assert shell.attributes["process.command_args"] == ("/bin/sh", "-c", "ls | wc -l")
+    assert shell.attributes["aiw.command.line"] == "ls | wc -l"
+    assert [r.attributes["aiw.command.line"] for r in cap.logs_with("command_execution_started")] == [
+        "ls -a", "ls | wc -l"]

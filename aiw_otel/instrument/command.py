@@ -72,6 +72,7 @@ class Command(Operation):
         attributes: dict[str, object] = {
             sc.PROCESS_EXECUTABLE_NAME: executable,
             sc.PROCESS_COMMAND_ARGS: self.argv,
+            sc.AIW_COMMAND_LINE: self.command_line,
         }
         if cwd is not None:
             attributes[sc.PROCESS_WORKING_DIRECTORY] = str(cwd)

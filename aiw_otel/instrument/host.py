@@ -44,5 +44,6 @@ class ActionHost(Operation):
         return FileOperation(self._instruments, self, operation, path)
 
     def command(self, command: str | Sequence[str], cwd: str | None = None, shown_as: str | None = None) -> Command:
-        """`shown_as`: how logs should quote the command (a shell line run as `sh -c LINE`)."""
+        """`shown_as`: the command as written (`aiw.command.line`), when `command` is what runs it
+        (a shell line run as `sh -c LINE`, or split into the program's argv)."""
         return Command(self._instruments, self, command, cwd, shown_as)
