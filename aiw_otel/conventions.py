@@ -78,6 +78,8 @@ AIW_STEP_STATE = "aiw.step.state"
 AIW_STEP_DESCRIPTION = "aiw.step.description"
 AIW_SKIP_REASON = "aiw.skip.reason"
 AIW_FILE_OPERATION = "aiw.file.operation"
+#: The path as the plan or model gave it, relative to the workspace (`file.path` is absolute).
+AIW_FILE_RELATIVE_PATH = "aiw.file.relative_path"
 AIW_FILE_BYTES_READ = "aiw.file.bytes_read"
 AIW_FILE_BYTES_WRITTEN = "aiw.file.bytes_written"
 #: The command line as the plan or the model wrote it (the span describes what actually ran).

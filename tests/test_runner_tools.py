@@ -289,6 +289,8 @@ def test_paths_outside_the_workspace_are_refused_and_recorded(
     assert (outside / "x").read_text() == "keep"
     span = cap.span(f"file {recorded}")
     assert span.attributes["error.type"] == "aiw_otel.runner.workspace.WorkspaceError"
+    assert span.attributes["aiw.file.relative_path"] == path
+    assert span.attributes["file.path"] == os.path.normpath(ws.resolve() / path)  # where the path leads
     [record] = cap.logs_with(f"file_{recorded}_failed")
     assert record.attributes["aiw.error_message"] == str(refused.value)
 
@@ -310,8 +312,14 @@ def test_files_read_written_and_deleted_with_sizes(capture: Any, ws: Path) -> No
     create, write, delete = cap.span("file create"), cap.span("file write"), cap.span("file delete")
     assert (create.attributes["aiw.file.bytes_written"], write.attributes["aiw.file.bytes_written"]) == (6, 12)
     assert delete.attributes["file.size"] == 12
-    reads = {s.attributes["file.path"]: s.attributes for s in cap.spans() if s.name == "file read"}
+    reads = {s.attributes["aiw.file.relative_path"]: s.attributes for s in cap.spans() if s.name == "file read"}
     assert (reads["big.bin"]["aiw.file.bytes_read"], reads["big.bin"]["file.size"]) == (1024, 3000)
+    # file.path is the full path (file registry); the path as the step gave it is ours.
+    assert {s.attributes["file.path"] for s in cap.spans() if s.name.startswith("file ")} == {
+        str(ws.resolve() / "src" / "a.txt"), str(ws.resolve() / "big.bin"), str(ws.resolve())}
+    [written] = cap.logs_with("file_written")
+    assert written.attributes["file.path"] == str(ws.resolve() / "src" / "a.txt")
+    assert written.body == "File write succeeded: 'src/a.txt'."
     assert [len(cap.logs_with(a)) for a in ("file_created", "file_written", "file_read", "file_deleted")] == [1, 1, 3, 1]
 
 

@@ -40,8 +40,9 @@ class ActionHost(Operation):
             conversation_id=conversation_id,
         )
 
-    def file_operation(self, operation: FileOp | str, path: str) -> FileOperation:
-        return FileOperation(self._instruments, self, operation, path)
+    def file_operation(self, operation: FileOp | str, path: str, relative_path: str | None = None) -> FileOperation:
+        """`path` is the full path (`file.path`); `relative_path` the one the step gave, if relative to somewhere."""
+        return FileOperation(self._instruments, self, operation, path, relative_path)
 
     def command(self, command: str | Sequence[str], cwd: str | None = None, shown_as: str | None = None) -> Command:
         """`shown_as`: the command as written (`aiw.command.line`), when `command` is what runs it

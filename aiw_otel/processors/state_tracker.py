@@ -328,7 +328,7 @@ def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> st
         args = attributes.get(sc.PROCESS_COMMAND_ARGS)
         return str(line) if line else " ".join(args) if args else span_name
     if kind == "file":
-        return f"{span_name} {attributes.get(sc.FILE_PATH, '')}".rstrip()
+        return f"{span_name} {attributes.get(sc.AIW_FILE_RELATIVE_PATH) or attributes.get(sc.FILE_PATH, '')}".rstrip()
     return span_name
 
 
