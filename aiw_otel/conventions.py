@@ -28,10 +28,23 @@ GEN_AI_TOOL_NAME = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
 GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 
 OP_INVOKE_WORKFLOW = "invoke_workflow"
+OP_INVOKE_AGENT = "invoke_agent"
 OP_CHAT = "chat"
 OP_EXECUTE_TOOL = "execute_tool"
+
+#: OpenAI `finish_reason` values -> the `FinishReason` enum of the GenAI output-messages JSON
+#: schema (stop, length, content_filter, tool_call, error). Only the messages use these;
+#: `gen_ai.response.finish_reasons` keeps the provider's own words, as its registry entry shows.
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",
+}
 
 #: Log-based event carrying prompt/completion content when EVENT capture is on.
 EVENT_INFERENCE_DETAILS = "gen_ai.client.inference.operation.details"
@@ -67,8 +80,15 @@ AIW_STEP_STATE = "aiw.step.state"
 AIW_STEP_DESCRIPTION = "aiw.step.description"
 AIW_SKIP_REASON = "aiw.skip.reason"
 AIW_FILE_OPERATION = "aiw.file.operation"
+#: The path as the plan or model gave it, relative to the workspace (`file.path` is absolute).
+AIW_FILE_RELATIVE_PATH = "aiw.file.relative_path"
 AIW_FILE_BYTES_READ = "aiw.file.bytes_read"
 AIW_FILE_BYTES_WRITTEN = "aiw.file.bytes_written"
+#: The command line as the plan or the model wrote it (the span describes what actually ran).
+AIW_COMMAND_LINE = "aiw.command.line"
+AIW_COMMAND_STREAM = "aiw.command.stream"
+#: One line a command printed (a `command_output` event).
+AIW_COMMAND_OUTPUT_LINE = "aiw.command.output_line"
 AIW_OUTPUT_BYTES = "aiw.command.{stream}.bytes"
 AIW_OUTPUT_LINES = "aiw.command.{stream}.lines"
 AIW_OUTPUT_EVENTS_DROPPED = "aiw.command.output_events_dropped"
@@ -76,7 +96,9 @@ AIW_AI_ATTEMPT = "aiw.ai.attempt"
 AIW_AI_COST = "aiw.ai.cost_usd"
 #: On an `api_response_failed` event: the attempt will be retried after this many seconds.
 AIW_AI_RETRY_AFTER_S = "aiw.ai.retry_after_s"
-AIW_INTERACTION = "aiw.interaction"
+#: pause, resume, cancel or context. Not `aiw.interaction`: that is the namespace of these
+#: attributes, and a name must not coincide with a namespace (semconv naming rules).
+AIW_INTERACTION = "aiw.interaction.kind"
 AIW_INTERACTION_SOURCE = "aiw.interaction.source"
 AIW_IO_DIRECTION = "aiw.io.direction"
 AIW_COMMAND_OUTCOME = "aiw.command.outcome"
@@ -89,6 +111,33 @@ AIW_EVENT_ID = "aiw.event_id"
 AIW_STATE_BEFORE = "aiw.state_before"
 AIW_STATE_AFTER = "aiw.state_after"
 AIW_DURATION_MS = "aiw.duration_ms"
+
+#: Our own attributes' namespace; every attribute we emit is either a convention's or under it.
+AIW_PREFIX = "aiw."
+
+#: LogMessage `details` keys (the seed's bare names) whose record attribute is an existing one,
+#: a convention's where it means exactly the same thing. Any other bare key becomes `aiw.<key>`;
+#: a dotted key is taken as a full attribute name already.
+LOG_DETAIL_KEYS = {
+    "error_type": ERROR_TYPE,
+    "exit_code": PROCESS_EXIT_CODE,
+    "working_directory": PROCESS_WORKING_DIRECTORY,
+    "file_path": FILE_PATH,
+    "file_size": FILE_SIZE,
+    "status_code": HTTP_RESPONSE_STATUS_CODE,
+    "api_provider": GEN_AI_PROVIDER_NAME,
+    "model_used": GEN_AI_REQUEST_MODEL,
+    "command": AIW_COMMAND_LINE,
+    "stream": AIW_COMMAND_STREAM,
+    "stdout_bytes": AIW_OUTPUT_BYTES.format(stream="stdout"),
+    "stdout_lines": AIW_OUTPUT_LINES.format(stream="stdout"),
+    "stderr_bytes": AIW_OUTPUT_BYTES.format(stream="stderr"),
+    "stderr_lines": AIW_OUTPUT_LINES.format(stream="stderr"),
+    "bytes_read": AIW_FILE_BYTES_READ,
+    "bytes_written": AIW_FILE_BYTES_WRITTEN,
+    "retry_after_s": AIW_AI_RETRY_AFTER_S,
+    "source": AIW_INTERACTION_SOURCE,
+}
 
 # Span event names (seed section 4).
 EV_STATE_CHANGE = "state_change"

@@ -36,9 +36,17 @@ def component_logger_name(component: ComponentType) -> str:
     return STDLIB_PREFIX + component.value
 
 
+def detail_attribute(key: str) -> str:
+    """The record attribute of a `details` key: the seed's bare names are ours to namespace, so a
+    backend never sees a bare `command` or `exit_code` that collides with someone else's."""
+    if "." in key:
+        return key
+    return sc.LOG_DETAIL_KEYS.get(key, sc.AIW_PREFIX + key)
+
+
 def message_attributes(message: LogMessage) -> dict[str, Any]:
-    """The seed's fields as `aiw.*` attributes, details merged in under their own keys."""
-    attributes: dict[str, Any] = dict(message.details) if message.details else {}
+    """The seed's fields as `aiw.*` attributes, details under their namespaced names (`detail_attribute`)."""
+    attributes: dict[str, Any] = {detail_attribute(k): v for k, v in (message.details or {}).items()}
     attributes[sc.AIW_COMPONENT] = message.component.value
     attributes[sc.AIW_ACTION] = message.action
     if message.step_id is not None:

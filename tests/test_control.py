@@ -190,9 +190,10 @@ def test_every_command_valid_and_invalid_through_the_relay(steered):
     (unknown,) = run.logs("unknown_command_rejected")
     assert unknown.severity_text == "WARN"
     assert unknown.attributes["aiw.component"] == "user_interaction"
-    assert unknown.attributes["command"] == "frobnicate" and unknown.attributes["source"] == "test"
+    assert unknown.attributes["aiw.requested_command"] == "frobnicate"
+    assert unknown.attributes["aiw.interaction.source"] == "test"
     details = run.logs("details_requested")
-    assert [(r.severity_text, r.attributes["aiw.component"], r.attributes["step"]) for r in details] == [
+    assert [(r.severity_text, r.attributes["aiw.component"], r.attributes["aiw.requested_step"]) for r in details] == [
         ("INFO", "user_interaction", "long"), ("INFO", "user_interaction", "ask")]
     assert details[0].trace_id == interactions[0].context.trace_id  # on the run's trace
 
@@ -204,7 +205,7 @@ def test_commands_before_the_run_starts_are_answered_and_recorded(steered):
     assert not run.relay.submit("jump", "test").ok
     assert run.relay.submit("status", "test").data["steps"][0]["state"] == "Pending"
     (unknown,) = run.logs("unknown_command_rejected")
-    assert unknown.attributes["command"] == "jump"
+    assert unknown.attributes["aiw.requested_command"] == "jump"
     assert run.engine.run_record is None and not run.engine.control.cancelled
 
 
@@ -292,7 +293,7 @@ def test_the_socket_is_private_and_speaks_json_lines(steered, tmp_path):
         assert not dance["ok"] and dance["message"].startswith("unknown command 'dance'")
     assert not path.exists()
     (recorded,) = run.logs("unknown_command_rejected")
-    assert recorded.attributes["source"] == "socket"
+    assert recorded.attributes["aiw.interaction.source"] == "socket"
 
 
 def test_watch_streams_coalesced_updates_then_end(steered, tmp_path):
@@ -476,6 +477,6 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
     assert attrs(root)["aiw.plan.state"] == "Cancelled"
     steps = {attrs(s)["aiw.step.id"]: attrs(s)["aiw.step.state"] for s in spans if "aiw.step.state" in attrs(s)}
     assert steps == {"long": "Completed", "ask": "Cancelled"}
-    requests = [(attrs(s)["aiw.interaction"], attrs(s)["aiw.interaction.source"]) for s in spans
+    requests = [(attrs(s)["aiw.interaction.kind"], attrs(s)["aiw.interaction.source"]) for s in spans
                 if s["name"].startswith("user_interaction")]
     assert requests == [("pause", "socket"), ("resume", "socket"), ("context", "socket"), ("cancel", "socket")]

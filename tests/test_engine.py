@@ -50,17 +50,27 @@ def test_the_demo_plan_produces_the_span_tree_of_the_plan(tmp_path):
     states = {step_id: attrs(span)["aiw.step.state"] for step_id, span in steps.items()}
     assert states == {"write_spec": "Completed", "generate_code": "Completed", "check_style": "Completed",
                       "publish_package": "Failed", "announce_release": "Skipped"}
+    run_id = attrs(root)["aiw.run.id"]
     for step_id, span in steps.items():
-        assert span["name"] == plan.step(step_id).type
+        spec, step = plan.step(step_id), attrs(span)
+        if spec.needs_ai and step["aiw.step.state"] != "Skipped":  # an agent runs it: GenAI groups its calls
+            assert (span["name"], span["kind"]) == (f"invoke_agent {spec.type}", 1)  # INTERNAL
+            assert (step["gen_ai.operation.name"], step["gen_ai.agent.name"]) == ("invoke_agent", spec.type)
+            assert (step["gen_ai.provider.name"], step["gen_ai.request.model"]) == ("openai", "gpt-4o-mini")
+            assert step["gen_ai.conversation.id"] == f"{run_id}:{step_id}"
+        else:
+            assert span["name"] == spec.type and "gen_ai.operation.name" not in step
+    assert {step_id for step_id, span in steps.items() if span["name"].startswith("invoke_agent")} >= {"generate_code"}
 
     def children(step_id: str) -> list[str]:
         return [s["name"] for s in spans if s.get("parentSpanId") == steps[step_id]["spanId"]]
 
     chats = [s for s in spans if s["name"] == "chat gpt-4o-mini" and by_id[s["parentSpanId"]] is steps["generate_code"]]
     assert len(chats) >= 4 and any(attrs(c).get("error.type") == "RateLimitError" for c in chats)
+    assert {attrs(c)["gen_ai.conversation.id"] for c in chats} == {f"{run_id}:generate_code"}
     assert "execute_tool write_file" in children("generate_code")
     assert "execute_tool execute_command" in children("generate_code")
-    assert children("check_style")[:2] == ["sh", "file read"]
+    assert children("check_style")[:2] == ["python", "file read"]  # `python -m py_compile greet.py`, run directly
     assert attrs(steps["publish_package"])["error.type"] == "MissingOutputArtifact"
     assert children("announce_release") == []
     assert (tmp_path / "ws" / "greet.py").exists() and (tmp_path / "ws" / "test_greet.py").exists()

@@ -166,10 +166,10 @@ def test_interactions_and_the_paused_gauge(metrics: Metrics) -> None:
         # the block ends while paused: the plan resumes to end, and is no longer paused
     assert metrics.points("aiw.plan.paused") == {frozenset(): 0}
     assert metrics.points("aiw.user.interactions") == {
-        labels(aiw__interaction="pause", aiw__interaction__source="console"): 2,
-        labels(aiw__interaction="resume", aiw__interaction__source="socket"): 1,
-        labels(aiw__interaction="context", aiw__interaction__source="api"): 1,
-        labels(aiw__interaction="details", aiw__interaction__source="console"): 1,
+        labels(aiw__interaction__kind="pause", aiw__interaction__source="console"): 2,
+        labels(aiw__interaction__kind="resume", aiw__interaction__source="socket"): 1,
+        labels(aiw__interaction__kind="context", aiw__interaction__source="api"): 1,
+        labels(aiw__interaction__kind="details", aiw__interaction__source="console"): 1,
     }
 
 

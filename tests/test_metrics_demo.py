@@ -30,7 +30,7 @@ ALLOWED = {
     "aiw.command.runs": {"aiw.command.outcome"},
     "aiw.command.duration": {"aiw.command.outcome"},
     "aiw.file.io": {"aiw.io.direction"},
-    "aiw.user.interactions": {"aiw.interaction", "aiw.interaction.source"},
+    "aiw.user.interactions": {"aiw.interaction.kind", "aiw.interaction.source"},
     "aiw.ai.cost": {"gen_ai.request.model", "gen_ai.provider.name"},
     "aiw.ai.retries": {"http.response.status_code"},
     "aiw.plan.active": set(),

@@ -196,7 +196,7 @@ def test_log_message_api_and_component_levels(capture):
     assert cap.logs_with("command_output") == []
     assert cap.logs_with("dropped") == []
     (custom,) = cap.logs_with("custom")
-    assert custom.attributes["k"] == 1 and custom.severity_text == "WARN"
+    assert custom.attributes["aiw.k"] == 1 and custom.severity_text == "WARN"
     assert custom.span_id == cap.span("t").context.span_id  # correlated to the current span
 
 

@@ -84,7 +84,7 @@ def test_output_is_streamed_into_events_and_debug_logs_with_exact_counts(capture
     assert span.attributes["process.exit.code"] == 0
     assert (span.attributes["aiw.command.stdout.bytes"], span.attributes["aiw.command.stdout.lines"]) == (12, 3)
     assert (span.attributes["aiw.command.stderr.bytes"], span.attributes["aiw.command.stderr.lines"]) == (5, 1)
-    lines = [(e.attributes["aiw.command.stream"], e.attributes["aiw.command.line"]) for e in span.events
+    lines = [(e.attributes["aiw.command.stream"], e.attributes["aiw.command.output_line"]) for e in span.events
              if e.name == "command_output"]
     assert sorted(lines) == [("stderr", "oops"), ("stdout", "one"), ("stdout", "tail"), ("stdout", "two")]
     assert sorted(r.body for r in cap.logs_with("command_output")) == ["one", "oops", "tail", "two"]
@@ -154,7 +154,7 @@ def test_timeout_ends_the_whole_process_group(capture: Any, ws: Path) -> None:
     assert group_gone(span.attributes["process.pid"])
     assert process_state(until(lambda: pid_in(ws / "bg.pid"), "the background pid")) is None
     [record] = cap.logs_with("command_timed_out")
-    assert list(record.attributes["signals"]) == ["SIGTERM"]
+    assert list(record.attributes["aiw.signals"]) == ["SIGTERM"]
 
 
 def test_processes_left_behind_by_a_finished_command_are_ended(capture: Any, ws: Path) -> None:
@@ -252,7 +252,7 @@ def test_cancel_terminates_then_kills_the_group_and_raises_run_cancelled(capture
     # The exit code says which signal ended it; error.type says why (a cancel, not a crash).
     assert (span.attributes["process.exit.code"], span.attributes["error.type"]) == (-9, "cancelled")
     [record] = cap.logs_with("command_cancelled")
-    assert list(record.attributes["signals"]) == ["SIGTERM", "SIGKILL"]
+    assert list(record.attributes["aiw.signals"]) == ["SIGTERM", "SIGKILL"]
     assert cap.span("validation").attributes["aiw.step.state"] == "Cancelled"
 
 
@@ -290,8 +290,10 @@ def test_paths_outside_the_workspace_are_refused_and_recorded(
     assert (outside / "x").read_text() == "keep"
     span = cap.span(f"file {recorded}")
     assert span.attributes["error.type"] == "aiw_otel.runner.workspace.WorkspaceError"
+    assert span.attributes["aiw.file.relative_path"] == path
+    assert span.attributes["file.path"] == os.path.normpath(ws.resolve() / path)  # where the path leads
     [record] = cap.logs_with(f"file_{recorded}_failed")
-    assert record.attributes["error_message"] == str(refused.value)
+    assert record.attributes["aiw.error_message"] == str(refused.value)
 
 
 def test_files_read_written_and_deleted_with_sizes(capture: Any, ws: Path) -> None:
@@ -311,8 +313,14 @@ def test_files_read_written_and_deleted_with_sizes(capture: Any, ws: Path) -> No
     create, write, delete = cap.span("file create"), cap.span("file write"), cap.span("file delete")
     assert (create.attributes["aiw.file.bytes_written"], write.attributes["aiw.file.bytes_written"]) == (6, 12)
     assert delete.attributes["file.size"] == 12
-    reads = {s.attributes["file.path"]: s.attributes for s in cap.spans() if s.name == "file read"}
+    reads = {s.attributes["aiw.file.relative_path"]: s.attributes for s in cap.spans() if s.name == "file read"}
     assert (reads["big.bin"]["aiw.file.bytes_read"], reads["big.bin"]["file.size"]) == (1024, 3000)
+    # file.path is the full path (file registry); the path as the step gave it is ours.
+    assert {s.attributes["file.path"] for s in cap.spans() if s.name.startswith("file ")} == {
+        str(ws.resolve() / "src" / "a.txt"), str(ws.resolve() / "big.bin"), str(ws.resolve())}
+    [written] = cap.logs_with("file_written")
+    assert written.attributes["file.path"] == str(ws.resolve() / "src" / "a.txt")
+    assert written.body == "File write succeeded: 'src/a.txt'."
     assert [len(cap.logs_with(a)) for a in ("file_created", "file_written", "file_read", "file_deleted")] == [1, 1, 3, 1]
 
 

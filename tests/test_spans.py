@@ -129,7 +129,7 @@ def test_file_and_command_attributes(capture, tmp_path):
     assert attrs["aiw.command.stdout.lines"] == 2 and attrs["aiw.command.stdout.bytes"] == len(b"one\ntwo\n")
     assert attrs["aiw.command.stderr.bytes"] == 0
     assert "error.type" not in attrs
-    assert [e.attributes["aiw.command.line"] for e in command.events] == ["one", "two"]
+    assert [e.attributes["aiw.command.output_line"] for e in command.events] == ["one", "two"]
 
 
 def test_failing_command_sets_error_type_from_exit_code(capture):
@@ -167,7 +167,7 @@ def test_non_utf8_output_is_replaced_not_raised(capture):
             cmd.output("stderr", b"ok \xff\xfe\n")
             cmd.exited(0)
     (event,) = cap.span("bin").events
-    assert event.attributes["aiw.command.line"] == "ok \ufffd\ufffd"
+    assert event.attributes["aiw.command.output_line"] == "ok \ufffd\ufffd"
     assert event.attributes["aiw.command.stream"] == "stderr"
 
 
@@ -203,7 +203,7 @@ def test_rate_limited_ai_call_is_an_error_with_error_type(capture):
     assert second.attributes["aiw.ai.attempt"] == 2 and second.status.status_code is StatusCode.UNSET
     (record,) = cap.logs_with("api_response_failed")
     assert record.severity_text == "WARN"
-    assert record.attributes["status_code"] == 429 and record.attributes["aiw.event_id"] == "ai_call_002_resp"
+    assert record.attributes["http.response.status_code"] == 429 and record.attributes["aiw.event_id"] == "ai_call_002_resp"
     # The step itself did not fail: a retried error is not the enclosing operation's error.
     assert cap.span("t").status.status_code is StatusCode.UNSET
 
@@ -227,11 +227,11 @@ def test_exception_is_recorded_once_and_every_span_it_leaves_is_an_error(capture
     assert spans["t"].attributes["aiw.step.state"] == "Failed"
     assert spans["invoke_workflow plan"].attributes["aiw.plan.state"] == "Failed"
     (failed_read,) = cap.logs_with("file_read_failed")
-    assert failed_read.attributes["error_type"] == "FileNotFoundError"
+    assert failed_read.attributes["error.type"] == "FileNotFoundError"
     (step_failed,) = cap.logs_with("step_execution_failed")
     assert step_failed.severity_text == "ERROR"
-    assert step_failed.attributes["error_type"] == "FileNotFoundError"
-    assert "traceback_summary" in step_failed.attributes
+    assert step_failed.attributes["error.type"] == "FileNotFoundError"
+    assert "aiw.traceback_summary" in step_failed.attributes
 
 
 def test_every_state_change_is_an_event_and_a_log_message(capture):
@@ -300,7 +300,7 @@ def test_user_interactions_record_span_event_and_log(capture):
     root = cap.span("invoke_workflow plan")
     assert all(s.parent.span_id == root.context.span_id for s in interaction_spans)
     step_span = cap.span("long_analysis")
-    events = [(e.attributes["aiw.interaction"], e.attributes["aiw.state_before"], e.attributes["aiw.state_after"])
+    events = [(e.attributes["aiw.interaction.kind"], e.attributes["aiw.state_before"], e.attributes["aiw.state_after"])
               for e in step_span.events if e.name == "user_interaction"]
     assert events == [("pause", "Running", "Paused"), ("context", "Paused", "Paused"),
                       ("resume", "Paused", "Running"), ("cancel", "Running", "Cancelled")]
@@ -308,9 +308,9 @@ def test_user_interactions_record_span_event_and_log(capture):
     assert pause_log.attributes["aiw.component"] == "user_interaction"
     assert pause_log.attributes["aiw.step_id"] == "s1"
     assert (pause_log.attributes["aiw.state_before"], pause_log.attributes["aiw.state_after"]) == ("Running", "Paused")
-    assert pause_log.attributes["source"] == "console"
+    assert pause_log.attributes["aiw.interaction.source"] == "console"
     (context_log,) = cap.logs_with("context_added_by_user")
-    assert context_log.attributes["context_provided_summary"] == "focus on the API section"
+    assert context_log.attributes["aiw.context_provided_summary"] == "focus on the API section"
     assert run.take_context() == ["focus on the API section"] and run.take_context() == []
     assert root.attributes["aiw.plan.state"] == "Cancelled"
     assert step_span.status.status_code is not StatusCode.ERROR

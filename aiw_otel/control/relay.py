@@ -148,16 +148,16 @@ class ControlRelay:
         known = [spec.step_id for spec in self._engine.plan.steps]
         if step_id not in known:
             message = f"no step {step_id!r} in the plan; steps: {', '.join(known)}"
-            self._record(LogLevel.WARNING, "details_rejected", message, {"step": step_id, "source": source})
+            self._record(LogLevel.WARNING, "details_rejected", message, {"requested_step": step_id, "source": source})
             return Reply(False, message)
         self._record(LogLevel.INFO, "details_requested", f"User asked for the details of step '{step_id}'.",
-                     {"step": step_id, "source": source})
+                     {"requested_step": step_id, "source": source})
         return Reply(True, f"showing step '{step_id}'", {"select_step": step_id})
 
     def _unknown(self, word: str, source: str) -> Reply:
         message = f"unknown command {word!r}; commands: {', '.join(COMMAND_NAMES)}"
         self._record(LogLevel.WARNING, "unknown_command_rejected", f"User command refused: {message}",
-                     {"command": word[:100], "source": source})
+                     {"requested_command": word[:100], "source": source})
         return Reply(False, message)
 
     def _record(self, level: LogLevel, action: str, message: str, details: dict[str, Any],

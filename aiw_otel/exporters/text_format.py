@@ -7,7 +7,7 @@ reading a run: state, duration, tokens, exit code, error.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.trace import ReadableSpan
@@ -26,7 +26,14 @@ _SPAN_DETAILS = (
     (sc.AIW_FILE_BYTES_WRITTEN, "written"),
     (sc.ERROR_TYPE, "error"),
 )
-_LOG_DETAILS = ("exit_code", "status_code", "error_type", "file_path", "bytes_written")
+#: Attributes shown after a log line, labelled with the seed's detail names.
+_LOG_DETAILS = (
+    (sc.PROCESS_EXIT_CODE, "exit_code"),
+    (sc.HTTP_RESPONSE_STATUS_CODE, "status_code"),
+    (sc.ERROR_TYPE, "error_type"),
+    (sc.FILE_PATH, "file_path"),
+    (sc.AIW_FILE_BYTES_WRITTEN, "bytes_written"),
+)
 
 
 def iso_ms(time_ns: int | None) -> str:
@@ -55,7 +62,7 @@ def _where(component: Any, step: Any) -> str:
     return f"[{component or '-'}:{step or '-'}]"
 
 
-def _pairs(attributes: Mapping[str, Any], keys: Any) -> str:
+def _pairs(attributes: Mapping[str, Any], keys: Iterable[tuple[str, str]]) -> str:
     shown = []
     for key, label in keys:
         value = attributes.get(key)
@@ -70,7 +77,7 @@ def format_log_line(record: ReadableLogRecord) -> str:
     level = log.severity_text or "INFO"
     body = log.body if log.body is not None else (log.event_name or "")
     line = f"{iso_ms(log.timestamp or log.observed_timestamp)} - {level:<8} - {_where(attributes.get(sc.AIW_COMPONENT), attributes.get(sc.AIW_LOG_STEP_ID))} - {body}"
-    extra = _pairs(attributes, ((k, k) for k in _LOG_DETAILS))
+    extra = _pairs(attributes, _LOG_DETAILS)
     return f"{line} ({extra})" if extra else line
 
 

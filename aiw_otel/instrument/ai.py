@@ -17,11 +17,17 @@ from opentelemetry.trace import SpanKind
 
 from aiw_otel import conventions as sc
 from aiw_otel.instrument.base import Instruments, Operation
+from aiw_otel.logs import detail_attribute
 from aiw_otel.model import ComponentType, LogLevel
 
 
 def semconv_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI-style chat messages in the GenAI `ChatMessage` shape (role + typed parts)."""
+    """OpenAI-style chat messages in the GenAI `ChatMessage` / `OutputMessage` shape (role + typed parts).
+
+    The schemas differ from OpenAI's wire format in two ways that matter to backends: a tool
+    call's `arguments` is the object itself, not the JSON text of it, and `finish_reason` is one
+    of the schema's own values (`tool_call`, not OpenAI's `tool_calls`).
+    """
     converted = []
     for message in messages:
         parts: list[dict[str, Any]] = []
@@ -37,13 +43,32 @@ def semconv_messages(messages: Iterable[Mapping[str, Any]]) -> list[dict[str, An
         for call in message.get("tool_calls") or ():
             function = call.get("function", {})
             parts.append(
-                {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": function.get("arguments")}
+                {"type": "tool_call", "id": call.get("id"), "name": function.get("name"),
+                 "arguments": tool_call_arguments(function.get("arguments"))}
             )
         entry: dict[str, Any] = {"role": message.get("role", "user"), "parts": parts}
         if message.get("finish_reason"):
-            entry["finish_reason"] = message["finish_reason"]
+            entry["finish_reason"] = semconv_finish_reason(message["finish_reason"])
         converted.append(entry)
     return converted
+
+
+def tool_call_arguments(raw: Any) -> Any:
+    """The arguments as the object the model meant; a provider's text that is not a JSON object stays
+    text, since the schema wants an object and inventing one would misreport what the model sent."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return raw
+    return parsed if isinstance(parsed, dict) else raw
+
+
+def semconv_finish_reason(reason: str) -> str:
+    """The output-message schema's value for a provider's finish reason; others pass unchanged
+    (the schema allows any string beside its enum)."""
+    return sc.FINISH_REASONS.get(reason, reason)
 
 
 class AICall(Operation):
@@ -63,16 +88,20 @@ class AICall(Operation):
         attempt: int = 1,
         event_id: str | None = None,
         request: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> None:
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
             sc.GEN_AI_PROVIDER_NAME: provider,
             sc.GEN_AI_REQUEST_MODEL: model,
         }
+        if conversation_id:
+            attributes[sc.GEN_AI_CONVERSATION_ID] = conversation_id
         if server_address:
+            if server_port is None:  # conditionally required with the address (GenAI inference span)
+                raise ValueError(f"server_port is required with server_address {server_address!r}")
             attributes[sc.SERVER_ADDRESS] = server_address
-            if server_port is not None:
-                attributes[sc.SERVER_PORT] = server_port
+            attributes[sc.SERVER_PORT] = server_port
         if attempt != 1:
             attributes[sc.AIW_AI_ATTEMPT] = attempt
         for key, value in (request or {}).items():
@@ -93,7 +122,9 @@ class AICall(Operation):
             self._input_messages = semconv_messages(messages)
             if capture.on_span:
                 self.set_attribute(sc.GEN_AI_INPUT_MESSAGES, json.dumps(self._input_messages, ensure_ascii=False))
-        self.add_event(sc.EV_API_REQUEST_SENT, {k: v for k, v in summary.items() if _is_attribute_value(v)})
+        self.add_event(
+            sc.EV_API_REQUEST_SENT, {detail_attribute(k): v for k, v in summary.items() if _is_attribute_value(v)}
+        )
         self.log(
             LogLevel.DEBUG,
             sc.EV_API_REQUEST_SENT,

@@ -72,6 +72,7 @@ class Command(Operation):
         attributes: dict[str, object] = {
             sc.PROCESS_EXECUTABLE_NAME: executable,
             sc.PROCESS_COMMAND_ARGS: self.argv,
+            sc.AIW_COMMAND_LINE: self.command_line,
         }
         if cwd is not None:
             attributes[sc.PROCESS_WORKING_DIRECTORY] = str(cwd)
@@ -115,7 +116,7 @@ class Command(Operation):
         limit = instruments.max_output_line
         text = raw[: limit * 4].decode("utf-8", "replace").rstrip("\r")[:limit]
         if counts.recorded <= instruments.max_output_events:
-            self.add_event(sc.EV_COMMAND_OUTPUT, {"aiw.command.stream": stream, "aiw.command.line": text})
+            self.add_event(sc.EV_COMMAND_OUTPUT, {sc.AIW_COMMAND_STREAM: stream, sc.AIW_COMMAND_OUTPUT_LINE: text})
         self.log(LogLevel.DEBUG, "command_output", text, details={"stream": stream})
 
     def _on_start(self) -> None:

@@ -1,7 +1,9 @@
 """File operation spans (seed 4c): path, size, bytes moved, and a `file_*_failed` record on error.
 
 No span convention exists for file operations, so the span is ours (`file <operation>`), carrying
-the registry's `file.*` attributes and our `aiw.file.*` counters.
+the registry's `file.*` attributes and our `aiw.file.*` counters. `file.path` is the full path, as
+the file registry defines it; the path the step asked for, relative to its workspace, is kept as
+`aiw.file.relative_path` and is what the messages quote.
 """
 
 from __future__ import annotations
@@ -36,16 +38,24 @@ class FileOperation(Operation):
 
     component = ComponentType.FILE_OPERATIONS
 
-    def __init__(self, instruments: Instruments, parent: Operation, operation: FileOp | str, path: str) -> None:
+    def __init__(
+        self,
+        instruments: Instruments,
+        parent: Operation,
+        operation: FileOp | str,
+        path: str,
+        relative_path: str | None = None,
+    ) -> None:
         self.operation = FileOp(operation)
         self.path = str(path)
-        super().__init__(
-            instruments,
-            f"file {self.operation.value}",
-            attributes={sc.FILE_PATH: self.path, sc.AIW_FILE_OPERATION: self.operation.value},
-            parent=parent,
-        )
+        #: How messages name the file: as the step asked for it when it gave a relative path.
+        self.shown = relative_path or self.path
+        attributes = {sc.FILE_PATH: self.path, sc.AIW_FILE_OPERATION: self.operation.value}
         self._details: dict[str, Any] = {"file_path": self.path}
+        if relative_path is not None:
+            attributes[sc.AIW_FILE_RELATIVE_PATH] = relative_path
+            self._details[sc.AIW_FILE_RELATIVE_PATH] = relative_path
+        super().__init__(instruments, f"file {self.operation.value}", attributes=attributes, parent=parent)
 
     def done(self, *, bytes_read: int | None = None, bytes_written: int | None = None, size: int | None = None) -> None:
         """Record what moved; the success record is written when the block exits cleanly."""
@@ -65,7 +75,7 @@ class FileOperation(Operation):
             self.log(
                 LogLevel.DEBUG,
                 self.operation.done_action,
-                f"File {op} succeeded: '{self.path}'.",
+                f"File {op} succeeded: '{self.shown}'.",
                 duration_ms=self.elapsed_ms,
                 details=self._details,
             )
@@ -75,7 +85,7 @@ class FileOperation(Operation):
         self.log(
             LogLevel.WARNING,
             self.operation.failed_action,
-            f"File {op} failed for '{self.path}': {error}",
+            f"File {op} failed for '{self.shown}': {error}",
             duration_ms=self.elapsed_ms,
             details=self._details,
         )

@@ -23,8 +23,10 @@ class ActionHost(Operation):
         attempt: int = 1,
         event_id: str | None = None,
         request: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> AICall:
-        """A `chat {model}` span; `request` holds `gen_ai.request.*` parameters (max_tokens, temperature)."""
+        """A `chat {model}` span; `request` holds `gen_ai.request.*` parameters (max_tokens, temperature),
+        `conversation_id` the conversation the call continues (`gen_ai.conversation.id`)."""
         return AICall(
             self._instruments,
             self,
@@ -35,11 +37,14 @@ class ActionHost(Operation):
             attempt=attempt,
             event_id=event_id,
             request=request,
+            conversation_id=conversation_id,
         )
 
-    def file_operation(self, operation: FileOp | str, path: str) -> FileOperation:
-        return FileOperation(self._instruments, self, operation, path)
+    def file_operation(self, operation: FileOp | str, path: str, relative_path: str | None = None) -> FileOperation:
+        """`path` is the full path (`file.path`); `relative_path` the one the step gave, if relative to somewhere."""
+        return FileOperation(self._instruments, self, operation, path, relative_path)
 
     def command(self, command: str | Sequence[str], cwd: str | None = None, shown_as: str | None = None) -> Command:
-        """`shown_as`: how logs should quote the command (a shell line run as `sh -c LINE`)."""
+        """`shown_as`: the command as written (`aiw.command.line`), when `command` is what runs it
+        (a shell line run as `sh -c LINE`, or split into the program's argv)."""
         return Command(self._instruments, self, command, cwd, shown_as)

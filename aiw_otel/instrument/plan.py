@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import traceback
 import uuid
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from opentelemetry import trace
@@ -106,8 +107,35 @@ def _failure_details(error: BaseException) -> dict[str, Any]:
     return {"error_type": error_type_of(error), "error_message": str(error), "traceback_summary": summary}
 
 
+@dataclass(frozen=True)
+class Agent:
+    """The model a step converses with in a tool loop: a GenAI agent, invoked in-process.
+
+    A step that has one is an `invoke_agent` span (INTERNAL, as the agent spans convention says
+    for an agent in the same process), so GenAI backends group its chat and tool calls under it.
+    """
+
+    #: `gen_ai.agent.name`, in the span name too, so low-cardinality: the step kind.
+    name: str
+    #: `gen_ai.provider.name` (required on invoke_agent) and `gen_ai.request.model`.
+    provider: str
+    model: str
+    #: `gen_ai.conversation.id`: the step's one conversation, also on each of its chat spans.
+    conversation_id: str
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
+            sc.GEN_AI_AGENT_NAME: self.name,
+            sc.GEN_AI_PROVIDER_NAME: self.provider,
+            sc.GEN_AI_REQUEST_MODEL: self.model,
+            sc.GEN_AI_CONVERSATION_ID: self.conversation_id,
+        }
+
+
 class Step(Stateful, ActionHost):
-    """A plan step: a child span named after the step kind; Pending -> Running on entry."""
+    """A plan step: a child span named after the step kind, or `invoke_agent {kind}` when an
+    AI agent runs it; Pending -> Running on entry."""
 
     component = ComponentType.EXECUTION_ENGINE
 
@@ -118,25 +146,34 @@ class Step(Stateful, ActionHost):
         step_id: str,
         step_type: str,
         description: str | None = None,
+        agent: Agent | None = None,
     ) -> None:
         attributes: dict[str, Any] = {
             sc.AIW_STEP_ID: step_id,
             sc.AIW_STEP_TYPE: step_type,
             sc.AIW_STEP_STATE: State.PENDING.value,
+            **(agent.attributes() if agent is not None else {}),
         }
         if description:
             attributes[sc.AIW_STEP_DESCRIPTION] = description
-        super().__init__(instruments, step_type, label=step_id, attributes=attributes, parent=run, step_id=step_id)
+        name = f"{sc.OP_INVOKE_AGENT} {agent.name}" if agent is not None else step_type
+        super().__init__(instruments, name, label=step_id, attributes=attributes, parent=run, step_id=step_id)
         self.run = run
         self.step_type = step_type
         self.description = description
+        self.agent = agent
+
+    @property
+    def conversation_id(self) -> str | None:
+        """The conversation the step's AI calls belong to (None: the step runs no agent)."""
+        return self.agent.conversation_id if self.agent is not None else None
 
     def __enter__(self) -> Step:
         super().__enter__()
         self.transition(
             State.RUNNING,
             message=f"Starting execution of step '{self.step_id}'.",
-            details={"step_type": self.step_type, "description": self.description or ""},
+            details={sc.AIW_STEP_TYPE: self.step_type, sc.AIW_STEP_DESCRIPTION: self.description or ""},
         )
         return self
 
@@ -178,9 +215,14 @@ class PlanRun(Stateful):
         return self
 
     # -- steps ----------------------------------------------------------------------------
-    def step(self, step_id: str, step_type: str = "step", description: str | None = None) -> Step:
-        """A step span; use it as a context manager (`with run.step(...) as step:`)."""
-        step = Step(self._instruments, self, step_id, step_type, description)
+    def step(
+        self, step_id: str, step_type: str = "step", description: str | None = None, agent: Agent | None = None
+    ) -> Step:
+        """A step span; use it as a context manager (`with run.step(...) as step:`).
+
+        `agent`: the AI that runs the step's tool loop, if one does (see Agent).
+        """
+        step = Step(self._instruments, self, step_id, step_type, description, agent)
         self.steps[step_id] = step
         return step
 

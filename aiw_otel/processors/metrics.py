@@ -89,7 +89,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         attributes = log_record.log_record.attributes
         if attributes and attributes.get(sc.AIW_ACTION) == _DETAILS_ACTION:
-            source = attributes.get("source")
+            source = attributes.get(sc.AIW_INTERACTION_SOURCE)
             self._m.user_interactions.add(
                 1, {sc.AIW_INTERACTION: "details", sc.AIW_INTERACTION_SOURCE: str(source or "unknown")})
 

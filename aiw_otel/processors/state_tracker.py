@@ -324,10 +324,11 @@ def _action_kind(attributes: Mapping[str, Any]) -> str:
 def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> str:
     """What a reader recognises: the command line rather than the executable, the file's path."""
     if kind == "command":
+        line = attributes.get(sc.AIW_COMMAND_LINE)
         args = attributes.get(sc.PROCESS_COMMAND_ARGS)
-        return " ".join(args) if args else span_name
+        return str(line) if line else " ".join(args) if args else span_name
     if kind == "file":
-        return f"{span_name} {attributes.get(sc.FILE_PATH, '')}".rstrip()
+        return f"{span_name} {attributes.get(sc.AIW_FILE_RELATIVE_PATH) or attributes.get(sc.FILE_PATH, '')}".rstrip()
     return span_name
 
 

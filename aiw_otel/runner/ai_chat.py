@@ -132,7 +132,8 @@ class Transport(Protocol):
     """Sends one attempt. Raises AttemptFailed for a provider/transport failure, RunCancelled on cancel."""
 
     provider: str
-    server_address: str
+    #: The server answering, or None when none does (a replay); the port is set whenever the address is.
+    server_address: str | None
     server_port: int | None
 
     def send(self, step_id: str, request: ChatRequest, control: RunControl) -> ChatResult: ...
@@ -200,6 +201,7 @@ class RetryingClient:
             attempt=attempt,
             event_id=f"ai_call_{next(self._event_ids):03d}",
             request={k: v for k, v in parameters.items() if v is not None},
+            conversation_id=step.conversation_id,
         ) as call:
             call.request_sent(messages=request.messages, message_count=len(request.messages), tool_count=len(request.tools))
             try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from aiw_otel.instrument.plan import PlanRun, Step
+from aiw_otel.instrument.plan import Agent, PlanRun, Step
 from aiw_otel.model import LogLevel, RunCancelled, State
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.plan import Action, Plan, StepSpec
@@ -141,7 +141,7 @@ class Engine:
                           state=State.CANCELLED)
             return
         try:
-            with run.step(spec.step_id, spec.type, spec.description) as step:
+            with run.step(spec.step_id, spec.type, spec.description, self._agent(run, spec)) as step:
                 try:
                     self._execute(step, spec)
                 except StepFailure as failure:
@@ -204,6 +204,15 @@ class Engine:
                 output = execute_tool(step, call, self._workspace, self.control, self.options.command_timeout_s)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
         raise StepFailure("TurnLimitExceeded", f"the model did not finish within {self.options.max_turns} turns")
+
+    def _agent(self, run: PlanRun, spec: StepSpec) -> Agent | None:
+        """The agent of a step that converses with a model; its conversation is this step in this run,
+        so the id is stable and says where it comes from."""
+        if not spec.needs_ai:
+            return None
+        provider, model = self._model_for(spec)
+        return Agent(name=spec.type, provider=self._client(provider, model).provider, model=model,
+                     conversation_id=f"{run.run_id}:{spec.step_id}")
 
     def _model_for(self, spec: StepSpec) -> tuple[str, str]:
         preference = spec.model_preference

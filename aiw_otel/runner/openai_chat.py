@@ -33,9 +33,7 @@ class OpenAITransport:
 
     def __init__(self, *, provider: str, base_url: str, api_key: str, timeout_s: float, report_cost: bool = False) -> None:
         self.provider = provider
-        parts = urlsplit(base_url)
-        self.server_address = parts.hostname or base_url
-        self.server_port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.server_address, self.server_port = server_of(base_url)
         self._extra_body = {"usage": {"include": True}} if report_cost else None
         self._connections = ConnectionAborter()
         self._client = openai.OpenAI(
@@ -77,6 +75,20 @@ class OpenAITransport:
         if self._extra_body:
             options["extra_body"] = self._extra_body
         return self._client.chat.completions.create(model=request.model, messages=request.messages, **options)  # type: ignore[arg-type]
+
+
+#: The port a base URL without one means, by scheme.
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def server_of(base_url: str) -> tuple[str, int]:
+    """`server.address` and `server.port` of a base URL: the conventions want the port whenever the
+    address is set, so an implicit one is spelled out (443 for https, 80 for http)."""
+    parts = urlsplit(base_url)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme)
+    if not parts.hostname or port is None:
+        raise ValueError(f"base URL {base_url!r} names no http(s) server")
+    return parts.hostname, port
 
 
 def parse_completion(completion: ChatCompletion) -> ChatResult:

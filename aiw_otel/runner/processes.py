@@ -7,9 +7,11 @@ it left behind in its group (`server &`) is ended the same way: a finished comma
 processes. Output is read in chunks as it comes and handed to the Command span, which counts every
 byte and line and records lines up to its caps; the model gets only a bounded tail of each stream.
 
-A string command runs through `/bin/sh -c` (the span is then named `sh`): the model and plan
-authors write shell, with pipes, redirections and globs, and guessing which strings need a shell
-would run the same text two different ways.
+A string command is a line of shell, as the model and plan authors write it. A line that needs
+the shell (pipes, redirections, globs ...) runs through `/bin/sh -c` and its span is named `sh`;
+a simple one (`python test_greet.py`) runs the program directly, with the same effect, so its
+span is named after the program (see command_line). Either way `aiw.command.line` keeps the line
+as written and `process.command_args` what was executed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Mapping, Sequence
 from aiw_otel.instrument.command import Command
 from aiw_otel.instrument.host import ActionHost
 from aiw_otel.model import LogLevel, RunCancelled
+from aiw_otel.runner.command_line import direct_argv, shell_argv
 from aiw_otel.runner.control import Hooks, RunControl
 
 #: How often the owner looks at timeouts, cancels and the leader's exit while output is quiet.
@@ -67,7 +70,7 @@ def run_command(
     `timeout_s` counts running time only: time spent paused by the user does not use it up.
     """
     control.checkpoint()  # a paused run does not start new commands; a cancelled one starts none
-    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else [str(part) for part in command]
+    argv = _argv(command, os.environ if env is None else env)
     _adopt_orphans()
     cmd = host.command(argv, cwd=str(cwd), shown_as=command if isinstance(command, str) else None)
     with cmd:
@@ -98,6 +101,12 @@ def run_command(
         stderr_tail=tails["stderr"].text(),
         timed_out=group.reason == "timeout",
     )
+
+
+def _argv(command: str | Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    if not isinstance(command, str):
+        return [str(part) for part in command]
+    return direct_argv(command, environ) or shell_argv(command)
 
 
 def _pump(cmd: Command, group: _ProcessGroup, tails: dict[str, _Tail], timeout_s: float | None) -> None:

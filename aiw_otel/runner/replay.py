@@ -2,8 +2,8 @@
 and no network.
 
 A replay is a Transport like the real ones, so it goes through the same retry loop and leaves the
-same spans (provider name from the file, `server.address` "replay"); an injected 429 is retried
-like a real one. The file is validated whole on load, so a typo is reported before the run starts.
+same spans (provider name from the file; no `server.address`, since no server answers); an
+injected 429 is retried like a real one. The file is validated whole on load, so a typo is reported before the run starts.
 
     {"provider": "openai", "model": "gpt-4o-mini", "latency_s": 0.5,
      "steps": {"<step_id>": [
@@ -85,7 +85,7 @@ class Recording:
 class ReplayTransport:
     """Serves each step's turns in order, one per attempt; past the last, a final `stop`."""
 
-    server_address = "replay"
+    server_address = None
     server_port = None
 
     def __init__(self, recording: Recording) -> None:

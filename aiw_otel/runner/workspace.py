@@ -86,7 +86,11 @@ class Workspace:
 
     @contextmanager
     def _operation(self, host: ActionHost, operation: str, path: RelativePath) -> Iterator[tuple[FileOperation, Path]]:
-        """The span opens before the path is checked, so a refusal is recorded as the operation failing."""
-        op = host.file_operation(operation, str(path))
+        """The span opens before the path is checked, so a refusal is recorded as the operation failing.
+
+        Its `file.path` is the full path asked for (the root joined with the path, not yet resolved,
+        so an escape attempt shows where it leads), its `aiw.file.relative_path` the path as given.
+        """
+        op = host.file_operation(operation, os.path.normpath(self.root / path), relative_path=str(path))
         with op:
             yield op, self.resolve(path)
