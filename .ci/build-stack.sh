@@ -41,12 +41,19 @@ build() {
         took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
         echo "build-stack: $name cached ($target, ${took}s)"
     else
-        (cd "$dir" && go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$target.tmp" "$pkg")
+        # Quiet unless it fails: a first build lists every module it downloads.
+        if ! (cd "$dir" && go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$target.tmp" "$pkg") \
+            >"$bindir/$name.build.log" 2>&1; then
+            cat "$bindir/$name.build.log" >&2
+            echo "build-stack: building $name failed" >&2
+            exit 1
+        fi
+        rm -f "$bindir/$name.build.log"
         mv -f "$target.tmp" "$target"
         took=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
         echo "build-stack: $name built in ${took}s ($target)"
         # Older builds of this binary are of no further use.
-        find "$bindir" -maxdepth 1 -name "$name-*" ! -name "$name-$key" ! -name "*.sources" -delete
+        find "$bindir" -maxdepth 1 -name "$name-*" ! -name "$name-$key" ! -name "*.sources" ! -name "*.log" -delete
     fi
     ln -sfn "$name-$key" "$bindir/$name"
     echo "$sources" >"$bindir/$name.sources"

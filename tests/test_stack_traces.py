@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from tests.processes import until
-from tests.stack import COLLECTOR_CONFIG, ROOT, Collector, Jaeger, Prometheus, http_get, server_environment
+from tests.stack import (COLLECTOR_CONFIG, ROOT, Collector, Jaeger, Prometheus, find_binary, http_get,
+                         server_environment, sources_hash)
 
 pytestmark = pytest.mark.stack
 
@@ -262,3 +263,56 @@ def test_prometheus_scrapes_the_collector(pushed_trace_id: str, prometheus: Prom
                   "the duration histogram in Prometheus", SCRAPE_DEADLINE_S)
     assert count[0]["value"][1] == "1"
 
+
+
+def test_a_missing_build_is_a_skip_that_names_the_build_command(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIW_OTEL_CACHE", str(tmp_path))
+    binary, reason = find_binary("otelcol-aiw")
+    assert binary is None
+    assert reason == f"otelcol-aiw is not built ({tmp_path}/bin/otelcol-aiw is missing): run `bash .ci/build-stack.sh`"
+    # A build from other sources (another branch's go.mod) is not used either.
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "otelcol-aiw").write_text("")
+    (tmp_path / "bin" / "otelcol-aiw.sources").write_text("0" * 64 + "\n")
+    binary, reason = find_binary("otelcol-aiw")
+    assert binary is None and "built from other sources than collector-config/otelcol-aiw" in reason
+    (tmp_path / "bin" / "otelcol-aiw.sources").write_text(sources_hash(ROOT / "collector-config" / "otelcol-aiw"))
+    assert find_binary("otelcol-aiw") == (tmp_path / "bin" / "otelcol-aiw", "")
+
+
+def test_collector_masks_credentials_that_reach_it(collector: Collector, jaeger: Jaeger) -> None:
+    """The redaction processor's defence in depth: credential-shaped values are masked, keys all kept."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    service = "aiw-otel-redaction-test"
+    spans = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    key = "sk-proj-" + "A1b2C3d4" * 4
+    with provider.get_tracer("aiw_otel.stack_test").start_as_current_span("execute_tool execute_command") as span:
+        span.set_attribute("aiw.command.line", f"curl -H 'Authorization: Bearer abcdef0123456789' --data key={key}")
+        span.set_attribute("aiw.note", f"the key is {key}")
+        span.set_attribute("db.password", "hunter2")
+        span.set_attribute("gen_ai.usage.input_tokens", 42)
+        span.set_attribute("gen_ai.tool.name", "execute_command")
+    body = encode_spans(spans.get_finished_spans()).SerializeToString()
+    request = urllib.request.Request(collector.url("otlp_http", "/v1/traces"), data=body, method="POST",
+                                     headers={"Content-Type": "application/x-protobuf"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+    found = until(lambda: (jaeger.api("/api/traces", service=service) or {}).get("data"),
+                  f"the {service} trace in Jaeger", ARRIVAL_DEADLINE_S)
+    (stored,) = found[0]["spans"]
+    command = tag(stored, "aiw.command.line")
+    assert key not in command and "abcdef0123456789" not in command and command.startswith("curl -H"), command
+    assert tag(stored, "aiw.note") == "the key is ****"
+    assert tag(stored, "db.password") == "****"
+    # Keys are all kept, and counts that merely mention tokens are left alone.
+    assert tag(stored, "gen_ai.usage.input_tokens") == 42
+    assert tag(stored, "gen_ai.tool.name") == "execute_command"
