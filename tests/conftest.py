@@ -12,8 +12,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import aiw_otel
 from aiw_otel.config import TelemetryConfig
 
-#: The local OpenAI-compatible server (`fake_openai` fixture) for every test module.
-pytest_plugins = ["tests.fake_openai"]
+#: The local OpenAI-compatible server (`fake_openai` fixture) for every test module, and the real
+#: Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus` fixtures) for the stack tests.
+pytest_plugins = ["tests.fake_openai", "tests.stack"]
 
 
 class Captured:

@@ -1,0 +1,333 @@
+"""The real telemetry stack for tests: OpenTelemetry Collector, Jaeger v2 and Prometheus as processes.
+
+A pytest plugin (listed in conftest's `pytest_plugins`), not a test module. `.ci/build-stack.sh`
+builds the collector (`otelcol-aiw`) and Jaeger into ${AIW_OTEL_CACHE:-~/.cache/aiw-otel}/bin/ and
+installs Debian's Prometheus; where a binary is missing or was built from other sources, the tests
+that need it are skipped, naming the command that builds it.
+
+Session fixtures, each a running server on free 127.0.0.1 ports, stopped at the end of the session:
+
+* `jaeger`: Jaeger v2 with `collector-config/jaeger.yaml`; `jaeger.api(path)` reads its query API.
+* `collector`: `collector-config/otel-collector.yaml` unchanged, its addresses set through the
+  environment variables it reads, sending traces to `jaeger`; `collector.otlp_http_url` is what a
+  runner's OTEL_EXPORTER_OTLP_ENDPOINT names.
+* `prometheus`: Debian's Prometheus scraping the collector's prometheus exporter every second
+  (job `otel-collector`); `prometheus.query(promql)` runs an instant query.
+* `collector_binary`: the built collector's path, for `validate`.
+
+Every server writes its output to a file in the session's temporary directory; when a test marked
+`stack` fails, the end of each running server's output is added to the report.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.processes import until
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "collector-config"
+COLLECTOR_CONFIG = CONFIG_DIR / "otel-collector.yaml"
+JAEGER_CONFIG = CONFIG_DIR / "jaeger.yaml"
+BUILD_COMMAND = "bash .ci/build-stack.sh"
+
+#: Seconds a server gets to answer its readiness check (a cold start on a busy 2-core machine).
+START_DEADLINE_S = 60.0
+#: Seconds between SIGTERM and SIGKILL at teardown.
+STOP_GRACE_S = 10.0
+
+#: binary name -> the Go module (under collector-config/) it is built from, as in .ci/build-stack.sh.
+MODULES = {"otelcol-aiw": "otelcol-aiw", "jaeger": "jaeger"}
+#: The files whose hash keys a build, in the script's order.
+SOURCES = ("go.mod", "go.sum", "main.go")
+
+
+def cache_dir() -> Path:
+    """${AIW_OTEL_CACHE:-$HOME/.cache/aiw-otel}, as .ci/build-stack.sh reads it."""
+    return Path(os.environ.get("AIW_OTEL_CACHE") or Path.home() / ".cache" / "aiw-otel")
+
+
+def sources_hash(module: Path) -> str:
+    """What .ci/build-stack.sh writes to NAME.sources: sha256 over each file's name and bytes."""
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        path = module / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def find_binary(name: str) -> tuple[Path | None, str]:
+    """The built binary and "", or None and why it cannot be used."""
+    binary = cache_dir() / "bin" / name
+    if not binary.exists():
+        return None, f"{name} is not built ({binary} is missing): run `{BUILD_COMMAND}`"
+    stamp = binary.with_name(f"{name}.sources")
+    built_from = stamp.read_text().strip() if stamp.exists() else ""
+    if built_from != sources_hash(CONFIG_DIR / MODULES[name]):
+        return None, (f"{binary} was built from other sources than collector-config/{MODULES[name]}: "
+                      f"run `{BUILD_COMMAND}`")
+    return binary, ""
+
+
+def binary_or_skip(name: str) -> Path:
+    binary, reason = find_binary(name)
+    if binary is None:
+        pytest.skip(reason)
+    return binary
+
+
+def program_or_skip(name: str) -> Path:
+    for directory in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/usr/sbin"]:
+        candidate = Path(directory) / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip(f"{name} is not installed: run `{BUILD_COMMAND}` (apt-get install prometheus)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5.0, headers: dict[str, str] | None = None) -> tuple[int, str] | None:
+    """(status, body) of a GET, or None while nothing answers on that port."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+        return None
+
+
+def answers(url: str) -> bool:
+    got = http_get(url, timeout=2.0)
+    return got is not None and got[0] == 200
+
+
+def listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when pytest dies, so no server outlives a killed run."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def server_environment(extra: dict[str, str]) -> dict[str, str]:
+    """This process's environment without OTEL_* (a developer's own exporter settings stay out)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    """A server process started by a fixture, its output in `log_path`."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    ports: dict[str, int]
+    process: subprocess.Popen | None = None
+    _log: Any = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str], ready: Callable[[], bool], deadline_s: float = START_DEADLINE_S) -> None:
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                        stderr=subprocess.STDOUT, env=env, cwd=self.log_path.parent,
+                                        preexec_fn=_die_with_parent)
+        RUNNING.append(self)
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.process.returncode} before it was ready:\n"
+                                     f"{self.log_tail()}")
+            return ready()
+
+        try:
+            until(up, f"{self.name} to be ready ({' '.join(self.argv)})\n{self.log_tail()}", deadline_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_GRACE_S)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self in RUNNING:
+            RUNNING.remove(self)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def url(self, port_name: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[port_name]}{path}"
+
+
+#: Servers started and not yet stopped, for the failure report.
+RUNNING: list[Server] = []
+
+
+class Jaeger(Server):
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.ports['otlp_grpc']}"
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET the query API (`/api/services`, `/api/traces?service=...`, `/api/traces/ID`): JSON or None."""
+        query = f"?{urllib.parse.urlencode(params)}" if params else ""
+        got = http_get(self.url("query_http", path + query))
+        if got is None or got[0] != 200:
+            return None
+        return json.loads(got[1])
+
+
+class Collector(Server):
+    @property
+    def otlp_http_url(self) -> str:
+        """For OTEL_EXPORTER_OTLP_ENDPOINT with OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf."""
+        return self.url("otlp_http")
+
+    @property
+    def otlp_grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.ports['otlp_grpc']}"
+
+    @property
+    def exporter_url(self) -> str:
+        """The prometheus exporter's scrape URL."""
+        return self.url("prometheus_exporter", "/metrics")
+
+    @property
+    def telemetry_url(self) -> str:
+        """The collector's own metrics (otelcol_receiver_accepted_metric_points_total and the like)."""
+        return self.url("telemetry", "/metrics")
+
+
+class Prometheus(Server):
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's result vector ([] while there is none yet)."""
+        got = http_get(self.url("web", "/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
+        if got is None or got[0] != 200:
+            return []
+        return json.loads(got[1])["data"]["result"]
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the servers' output, Prometheus' config and its data go (never the repository)."""
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def collector_binary() -> Path:
+    return binary_or_skip("otelcol-aiw")
+
+
+@pytest.fixture(scope="session")
+def jaeger(stack_dir: Path) -> Iterator[Jaeger]:
+    binary = binary_or_skip("jaeger")
+    ports = {name: free_port() for name in ("otlp_grpc", "otlp_http", "query_http", "query_grpc", "telemetry")}
+    server = Jaeger("jaeger", [str(binary), "--config", str(JAEGER_CONFIG)], stack_dir / "jaeger.log", ports)
+    env = server_environment({
+        "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['otlp_grpc']}",
+        "JAEGER_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['otlp_http']}",
+        "JAEGER_QUERY_HTTP_ENDPOINT": f"127.0.0.1:{ports['query_http']}",
+        "JAEGER_QUERY_GRPC_ENDPOINT": f"127.0.0.1:{ports['query_grpc']}",
+        "JAEGER_TELEMETRY_HOST": "127.0.0.1",
+        "JAEGER_TELEMETRY_PORT": str(ports["telemetry"]),
+    })
+    # The query API comes up with the extensions, the OTLP receiver after them: wait for both.
+    server.start(env, lambda: answers(server.url("query_http", "/api/services")) and listening(ports["otlp_grpc"]))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def collector(stack_dir: Path, jaeger: Jaeger) -> Iterator[Collector]:
+    binary = binary_or_skip("otelcol-aiw")
+    ports = {name: free_port() for name in ("otlp_grpc", "otlp_http", "prometheus_exporter", "health", "telemetry")}
+    server = Collector("collector", [str(binary), "--config", str(COLLECTOR_CONFIG)], stack_dir / "collector.log",
+                       ports)
+    env = server_environment({
+        "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['otlp_grpc']}",
+        "OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['otlp_http']}",
+        "JAEGER_OTLP_ENDPOINT": jaeger.otlp_grpc_endpoint,
+        "PROM_EXPORTER_ENDPOINT": f"127.0.0.1:{ports['prometheus_exporter']}",
+        "HEALTH_ENDPOINT": f"127.0.0.1:{ports['health']}",
+        "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
+        "COLLECTOR_TELEMETRY_PORT": str(ports["telemetry"]),
+    })
+    # health_check answers 200 only once every pipeline has started.
+    server.start(env, lambda: answers(server.url("health", "/")))
+    yield server
+    server.stop()
+
+
+PROMETHEUS_YML = """\
+# Written by tests/stack.py for one test session.
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: otel-collector
+    static_configs:
+      - targets: ["127.0.0.1:{exporter_port}"]
+"""
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack_dir: Path, collector: Collector) -> Iterator[Prometheus]:
+    binary = program_or_skip("prometheus")
+    config = stack_dir / "prometheus.yml"
+    config.write_text(PROMETHEUS_YML.format(exporter_port=collector.ports["prometheus_exporter"]))
+    ports = {"web": free_port()}
+    server = Prometheus("prometheus", [
+        str(binary), f"--config.file={config}", f"--storage.tsdb.path={stack_dir / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{ports['web']}", "--log.level=info",
+    ], stack_dir / "prometheus.log", ports)
+    server.start(server_environment({}), lambda: answers(server.url("web", "/-/ready")))
+    yield server
+    server.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed stack test's report ends with what each running server wrote."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and item.get_closest_marker("stack") is not None:
+        for server in RUNNING:
+            report.sections.append((f"{server.name} output ({server.log_path})", server.log_tail()))
