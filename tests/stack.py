@@ -11,8 +11,10 @@ Session fixtures, each a running server on free 127.0.0.1 ports, stopped at the 
 * `collector`: `collector-config/otel-collector.yaml` unchanged, its addresses set through the
   environment variables it reads, sending traces to `jaeger`; `collector.otlp_http_url` is what a
   runner's OTEL_EXPORTER_OTLP_ENDPOINT names.
-* `prometheus`: Debian's Prometheus scraping the collector's prometheus exporter every second
-  (job `otel-collector`); `prometheus.query(promql)` runs an instant query.
+* `prometheus`: Debian's Prometheus running collector-config/prometheus.yml and alerts.yml, its
+  compose addresses replaced by this session's ports (the collector's exporter; `runner_port` for a
+  runner's own /metrics); `prometheus.query(promql)` runs an instant query.
+* `demo_run`: one `aiw-otel demo` exporting OTLP to `collector`, shared by the stack tests.
 * `collector_binary`: the built collector's path, for `validate`.
 
 Every server writes its output to a file in the session's temporary directory; when a test marked
@@ -236,15 +238,6 @@ class Collector(Server):
         return self.url("telemetry", "/metrics")
 
 
-class Prometheus(Server):
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        """An instant query's result vector ([] while there is none yet)."""
-        got = http_get(self.url("web", "/api/v1/query?" + urllib.parse.urlencode({"query": promql})))
-        if got is None or got[0] != 200:
-            return []
-        return json.loads(got[1])["data"]["result"]
-
-
 @pytest.fixture(scope="session")
 def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the servers' output, Prometheus' config and its data go (never the repository)."""
@@ -296,24 +289,62 @@ def collector(stack_dir: Path, jaeger: Jaeger) -> Iterator[Collector]:
     server.stop()
 
 
-PROMETHEUS_YML = """\
-# Written by tests/stack.py for one test session.
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-scrape_configs:
-  - job_name: otel-collector
-    static_configs:
-      - targets: ["127.0.0.1:{exporter_port}"]
-"""
+#: Where collector-config/prometheus.yml points in compose -> the port of the server standing in for it here.
+COMPOSE_TARGETS = {
+    "otel-collector:8889": "collector",
+    "host.docker.internal:9464": "runner",
+    "pushgateway:9091": "pushgateway",
+    "localhost:9090": "web",
+}
+
+
+def prometheus_config(ports: dict[str, int]) -> dict[str, Any]:
+    """collector-config/prometheus.yml as users run it (honor_labels, rule files, jobs), with each
+    compose address replaced by this session's 127.0.0.1 port and a 1 s scrape and rule interval."""
+    import yaml
+
+    config = yaml.safe_load((CONFIG_DIR / "prometheus.yml").read_text(encoding="utf-8"))
+    config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(CONFIG_DIR / name) for name in config.get("rule_files", [])]
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            # A target the map does not know fails here: the test must stand in for every one.
+            static["targets"] = [f"127.0.0.1:{ports[COMPOSE_TARGETS[target]]}" for target in static["targets"]]
+    return config
+
+
+class Prometheus(Server):
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """An instant query's result vector ([] while there is none yet); AssertionError for a bad query."""
+        url = self.url("web", "/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+        try:
+            with urllib.request.urlopen(url, timeout=5.0) as response:
+                return json.loads(response.read())["data"]["result"]
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"Prometheus refused {promql!r}: {error.read().decode(errors='replace')}") from None
+        except OSError:
+            return []
+
+    def api(self, path: str) -> Any:
+        got = http_get(self.url("web", path))
+        return json.loads(got[1])["data"] if got and got[0] == 200 else None
+
+    @property
+    def runner_port(self) -> int:
+        """Where the `aiwhisperer-runner` job looks for a runner's own /metrics (--prometheus-port)."""
+        return self.ports["runner"]
 
 
 @pytest.fixture(scope="session")
 def prometheus(stack_dir: Path, collector: Collector) -> Iterator[Prometheus]:
+    """Debian's Prometheus with collector-config/prometheus.yml and its alert rules (see prometheus_config)."""
+    import yaml
+
     binary = program_or_skip("prometheus")
+    ports = {"web": free_port(), "runner": free_port(), "pushgateway": free_port(),
+             "collector": collector.ports["prometheus_exporter"]}
     config = stack_dir / "prometheus.yml"
-    config.write_text(PROMETHEUS_YML.format(exporter_port=collector.ports["prometheus_exporter"]))
-    ports = {"web": free_port()}
+    config.write_text(yaml.safe_dump(prometheus_config(ports)))
     server = Prometheus("prometheus", [
         str(binary), f"--config.file={config}", f"--storage.tsdb.path={stack_dir / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{ports['web']}", "--log.level=info",
@@ -321,6 +352,42 @@ def prometheus(stack_dir: Path, collector: Collector) -> Iterator[Prometheus]:
     server.start(server_environment({}), lambda: answers(server.url("web", "/-/ready")))
     yield server
     server.stop()
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    result: subprocess.CompletedProcess[str]
+    #: The spans the file sink wrote for the same run (OTLP/JSON), the reference for what the backends show.
+    file_spans: list[dict[str, Any]]
+
+    @property
+    def trace_id(self) -> str:
+        (trace_id,) = {span["traceId"] for span in self.file_spans}
+        return trace_id
+
+
+@pytest.fixture(scope="session")
+def demo_run(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`aiw-otel demo` as a real process, exporting OTLP/HTTP to the collector (and to its log dir)."""
+    import sys
+
+    tmp = tmp_path_factory.mktemp("demo")
+    env = server_environment({
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_url,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    })
+    result = subprocess.run(
+        [sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console",
+         "--workspace", str(tmp / "ws"), "--log-dir", str(tmp / "logs")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "did not receive" not in result.stderr, result.stderr
+    spans = []
+    for line in (tmp / "logs" / "traces.otlp.jsonl").read_text().splitlines():
+        for resource_spans in json.loads(line)["resourceSpans"]:
+            for scope_spans in resource_spans["scopeSpans"]:
+                spans.extend(scope_spans["spans"])
+    return DemoRun(result, spans)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -6,19 +6,16 @@ where they are missing). The Collector runs collector-config/otel-collector.yaml
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-import sys
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.processes import until
-from tests.stack import (COLLECTOR_CONFIG, ROOT, Collector, Jaeger, Prometheus, find_binary, http_get,
+from tests.stack import (COLLECTOR_CONFIG, ROOT, Collector, DemoRun, Jaeger, Prometheus, find_binary, http_get,
                          server_environment, sources_hash)
 
 pytestmark = pytest.mark.stack
@@ -34,40 +31,6 @@ def test_collector_config_validates(collector_binary: Path) -> None:
     result = subprocess.run([str(collector_binary), "validate", "--config", str(COLLECTOR_CONFIG)],
                             capture_output=True, text=True, timeout=60, env=server_environment({}))
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@dataclass(frozen=True)
-class DemoRun:
-    result: subprocess.CompletedProcess
-    #: The spans the file sink wrote for the same run (OTLP/JSON), the reference for what Jaeger shows.
-    file_spans: list[dict[str, Any]]
-
-    @property
-    def trace_id(self) -> str:
-        (trace_id,) = {span["traceId"] for span in self.file_spans}
-        return trace_id
-
-
-@pytest.fixture(scope="module")
-def demo_run(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """`aiw-otel demo` as a real process, exporting OTLP/HTTP to the collector (and to its log dir)."""
-    tmp = tmp_path_factory.mktemp("demo")
-    env = server_environment({
-        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_url,
-        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-    })
-    result = subprocess.run(
-        [sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console",
-         "--workspace", str(tmp / "ws"), "--log-dir", str(tmp / "logs")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and "Failed to export" not in result.stderr, result.stderr
-    spans = []
-    for line in (tmp / "logs" / "traces.otlp.jsonl").read_text().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            for scope_spans in resource_spans["scopeSpans"]:
-                spans.extend(scope_spans["spans"])
-    return DemoRun(result, spans)
 
 
 def tag(span: dict[str, Any], key: str) -> Any:
@@ -253,18 +216,16 @@ def test_exporter_names_follow_the_otel_to_prometheus_rules(pushed_trace_id: str
 
 
 def test_prometheus_scrapes_the_collector(pushed_trace_id: str, prometheus: Prometheus) -> None:
-    up = until(lambda: prometheus.query('up{job="otel-collector"} == 1'), "Prometheus to scrape the collector",
-               SCRAPE_DEADLINE_S)
-    assert len(up) == 1
-    runs = until(lambda: prometheus.query("aiw_plan_runs_total"), "aiw_plan_runs_total in Prometheus",
+    until(lambda: prometheus.query('up{job="otel-collector"} == 1'), "Prometheus to scrape the collector",
+          SCRAPE_DEADLINE_S)
+    mine = '{job="aiw/aiw-otel-stack-test", instance="stack-test-1"}'
+    runs = until(lambda: prometheus.query("aiw_plan_runs_total" + mine), "aiw_plan_runs_total in Prometheus",
                  SCRAPE_DEADLINE_S)
-    assert runs[0]["value"][1] == "1"
-    # The scrape job keeps its own job label; the exporter's moves to exported_job.
-    assert runs[0]["metric"]["exported_job"] == "aiw/aiw-otel-stack-test"
-    info = until(lambda: prometheus.query('target_info{exported_job="aiw/aiw-otel-stack-test"}'),
-                 "target_info in Prometheus", SCRAPE_DEADLINE_S)
+    # honor_labels (collector-config/prometheus.yml): the exporter's job and instance are kept as they are.
+    assert len(runs) == 1 and runs[0]["value"][1] == "1" and "exported_job" not in runs[0]["metric"]
+    info = until(lambda: prometheus.query("target_info" + mine), "target_info in Prometheus", SCRAPE_DEADLINE_S)
     assert len(info) == 1
-    count = until(lambda: prometheus.query("gen_ai_client_operation_duration_seconds_count"),
+    count = until(lambda: prometheus.query("gen_ai_client_operation_duration_seconds_count" + mine),
                   "the duration histogram in Prometheus", SCRAPE_DEADLINE_S)
     assert count[0]["value"][1] == "1"
 
