@@ -17,6 +17,9 @@ Session fixtures, each a running server on free 127.0.0.1 ports, stopped at the 
 * `demo_run`: one `aiw-otel demo` exporting OTLP to `collector`, shared by the stack tests.
 * `collector_binary`: the built collector's path, for `validate`.
 
+The same without pytest (examples/stack_snapshot.py): start_jaeger(directory), start_collector(directory,
+jaeger), start_prometheus(directory, collector) and run_demo(collector, directory); stop() each server.
+
 Every server writes its output to a file in the session's temporary directory; when a test marked
 `stack` fails, the end of each running server's output is added to the report.
 """
@@ -251,9 +254,16 @@ def collector_binary() -> Path:
 
 @pytest.fixture(scope="session")
 def jaeger(stack_dir: Path) -> Iterator[Jaeger]:
+    server = start_jaeger(stack_dir)
+    yield server
+    server.stop()
+
+
+def start_jaeger(directory: Path) -> Jaeger:
+    """Jaeger v2 with collector-config/jaeger.yaml on free ports, its output in `directory`, ready."""
     binary = binary_or_skip("jaeger")
     ports = {name: free_port() for name in ("otlp_grpc", "otlp_http", "query_http", "query_grpc", "telemetry")}
-    server = Jaeger("jaeger", [str(binary), "--config", str(JAEGER_CONFIG)], stack_dir / "jaeger.log", ports)
+    server = Jaeger("jaeger", [str(binary), "--config", str(JAEGER_CONFIG)], directory / "jaeger.log", ports)
     env = server_environment({
         "JAEGER_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['otlp_grpc']}",
         "JAEGER_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{ports['otlp_http']}",
@@ -264,15 +274,21 @@ def jaeger(stack_dir: Path) -> Iterator[Jaeger]:
     })
     # The query API comes up with the extensions, the OTLP receiver after them: wait for both.
     server.start(env, lambda: answers(server.url("query_http", "/api/services")) and listening(ports["otlp_grpc"]))
-    yield server
-    server.stop()
+    return server
 
 
 @pytest.fixture(scope="session")
 def collector(stack_dir: Path, jaeger: Jaeger) -> Iterator[Collector]:
+    server = start_collector(stack_dir, jaeger)
+    yield server
+    server.stop()
+
+
+def start_collector(directory: Path, jaeger: Jaeger) -> Collector:
+    """collector-config/otel-collector.yaml unchanged, sending traces to `jaeger`, ready."""
     binary = binary_or_skip("otelcol-aiw")
     ports = {name: free_port() for name in ("otlp_grpc", "otlp_http", "prometheus_exporter", "health", "telemetry")}
-    server = Collector("collector", [str(binary), "--config", str(COLLECTOR_CONFIG)], stack_dir / "collector.log",
+    server = Collector("collector", [str(binary), "--config", str(COLLECTOR_CONFIG)], directory / "collector.log",
                        ports)
     env = server_environment({
         "OTLP_GRPC_ENDPOINT": f"127.0.0.1:{ports['otlp_grpc']}",
@@ -285,8 +301,7 @@ def collector(stack_dir: Path, jaeger: Jaeger) -> Iterator[Collector]:
     })
     # health_check answers 200 only once every pipeline has started.
     server.start(env, lambda: answers(server.url("health", "/")))
-    yield server
-    server.stop()
+    return server
 
 
 #: Where collector-config/prometheus.yml points in compose -> the port of the server standing in for it here.
@@ -337,21 +352,26 @@ class Prometheus(Server):
 
 @pytest.fixture(scope="session")
 def prometheus(stack_dir: Path, collector: Collector) -> Iterator[Prometheus]:
+    server = start_prometheus(stack_dir, collector)
+    yield server
+    server.stop()
+
+
+def start_prometheus(directory: Path, collector: Collector) -> Prometheus:
     """Debian's Prometheus with collector-config/prometheus.yml and its alert rules (see prometheus_config)."""
     import yaml
 
     binary = program_or_skip("prometheus")
     ports = {"web": free_port(), "runner": free_port(), "pushgateway": free_port(),
              "collector": collector.ports["prometheus_exporter"]}
-    config = stack_dir / "prometheus.yml"
+    config = directory / "prometheus.yml"
     config.write_text(yaml.safe_dump(prometheus_config(ports)))
     server = Prometheus("prometheus", [
-        str(binary), f"--config.file={config}", f"--storage.tsdb.path={stack_dir / 'prometheus-data'}",
+        str(binary), f"--config.file={config}", f"--storage.tsdb.path={directory / 'prometheus-data'}",
         f"--web.listen-address=127.0.0.1:{ports['web']}", "--log.level=info",
-    ], stack_dir / "prometheus.log", ports)
+    ], directory / "prometheus.log", ports)
     server.start(server_environment({}), lambda: answers(server.url("web", "/-/ready")))
-    yield server
-    server.stop()
+    return server
 
 
 @dataclass(frozen=True)
@@ -368,10 +388,13 @@ class DemoRun:
 
 @pytest.fixture(scope="session")
 def demo_run(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """`aiw-otel demo` as a real process, exporting OTLP/HTTP to the collector (and to its log dir)."""
+    return run_demo(collector, tmp_path_factory.mktemp("demo"))
+
+
+def run_demo(collector: Collector, tmp: Path) -> DemoRun:
+    """`aiw-otel demo` as a real process, exporting OTLP/HTTP to the collector (and to its log dir in `tmp`)."""
     import sys
 
-    tmp = tmp_path_factory.mktemp("demo")
     env = server_environment({
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_url,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
