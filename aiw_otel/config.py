@@ -11,22 +11,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from aiw_otel.errors import ConfigError as ConfigError  # noqa: F401 - settings errors have always been importable from here
 from aiw_otel.model import ComponentType, LogLevel
 
 SIGNALS = ("traces", "logs", "metrics")
-
-
-class ConfigError(ValueError):
-    """A bad configuration value: says where (file and line, or variable) and what was expected."""
-
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None) -> None:
-        where = source or ""
-        if source and line is not None:
-            where = f"{source}:{line}"
-        super().__init__(f"{where}: {message}" if where else message)
-        self.source = source
-        self.line = line
-        self.detail = message
 
 
 class ContentCapture(enum.Enum):

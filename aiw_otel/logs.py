@@ -15,7 +15,6 @@ from typing import Any, Mapping
 
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
 from aiw_otel import conventions as sc
 from aiw_otel.model import ComponentType, LogLevel, LogMessage
@@ -135,6 +134,10 @@ class _BridgeFilter(logging.Filter):
 
 def install_stdlib_bridge(logger_provider: Any) -> logging.Handler:
     """Attach the OTel bridge to the root logger; `remove_stdlib_bridge` undoes it."""
+    # Imported here: the instrumentation package loads wrapt and asyncio, which only a configured
+    # pipeline needs (not `aiw-otel logs`, which reads severities from this module).
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+
     handler = LoggingHandler(level=logging.NOTSET, logger_provider=logger_provider)
     handler.addFilter(_BridgeFilter())
     logging.getLogger().addHandler(handler)

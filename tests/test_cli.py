@@ -139,3 +139,36 @@ def test_a_built_wheel_carries_the_demo_plan(tmp_path):
     demo = ROOT / "aiw_otel" / "demo"
     for path in demo.iterdir():
         assert f"aiw_otel/demo/{path.name}" in names
+
+
+def test_ctl_and_logs_do_not_load_what_they_do_not_use(tmp_path):
+    """Start-up is paid per command typed (benchmarks/bench_startup.py measures it): `ctl` loads no
+    SDK, console, runner or AI client, and `logs` not the logging instrumentation (wrapt, asyncio)."""
+    probe = textwrap.dedent("""
+        import sys
+        from aiw_otel.cli import main
+        code = main(sys.argv[1:])
+        heavy = ("openai", "opentelemetry.sdk", "opentelemetry.instrumentation", "wrapt", "asyncio", "rich",
+                 "aiw_otel.runner", "aiw_otel.console", "aiw_otel.setup", "aiw_otel.config")
+        print(sorted({m.split(".")[0] if not m.startswith(("aiw_otel", "opentelemetry")) else ".".join(m.split(".")[:2])
+                      for m in sys.modules if m.startswith(heavy)}))
+    """)
+    ctl = subprocess.run([sys.executable, "-c", probe, "ctl", "status", "--socket", str(tmp_path / "none.sock")],
+                         capture_output=True, text=True, timeout=60)
+    assert "no run listens" in ctl.stderr
+    assert ctl.stdout.strip() == "[]"
+    writer = textwrap.dedent("""
+        import sys, aiw_otel
+        from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+        t = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=sys.argv[1]))))
+        with t.plan_run("p", "probe plan") as run, run.step("s1", "step"):
+            pass
+        t.shutdown()
+    """)
+    subprocess.run([sys.executable, "-c", writer, str(tmp_path / "logs")], check=True, timeout=60)
+    logs = subprocess.run([sys.executable, "-c", probe, "logs", str(tmp_path / "logs"), "--no-color"],
+                          capture_output=True, text=True, timeout=60)
+    assert "probe plan" in logs.stdout, logs.stderr
+    loaded = logs.stdout.strip().splitlines()[-1]
+    assert "wrapt" not in loaded and "asyncio" not in loaded and "opentelemetry.instrumentation" not in loaded
+    assert "openai" not in loaded and "aiw_otel.runner" not in loaded, loaded

@@ -8,26 +8,39 @@ Command modules import what they run only inside their handlers, so `aiw-otel --
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from typing import Sequence
 
-from aiw_otel.cli import check, ctl, logs, run, ship, watch
-from aiw_otel.config import ConfigError
+from aiw_otel.errors import ConfigError
 
-#: In the order `aiw-otel --help` lists them.
-COMMANDS = (check, run, logs, ship, ctl, watch)
+#: Each command's module, in the order `aiw-otel --help` lists them (`run` declares `demo` too).
+COMMANDS = {
+    "check": "aiw_otel.cli.check",
+    "run": "aiw_otel.cli.run",
+    "demo": "aiw_otel.cli.run",
+    "logs": "aiw_otel.cli.logs",
+    "ship": "aiw_otel.cli.ship",
+    "ctl": "aiw_otel.cli.ctl",
+    "watch": "aiw_otel.cli.watch",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with a command named, only that command's module is imported (a
+    typed `aiw-otel ctl status` does not load the runner's settings); otherwise all of them."""
     parser = argparse.ArgumentParser(prog="aiw-otel", description="Logging and monitoring for the AIWhisperer Runner.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
-        module.add_parser(commands)
+    first = next((arg for arg in (argv or ()) if not arg.startswith("-")), None)
+    chosen = [COMMANDS[first]] if first in COMMANDS else COMMANDS.values()
+    for name in dict.fromkeys(chosen):
+        importlib.import_module(name).add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.handler(args))
     except ConfigError as error:

@@ -6,14 +6,16 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
-from aiw_otel.logdir import SIGNAL_FILES
-from aiw_otel.model import ComponentType
-from aiw_otel.readback.files import ReadbackError, find_files
-from aiw_otel.readback.records import LogRecord, Span, load
-from aiw_otel.readback.select import Selection, severity_floor
+
+if TYPE_CHECKING:
+    from aiw_otel.readback.records import LogRecord, Span
+    from aiw_otel.readback.select import Selection
+
+# The readback modules are imported inside the functions: building the parser for any command
+# imports this module, and `aiw-otel ctl` must not pay for the OTLP record classes.
 
 #: Streams `logs` reads: metrics have no place in a run's tree.
 LOG_SIGNALS = ("traces", "logs")
@@ -38,11 +40,16 @@ def json_line(record: Span | LogRecord) -> str:
 
 
 def _start(record: Span | LogRecord) -> int:
+    from aiw_otel.readback.records import Span
+
     return record.start_ns if isinstance(record, Span) else record.time_ns
 
 
 def selection_of(args: argparse.Namespace) -> Selection:
     """ValueError naming the choices for a level or component that does not exist."""
+    from aiw_otel.model import ComponentType
+    from aiw_otel.readback.select import Selection, severity_floor
+
     return Selection(
         trace=args.trace,
         step=args.step,
@@ -52,6 +59,8 @@ def selection_of(args: argparse.Namespace) -> Selection:
 
 
 def run_logs(args: argparse.Namespace) -> int:
+    from aiw_otel.readback.files import ReadbackError
+
     try:
         selection = selection_of(args)
         if args.lines < 0:
@@ -76,6 +85,10 @@ def _reader_went_away() -> int:
 
 
 def _show(args: argparse.Namespace, selection: Selection) -> int:
+    from aiw_otel.logdir import SIGNAL_FILES
+    from aiw_otel.readback.files import find_files
+    from aiw_otel.readback.records import load
+
     files = find_files(args.paths, LOG_SIGNALS)
     if not files:
         names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)

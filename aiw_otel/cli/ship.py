@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
-from aiw_otel.readback.files import ReadbackError
 
 SIGNAL_NAMES = ("traces", "logs", "metrics")
 
@@ -32,6 +31,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run_ship(args: argparse.Namespace) -> int:
+    from aiw_otel.readback.files import ReadbackError
     from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:

@@ -7,11 +7,13 @@ reading a run: state, duration, tokens, exit code, error.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from opentelemetry.sdk._logs import ReadableLogRecord
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
+
+if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here without the SDK
+    from opentelemetry.sdk._logs import ReadableLogRecord
+    from opentelemetry.sdk.trace import ReadableSpan
 
 from aiw_otel import conventions as sc
 

@@ -1,0 +1,91 @@
+"""Start-up of the commands people type often, against the interpreter's own start-up, in one run.
+
+`aiw-otel ctl status`, `aiw-otel --help`, `aiw-otel logs` on a small log directory and `import
+aiw_otel`, each as a whole new process, interleaved with `python -c pass` (the floor: nothing can
+start faster) so that a busy machine slows both sides alike. `ctl` runs against a live control
+socket served by this script (the real relay and ControlServer answering a status request), so the figure
+includes connecting and printing the reply. Prints the median and minimum wall time of each and its
+ratio to the floor (goal for `ctl status`: <= 3x).
+
+    python benchmarks/bench_startup.py [rounds]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+PYTHON = sys.executable
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def control_socket(directory: Path) -> Any:
+    """The real relay and socket over a state tracker seeded with the demo plan (no run needed to
+    answer `status`: the engine is never asked)."""
+    from aiw_otel.cli.run import DEMO_PLAN
+    from aiw_otel.control.relay import ControlRelay
+    from aiw_otel.control.socket_server import ControlServer
+    from aiw_otel.processors.state_tracker import StateTracker
+    from aiw_otel.runner.plan_loader import load_plan
+
+    tracker = StateTracker()
+    tracker.seed(load_plan(DEMO_PLAN))
+    return ControlServer(ControlRelay(None, tracker), directory / "control.sock")
+
+
+def log_directory(directory: Path) -> Path:
+    """A one-step run's telemetry files, written with the public API."""
+    import aiw_otel
+    from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+
+    logs = directory / "logs"
+    telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),
+                                   environ={}, set_global=False, handle_signals=False)
+    with telemetry.plan_run("bench", "bench") as run, run.step("s1", "step"):
+        pass
+    telemetry.shutdown()
+    return logs
+
+
+def main(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        server = control_socket(directory)
+        logs = log_directory(directory)
+        commands = {
+            "python -c pass": [PYTHON, "-c", "pass"],
+            "import aiw_otel": [PYTHON, "-c", "import aiw_otel"],
+            "aiw-otel --help": [PYTHON, "-m", "aiw_otel.cli", "--help"],
+            "aiw-otel ctl status": [PYTHON, "-m", "aiw_otel.cli", "ctl", "status", "--socket", str(server.path)],
+            "aiw-otel logs (1 step)": [PYTHON, "-m", "aiw_otel.cli", "logs", str(logs), "--no-color"],
+        }
+        for command in commands.values():  # warm the file cache and check each one works
+            timed(command)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(rounds):
+            for name, command in commands.items():
+                times[name].append(timed(command))
+        server.close()
+    floor = statistics.median(times["python -c pass"])
+    print(f"{rounds} rounds, interleaved; ratio = median / median of python -c pass ({floor * 1000:.1f} ms)")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:<24} median {median * 1000:7.1f} ms  min {min(values) * 1000:7.1f} ms  "
+              f"ratio {median / floor:5.2f}x")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
