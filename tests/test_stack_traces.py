@@ -6,7 +6,9 @@ where they are missing). The Collector runs collector-config/otel-collector.yaml
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -282,3 +284,30 @@ def test_collector_masks_credentials_that_reach_it(collector: Collector, jaeger:
     # Keys are all kept, and counts that merely mention tokens are left alone.
     assert tag(stored, "gen_ai.usage.input_tokens") == 42
     assert tag(stored, "gen_ai.tool.name") == "execute_command"
+
+
+def test_a_run_exporting_over_grpc_reaches_jaeger_and_prometheus(collector: Collector, jaeger: Jaeger,
+                                                                 prometheus: Prometheus, tmp_path: Path) -> None:
+    """The same pipeline over OTLP/gRPC (the collector's 4317 receiver), traces and metrics both."""
+    service = "aiw-grpc-run"
+    env = server_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector.otlp_grpc_endpoint}",
+                              "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_SERVICE_NAME": service})
+    result = subprocess.run(
+        [sys.executable, "-m", "aiw_otel.cli", "run", str(ROOT / "examples" / "plans" / "hello.yaml"),
+         "--provider", "replay", "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs")],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "did not receive" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    file_spans = [span for line in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().splitlines()
+                  for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    (trace_id,) = {span["traceId"] for span in file_spans}
+
+    def whole_trace() -> Any:
+        found = (jaeger.api(f"/api/traces/{trace_id}") or {}).get("data") or []
+        return found if found and len(found[0]["spans"]) == len(file_spans) else None
+
+    (trace,) = until(whole_trace, "the gRPC run's whole trace in Jaeger", ARRIVAL_DEADLINE_S)
+    assert {p["serviceName"] for p in trace["processes"].values()} == {service}
+    runs = until(lambda: prometheus.query(f'aiw_plan_runs_total{{job="{service}"}}'),
+                 "the gRPC run's plan run in Prometheus", SCRAPE_DEADLINE_S)
+    assert runs[0]["metric"]["aiw_plan_state"] == "Completed" and runs[0]["value"][1] == "1"
