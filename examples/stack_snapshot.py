@@ -416,7 +416,9 @@ def legend(target: dict[str, Any], metric: dict[str, str]) -> str:
 
 def panel_body(panel: dict[str, Any], results: list[tuple[dict[str, Any], list[dict[str, Any]]]]) -> Any:
     unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit", "short")
-    rows = [(legend(target, r["metric"]), float(r["value"][1])) for target, result in results for r in result]
+    # In the targets' order; within a target by legend (Prometheus returns a vector in no set order).
+    rows = [row for target, result in results
+            for row in sorted((legend(target, r["metric"]), float(r["value"][1])) for r in result)]
     if not rows:
         return Text("No data", style="yellow")
     kind = panel["type"]
@@ -475,10 +477,10 @@ def render_dashboard(snapshot: Snapshot) -> None:
                            for p in line))
             console.print(grid)
     console.print(Text(
-        "NaN: no point (a gap in the graph). The run's counters and histograms reach Prometheus once, at their final "
-        "values (the runner exports when it ends, the Collector's exporter keeps serving them), so increase() and "
-        "rate() over their first samples are 0 and the quantiles NaN; the \"in range\" panels count a series' "
-        "first value.", style="dim"))
+        "NaN: no point (a gap in the graph). A run shorter than the 60 s metric export interval reaches Prometheus "
+        "once, as new series already at their final values (the runner exports when it ends; the Collector's "
+        "exporter keeps serving them), so increase() and rate() are 0 and the quantiles NaN; the \"in range\" "
+        "panels count a series' first value.", style="dim"))
     save(console, DASHBOARD_SVG, "Grafana: what each panel of the runner dashboard shows")
 
 
