@@ -23,6 +23,7 @@ import re
 import string
 import threading
 from collections import Counter
+from collections.abc import Mapping as _AbcMapping
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 if TYPE_CHECKING:
@@ -482,6 +483,8 @@ class Redactor:
 
     def _redact(self, value: Any, label: str | None) -> Any:
         """`label` is set when an enclosing key is sensitive: then every string below it goes."""
+        if type(value) in _PLAIN_SCALARS:
+            return value  # the common nested value (a token count): no isinstance chain
         if isinstance(value, str):
             if label is not None and value:
                 self._record((label,))
@@ -489,7 +492,7 @@ class Redactor:
             return self.redact_text(value)
         if isinstance(value, (list, tuple)):
             return self._redact_sequence(value, label)
-        if isinstance(value, Mapping):
+        if isinstance(value, _AbcMapping):  # not typing.Mapping: its isinstance is ~10x slower
             return self._redact_mapping(value, label)
         if isinstance(value, bytes) and label is not None:
             self._record((label,))

@@ -324,3 +324,56 @@ def test_reports_can_go_to_a_live_console_instead_of_stderr(capture, capsys):
     cap.telemetry.force_flush(2.0)
     assert shown and "sink 'broken' failed to handle traces" in shown[0]
     assert "collector unreachable" not in capsys.readouterr().err
+
+
+def test_processors_read_the_sdks_plain_attribute_dicts_and_see_the_same_values():
+    """The hot path reads the dict behind the SDK's attribute mappings (processors/attributes.py);
+    if an SDK release moves it, this fails instead of every processor silently going slow."""
+    from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+
+    from aiw_otel.processors.attributes import plain_attributes, span_attributes
+
+    seen = {}
+
+    class Peek(SpanProcessor, LogRecordProcessor):
+        def on_start(self, span, parent_context=None):
+            plain = span_attributes(span)
+            seen["start"] = (type(plain), dict(plain), dict(span.attributes))
+
+        def on_end(self, span):
+            plain = span_attributes(span)
+            seen["end"] = (type(plain), dict(plain), dict(span.attributes))
+
+        def on_emit(self, record):
+            attributes = record.log_record.attributes
+            plain = plain_attributes(attributes)
+            seen["log"] = (type(plain), dict(plain), dict(attributes))
+
+        def shutdown(self):
+            pass
+
+        def force_flush(self, timeout_millis=30000):
+            return True
+
+    tracer_provider, logger_provider = TracerProvider(), LoggerProvider()
+    tracer_provider.add_span_processor(Peek())
+    logger_provider.add_log_record_processor(Peek())
+    with tracer_provider.get_tracer("t").start_as_current_span("s", attributes={"a": "x", "n": 1}) as span:
+        span.set_attribute("later", True)
+        logger_provider.get_logger("t").emit(body="b", attributes={"k": "v", "d": {"x": 1}})
+    for name in ("start", "end", "log"):
+        kind, plain, public = seen[name]
+        assert kind is dict, name
+        assert plain == public, name
+    assert seen["start"][1] == {"a": "x", "n": 1}
+    assert seen["end"][1] == {"a": "x", "n": 1, "later": True}
+    copy = ReadableSpan(name="c", attributes={"k": "v"})
+    assert span_attributes(copy) == {"k": "v"}
+    assert dict(span_attributes(ReadableSpan(name="none"))) == {}
+
+    class Double:  # anything else: the public mapping
+        attributes = {"x": 1}
+
+    assert span_attributes(Double()) == {"x": 1}
+    assert plain_attributes(None) == {} and plain_attributes({"y": 2}) == {"y": 2}

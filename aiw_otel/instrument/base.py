@@ -78,6 +78,9 @@ class Operation:
             attributes = {**attributes, sc.AIW_STEP_ID: self.step_id}
         self._start_attributes = attributes
         self.span: Span = trace.INVALID_SPAN
+        #: `trace.set_span_in_context(self.span)`, made once at start: every log record, child
+        #: operation and `with` block of this operation needs it, and a Context never changes.
+        self._span_ctx: otel_context.Context | None = None
         self._token: object | None = None
         self._ended = False
         self._start_ns = 0
@@ -85,7 +88,7 @@ class Operation:
     # -- lifecycle ------------------------------------------------------------------------
     def __enter__(self) -> Operation:
         self.start()
-        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+        self._token = otel_context.attach(self._span_context())
         return self
 
     def __exit__(
@@ -104,7 +107,7 @@ class Operation:
     def start(self) -> None:
         """Start the span under the parent operation (explicitly, so any thread may call this)."""
         if self._parent is not None:
-            parent_context = trace.set_span_in_context(self._parent.span)
+            parent_context = self._parent._span_context()
         elif trace.get_current_span().get_span_context().is_valid:
             parent_context = None  # the caller's own span
         else:
@@ -119,10 +122,17 @@ class Operation:
             record_exception=False,
             set_status_on_exception=False,
         )
+        self._span_ctx = None
         tracker = self._instruments.tracker
         if tracker is not None and self.span.is_recording():
             tracker.set_interrupt_hook(self.span, self._interrupt)  # type: ignore[arg-type]
         self._on_start()
+
+    def _span_context(self) -> otel_context.Context:
+        context = self._span_ctx
+        if context is None:
+            context = self._span_ctx = trace.set_span_in_context(self.span)
+        return context
 
     def end(self) -> None:
         if not self._ended:
@@ -212,6 +222,6 @@ class Operation:
                 details=details if details is not None else {},
                 timestamp=utc_timestamp(now),
             ),
-            context=trace.set_span_in_context(self.span),
+            context=self._span_context(),
             time_ns=now,
         )

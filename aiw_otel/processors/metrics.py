@@ -26,6 +26,7 @@ from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
 from aiw_otel.instrument.metrics import RunInstruments
+from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.sinks import ProcessorSink
 
 #: Span attributes copied onto both GenAI metrics (the conventions' attribute set, minus error.type).
@@ -59,7 +60,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
 
     # -- SpanProcessor ----------------------------------------------------------------------
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        attributes = span.attributes
+        attributes = span_attributes(span)
         if not attributes:
             return
         if sc.AIW_STEP_STATE in attributes:
@@ -69,7 +70,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
             self._m.plan_paused.add(0)  # the series exists from the start: a dashboard shows 0, not "no data"
 
     def on_end(self, span: ReadableSpan) -> None:
-        attributes = span.attributes
+        attributes = span_attributes(span)
         if not attributes:
             return
         if attributes.get(sc.GEN_AI_OPERATION_NAME) == sc.OP_CHAT:
@@ -87,8 +88,8 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
 
     # -- LogRecordProcessor -----------------------------------------------------------------
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        attributes = log_record.log_record.attributes
-        if attributes and attributes.get(sc.AIW_ACTION) == _DETAILS_ACTION:
+        attributes = plain_attributes(log_record.log_record.attributes)
+        if attributes.get(sc.AIW_ACTION) == _DETAILS_ACTION:
             source = attributes.get(sc.AIW_INTERACTION_SOURCE)
             self._m.user_interactions.add(
                 1, {sc.AIW_INTERACTION: "details", sc.AIW_INTERACTION_SOURCE: str(source or "unknown")})

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, Status
 
 from aiw_otel.health import TelemetryHealth
+from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.processors.bounded import each_within
 from aiw_otel.redaction import Redactor
 
@@ -58,9 +59,10 @@ class SpanPipeline(_Fanout, SpanProcessor):
         """Start attributes are visible to live views (the console), so clean them on the span itself."""
         redactor = self._redactor
         assert redactor is not None
-        changed = redactor.redact_attributes(span.attributes)
+        attributes = span_attributes(span)
+        changed = redactor.redact_attributes(attributes)
         if changed is not None:
-            span.set_attributes({k: v for k, v in changed.items() if v is not span.attributes.get(k)})
+            span.set_attributes({k: v for k, v in changed.items() if v is not attributes.get(k)})
         name = redactor.redact_text(span.name)
         if name is not span.name:
             span.update_name(name)
@@ -68,9 +70,10 @@ class SpanPipeline(_Fanout, SpanProcessor):
 
 def redacted_span(redactor: Redactor, span: ReadableSpan) -> ReadableSpan:
     """The span itself when it holds no secret (the common case), else a redacted copy."""
-    attributes = redactor.redact_attributes(span.attributes)
-    events = _redacted_events(redactor, span.events)
-    links = _redacted_links(redactor, span.links)
+    attributes = redactor.redact_attributes(span_attributes(span))
+    span_events, span_links = span.events, span.links  # properties that copy: read once
+    events = _redacted_events(redactor, span_events) if span_events else None
+    links = _redacted_links(redactor, span_links) if span_links else None
     name = redactor.redact_text(span.name)
     status = span.status
     if status.description:
@@ -85,8 +88,8 @@ def redacted_span(redactor: Redactor, span: ReadableSpan) -> ReadableSpan:
         parent=span.parent,
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
-        events=span.events if events is None else events,
-        links=span.links if links is None else links,
+        events=span_events if events is None else events,
+        links=span_links if links is None else links,
         kind=span.kind,
         status=status,
         start_time=span.start_time,
@@ -98,7 +101,7 @@ def redacted_span(redactor: Redactor, span: ReadableSpan) -> ReadableSpan:
 def _redacted_events(redactor: Redactor, events: Sequence[Event]) -> list[Event] | None:
     out: list[Event] | None = None
     for index, event in enumerate(events):
-        attributes = redactor.redact_attributes(event.attributes)
+        attributes = redactor.redact_attributes(plain_attributes(event.attributes))
         name = redactor.redact_text(event.name)
         if attributes is None and name is event.name:
             continue
@@ -143,7 +146,7 @@ def redact_log_record(redactor: Redactor, log_record: ReadWriteLogRecord) -> Non
         record.body = redactor.redact_value(None, body)
     attributes = record.attributes
     if attributes:
-        changed = redactor.redact_attributes(attributes)
+        changed = redactor.redact_attributes(plain_attributes(attributes))
         if changed is not None:
             for key, value in changed.items():
                 attributes[key] = value  # type: ignore[index]

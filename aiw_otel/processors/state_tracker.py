@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
+from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
 from aiw_otel.sinks import ProcessorSink
 
@@ -171,7 +172,7 @@ class StateTracker:
 
     # -- fed by _Feed, in the caller's thread ----------------------------------------------
     def _span_started(self, span: Span) -> None:
-        attributes = span.attributes or {}
+        attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=True)
             return
@@ -196,7 +197,7 @@ class StateTracker:
         self._notify()
 
     def _span_ended(self, span: ReadableSpan) -> None:
-        attributes = span.attributes or {}
+        attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=False)
             return
@@ -231,7 +232,7 @@ class StateTracker:
         body = record.body
         if body is None:
             return  # a content event (GenAI inference details): nothing to show as a line
-        attributes = record.attributes or {}
+        attributes = plain_attributes(record.attributes)
         component = attributes.get(sc.AIW_COMPONENT)
         if component is None:
             scope = log_record.instrumentation_scope

@@ -1,0 +1,45 @@
+"""Read-only access to the plain dict behind the SDK's attribute mappings, for the hot path.
+
+Processors look up a handful of keys on every span and log record. Through the SDK's public
+properties each span's `attributes` is a new `MappingProxyType` over a `BoundedAttributes`, whose
+`get` and `in` are Python-level Mapping methods (a missing key costs a raised and caught
+KeyError): ten times a dict lookup. The dict behind them holds the same, already cleaned, values.
+
+Read-only, and only where nobody else can be writing: a span in `on_start` (not yet returned to
+its caller) or `on_end` (ended: the SDK ignores later writes), a log record in `on_emit`. Any
+other shape (a future SDK, a test double) falls back to the public mapping, so this is never
+wrong, at worst slower; `tests/test_pipeline.py` checks the fast path is taken with the SDK in use.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from opentelemetry.attributes import BoundedAttributes
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def span_attributes(span: Any) -> Mapping[str, Any]:
+    """The attributes of an SDK span (live or ended) as a plain mapping; never None."""
+    stored = getattr(span, "_attributes", _EMPTY)
+    kind = type(stored)
+    if kind is BoundedAttributes:
+        inner = getattr(stored, "_dict", None)
+        if type(inner) is dict:
+            return inner
+    elif kind is dict:
+        return stored  # a ReadableSpan built with a plain dict (a redacted copy)
+    elif stored is None:
+        return _EMPTY
+    return span.attributes or _EMPTY
+
+
+def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A log record's or event's attributes as a plain mapping; never None."""
+    if type(attributes) is BoundedAttributes:
+        inner = getattr(attributes, "_dict", None)
+        if type(inner) is dict:
+            return inner
+    return attributes or _EMPTY
