@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from typing_extensions import Self
+
 from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES
 from aiw_otel.control.protocol import MAX_REQUEST_BYTES, command_line, encode
 from aiw_otel.control.relay import ControlRelay
@@ -80,7 +82,7 @@ class ControlServer:
         self._accepter = threading.Thread(target=self._accept, name="aiw-otel-control", daemon=True)
         self._accepter.start()
 
-    def __enter__(self) -> ControlServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
