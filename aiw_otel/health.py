@@ -13,22 +13,28 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, TextIO
 
 _REPORT_INTERVAL_S = 30.0
 #: How the end-of-run summary names what each signal counts.
 _NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric points"}
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    _StderrHandler = logging.StreamHandler[TextIO]
+else:  # StreamHandler is subscriptable at runtime only from Python 3.11
+    _StderrHandler = logging.StreamHandler
+
+
+class _CurrentStderr(_StderrHandler):
     """Writes to whatever sys.stderr is at the time of the report, not at import time."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -98,7 +99,7 @@ class Telemetry:
     def force_flush(self, timeout_s: float | None = None) -> bool:
         """Hand everything recorded so far to the sinks' exporters, within the deadline."""
         budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
-        return each_within([lambda left, p=p: p.force_flush(int(left * 1000)) for p in self._providers], budget)
+        return each_within([partial(_flush_provider, p) for p in self._providers], budget)
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """End open spans as interrupted, flush every sink and stop; bounded by the deadline. Idempotent."""
@@ -115,10 +116,14 @@ class Telemetry:
             remove_stdlib_bridge(self._bridge)
         ok = self.force_flush(budget)
         left = deadline - time.monotonic()
-        ok = each_within([lambda left, p=p: _shutdown_provider(p, left) for p in self._providers], left) and ok
+        ok = each_within([partial(_shutdown_provider, p) for p in self._providers], left) and ok
         for line in self.health.undelivered_summary():
             internal_logger().warning(line)
         return ok
+
+
+def _flush_provider(provider: Any, left_s: float) -> object:
+    return provider.force_flush(int(left_s * 1000))
 
 
 def _shutdown_provider(provider: Any, left_s: float) -> None:

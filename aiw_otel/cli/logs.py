@@ -83,7 +83,8 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         return 0
     spans, logs = selection.apply(*load(files))
     if args.json:
-        for record in sorted([*spans, *logs], key=_start):
+        records: list[Span | LogRecord] = [*spans, *logs]
+        for record in sorted(records, key=_start):
             print(json_line(record))
         return 0
     from rich.console import Console

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 _TERMINAL_STATES = frozenset({"Completed", "Failed", "Cancelled", "Skipped"})
 #: SeverityNumber.INFO: records at or above it may become the status bar's last message.
 _INFO = 9
+#: Span and log attributes as the tracker reads them: the values our own instrumentation sets under
+#: the conventions' keys (str ids and states, int token counts, a float cost), not any AttributeValue.
+_Attributes = Mapping[str, Any]
 
 
 class _Step:
@@ -171,7 +174,7 @@ class StateTracker:
 
     # -- fed by _Feed, in the caller's thread ----------------------------------------------
     def _span_started(self, span: Span) -> None:
-        attributes = span.attributes or {}
+        attributes: _Attributes = span.attributes or {}
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=True)
             return
@@ -196,7 +199,7 @@ class StateTracker:
         self._notify()
 
     def _span_ended(self, span: ReadableSpan) -> None:
-        attributes = span.attributes or {}
+        attributes: _Attributes = span.attributes or {}
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=False)
             return
@@ -231,7 +234,7 @@ class StateTracker:
         body = record.body
         if body is None:
             return  # a content event (GenAI inference details): nothing to show as a line
-        attributes = record.attributes or {}
+        attributes: _Attributes = record.attributes or {}
         component = attributes.get(sc.AIW_COMPONENT)
         if component is None:
             scope = log_record.instrumentation_scope
