@@ -114,6 +114,11 @@ class TelemetryHealth:
             self._failures[(sink, "setup")] += 1
         self._report(sink, f"sink {sink!r} is off: {reason}", None)
 
+    def problem(self, component: str, message: str) -> None:
+        """Trouble of telemetry's own that is no sink's (a front end's subscriber failed, say):
+        reported like a sink's, rate-limited per component, never printed over a live console."""
+        self._report(component, message, None, what=repr(component))
+
     def track_pending(self, sink: str, signal: str, pending: Callable[[], int]) -> None:
         """Register how to count a sink's records not yet delivered (queued, or being sent).
 
@@ -152,7 +157,7 @@ class TelemetryHealth:
             lines.append(f"{where} did not receive {what}")
         return lines
 
-    def _report(self, sink: str, message: str, error: BaseException | str | None) -> None:
+    def _report(self, sink: str, message: str, error: BaseException | str | None, what: str = "this sink") -> None:
         now = time.monotonic()
         with self._lock:
             last = self._last_report.get(sink)
@@ -164,7 +169,7 @@ class TelemetryHealth:
         if suppressed:
             message += f" ({suppressed} similar problems since the last report)"
         else:
-            message += f" (further problems of this sink are reported at most every {self._interval:.0f} s)"
+            message += f" (further problems of {what} are reported at most every {self._interval:.0f} s)"
         try:
             if self._reporter is not None:
                 self._reporter(f"telemetry: {message}")
