@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 from aiw_otel.logdir import SIGNAL_FILES
@@ -15,11 +15,14 @@ from aiw_otel.readback.files import ReadbackError, find_files
 from aiw_otel.readback.records import LogRecord, Span, load
 from aiw_otel.readback.select import Selection, severity_floor
 
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
+
 #: Streams `logs` reads: metrics have no place in a run's tree.
 LOG_SIGNALS = ("traces", "logs")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     logs = commands.add_parser("logs", help="show a run from its telemetry files: plan, steps, actions, log lines")
     logs.add_argument("paths", **PATHS_ARGUMENT)
     logs.add_argument("--step", help="only this step (and its plan)")

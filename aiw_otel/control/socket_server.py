@@ -23,7 +23,7 @@ from typing_extensions import Self
 
 from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES
 from aiw_otel.control.protocol import MAX_REQUEST_BYTES, command_line, encode
-from aiw_otel.control.relay import ControlRelay
+from aiw_otel.control.relay import FrontDoor
 from aiw_otel.model import State
 from aiw_otel.runview import RunView
 
@@ -71,7 +71,7 @@ class _Client:
 class ControlServer:
     """Serve the relay on a Unix socket at `path` from construction until `close()`."""
 
-    def __init__(self, relay: ControlRelay, path: str | os.PathLike[str]) -> None:
+    def __init__(self, relay: FrontDoor, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).absolute()
         self._relay = relay
         self._listener = _listen(self.path)
