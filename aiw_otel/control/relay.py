@@ -90,6 +90,7 @@ class FrontDoor(Protocol):
 
     def submit(self, line: str, source: str = ...) -> Reply: ...
 
+
 _STEER_REPLIES = {
     "pause": "paused: the running command is suspended and the next AI call held",
     "resume": "resumed",
