@@ -24,10 +24,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry._logs import NoOpLogger
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileSink
@@ -257,7 +258,7 @@ def _build(
     for sink in built:
         if sink.destination:
             health.describe(sink.name, sink.destination)
-    readers = [r for _, r in _named(built, "metric_reader")]
+    readers = [b.metric_reader for b in built if b.metric_reader is not None]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     meter = meter_provider.get_meter(SCOPE, package_version())
     if readers:  # with no reader every measurement would be thrown away: skip the work
@@ -266,9 +267,11 @@ def _build(
     tracker = OpenSpanTracker()
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(tracker)
-    tracer_provider.add_span_processor(SpanPipeline(redactor, _named(built, "span_processor"), health))
+    span_processors = [(b.name, b.span_processor) for b in built if b.span_processor is not None]
+    tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health))
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    logger_provider.add_log_record_processor(LogPipeline(redactor, _named(built, "log_processor"), health))
+    log_processors = [(b.name, b.log_processor) for b in built if b.log_processor is not None]
+    logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health))
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
@@ -289,10 +292,6 @@ def _build(
         meter=meter,
         endpoints={b.name: b.endpoint for b in built if b.endpoint is not None},
     )
-
-
-def _named(built: list[BuiltSink], field: str) -> list[tuple[str, Any]]:
-    return [(b.name, getattr(b, field)) for b in built if getattr(b, field) is not None]
 
 
 def _resource(settings: TelemetryConfig) -> Resource:
@@ -337,9 +336,9 @@ def _register_self_metrics(
     meter.create_observable_counter("aiw.telemetry.redactions", [redactions], unit="{redaction}", description="Secrets redacted")
 
 
-def _parts_of(sink: BuiltSink) -> list[tuple[str, Any]]:
+def _parts_of(sink: BuiltSink) -> list[tuple[str, SpanProcessor | LogRecordProcessor | MetricReader]]:
     """(signal, processor or reader) for each signal the sink takes."""
-    fields = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
+    fields: tuple[tuple[str, SpanProcessor | LogRecordProcessor | MetricReader | None], ...] = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
     return [(signal, part) for signal, part in fields if part is not None]
 
 
