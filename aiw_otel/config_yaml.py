@@ -247,9 +247,11 @@ def parse_yaml(text: str, source: str) -> Any:
         problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
         raise _yaml_error(source, line, column, problem) from None
     except yaml.MarkedYAMLError as exc:  # the parser's own words, where it gave up
-        mark, problem = exc.problem_mark, exc.problem
+        mark, problem = exc.problem_mark, exc.problem or "unreadable YAML"
         if exc.context and exc.context_mark:
             problem += f" ({exc.context}, line {exc.context_mark.line + 1})"
+        if mark is None:  # PyYAML allows it; say what it said rather than fail on the missing mark
+            raise ConfigError(f"invalid YAML: {problem}", source=source) from None
         raise _yaml_error(source, mark.line + 1, mark.column + 1, problem) from None
 
 
@@ -581,6 +583,7 @@ def _logging_part(document: _LineDict, top: _Where) -> tuple[dict[str, Any] | No
         f"{section}.{name}": at.line
         for section, entries in sections.items()
         for name, (_, at) in entries.items()
+        if at.line is not None
     }
     loggers = list(sections["loggers"].values())
     if _given(document, "root"):

@@ -13,22 +13,28 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, TextIO
 
 _REPORT_INTERVAL_S = 30.0
 #: How the end-of-run summary names what each signal counts.
 _NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric points"}
 
 
-class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+if TYPE_CHECKING:
+    _StderrHandler = logging.StreamHandler[TextIO]
+else:  # StreamHandler is subscriptable at runtime only from Python 3.11
+    _StderrHandler = logging.StreamHandler
+
+
+class _CurrentStderr(_StderrHandler):
     """Writes to whatever sys.stderr is at the time of the report, not at import time."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value: object) -> None:
+    def stream(self, _value: TextIO) -> None:
         pass
 
 
@@ -108,6 +114,11 @@ class TelemetryHealth:
             self._failures[(sink, "setup")] += 1
         self._report(sink, f"sink {sink!r} is off: {reason}", None)
 
+    def problem(self, component: str, message: str) -> None:
+        """Trouble of telemetry's own that is no sink's (a front end's subscriber failed, say):
+        reported like a sink's, rate-limited per component, never printed over a live console."""
+        self._report(component, message, None, what=repr(component))
+
     def track_pending(self, sink: str, signal: str, pending: Callable[[], int]) -> None:
         """Register how to count a sink's records not yet delivered (queued, or being sent).
 
@@ -146,7 +157,7 @@ class TelemetryHealth:
             lines.append(f"{where} did not receive {what}")
         return lines
 
-    def _report(self, sink: str, message: str, error: BaseException | str | None) -> None:
+    def _report(self, sink: str, message: str, error: BaseException | str | None, what: str = "this sink") -> None:
         now = time.monotonic()
         with self._lock:
             last = self._last_report.get(sink)
@@ -158,7 +169,7 @@ class TelemetryHealth:
         if suppressed:
             message += f" ({suppressed} similar problems since the last report)"
         else:
-            message += f" (further problems of this sink are reported at most every {self._interval:.0f} s)"
+            message += f" (further problems of {what} are reported at most every {self._interval:.0f} s)"
         try:
             if self._reporter is not None:
                 self._reporter(f"telemetry: {message}")

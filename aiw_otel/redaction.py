@@ -19,12 +19,13 @@ returns the very same object when nothing changed so callers can skip copies wit
 
 from __future__ import annotations
 
+import enum
 import re
 import string
 import threading
 from collections import Counter
 from collections.abc import Mapping as _AbcMapping
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, Sequence
 
 if TYPE_CHECKING:
     from aiw_otel.config import RedactionConfig
@@ -38,7 +39,13 @@ _CACHEABLE_LENGTH = 256
 _CACHE_LIMIT = 4096
 #: When capping, the cut backs up at most this far to a whitespace so no partial token remains.
 _CUT_BACKTRACK = 256
-_MISS = object()
+class _Missing(enum.Enum):
+    """The caches' "not looked up yet" (None is a cached answer); an enum so `is _MISS` narrows for mypy."""
+
+    MISS = enum.auto()
+
+
+_MISS: Final = _Missing.MISS
 #: Never redacted, whatever the key: token counts, ports and flags are not secrets.
 _PLAIN_SCALARS = frozenset({int, float, bool, type(None)})
 
@@ -472,7 +479,7 @@ class Redactor:
             if len(self._key_cache) >= _CACHE_LIMIT:
                 self._key_cache.clear()
             self._key_cache[key] = label
-        return label  # type: ignore[return-value]
+        return label
 
     def _match_keyword(self, key: str) -> str | None:
         padded = f" {' '.join(_segments(key))} "
@@ -535,7 +542,7 @@ class Redactor:
         if cached is None:
             return text  # the argument, not the cached key: callers compare with `is`
         if cached is not _MISS:
-            result, hits = cached  # type: ignore[misc]
+            result, hits = cached
             self._record(hits)
             return result
         result, hit_list = self._scan(text)

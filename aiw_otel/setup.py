@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -23,10 +24,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry._logs import NoOpLogger
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileSink
@@ -98,7 +100,7 @@ class Telemetry:
     def force_flush(self, timeout_s: float | None = None) -> bool:
         """Hand everything recorded so far to the sinks' exporters, within the deadline."""
         budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
-        return each_within([lambda left, p=p: p.force_flush(int(left * 1000)) for p in self._providers], budget)
+        return each_within([partial(_flush_provider, p) for p in self._providers], budget)
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """End open spans as interrupted, flush every sink and stop; bounded by the deadline. Idempotent."""
@@ -115,10 +117,14 @@ class Telemetry:
             remove_stdlib_bridge(self._bridge)
         ok = self.force_flush(budget)
         left = deadline - time.monotonic()
-        ok = each_within([lambda left, p=p: _shutdown_provider(p, left) for p in self._providers], left) and ok
+        ok = each_within([partial(_shutdown_provider, p) for p in self._providers], left) and ok
         for line in self.health.undelivered_summary():
             internal_logger().warning(line)
         return ok
+
+
+def _flush_provider(provider: Any, left_s: float) -> object:
+    return provider.force_flush(int(left_s * 1000))
 
 
 def _shutdown_provider(provider: Any, left_s: float) -> None:
@@ -252,7 +258,7 @@ def _build(
     for sink in built:
         if sink.destination:
             health.describe(sink.name, sink.destination)
-    readers = [r for _, r in _named(built, "metric_reader")]
+    readers = [b.metric_reader for b in built if b.metric_reader is not None]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     meter = meter_provider.get_meter(SCOPE, package_version())
     if readers:  # with no reader every measurement would be thrown away: skip the work
@@ -261,9 +267,11 @@ def _build(
     tracker = OpenSpanTracker()
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(tracker)
-    tracer_provider.add_span_processor(SpanPipeline(redactor, _named(built, "span_processor"), health))
+    span_processors = [(b.name, b.span_processor) for b in built if b.span_processor is not None]
+    tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health))
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    logger_provider.add_log_record_processor(LogPipeline(redactor, _named(built, "log_processor"), health))
+    log_processors = [(b.name, b.log_processor) for b in built if b.log_processor is not None]
+    logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health))
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
@@ -284,10 +292,6 @@ def _build(
         meter=meter,
         endpoints={b.name: b.endpoint for b in built if b.endpoint is not None},
     )
-
-
-def _named(built: list[BuiltSink], field: str) -> list[tuple[str, Any]]:
-    return [(b.name, getattr(b, field)) for b in built if getattr(b, field) is not None]
 
 
 def _resource(settings: TelemetryConfig) -> Resource:
@@ -332,9 +336,9 @@ def _register_self_metrics(
     meter.create_observable_counter("aiw.telemetry.redactions", [redactions], unit="{redaction}", description="Secrets redacted")
 
 
-def _parts_of(sink: BuiltSink) -> list[tuple[str, Any]]:
+def _parts_of(sink: BuiltSink) -> list[tuple[str, SpanProcessor | LogRecordProcessor | MetricReader]]:
     """(signal, processor or reader) for each signal the sink takes."""
-    fields = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
+    fields: tuple[tuple[str, SpanProcessor | LogRecordProcessor | MetricReader | None], ...] = (("traces", sink.span_processor), ("logs", sink.log_processor), ("metrics", sink.metric_reader))
     return [(signal, part) for signal, part in fields if part is not None]
 
 

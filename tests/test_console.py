@@ -336,9 +336,13 @@ class FakeReply:
 
 
 class FakeRelay:
-    def __init__(self) -> None:
+    """The relay's front door over a real tracker: the run's state out, recorded commands in."""
+
+    def __init__(self, tracker: StateTracker) -> None:
         self.calls: list[tuple[str, str]] = []
         self.replies: dict[str, FakeReply] = {}
+        self.snapshot = tracker.snapshot
+        self.subscribe = tracker.subscribe
 
     def submit(self, line: str, source: str) -> FakeReply:
         self.calls.append((line, source))
@@ -362,10 +366,10 @@ class Running:
 def running_app() -> Iterator[tuple[Running, FakeRelay]]:
     tracker = StateTracker()
     tracker.seed(plan_of("s1", "s2"))
-    relay = FakeRelay()
+    relay = FakeRelay(tracker)
     read_fd, write_fd = os.pipe()
     console = Console(file=io.StringIO(), force_terminal=True, width=100, height=30, record=True)
-    app = ConsoleApp(tracker, relay.submit, console=console, input_fd=read_fd)
+    app = ConsoleApp(relay, console=console, input_fd=read_fd)
     stop = threading.Event()
     thread = threading.Thread(target=app.run, args=(stop,), daemon=True)
     thread.start()
@@ -453,10 +457,10 @@ def test_ctrl_c_twice_cancels_and_once_only_warns(running_app, monkeypatch):
 
 def test_on_the_main_thread_a_real_sigint_goes_through_the_double_press_logic():
     tracker = StateTracker()
-    relay = FakeRelay()
+    relay = FakeRelay(tracker)
     read_fd, write_fd = os.pipe()
     console = Console(file=io.StringIO(), force_terminal=True, width=100, height=30)
-    app = ConsoleApp(tracker, relay.submit, console=console, input_fd=read_fd)
+    app = ConsoleApp(relay, console=console, input_fd=read_fd)
     stop = threading.Event()
     previous = signal.getsignal(signal.SIGINT)
 

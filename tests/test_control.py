@@ -231,6 +231,43 @@ def test_concurrent_commands_leave_the_run_and_its_control_agreeing(steered):
     assert run.finish() is State.CANCELLED
 
 
+def test_a_failing_subscriber_goes_to_the_health_report_never_to_stderr_under_a_live_console(steered, capsys):
+    run = steered(WAIT_FOR_GO)
+    reports: list[str] = []
+    run.engine.telemetry.health.set_reporter(reports.append)  # what `run` does while the console is up
+
+    def broken() -> None:
+        raise RuntimeError("front end bug")
+
+    run.relay.subscribe(broken)
+    run.start()
+    _wait_for(lambda: reports)
+    (run.workspace / "go").write_text("")
+    assert run.finish() is State.COMPLETED
+    assert len(reports) == 1
+    assert "a state subscriber failed and was dropped: RuntimeError('front end bug')" in reports[0]
+    assert "front end bug" not in capsys.readouterr().err
+
+
+def test_an_interrupt_cancels_the_run_before_or_after_its_start_and_only_once(steered):
+    early = steered(WAIT_FOR_GO)
+    early.relay.interrupt("signal")  # before the start: it stops at its first checkpoint
+    assert early.engine.control.cancelled and early.engine.run_record is None
+    early.start()
+    assert early.finish() is State.CANCELLED
+    late = steered(WAIT_FOR_GO)
+    late.start()
+    _wait_for(lambda: late.relay.snapshot().steps[0].state == "Running")
+    late.relay.interrupt("keyboard")
+    late.relay.interrupt("keyboard")  # a second Ctrl-C: no second request, no refusal recorded
+    assert late.finish() is State.CANCELLED
+    (requested,) = late.logs("execution_cancel_requested")
+    assert requested.attributes["aiw.interaction.source"] == "keyboard"
+    assert late.logs("execution_cancel_rejected") == []
+    late.relay.interrupt("signal")  # after the end: nothing
+    assert late.logs("execution_cancel_rejected") == []
+
+
 def test_changes_fan_out_to_every_subscriber_and_a_failing_one_is_dropped(steered, capsys):
     run = steered(WAIT_FOR_GO)
     seen = {"a": 0, "b": 0, "left": 0, "broken": 0}

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     check = commands.add_parser("check", help="validate a plan or a config file without running anything")
     check.add_argument("config", help="a plan (JSON, YAML or folder), or a YAML config "
                                       "(seed logging_config.yaml format plus a telemetry: section)")

@@ -11,18 +11,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiw_otel.control.client import ControlClient
 from aiw_otel.control.paths import find_socket
 from aiw_otel.control.protocol import ARGUMENT_KEYS
+
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
 
 SOCKET_HELP = ("the run's control socket (default: the newest control.sock in $AIW_LOG_DIR or ./logs, "
                "or one folder below it)")
 NO_RUN = 2
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     parser = commands.add_parser("ctl", help="steer a running plan: pause, resume, cancel, status, context TEXT, details STEP")
     # Not argparse choices: the run decides what it understands, and records what it refused.
     parser.add_argument("command", help="pause, resume, cancel, status, context TEXT, details STEP or help")

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 
@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 # The readback modules are imported inside the functions: building the parser for any command
 # imports this module, and `aiw-otel ctl` must not pay for the OTLP record classes.
 
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
+
 #: Streams `logs` reads: metrics have no place in a run's tree.
 LOG_SIGNALS = ("traces", "logs")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     logs = commands.add_parser("logs", help="show a run from its telemetry files: plan, steps, actions, log lines")
     logs.add_argument("paths", **PATHS_ARGUMENT)
     logs.add_argument("--step", help="only this step (and its plan)")
@@ -96,7 +99,8 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         return 0
     spans, logs = selection.apply(*load(files))
     if args.json:
-        for record in sorted([*spans, *logs], key=_start):
+        records: list[Span | LogRecord] = [*spans, *logs]
+        for record in sorted(records, key=_start):
             print(json_line(record))
         return 0
     from rich.console import Console

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    #: What `add_parser(commands)` is given (argparse's class is generic only to the type checker).
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 #: `logs` and `ship` read the same things.
 PATHS_ARGUMENT: dict[str, Any] = {

@@ -3,6 +3,9 @@
 The engine runs on its own thread; the main thread keeps the terminal and the signals, so Ctrl-C
 becomes a recorded cancel request (the run ends Cancelled, its process groups gone) rather than a
 traceback. The exit code says how the plan ended: 0 Completed, 1 Failed, 3 Cancelled.
+
+Like every front end, this command reads the run and steers it through the control relay only;
+it runs the engine, and prints nothing while the live console owns the terminal.
 """
 
 from __future__ import annotations
@@ -15,10 +18,18 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
+
+if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the engine
+    from aiw_otel.cli.output import Commands
+    from aiw_otel.control.relay import ControlRelay
+    from aiw_otel.control.socket_server import ControlServer
+    from aiw_otel.processors.state_tracker import StateTracker
+    from aiw_otel.runner.engine import Engine
+    from aiw_otel.runview import RunView
 
 T = TypeVar("T")
 
@@ -30,7 +41,7 @@ DEMO_PLAN = Path(__file__).resolve().parents[1] / "demo"
 PROVIDERS = ("replay", "openai", "openrouter")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     run = commands.add_parser("run", help="execute an AIWhisperer plan with full telemetry")
     run.add_argument("plan", help="plan file (overview JSON, single-file JSON or YAML) or a folder with one overview")
     add_run_arguments(run)
@@ -165,7 +176,7 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     if metrics_url is not None:
         print(f"aiw-otel: metrics at {metrics_url}", flush=True)
     try:
-        state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine)
+        state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine, relay)
         if metrics_url is not None:
             _linger(metrics_url, state, settings.sinks.prometheus.linger_s)
         telemetry.shutdown()
@@ -189,7 +200,7 @@ def _linger(url: str, state: State, seconds: float) -> None:
         pass
 
 
-def _control(engine: Any, tracker: Any, path: str | None, log_dir: Path) -> tuple[Any, Any]:
+def _control(engine: Engine, tracker: StateTracker, path: str | None, log_dir: Path) -> tuple[ControlRelay, ControlServer]:
     """The relay (for in-process front ends) and its socket: every run, console or not, can be
     steered from another process. The caller closes the server."""
     from aiw_otel.control.paths import default_socket_path
@@ -211,13 +222,13 @@ def _beside(plan_path: Path, name: str) -> str | None:
 class _Worker:
     """The engine on its own thread; `done` is set however it ends."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.done = threading.Event()
         self._outcome: list[State] = []
         self._failure: list[BaseException] = []
         self._thread = threading.Thread(target=self._work, args=(engine,), name="aiw-otel-engine", daemon=True)
 
-    def _work(self, engine: Any) -> None:
+    def _work(self, engine: Engine) -> None:
         try:
             self._outcome.append(engine.run())
         except BaseException as error:  # re-raised on the main thread by result()
@@ -235,57 +246,47 @@ class _Worker:
         return self._outcome[0]
 
 
-def _run_until_done(engine: Any) -> State:
+def _run_until_done(engine: Engine, relay: ControlRelay) -> State:
     """Plain mode: Ctrl-C (SIGINT) and SIGTERM turn into one recorded cancel request."""
     worker = _Worker(engine)
-    previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
+    previous = signal.signal(signal.SIGTERM, lambda *_: relay.interrupt("signal"))
     worker.start()
     try:
         while not worker.done.is_set():
             try:
                 worker.done.wait(0.2)
             except KeyboardInterrupt:
-                _cancel(engine, "keyboard")
+                relay.interrupt("keyboard")
     finally:
         signal.signal(signal.SIGTERM, previous)
     return worker.result()
 
 
-def _run_with_console(engine: Any, tracker: Any, relay: Any) -> State:
-    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes)."""
+def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay) -> State:
+    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes).
+
+    While it runs, telemetry's health reports go into the run's view (the console's status bar)
+    instead of stderr."""
     from aiw_otel.console import ConsoleApp
 
     worker = _Worker(engine)
-    previous = signal.signal(signal.SIGTERM, lambda *_: _cancel(engine, "signal"))
+    previous = signal.signal(signal.SIGTERM, lambda *_: relay.interrupt("signal"))
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
     try:
-        ConsoleApp(tracker, relay.submit).run(worker.done)
+        ConsoleApp(relay).run(worker.done)
     finally:
         engine.telemetry.health.set_reporter(None)
         signal.signal(signal.SIGTERM, previous)
     state = worker.result()
-    _print_final_overview(tracker)
+    _print_final_overview(relay.snapshot())
     return state
 
 
-def _print_final_overview(tracker: Any) -> None:
+def _print_final_overview(view: RunView) -> None:
     """The full-screen view closes with the run; leave its plan overview in the scrollback."""
     from rich.console import Console
 
     from aiw_otel.console.overview import Overview
 
-    view = tracker.snapshot()
     Console().print(Overview.of(view, None, time.time_ns()), height=len(view.steps) + 3)
-
-
-def _cancel(engine: Any, source: str) -> None:
-    if engine.control.cancelled:
-        return
-    if not engine.wait_until_started(0):
-        engine.control.cancel()  # not started yet: it will stop at its first checkpoint
-        return
-    try:
-        engine.cancel(source=source)
-    except ValueError:  # already finished: nothing to cancel
-        pass

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
+
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
 
 SIGNAL_NAMES = ("traces", "logs", "metrics")
 
 
-def add_parser(commands: Any) -> None:
+def add_parser(commands: Commands) -> None:
     ship = commands.add_parser("ship", help="send saved telemetry to an OTLP endpoint, resuming without duplicates")
     ship.add_argument("paths", **PATHS_ARGUMENT)
     ship.add_argument("--endpoint", help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc); "

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiw_otel.cli.ctl import NO_RUN, SOCKET_HELP, socket_of
 from aiw_otel.control.client import ControlClient, NoRunListening
 
+if TYPE_CHECKING:
+    from aiw_otel.cli.output import Commands
 
-def add_parser(commands: Any) -> None:
+
+def add_parser(commands: Commands) -> None:
     parser = commands.add_parser("watch", help="follow a running plan's state until it ends (read-only)")
     parser.add_argument("--socket", help=SOCKET_HELP)
     parser.set_defaults(handler=watch_command)

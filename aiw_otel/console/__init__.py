@@ -16,7 +16,7 @@ Wiring for `aiw-otel run` / `demo`, when `is_interactive()` (otherwise keep the 
 
     worker = threading.Thread(target=work, name="aiw-otel-engine", daemon=True)
     worker.start()
-    ConsoleApp(tracker, relay.submit).run(stop)               # on the main thread; returns when stop is set
+    ConsoleApp(relay).run(stop)                               # on the main thread; returns when stop is set
     worker.join()
 
 On the main thread `run()` takes SIGINT for the duration and turns it into the double press (the
@@ -26,7 +26,7 @@ take signals: the main thread must call `app.interrupt()` on KeyboardInterrupt (
 noticed within 50 ms by polling the size).
 """
 
-from aiw_otel.console.app import ConsoleApp, Submit
+from aiw_otel.console.app import ConsoleApp
 from aiw_otel.console.plain import is_interactive
 
-__all__ = ["ConsoleApp", "Submit", "is_interactive"]
+__all__ = ["ConsoleApp", "is_interactive"]

@@ -3,8 +3,9 @@
 Nothing else may write to the terminal while it runs, and nothing here blocks on the run: the
 state tracker only sets an Event, and the loop waits on stdin with a short timeout, redraws when
 the run changed (at most FRAME_INTERVAL_S apart, plus a tick a second for the clocks) or at once
-when a key changed the command line. Commands go to the `submit` callable it is given (the control
-relay), which validates and records them.
+when a key changed the command line. It reads the run and sends commands through the control relay
+(its `FrontDoor`: `snapshot`, `subscribe`, `submit`), which validates and records them; it never
+touches the engine or the state tracker, and prints nothing (a print would tear the screen).
 
 `details STEP` is submitted like every command (so it is recorded, and the relay may refuse it),
 and then handled here: the console checks the step against what it shows (an unknown one gets a
@@ -28,7 +29,7 @@ import sys
 import threading
 import time
 from contextlib import ExitStack, contextmanager
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator
 
 from rich.console import Console
 from rich.live import Live
@@ -39,7 +40,7 @@ from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
 from aiw_otel.console.style import LIVE_STATES
 from aiw_otel.console.terminal import keys_mode
-from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.control.relay import FrontDoor, Reply
 from aiw_otel.runview import RunView
 
 #: Redraws for run updates are at least this far apart (keys redraw at once).
@@ -52,24 +53,9 @@ CONFIRM_MESSAGE = "Press Ctrl-C again (or type cancel) to cancel the run"
 SOURCE = "console"
 
 
-class Reply(Protocol):
-    """What `submit` returns (the control relay's Reply)."""
-
-    @property
-    def ok(self) -> bool: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-Submit = Callable[[str, str], Reply]
-
-
 class ConsoleApp:
-    def __init__(self, tracker: StateTracker, submit: Submit, *, console: Console | None = None,
-                 input_fd: int | None = None) -> None:
-        self._tracker = tracker
-        self._submit = submit
+    def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None) -> None:
+        self._relay = relay
         self._console = console or Console()
         self._input_fd = sys.stdin.fileno() if input_fd is None else input_fd
         self._screen = Screen()
@@ -117,7 +103,7 @@ class ConsoleApp:
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         self._wake_fd = wake_write
-        unsubscribe = self._tracker.subscribe(self._run_changed.set)
+        unsubscribe = self._relay.subscribe(self._run_changed.set)
         try:
             with ExitStack() as stack:
                 stack.enter_context(keys_mode(self._input_fd))
@@ -160,7 +146,7 @@ class ConsoleApp:
     def _update_screen(self) -> bool:
         self._dirty = False
         self._run_changed.clear()
-        self._view = self._tracker.snapshot()
+        self._view = self._relay.snapshot()
         prompt = Prompt(self._editor.text, self._editor.cursor, *self._notice)
         return self._screen.update(self._view, now_ns=time.time_ns(), selected=self._selected,
                                    overlay=self._overlay, prompt=prompt)
@@ -225,7 +211,7 @@ class ConsoleApp:
         if reply is not None and not reply.ok:
             self._show(reply.message, "error")
             return
-        steps = self._tracker.snapshot().steps
+        steps = self._relay.snapshot().steps
         if not any(s.step_id == step_id for s in steps):
             known = ", ".join(s.step_id for s in steps[:6]) + (", ..." if len(steps) > 6 else "")
             self._show(f"unknown step '{step_id}'" + (f" (steps: {known})" if steps else ""), "error")
@@ -241,7 +227,7 @@ class ConsoleApp:
     def _call(self, line: str) -> Reply | None:
         """Submit, turning a failure of the relay itself into a message (None: it failed)."""
         try:
-            return self._submit(line, SOURCE)
+            return self._relay.submit(line, SOURCE)
         except Exception as error:
             self._show(f"{line.split(' ', 1)[0]} failed: {error}", "error")
             return None

@@ -10,7 +10,7 @@ row on each render (~15 ms for a screenful).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Hashable, NamedTuple
+from typing import Hashable, NamedTuple, cast
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -100,7 +100,7 @@ class Overview:
 
 def _draw(key: Hashable, width: int) -> Text:
     """A row as (columns, StepRow), or the headings as (columns, None)."""
-    columns, row = key  # type: ignore[misc]
+    columns, row = cast("tuple[_Columns, StepRow | None]", key)  # the keys this module made
     if row is None:
         return _row(columns, StepRow(*_HEADINGS), "bold", "bold")
     return _row(columns, row, "cyan", STATE_STYLES.get(row.state, ""))

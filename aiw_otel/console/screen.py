@@ -11,6 +11,8 @@ are (already cut to the region) and only lays them side by side.
 
 from __future__ import annotations
 
+from typing import Union
+
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
 
@@ -32,13 +34,15 @@ HEADER_ROWS = 3
 FOOTER_ROWS = 3
 OVERVIEW_MIN_WIDTH = 40
 _NEW_LINE = Segment.line()
+#: A panel of the frame: a Cached one (its lines kept; not itself a Rich renderable) or any renderable.
+PanelSource = Union[Cached, RenderableType]
 
 
 class Frame:
     """The whole screen from five panels, each a Cached one or any renderable (drawn afresh)."""
 
-    def __init__(self, header: RenderableType, overview: RenderableType, logs: RenderableType,
-                 status: RenderableType, prompt: RenderableType) -> None:
+    def __init__(self, header: PanelSource, overview: PanelSource, logs: PanelSource,
+                 status: PanelSource, prompt: PanelSource) -> None:
         self.panels = (header, overview, logs, status, prompt)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -65,7 +69,7 @@ class Frame:
                 yield _NEW_LINE
 
 
-def _lines(panel: RenderableType, console: Console, options: ConsoleOptions, width: int, height: int) -> Lines:
+def _lines(panel: PanelSource, console: Console, options: ConsoleOptions, width: int, height: int) -> Lines:
     region = options.update_dimensions(width, height)
     if isinstance(panel, Cached):
         return panel.lines(console, region)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Hashable, cast
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
@@ -102,7 +102,7 @@ def _draw(key: Hashable, width: int) -> Text:
         return Text(_RULE, style="dim", overflow="crop")
     if isinstance(key, str):
         return Text(one_line(key), overflow="ellipsis")
-    action, now_s = key  # type: ignore[misc]
+    action, now_s = cast("tuple[ActionLine, int]", key)  # the only other key this module makes
     return _action(action, now_s)
 
 

@@ -3,18 +3,23 @@
 Front ends hand it a command line and get a Reply back; they never touch the engine themselves,
 so every request is validated the same way and recorded as telemetry whoever typed it. In the
 other direction it fans the state tracker's change notices out to any number of subscribers.
-It knows nothing of terminals or sockets: those are front ends.
+It knows nothing of terminals or sockets: those are front ends. A front end sees it as a
+`FrontDoor`; it sees the engine as a `Steerable` and the tracker as a `StateSource`.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from aiw_otel.model import ComponentType, InvalidTransition, LogLevel, LogMessage, State
 from aiw_otel.runview import RunView
+
+if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
+    from aiw_otel.instrument.plan import PlanRun
+    from aiw_otel.runner.plan import Plan
+    from aiw_otel.setup import Telemetry
 
 #: Usage and meaning of every command, in the order `help` lists them.
 COMMANDS: dict[str, str] = {
@@ -48,6 +53,44 @@ class StateSource(Protocol):
 #: thread that recorded the change, often the engine's) and fetch `snapshot()` on its own time.
 Subscriber = Callable[[], None]
 
+
+class Steerable(Protocol):
+    """What the relay needs of the engine (`aiw_otel.runner.engine.Engine` is one)."""
+
+    #: The run once it started (None before): where requests are recorded and checked.
+    @property
+    def run_record(self) -> PlanRun | None: ...
+
+    @property
+    def plan(self) -> Plan: ...
+
+    #: For a record when there is no run yet, and for the health report.
+    @property
+    def telemetry(self) -> Telemetry: ...
+
+    # Each records the request on the run first; InvalidTransition when the run refuses it.
+    def pause(self, source: str = ...) -> None: ...
+
+    def resume(self, source: str = ...) -> None: ...
+
+    def cancel(self, source: str = ...) -> None: ...
+
+    def add_context(self, text: str, source: str = ...) -> None: ...
+
+    def stop(self, source: str = ...) -> None: ...
+
+
+class FrontDoor(Protocol):
+    """The relay as every front end (console, control socket, a later web page) sees it: the run's
+    state out, commands in. `ControlRelay` is the implementation; tests may pass a fake."""
+
+    def snapshot(self) -> RunView: ...
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]: ...
+
+    def submit(self, line: str, source: str = ...) -> Reply: ...
+
+
 _STEER_REPLIES = {
     "pause": "paused: the running command is suspended and the next AI call held",
     "resume": "resumed",
@@ -58,7 +101,7 @@ _STEER_REPLIES = {
 class ControlRelay:
     """Validate, forward and record user commands; fan state changes out. Safe from any thread."""
 
-    def __init__(self, engine: Any, tracker: StateSource) -> None:
+    def __init__(self, engine: Steerable, tracker: StateSource) -> None:
         self._engine = engine
         self._tracker = tracker
         #: One command at a time: the run records a request and RunControl applies it in two
@@ -93,9 +136,20 @@ class ControlRelay:
             except Exception as error:  # one broken front end must not cost the others their updates
                 with self._subscribers_lock:
                     self._subscribers.pop(token, None)
-                print(f"aiw-otel: a state subscriber failed and was dropped: {error!r}", file=sys.stderr)
+                # Not a print: with the live console up, stderr would tear its screen. The health
+                # report goes to the console's status bar then, to stderr otherwise.
+                self._engine.telemetry.health.problem(
+                    "control-relay", f"a state subscriber failed and was dropped: {error!r}")
 
     # -- commands, inwards ----------------------------------------------------------------
+    def interrupt(self, source: str) -> None:
+        """The process was told to stop (Ctrl-C, SIGTERM): cancel the run, started or not, once.
+
+        Unlike `submit("cancel")` a run not started yet is stopped too (at its first checkpoint), and
+        a repeated request is no refusal. Safe in a signal handler: it takes none of the relay's locks
+        (the interrupted code may hold them)."""
+        self._engine.stop(source)
+
     def submit(self, line: str, source: str = "api") -> Reply:
         """Run one command line (`pause`, `context focus on X`...); never raises."""
         word, _, argument = line.strip().partition(" ")
@@ -123,8 +177,10 @@ class ControlRelay:
         run = self._engine.run_record
         if run is None:
             return _NOT_STARTED
+        engine = self._engine
+        steer = {"pause": engine.pause, "resume": engine.resume, "cancel": engine.cancel}[command]
         try:
-            getattr(self._engine, command)(source=source)
+            steer(source=source)
         except InvalidTransition as refused:  # the run has logged it as `<request>_rejected`
             return Reply(False, _refusal(command, run.state, refused))
         return Reply(True, _STEER_REPLIES[command])

@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from typing_extensions import Self
+
 from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES
 from aiw_otel.control.protocol import MAX_REQUEST_BYTES, command_line, encode
-from aiw_otel.control.relay import ControlRelay
+from aiw_otel.control.relay import FrontDoor
 from aiw_otel.model import State
 from aiw_otel.runview import RunView
 
@@ -69,7 +71,7 @@ class _Client:
 class ControlServer:
     """Serve the relay on a Unix socket at `path` from construction until `close()`."""
 
-    def __init__(self, relay: ControlRelay, path: str | os.PathLike[str]) -> None:
+    def __init__(self, relay: FrontDoor, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).absolute()
         self._relay = relay
         self._listener = _listen(self.path)
@@ -80,7 +82,7 @@ class ControlServer:
         self._accepter = threading.Thread(target=self._accept, name="aiw-otel-control", daemon=True)
         self._accepter.start()
 
-    def __enter__(self) -> ControlServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

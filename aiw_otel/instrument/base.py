@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Mapping
 
+from typing_extensions import Self
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
@@ -72,7 +74,7 @@ class Operation:
         self._name = name
         self._kind = kind
         self._parent = parent
-        self.step_id = step_id if step_id is not None else (parent.step_id if parent else None)
+        self.step_id: str | None = step_id if step_id is not None else (parent.step_id if parent else None)
         if self.step_id is not None and attributes is not None and sc.AIW_STEP_ID not in attributes:
             # Every span inside a step carries its id, so a backend can select a step's whole subtree.
             attributes = {**attributes, sc.AIW_STEP_ID: self.step_id}
@@ -86,7 +88,7 @@ class Operation:
         self._start_ns = 0
 
     # -- lifecycle ------------------------------------------------------------------------
-    def __enter__(self) -> Operation:
+    def __enter__(self) -> Self:
         self.start()
         self._token = otel_context.attach(self._span_context())
         return self

@@ -14,6 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from typing_extensions import Self
+
 from opentelemetry import trace
 
 from aiw_otel import conventions as sc
@@ -138,6 +140,8 @@ class Step(Stateful, ActionHost):
     AI agent runs it; Pending -> Running on entry."""
 
     component = ComponentType.EXECUTION_ENGINE
+    #: Always set on a step (an Operation outside any step has None).
+    step_id: str
 
     def __init__(
         self,
@@ -168,7 +172,7 @@ class Step(Stateful, ActionHost):
         """The conversation the step's AI calls belong to (None: the step runs no agent)."""
         return self.agent.conversation_id if self.agent is not None else None
 
-    def __enter__(self) -> Step:
+    def __enter__(self) -> Self:
         super().__enter__()
         self.transition(
             State.RUNNING,
@@ -209,7 +213,7 @@ class PlanRun(Stateful):
         self._control = threading.RLock()
         self._context: list[str] = []
 
-    def __enter__(self) -> PlanRun:
+    def __enter__(self) -> Self:
         super().__enter__()
         self.transition(State.RUNNING, message=f"Starting plan '{self.plan_name}' (run {self.run_id}).")
         return self

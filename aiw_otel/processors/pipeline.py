@@ -6,6 +6,7 @@ TelemetryHealth instead of reaching the code that ended the span or emitted the 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Sequence
 
 from opentelemetry.context import Context
@@ -154,8 +155,17 @@ def redact_log_record(redactor: Redactor, log_record: ReadWriteLogRecord) -> Non
 
 def flush_sinks(sinks: Sequence[Any], timeout_millis: int) -> bool:
     """Flush every sink against one shared deadline; a hung sink is abandoned, not waited for."""
-    return each_within([lambda left, s=s: s.force_flush(int(left * 1000)) for s in sinks], timeout_millis / 1000)
+    return each_within([partial(_flush_sink, s) for s in sinks], timeout_millis / 1000)
 
 
 def shutdown_sinks(sinks: Sequence[Any], timeout_millis: int) -> bool:
-    return each_within([lambda left, s=s: s.shutdown() for s in sinks], timeout_millis / 1000)
+    return each_within([partial(_shutdown_sink, s) for s in sinks], timeout_millis / 1000)
+
+
+# Functions, not `lambda left, s=s: ...`: mypy cannot type a lambda with a default argument.
+def _flush_sink(sink: Any, left_s: float) -> object:
+    return sink.force_flush(int(left_s * 1000))
+
+
+def _shutdown_sink(sink: Any, _left_s: float) -> object:
+    return sink.shutdown()

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -164,7 +165,8 @@ def readable_log_record(record: ReadWriteLogRecord) -> ReadableLogRecord:
     """
     return ReadableLogRecord(
         log_record=record.log_record,
-        resource=record.resource,
+        # Logger.emit() always sets it; the SDK's own processors make the same None check.
+        resource=record.resource if record.resource is not None else Resource.create({}),
         instrumentation_scope=record.instrumentation_scope,
         limits=record.limits,
     )

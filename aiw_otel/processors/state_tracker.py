@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 _TERMINAL_STATES = frozenset({"Completed", "Failed", "Cancelled", "Skipped"})
 #: SeverityNumber.INFO: records at or above it may become the status bar's last message.
 _INFO = 9
+#: Span and log attributes as the tracker reads them: the values our own instrumentation sets under
+#: the conventions' keys (str ids and states, int token counts, a float cost), not any AttributeValue.
+_Attributes = Mapping[str, Any]
 
 
 class _Step:
@@ -172,7 +175,7 @@ class StateTracker:
 
     # -- fed by _Feed, in the caller's thread ----------------------------------------------
     def _span_started(self, span: Span) -> None:
-        attributes = span_attributes(span)
+        attributes: _Attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=True)
             return
@@ -197,7 +200,7 @@ class StateTracker:
         self._notify()
 
     def _span_ended(self, span: ReadableSpan) -> None:
-        attributes = span_attributes(span)
+        attributes: _Attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=False)
             return
@@ -232,7 +235,7 @@ class StateTracker:
         body = record.body
         if body is None:
             return  # a content event (GenAI inference details): nothing to show as a line
-        attributes = plain_attributes(record.attributes)
+        attributes: _Attributes = plain_attributes(record.attributes)
         component = attributes.get(sc.AIW_COMPONENT)
         if component is None:
             scope = log_record.instrumentation_scope

@@ -186,8 +186,10 @@ class GrpcSender:
 
     def send(self, kind: SignalKind, request: Message) -> Message:
         try:
-            return self._stubs[kind.name].Export(request, timeout=self._target.timeout_s,
-                                                 metadata=tuple(self._target.headers.items()))
+            # The generated stubs are untyped; the Export response is the signal's protobuf message.
+            response: Message = self._stubs[kind.name].Export(request, timeout=self._target.timeout_s,
+                                                              metadata=tuple(self._target.headers.items()))
+            return response
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
@@ -321,6 +323,8 @@ def _request_or_warn(where: str, raw: bytes, warn: Warn) -> tuple[SignalKind, Me
 def _note_partial_success(kind: SignalKind, response: Any, where: str, summary: Summary) -> None:
     """The endpoint took the request but dropped part of it: reported, not retried (it would drop it again)."""
     partial = getattr(response, "partial_success", None)
-    rejected = getattr(partial, kind.rejected_field, 0) if partial is not None else 0
+    if partial is None:
+        return
+    rejected = getattr(partial, kind.rejected_field, 0)
     if rejected:
         summary.rejected.append(f"{where}: the endpoint rejected {rejected} {kind.name} items: {partial.error_message}")

@@ -131,10 +131,17 @@ class ChatRequest:
 class Transport(Protocol):
     """Sends one attempt. Raises AttemptFailed for a provider/transport failure, RunCancelled on cancel."""
 
-    provider: str
+    # Read-only properties, not plain attributes: a protocol attribute is mutable, so `str | None`
+    # would refuse a transport whose address is always a str (or always None).
+    @property
+    def provider(self) -> str: ...
+
     #: The server answering, or None when none does (a replay); the port is set whenever the address is.
-    server_address: str | None
-    server_port: int | None
+    @property
+    def server_address(self) -> str | None: ...
+
+    @property
+    def server_port(self) -> int | None: ...
 
     def send(self, step_id: str, request: ChatRequest, control: RunControl) -> ChatResult: ...
 
@@ -143,7 +150,7 @@ def backoff_delay(attempt: int, retry_after_s: float | None) -> float:
     """The server's Retry-After when it gave one, else exponential with jitter so clients spread out."""
     if retry_after_s is not None:
         return min(retry_after_s, MAX_RETRY_AFTER_S)
-    return min(INITIAL_BACKOFF_S * 2 ** (attempt - 1), MAX_BACKOFF_S) * random.uniform(0.75, 1.0)
+    return min(INITIAL_BACKOFF_S * 2.0 ** (attempt - 1), MAX_BACKOFF_S) * random.uniform(0.75, 1.0)
 
 
 class _Failure(NamedTuple):

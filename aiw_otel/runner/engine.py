@@ -95,6 +95,19 @@ class Engine:
     def add_context(self, text: str, source: str = "api") -> None:
         self._require_run().add_context(text, source=source)
 
+    def stop(self, source: str = "api") -> None:
+        """Cancel whether or not the run has started, once: before the start the run stops at its
+        first checkpoint (nothing to record yet); a repeated request, or one after the end, does nothing."""
+        if self.control.cancelled:
+            return
+        if not self.wait_until_started(0):
+            self.control.cancel()
+            return
+        try:
+            self.cancel(source=source)
+        except ValueError:  # already finished (InvalidTransition): nothing to cancel
+            pass
+
     def _require_run(self) -> PlanRun:
         if self.run_record is None:
             raise RuntimeError("the plan has not started yet")

@@ -31,7 +31,14 @@ T = TypeVar("T")
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 #: StepSpec's own default ("ai_interaction"), for a step whose files give no type.
-_DEFAULT_STEP_TYPE: str = next(f.default for f in fields(StepSpec) if f.name == "type")
+def _default_step_type() -> str:
+    default = next(f.default for f in fields(StepSpec) if f.name == "type")
+    if not isinstance(default, str):
+        raise TypeError("StepSpec.type must have a default step type")
+    return default
+
+
+_DEFAULT_STEP_TYPE = _default_step_type()
 
 #: Each action kind and the keys its mapping may hold (the kind's own key first).
 _ACTION_KEYS = {
@@ -235,13 +242,14 @@ def _is_number(value: Any) -> bool:
     return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-_mapping = _checked("a mapping", lambda v: isinstance(v, dict))
-_step_list = _checked("a non-empty list of steps", lambda v: isinstance(v, list) and bool(v))
-_text = _checked("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
-_any_text = _checked("a string", lambda v: isinstance(v, str))
-_temperature = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
-_positive_int = _checked("a positive integer", lambda v: is_int(v) and v > 0)
-_positive_number = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
+# Each annotated with what its `accept` guarantees it returns.
+_mapping: _Parse[dict[str, Any]] = _checked("a mapping", lambda v: isinstance(v, dict))
+_step_list: _Parse[list[Any]] = _checked("a non-empty list of steps", lambda v: isinstance(v, list) and bool(v))
+_text: _Parse[str] = _checked("a non-empty string", lambda v: isinstance(v, str) and bool(v.strip()))
+_any_text: _Parse[str] = _checked("a string", lambda v: isinstance(v, str))
+_temperature: _Parse[float] = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
+_positive_int: _Parse[int] = _checked("a positive integer", lambda v: is_int(v) and v > 0)
+_positive_number: _Parse[float] = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
 
 
 def _text_items(value: Any, at: _At) -> list[tuple[str, _At]]:
@@ -270,14 +278,15 @@ def _confined(within: str) -> _Parse[str]:
     and a plan must not reach outside its own folder for subtask files."""
 
     def parse(value: Any, at: _At) -> str:
-        normal = posixpath.normpath(_text(value, at).replace("\\", "/"))
+        text = _text(value, at)
+        normal = posixpath.normpath(text.replace("\\", "/"))
         if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
             raise at.expected(f"a path relative to {within} (absolute paths are refused)", value)
         if normal == ".." or normal.startswith("../"):
             raise at.expected(f"a path inside {within} ('..' leads out of it)", value)
         if normal == ".":
             raise at.expected(f"a file path inside {within}", value)
-        return value
+        return text
 
     return parse
 
@@ -314,7 +323,7 @@ def _single_file_step(value: Any, at: _At) -> tuple[StepSpec, _StepPlaces]:
     at = at.in_step(step_id)
     spec_at = at.child(step, "agent_spec")
     spec = _required(step, "agent_spec", at, _mapping)
-    dependencies = _optional(step, "depends_on", at, _text_items, [])
+    dependencies: list[tuple[str, _At]] = _optional(step, "depends_on", at, _text_items, [])
     return (
         StepSpec(
             step_id,
@@ -340,7 +349,7 @@ def _overview_step(value: Any, at: _At, plan_dir: str) -> tuple[StepSpec, _StepP
     sides = ((entry, at), (detail, detail_at))
     for key, parse in _SHARED_FIELDS.items():
         _check_agreement(key, parse, sides)
-    dependencies = _shared("depends_on", sides, _text_items, [])
+    dependencies: list[tuple[str, _At]] = _shared("depends_on", sides, _text_items, [])
     return (
         StepSpec(
             step_id,
@@ -393,17 +402,18 @@ def _work(
 ) -> dict[str, Any]:
     """What a step does: `spec` holds the AIWhisperer fields, `step` our `actions` extension
     (the same mapping in a subtask file; agent_spec and the step in a single-file plan)."""
-    instructions = _optional(spec, "instructions", spec_at, _instructions, ())
-    actions = _optional(step, "actions", step_at, _actions, ())
+    instructions: tuple[str, ...] = _optional(spec, "instructions", spec_at, _instructions, ())
+    actions: tuple[Action, ...] = _optional(step, "actions", step_at, _actions, ())
     if not instructions and not actions:
         where = spec_at.child(spec, "instructions")
         raise where.error("missing; a step needs instructions (for the AI) or actions (or both)")
     lists = ("input_artifacts", "output_artifacts", "constraints", "validation_criteria")
+    none: tuple[str, ...] = ()
     return {
         "instructions": instructions,
         "actions": actions,
         "model_preference": _optional(spec, "model_preference", spec_at, _model_preference, None),
-        **{key: _optional(spec, key, spec_at, _texts, ()) for key in lists},
+        **{key: _optional(spec, key, spec_at, _texts, none) for key in lists},
     }
 
 
