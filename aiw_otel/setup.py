@@ -262,7 +262,8 @@ def _build(
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     meter = meter_provider.get_meter(SCOPE, package_version())
     if readers:  # with no reader every measurement would be thrown away: skip the work
-        built.append(MetricsProcessor(RunInstruments.create(meter)).sink().build(health, settings.queue))
+        announce = partial(_export_soon, meter_provider)
+        built.append(MetricsProcessor(RunInstruments.create(meter), announce).sink().build(health, settings.queue))
     _register_self_metrics(meter, health, redactor, built)
     tracker = OpenSpanTracker()
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
@@ -292,6 +293,11 @@ def _build(
         meter=meter,
         endpoints={b.name: b.endpoint for b in built if b.endpoint is not None},
     )
+
+
+def _export_soon(meter_provider: MeterProvider) -> None:
+    """Have every metric reader export now, off the caller's thread (a plan is starting)."""
+    threading.Thread(target=meter_provider.force_flush, name="aiw-otel-metrics-now", daemon=True).start()
 
 
 def _resource(settings: TelemetryConfig) -> Resource:

@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+from opentelemetry.sdk.metrics.export import (
+    HistogramDataPoint,
+    InMemoryMetricReader,
+    MetricExporter,
+    MetricExportResult,
+    MetricsData,
+)
 
 from aiw_otel.instrument.metrics import GEN_AI_DURATION_BUCKETS, GEN_AI_TOKEN_BUCKETS
 from aiw_otel.model import ComponentType, LogLevel, LogMessage
@@ -44,6 +50,10 @@ class Metrics:
             )
             for point in metric.data.data_points
         }
+
+    def counts(self, name: str) -> dict[frozenset[tuple[str, Any]], Any]:
+        """A counter's points that counted something (runs create their label sets at 0 first)."""
+        return {labels: value for labels, value in self.points(name).items() if value}
 
     def histogram(self, name: str) -> list[HistogramDataPoint]:
         return list(self.collect()[name].data.data_points)
@@ -112,16 +122,61 @@ def test_plan_and_step_runs_by_final_state_with_durations_and_active_counts(metr
         with pytest.raises(RuntimeError), run.step("check", "validation"):
             raise RuntimeError("broken")
         run.skip_step("publish", "dependency 'check' failed", step_type="deployment")
-    assert metrics.points("aiw.plan.runs") == {labels(aiw__plan__state="Failed"): 1}
+    assert metrics.counts("aiw.plan.runs") == {labels(aiw__plan__state="Failed"): 1}
     assert [c for c, _ in metrics.points("aiw.plan.duration").values()] == [1]
-    assert metrics.points("aiw.step.runs") == {
+    assert metrics.counts("aiw.step.runs") == {
         labels(aiw__step__type="code_generation", aiw__step__state="Completed"): 1,
         labels(aiw__step__type="validation", aiw__step__state="Failed"): 1,
         labels(aiw__step__type="deployment", aiw__step__state="Skipped"): 1,
     }
-    assert {k: c for k, (c, _) in metrics.points("aiw.step.duration").items()} == metrics.points("aiw.step.runs")
+    assert {k: c for k, (c, _) in metrics.points("aiw.step.duration").items()} == metrics.counts("aiw.step.runs")
     assert metrics.points("aiw.step.active") == {frozenset(): 0}
     assert metrics.points("aiw.plan.active") == {frozenset(): 0}
+
+
+class Recording(MetricExporter):
+    """A push exporter that keeps every batch it is given (the SDK has no in-memory one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[MetricsData] = []
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        self.batches.append(metrics_data)
+        return MetricExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+    def points(self, name: str) -> dict[frozenset[tuple[str, Any]], Any]:
+        """The named counter's points in the latest batch that has it."""
+        for data in reversed(self.batches):
+            for metric in (m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics):
+                if metric.name == name:
+                    return {frozenset(p.attributes.items()): p.value for p in metric.data.data_points}
+        return {}
+
+
+def test_a_run_creates_its_counters_at_zero_and_exports_them_as_it_starts(capture: Any) -> None:
+    """A counter that first reaches a backend at its final value shows no increase there: a run's
+    label sets exist at 0 from its start, and the readers export them right then, not a minute on."""
+    from aiw_otel.sinks import ExporterSink
+    from tests.processes import until
+
+    exporter = Recording()
+    cap = capture(sinks=(ExporterSink("memory-export", metric_exporter=exporter, metric_interval_ms=3_600_000),))
+    with cap.telemetry.plan_run("p", "plan") as run:
+        plan_runs = until(lambda: exporter.points("aiw.plan.runs"), "the plan's counters exported as it starts")
+        assert plan_runs == {labels(aiw__plan__state=state): 0 for state in ("Completed", "Failed", "Cancelled")}
+        assert set(exporter.points("aiw.command.runs").values()) == {0}
+        with run.step("write", "code_generation"):
+            assert cap.telemetry.force_flush(5.0)
+            assert exporter.points("aiw.step.runs") == {
+                labels(aiw__step__type="code_generation", aiw__step__state=state): 0
+                for state in ("Completed", "Failed", "Cancelled", "Skipped")}
 
 
 def test_command_outcomes_from_real_processes(metrics: Metrics, tmp_path: Path) -> None:
@@ -134,7 +189,7 @@ def test_command_outcomes_from_real_processes(metrics: Metrics, tmp_path: Path) 
             cmd.exited(-15)
             cmd.set_error("cancelled", "command cancelled by the user")
     outcomes = {"success": 1, "failure": 1, "timeout": 1, "cancelled": 1}
-    assert metrics.points("aiw.command.runs") == {labels(aiw__command__outcome=o): n for o, n in outcomes.items()}
+    assert metrics.counts("aiw.command.runs") == {labels(aiw__command__outcome=o): n for o, n in outcomes.items()}
     durations = metrics.points("aiw.command.duration")
     assert durations[labels(aiw__command__outcome="timeout")][1] >= 0.2
 
@@ -178,7 +233,7 @@ def test_a_cancel_while_paused_ends_the_pause(metrics: Metrics) -> None:
         run.pause(source="console")
         run.cancel(source="console")
         assert metrics.points("aiw.plan.paused") == {frozenset(): 0}
-    assert metrics.points("aiw.plan.runs") == {labels(aiw__plan__state="Cancelled"): 1}
+    assert metrics.counts("aiw.plan.runs") == {labels(aiw__plan__state="Cancelled"): 1}
 
 
 def test_self_metrics_report_zero_per_sink_signal_and_redaction_label_before_anything_happens(metrics: Metrics) -> None:

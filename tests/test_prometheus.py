@@ -70,6 +70,15 @@ def values(samples: dict[str, Any], name: str, label: str) -> dict[str, float]:
     return {labels.get(label, ""): value for labels, value in samples.get(name, [])}
 
 
+def counted(samples: dict[str, Any], name: str, label: str) -> dict[str, float]:
+    """A counter's totals by one label, without the series a run created at 0 and never counted."""
+    totals: dict[str, float] = {}
+    for labels, value in samples.get(name, []):
+        if value:
+            totals[labels.get(label, "")] = totals.get(labels.get(label, ""), 0.0) + value
+    return totals
+
+
 def listening_addresses(port: int) -> set[str]:
     """Local addresses with a listening TCP socket on `port`, from /proc/net/tcp and tcp6."""
     found = set()
@@ -123,8 +132,8 @@ def test_the_demo_serves_metrics_on_loopback_only_and_keeps_the_final_values_up_
     final = scrape(url)
     missing = [name for name in EXPECTED_SAMPLES if name not in final]
     assert not missing, f"missing samples: {missing}; got {sorted(final)}"
-    assert values(final, "aiw_plan_runs_total", "aiw_plan_state") == {"Failed": 1.0}
-    steps = values(final, "aiw_step_runs_total", "aiw_step_state")
+    assert counted(final, "aiw_plan_runs_total", "aiw_plan_state") == {"Failed": 1.0}
+    steps = counted(final, "aiw_step_runs_total", "aiw_step_state")
     assert steps.get("Failed") == 1.0 and steps.get("Skipped") == 1.0
     assert values(final, "aiw_ai_retries_total", "http_response_status_code").get("429", 0) >= 1
     assert values(final, "aiw_plan_active", "") == {"": 0.0}

@@ -308,6 +308,6 @@ def test_a_run_exporting_over_grpc_reaches_jaeger_and_prometheus(collector: Coll
 
     (trace,) = until(whole_trace, "the gRPC run's whole trace in Jaeger", ARRIVAL_DEADLINE_S)
     assert {p["serviceName"] for p in trace["processes"].values()} == {service}
-    runs = until(lambda: prometheus.query(f'aiw_plan_runs_total{{job="{service}"}}'),
+    runs = until(lambda: prometheus.query(f'aiw_plan_runs_total{{job="{service}"}} > 0'),
                  "the gRPC run's plan run in Prometheus", SCRAPE_DEADLINE_S)
     assert runs[0]["metric"]["aiw_plan_state"] == "Completed" and runs[0]["value"][1] == "1"

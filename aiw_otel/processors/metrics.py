@@ -17,7 +17,7 @@ error. Two things are not on a span's end:
 from __future__ import annotations
 
 import threading
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
@@ -42,6 +42,10 @@ _GEN_AI_KEYS = (
 _OTHER_ERROR = "_OTHER"
 #: `error.type` of a command ended by the user's cancel or by telemetry shutting down.
 _CANCELLED_ERRORS = frozenset({"cancelled", sc.ERROR_INTERRUPTED})
+#: The values the run's counters are created with at 0 (the states a run or step can end in).
+_FINAL_PLAN_STATES = ("Completed", "Failed", "Cancelled")
+_FINAL_STEP_STATES = ("Completed", "Failed", "Cancelled", "Skipped")
+_COMMAND_OUTCOMES = ("success", "failure", "timeout", "cancelled")
 #: The relay's record of a `details STEP` request (the one request without a span).
 _DETAILS_ACTION = "details_requested"
 
@@ -49,11 +53,16 @@ _DETAILS_ACTION = "details_requested"
 class MetricsProcessor(SpanProcessor, LogRecordProcessor):
     """Records RunInstruments from spans and log records; pass `sink()` to the pipeline."""
 
-    def __init__(self, instruments: RunInstruments) -> None:
+    def __init__(self, instruments: RunInstruments, announce: Callable[[], None] | None = None) -> None:
         self._m = instruments
+        #: Called when a plan starts, once its counters exist at 0: setup makes the readers export
+        #: then, so a backend holds a 0 before the run's first increment (see `_zero_plan`).
+        self._announce = announce
         self._paused_lock = threading.Lock()
         #: Trace ids of the plan runs that are paused right now.
         self._paused: set[int] = set()
+        #: Step types whose step-run series exist already (at 0 or more).
+        self._step_types: set[str] = set()
 
     def sink(self, name: str = "metrics") -> ProcessorSink:
         return ProcessorSink(name, span_processor=self, log_processor=self)
@@ -65,9 +74,33 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
             return
         if sc.AIW_STEP_STATE in attributes:
             self._m.step_active.add(1)
+            self._zero_steps(str(attributes.get(sc.AIW_STEP_TYPE, "step")))
         elif sc.AIW_PLAN_ID in attributes:
             self._m.plan_active.add(1)
-            self._m.plan_paused.add(0)  # the series exists from the start: a dashboard shows 0, not "no data"
+            self._zero_plan()
+
+    def _zero_plan(self) -> None:
+        """Counters a run will increment exist at 0 from its start, and the readers export them.
+
+        A Prometheus counter series that first appears at its final value has no increase:
+        rate() and increase() need a sample before it. Short runs (one export at the end) would
+        otherwise leave every per-interval graph flat. Only bounded label sets are created.
+        """
+        m = self._m
+        m.plan_paused.add(0)
+        for state in _FINAL_PLAN_STATES:
+            m.plan_runs.add(0, {sc.AIW_PLAN_STATE: state})
+        for outcome in _COMMAND_OUTCOMES:
+            m.command_runs.add(0, {sc.AIW_COMMAND_OUTCOME: outcome})
+        if self._announce is not None:
+            self._announce()
+
+    def _zero_steps(self, step_type: str) -> None:
+        if step_type in self._step_types:
+            return
+        self._step_types.add(step_type)
+        for state in _FINAL_STEP_STATES:
+            self._m.step_runs.add(0, {sc.AIW_STEP_TYPE: step_type, sc.AIW_STEP_STATE: state})
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes = span_attributes(span)
