@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
@@ -12,9 +11,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import aiw_otel
 from aiw_otel.config import TelemetryConfig
 
-#: The local OpenAI-compatible server (`fake_openai` fixture) for every test module, and the real
-#: Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus` fixtures) for the stack tests.
-pytest_plugins = ["tests.fake_openai", "tests.stack"]
+#: The local OpenAI-compatible server (`fake_openai` fixture) and OTLP receivers (`receiver`, `grpc_receiver`)
+#: for every test module, and the real Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus`
+#: fixtures) for the stack tests.
+pytest_plugins = ["tests.fake_openai", "tests.otlp_receiver", "tests.stack"]
 
 
 class Captured:
@@ -62,7 +62,3 @@ def capture() -> Iterator[Any]:
     yield make
     for telemetry in made:
         telemetry.shutdown(2.0)
-
-
-def debug_config(**changes: Any) -> TelemetryConfig:
-    return replace(TelemetryConfig(log_level=aiw_otel.LogLevel.DEBUG), **changes)

@@ -24,7 +24,7 @@ from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, files_oldest_first
-from tests.test_spans import run_sample_plan
+from tests.recorded_runs import run_sample_plan
 
 
 def file_config(directory: Path, **changes) -> TelemetryConfig:

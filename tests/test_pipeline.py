@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -20,9 +19,7 @@ import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
 from aiw_otel.config import QueueConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
-from tests.conftest import debug_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.recorded_runs import debug_config
 
 
 class RaisingExporter(SpanExporter):

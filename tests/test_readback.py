@@ -24,63 +24,15 @@ from aiw_otel.readback.records import LogRecord, Span, load
 from aiw_otel.readback.render import render_runs
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.tree import build_runs, failure
+from tests.cli_process import AIW, ROOT, aiw
+from tests.otlp_files import collect_warnings, file_lines
 from tests.processes import until
+from tests.recorded_runs import record_runs
 
-ROOT = Path(__file__).resolve().parent.parent
 TRACES, LOGS = SIGNAL_FILES["traces"], SIGNAL_FILES["logs"]
-FAILING_COMMAND = ("import sys; print('pushing to registry.example'); "
-                   "print('connection refused', file=sys.stderr); sys.exit(3)")
 
 
 # -- real runs, written by the real file sink ------------------------------------------------------
-
-
-def run_plan(telemetry: aiw_otel.Telemetry, name: str, workspace: Path, fail: bool = True) -> str:
-    """Two AI calls, a tool writing a file, then (when `fail`) a deploy step whose command exits 3; returns the run id."""
-    with telemetry.plan_run(f"plan-{name}", name) as run:
-        with run.step("generate", "code_generation", "Write the module") as step:
-            for attempt, (tokens_in, tokens_out, cost) in enumerate(((100, 20, 0.0015), (50, 10, 0.0005)), start=1):
-                with step.ai_call(provider="openai", model="gpt-4o", server_address="api.openai.com",
-                                  server_port=443, attempt=attempt) as call:
-                    call.request_sent(prompt_tokens=tokens_in)
-                    call.response_received(response_model="gpt-4o-2024-08-06", input_tokens=tokens_in,
-                                           output_tokens=tokens_out, cost_usd=cost)
-            step.log(LogLevel.DEBUG, "auth", "using OPENAI_API_KEY=sk-demo" + "X" * 32)  # redacted: a metric point
-            with step.tool_call("write_file", call_id="call_1") as tool:
-                target = workspace / f"{name}.py"
-                with tool.file_operation("write", str(target)) as op:
-                    op.done(bytes_written=target.write_text("print('hi')\n"))
-        if fail:
-            with run.step("deploy", "deployment", "Push the module") as step:
-                for index in range(7):
-                    step.log(LogLevel.INFO, "deploy_progress", f"deploy progress {index}")
-                argv = [sys.executable, "-c", FAILING_COMMAND]
-                with step.command(argv, cwd=str(workspace)) as cmd:
-                    proc = subprocess.run(argv, env=cmd.child_env(), capture_output=True, cwd=workspace, timeout=60)
-                    cmd.started(4242)
-                    cmd.output("stdout", proc.stdout)
-                    cmd.output("stderr", proc.stderr)
-                    cmd.exited(proc.returncode)
-                step.fail("CommandFailed", f"deploy exited with {proc.returncode}")
-            run.skip_step("publish", "dependency 'deploy' did not complete", step_type="release")
-    return run.run_id
-
-
-def record_runs(directory: Path, *names: str, fail: bool = True, **file_changes: object) -> list[str]:
-    """Each plan through configure() with the file sink into `directory`, flushed between runs (separate lines)."""
-    config = TelemetryConfig(log_level=LogLevel.DEBUG,
-                             sinks=SinksConfig(file=FileSinkConfig(directory=str(directory), **file_changes)))
-    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
-    workspace = directory.parent / "workspace"
-    workspace.mkdir(exist_ok=True)
-    try:
-        run_ids = []
-        for name in names:
-            run_ids.append(run_plan(telemetry, name, workspace, fail))
-            assert telemetry.force_flush(10.0)
-    finally:
-        assert telemetry.shutdown(10.0)
-    return run_ids
 
 
 @pytest.fixture(scope="module")
@@ -91,25 +43,10 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def aiw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "COLUMNS": "120", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=environ, cwd=ROOT)
-
-
-def collect_warnings() -> tuple[list[str], callable]:
-    found: list[str] = []
-    return found, found.append
-
-
 def rendered(spans: list[Span], logs: list[LogRecord], log_lines: int = 5) -> str:
     console = Console(record=True, width=120, force_terminal=False)
     render_runs(build_runs(spans, logs), console, log_lines)
     return console.export_text()
-
-
-def file_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
 
 
 def one_record_per_line(line: str) -> list[str]:
@@ -461,7 +398,7 @@ def test_tail_reads_a_file_that_appears_later_and_skips_overlong_lines(tmp_path,
 def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     directory = tmp_path / "logs"
     directory.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", "logs", str(directory), "--follow"],
+    process = subprocess.Popen([*AIW, "logs", str(directory), "--follow"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(process.stdout), daemon=True)
