@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -10,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import aiw_otel
 from aiw_otel.config import TelemetryConfig
+from tests.cli_process import run_demo
 
 #: The local OpenAI-compatible server (`fake_openai` fixture) and OTLP receivers (`receiver`, `grpc_receiver`)
 #: for every test module, and the real Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus`
@@ -62,3 +64,12 @@ def capture() -> Iterator[Any]:
     yield make
     for telemetry in made:
         telemetry.shutdown(2.0)
+
+
+@pytest.fixture(scope="session")
+def demo_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The log directory of one real `aiw-otel demo` run, shared: the tests given it only read it."""
+    directory = tmp_path_factory.mktemp("demo")
+    result = run_demo(directory)
+    assert result.returncode == 0, result.stderr
+    return directory / "logs"
