@@ -19,6 +19,13 @@ from tests.cli_process import run_demo
 pytest_plugins = ["tests.fake_openai", "tests.otlp_receiver", "tests.stack"]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A stack test starts real servers: it is slow too, so `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("stack") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 class Captured:
     """A configured Telemetry plus what its in-memory sink received (flushed on every read)."""
 

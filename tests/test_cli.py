@@ -6,7 +6,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.cli_process import ROOT, aiw
+
+pytestmark = pytest.mark.slow
 
 
 def test_check_accepts_the_seed_example_and_creates_nothing(tmp_path):

@@ -21,6 +21,8 @@ from tests.fake_openai import FakeOpenAI, completion
 from tests.otlp_files import attrs, spans_in
 from tests.processes import process_state, process_with, until
 
+pytestmark = pytest.mark.slow
+
 
 def ensure_tmux() -> str:
     """tmux from the PATH, installed from Debian's packages if missing (the test setup may do that)."""

@@ -424,6 +424,7 @@ def test_default_socket_paths_fit_and_ctl_finds_the_newest(tmp_path):
 
 # -- aiw-otel ctl / watch against a real aiw-otel run ------------------------------------------
 
+@pytest.mark.slow
 def test_ctl_and_watch_without_a_run_say_so(tmp_path):
     path = tmp_path / "nobody.sock"
     for command in (("ctl", "status"), ("watch",)):
@@ -434,6 +435,7 @@ def test_ctl_and_watch_without_a_run_say_so(tmp_path):
         ControlClient(path).request("status")
 
 
+@pytest.mark.slow
 def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpenAI):
     long_check, check_marker = sleeper()
     fake_openai.script(completion("checking", tool_calls=[("execute_command", {"command": long_check})]))

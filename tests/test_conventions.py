@@ -100,6 +100,7 @@ def _keys(item: dict[str, Any]) -> list[str]:
     return [attribute["key"] for attribute in item.get("attributes") or ()]
 
 
+@pytest.mark.slow
 def test_every_attribute_the_demo_emits_is_a_conventions_or_ours(demo_keys):
     assert len(demo_keys) > 40  # the demo really ran: AI calls, tools, files, commands, a failure
     stray = {key: sorted(where) for key, where in demo_keys.items()
@@ -107,6 +108,7 @@ def test_every_attribute_the_demo_emits_is_a_conventions_or_ours(demo_keys):
     assert stray == {}
 
 
+@pytest.mark.slow
 def test_no_attribute_name_is_also_a_namespace(demo_keys):
     """Semconv naming: "Names SHOULD NOT coincide with namespaces" (`aiw.interaction` and
     `aiw.interaction.source` could not both exist)."""

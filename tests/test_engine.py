@@ -19,6 +19,7 @@ from tests.processes import pid_of, process_state, until
 from tests.recorded_runs import debug_config, plan_file
 
 
+@pytest.mark.slow
 def test_the_demo_plan_produces_the_span_tree_of_the_plan(tmp_path):
     logs = tmp_path / "logs"
     telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),

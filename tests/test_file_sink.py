@@ -224,6 +224,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_a_killed_run_keeps_what_was_finished(tmp_path, how):
     script = tmp_path / "child.py"

@@ -14,6 +14,8 @@ from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.records import attributes_of
 from tests.otlp_files import data_points, exports, items, spans_in
 
+pytestmark = pytest.mark.slow
+
 GEN_AI = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
           "server.address", "server.port"}
 SINK = {"aiw.sink", "aiw.signal"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -91,6 +92,7 @@ def quick_exit(**variables: str) -> dict[str, str]:
     return {**os.environ, "AIW_SHUTDOWN_TIMEOUT": "1", **variables}
 
 
+@pytest.mark.slow
 def test_a_silent_collector_neither_stalls_the_run_nor_starves_the_file_sink(tmp_path):
     silent = Silent()
     try:
@@ -105,6 +107,7 @@ def test_a_silent_collector_neither_stalls_the_run_nor_starves_the_file_sink(tmp
     assert "invoke_workflow greet-release" in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_a_traces_only_endpoint_gets_traces_and_nothing_else(receiver, tmp_path):
     result = run_demo(tmp_path, env=quick_exit(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint + "/v1/traces"))
     assert result.returncode == 0, result.stderr
@@ -112,12 +115,14 @@ def test_a_traces_only_endpoint_gets_traces_and_nothing_else(receiver, tmp_path)
     assert receiver.received["/v1/logs"] == [] and receiver.received["/v1/metrics"] == []
 
 
+@pytest.mark.slow
 def test_the_otlp_endpoint_option_sends_every_signal(receiver, tmp_path):
     result = run_demo(tmp_path, "--otlp-endpoint", receiver.endpoint)
     assert result.returncode == 0, result.stderr
     assert receiver.spans() and receiver.received["/v1/logs"] and receiver.received["/v1/metrics"]
 
 
+@pytest.mark.slow
 def test_a_run_started_with_traceparent_continues_that_trace(tmp_path):
     parent_trace, parent_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
     result = run_demo(tmp_path, env=quick_exit(TRACEPARENT=f"00-{parent_trace}-{parent_span}-01"))
@@ -128,6 +133,7 @@ def test_a_run_started_with_traceparent_continues_that_trace(tmp_path):
     assert root["parentSpanId"] == parent_span
 
 
+@pytest.mark.slow
 def test_a_malformed_traceparent_is_reported_and_a_new_trace_starts(tmp_path):
     result = run_demo(tmp_path, env=quick_exit(TRACEPARENT="00-not-a-trace-01"))
     assert result.returncode == 0, result.stderr

@@ -99,6 +99,7 @@ EXPECTED_SAMPLES = (
 )
 
 
+@pytest.mark.slow
 def test_the_demo_serves_metrics_on_loopback_only_and_keeps_the_final_values_up_after_it_ends(
     run: Any, tmp_path: Path
 ) -> None:
@@ -133,6 +134,7 @@ def test_the_demo_serves_metrics_on_loopback_only_and_keeps_the_final_values_up_
         scrape(url)
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_one_clear_line_and_the_run_goes_on(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -147,6 +149,7 @@ def test_a_busy_port_is_one_clear_line_and_the_run_goes_on(tmp_path: Path) -> No
     assert "metrics at" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable, value, says", [
     ("OTEL_EXPORTER_PROMETHEUS_PORT", "metrics", "expected a port number from 0 to 65535"),
     ("OTEL_METRICS_EXPORTER", "prometheus,statsd", "unsupported exporter 'statsd'"),

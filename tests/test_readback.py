@@ -109,6 +109,7 @@ def test_the_sinks_own_rotation_and_compression_read_back_whole(tmp_path):
         assert not any(node.missing for node in run.nodes())
 
 
+@pytest.mark.slow
 def test_a_torn_last_line_is_skipped_with_one_warning_and_the_rest_is_read(tmp_path, failed_run):
     directory = tmp_path / "logs"
     directory.mkdir()
@@ -155,6 +156,7 @@ def test_a_broken_gzip_backup_keeps_what_came_before(tmp_path, failed_run):
     assert logs and len(warnings) == 1 and "unreadable after line" in warnings[0] and ".1.gz" in warnings[0]
 
 
+@pytest.mark.slow
 def test_paths_that_do_not_exist_or_hold_nothing(tmp_path):
     result = aiw("logs", str(tmp_path / "nope"))
     assert result.returncode == 1 and f"{tmp_path / 'nope'}: no such file or directory" in result.stderr
@@ -192,6 +194,7 @@ def test_the_tree_nests_actions_under_steps_and_totals_tokens_and_cost(failed_ru
     assert "publish (release)  Skipped" in text
 
 
+@pytest.mark.slow
 def test_a_failed_run_points_at_the_failure_in_one_screen(failed_run):
     result = aiw("logs", str(failed_run), "--no-color")
     assert result.returncode == 0, result.stderr
@@ -279,6 +282,7 @@ def json_records(*args: str) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_json_prints_every_span_and_record_with_plain_attributes(failed_run):
     records = json_records(str(failed_run))
     spans, logs = load(find_files([failed_run]))
@@ -297,6 +301,7 @@ def test_json_prints_every_span_and_record_with_plain_attributes(failed_run):
     assert failed_log["attributes"]["aiw.state_after"] == "Failed"
 
 
+@pytest.mark.slow
 def test_trace_filter_takes_a_prefix(two_runs):
     directory, (first, second) = two_runs
     records = json_records(str(directory), "--trace", second[:8])
@@ -305,6 +310,7 @@ def test_trace_filter_takes_a_prefix(two_runs):
     assert "invoke_workflow first" in text and "invoke_workflow second" not in text and "what failed" not in text
 
 
+@pytest.mark.slow
 def test_step_filter_keeps_the_step_and_its_plan(two_runs):
     directory, (_, second) = two_runs
     records = json_records(str(directory), "--step", "deploy")
@@ -315,6 +321,7 @@ def test_step_filter_keeps_the_step_and_its_plan(two_runs):
     assert any(r["body"] == "connection refused" for r in records if r["type"] == "log")
 
 
+@pytest.mark.slow
 def test_level_and_component_filters_narrow_the_log_lines(two_runs):
     directory, _ = two_runs
     warnings = [r for r in json_records(str(directory), "--level", "warning") if r["type"] == "log"]
@@ -395,6 +402,7 @@ def test_tail_reads_a_file_that_appears_later_and_skips_overlong_lines(tmp_path,
     tail.close()
 
 
+@pytest.mark.slow
 def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     directory = tmp_path / "logs"
     directory.mkdir()
@@ -416,6 +424,7 @@ def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     assert len(out) == len(load(find_files([failed_run]))[1])
 
 
+@pytest.mark.slow
 def test_follow_refuses_a_rotated_backup(tmp_path):
     backup = tmp_path / f"{LOGS}.1.gz"
     backup.write_bytes(gzip.compress(b""))

@@ -18,6 +18,7 @@ def test_the_readme_has_examples():
     assert len(EXAMPLES) >= 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(EXAMPLES)))
 def test_readme_example_runs(index, tmp_path):
     script = tmp_path / f"example_{index}.py"

@@ -44,6 +44,7 @@ def assert_everything_arrived_once(received: Any, directory: Path) -> None:
     assert received.metric_points() == expected_metric_points(directory) > 0
 
 
+@pytest.mark.slow
 def test_ship_over_http_sends_every_span_log_record_and_metric_point(receiver, log_dir):
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--headers", "x-team=aiw, x-run=7")
     assert result.returncode == 0, result.stderr
@@ -64,6 +65,7 @@ def test_ship_over_http_sends_every_span_log_record_and_metric_point(receiver, l
             f"{len(logs)} log records, {expected_metric_points(log_dir)} metric points; 0 lines skipped") in result.stdout
 
 
+@pytest.mark.slow
 def test_ship_over_grpc_to_the_otlp_services(grpc_receiver, log_dir):
     result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc",
                  "--headers", "x-team=aiw")
@@ -104,6 +106,7 @@ def test_rotation_and_compression_do_not_send_anything_again(receiver, log_dir):
     assert_everything_arrived_once(receiver, log_dir)
 
 
+@pytest.mark.slow
 def test_a_refusing_endpoint_stops_the_ship_and_the_next_one_resumes_without_duplicates(receiver, log_dir):
     receiver.accept = 2
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
@@ -121,6 +124,7 @@ def test_a_refusing_endpoint_stops_the_ship_and_the_next_one_resumes_without_dup
     assert_everything_arrived_once(receiver, log_dir)
 
 
+@pytest.mark.slow
 def test_an_unreachable_endpoint_is_a_clear_error(log_dir):
     port = free_port()
     result = aiw("ship", str(log_dir), "--endpoint", f"http://127.0.0.1:{port}", "--timeout", "5")
@@ -152,6 +156,7 @@ def test_bad_lines_are_skipped_once_and_a_torn_live_line_waits_for_its_end(recei
     assert len(receiver.spans()) == len(load(find_files([source / TRACES]))[0])
 
 
+@pytest.mark.slow
 def test_a_partial_success_is_reported_and_not_sent_again(grpc_receiver, log_dir):
     grpc_receiver.responses["/v1/traces"] = trace_service_pb2.ExportTraceServiceResponse(
         partial_success=trace_service_pb2.ExportTracePartialSuccess(rejected_spans=2, error_message="too old"))
@@ -189,6 +194,7 @@ def test_lines_become_protobuf_requests_with_binary_ids(log_dir):
         parse_headers("novalue")
 
 
+@pytest.mark.slow
 def test_ship_to_a_traces_only_backend_with_the_endpoint_and_headers_from_the_environment(receiver, log_dir):
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
            "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20abc,x-team=a%2Cb"}
@@ -201,6 +207,7 @@ def test_ship_to_a_traces_only_backend_with_the_endpoint_and_headers_from_the_en
     assert headers["authorization"] == "Bearer abc" and headers["x-team"] == "a,b"  # percent-decoded
 
 
+@pytest.mark.slow
 def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(receiver, log_dir):
     with_password = receiver.endpoint.replace("http://", "http://admin:hunter2@")
     result = aiw("ship", str(log_dir), "--endpoint", with_password)
@@ -210,6 +217,7 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     assert receiver.spans()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("arguments", "environ", "expected"), [
     ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
     (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),
