@@ -241,7 +241,7 @@ def test_a_failing_subscriber_goes_to_the_health_report_never_to_stderr_under_a_
 
     run.relay.subscribe(broken)
     run.start()
-    _wait_for(lambda: reports)
+    until(lambda: reports, "the health report")
     (run.workspace / "go").write_text("")
     assert run.finish() is State.COMPLETED
     assert len(reports) == 1
@@ -257,7 +257,7 @@ def test_an_interrupt_cancels_the_run_before_or_after_its_start_and_only_once(st
     assert early.finish() is State.CANCELLED
     late = steered(WAIT_FOR_GO)
     late.start()
-    _wait_for(lambda: late.relay.snapshot().steps[0].state == "Running")
+    until(lambda: late.relay.snapshot().steps[0].state == "Running", "the step running")
     late.relay.interrupt("keyboard")
     late.relay.interrupt("keyboard")  # a second Ctrl-C: no second request, no refusal recorded
     assert late.finish() is State.CANCELLED
