@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -11,10 +11,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import aiw_otel
 from aiw_otel.config import TelemetryConfig
+from tests.cli_process import run_demo
 
-#: The local OpenAI-compatible server (`fake_openai` fixture) for every test module, and the real
-#: Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus` fixtures) for the stack tests.
-pytest_plugins = ["tests.fake_openai", "tests.stack"]
+#: The local OpenAI-compatible server (`fake_openai` fixture) and OTLP receivers (`receiver`, `grpc_receiver`)
+#: for every test module, and the real Collector, Jaeger and Prometheus (`collector`, `jaeger`, `prometheus`
+#: fixtures) for the stack tests.
+pytest_plugins = ["tests.fake_openai", "tests.otlp_receiver", "tests.stack"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A stack test starts real servers: it is slow too, so `-m "not slow"` leaves it out."""
+    for item in items:
+        if item.get_closest_marker("stack") is not None:
+            item.add_marker(pytest.mark.slow)
 
 
 class Captured:
@@ -64,5 +73,10 @@ def capture() -> Iterator[Any]:
         telemetry.shutdown(2.0)
 
 
-def debug_config(**changes: Any) -> TelemetryConfig:
-    return replace(TelemetryConfig(log_level=aiw_otel.LogLevel.DEBUG), **changes)
+@pytest.fixture(scope="session")
+def demo_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The log directory of one real `aiw-otel demo` run, shared: the tests given it only read it."""
+    directory = tmp_path_factory.mktemp("demo")
+    result = run_demo(directory)
+    assert result.returncode == 0, result.stderr
+    return directory / "logs"

@@ -11,7 +11,8 @@ from typing import Any, Iterator
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.cli_process import ROOT
+
 COMPOSE = ROOT / "docker-compose.yml"
 COLLECTOR_CONFIG = ROOT / "collector-config"
 PROMETHEUS_YML = COLLECTOR_CONFIG / "prometheus.yml"

@@ -45,3 +45,8 @@ def process_with(marker: str, *, shells: bool = True) -> int | None:
             continue
         return int(entry)
     return None
+
+
+def pid_of(marker: str, seconds: float = DEADLINE_S) -> int:
+    """Wait for a process (not a shell) whose command line holds `marker`; its pid."""
+    return until(lambda: process_with(marker, shells=False), f"a process running {marker!r}", seconds)

@@ -42,9 +42,11 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from tests import cli_process
+from tests.cli_process import ROOT
+from tests.otlp_files import spans_in
 from tests.processes import until
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "collector-config"
 COLLECTOR_CONFIG = CONFIG_DIR / "otel-collector.yaml"
 JAEGER_CONFIG = CONFIG_DIR / "jaeger.yaml"
@@ -393,24 +395,14 @@ def demo_run(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> 
 
 def run_demo(collector: Collector, tmp: Path) -> DemoRun:
     """`aiw-otel demo` as a real process, exporting OTLP/HTTP to the collector (and to its log dir in `tmp`)."""
-    import sys
-
     env = server_environment({
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.otlp_http_url,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     })
-    result = subprocess.run(
-        [sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console",
-         "--workspace", str(tmp / "ws"), "--log-dir", str(tmp / "logs")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    result = cli_process.run_demo(tmp, env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr and "did not receive" not in result.stderr, result.stderr
-    spans = []
-    for line in (tmp / "logs" / "traces.otlp.jsonl").read_text().splitlines():
-        for resource_spans in json.loads(line)["resourceSpans"]:
-            for scope_spans in resource_spans["scopeSpans"]:
-                spans.extend(scope_spans["spans"])
-    return DemoRun(result, spans)
+    return DemoRun(result, spans_in(tmp / "logs"))
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -19,7 +19,7 @@ from aiw_otel.model import RunCancelled, State
 from aiw_otel.runner.ai_client import AIConfigError, AIRequestError, ChatResult, ReplayError, ToolCallRequest, make_client
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.openai_chat import retry_after_s
-from tests.conftest import debug_config
+from tests.recorded_runs import debug_config
 from tests.processes import until
 from tests.fake_openai import FakeOpenAI, completion, error
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
 
+from tests.cli_process import ROOT, aiw
 
-def aiw(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120, env=env)
+pytestmark = pytest.mark.slow
 
 
 def test_check_accepts_the_seed_example_and_creates_nothing(tmp_path):

@@ -98,6 +98,7 @@ def test_loading_the_example_creates_no_files(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_dictconfig_accepts_the_checked_logging_part(tmp_path: Path) -> None:
     # In a child process: dictConfig replaces the global logging setup, which pytest relies on.
     script = (

@@ -7,22 +7,21 @@ the processes checked in /proc.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
-from pathlib import Path
 
 import pytest
 
-from aiw_otel.logdir import SIGNAL_FILES
+from tests.cli_process import ROOT
 from tests.fake_openai import FakeOpenAI, completion
+from tests.otlp_files import attrs, spans_in
 from tests.processes import process_state, process_with, until
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 
 
 def ensure_tmux() -> str:
@@ -121,11 +120,9 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
             os.killpg(sleeper, 0)
     finally:
         subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)
-    spans = [span for line in (logs / SIGNAL_FILES["traces"]).read_text().splitlines()
-             for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    spans = spans_in(logs)
     interactions = [s["name"] for s in spans if s["name"].startswith("user_interaction")]
     assert interactions == ["user_interaction pause", "user_interaction resume", "user_interaction context",
                             "user_interaction cancel"]
     (root,) = [s for s in spans if s["name"] == "invoke_workflow tmux-test"]
-    states = {a["key"]: a["value"].get("stringValue") for a in root["attributes"]}
-    assert states["aiw.plan.state"] == "Cancelled"
+    assert attrs(root)["aiw.plan.state"] == "Cancelled"

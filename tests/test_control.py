@@ -8,7 +8,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,14 +25,15 @@ from aiw_otel.control.socket_server import UPDATE_INTERVAL_S, ControlServer, Con
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
-from tests.conftest import debug_config
+from tests.cli_process import AIW, aiw
 from tests.fake_openai import FakeOpenAI, completion
-from tests.test_cli import ROOT
-from tests.test_engine import _pid_of, _state, _wait_for, attrs, plan_file, spans_in
+from tests.otlp_files import attrs, spans_in
+from tests.processes import pid_of, process_state, until
+from tests.recorded_runs import debug_config, plan_file
 
 
 def sleeper(seconds: float = 600) -> tuple[str, str]:
-    """A long command and the unique marker `_pid_of` finds it by (not a leftover of another run)."""
+    """A long command and the unique marker `pid_of` finds it by (not a leftover of another run)."""
     return _python(f"import time; time.sleep({seconds})")
 
 
@@ -138,16 +138,16 @@ def test_every_command_valid_and_invalid_through_the_relay(steered):
     relay = run.relay
     assert relay.submit("pause", "test") == Reply(False, "the run has not started yet")
     run.start()
-    pid = _pid_of(marker)
+    pid = pid_of(marker)
 
     assert relay.submit("resume", "test") == Reply(False, "cannot resume: the run is not paused (it is Running)")
     assert relay.submit("pause", "test") == Reply(True, "paused: the running command is suspended and the next AI "
                                                         "call held")
-    _wait_for(lambda: _state(pid) == "T")
+    until(lambda: process_state(pid) == "T", "the command stopped (state T)")
     assert relay.submit("pause", "test") == Reply(False, "cannot pause: the run is already paused")
     assert relay.submit("pause now", "test") == Reply(False, "'pause' takes no argument")
     assert relay.submit("  RESUME ", "test").ok
-    _wait_for(lambda: _state(pid) in ("S", "R"))
+    until(lambda: process_state(pid) in ("S", "R"), "the command running again")
 
     assert relay.submit("context", "test") == Reply(False, "context needs text: context <text>")
     assert relay.submit("context   focus on the API section ", "test").ok
@@ -213,7 +213,7 @@ def test_concurrent_commands_leave_the_run_and_its_control_agreeing(steered):
     command, marker = sleeper()
     run = steered(long_then_ai(command))
     run.start()
-    _pid_of(marker)
+    pid_of(marker)
     replies: list[Reply] = []
 
     def hammer(command: str) -> None:
@@ -241,7 +241,7 @@ def test_a_failing_subscriber_goes_to_the_health_report_never_to_stderr_under_a_
 
     run.relay.subscribe(broken)
     run.start()
-    _wait_for(lambda: reports)
+    until(lambda: reports, "the health report")
     (run.workspace / "go").write_text("")
     assert run.finish() is State.COMPLETED
     assert len(reports) == 1
@@ -257,7 +257,7 @@ def test_an_interrupt_cancels_the_run_before_or_after_its_start_and_only_once(st
     assert early.finish() is State.CANCELLED
     late = steered(WAIT_FOR_GO)
     late.start()
-    _wait_for(lambda: late.relay.snapshot().steps[0].state == "Running")
+    until(lambda: late.relay.snapshot().steps[0].state == "Running", "the step running")
     late.relay.interrupt("keyboard")
     late.relay.interrupt("keyboard")  # a second Ctrl-C: no second request, no refusal recorded
     assert late.finish() is State.CANCELLED
@@ -286,7 +286,7 @@ def test_changes_fan_out_to_every_subscriber_and_a_failing_one_is_dropped(steere
     run.relay.subscribe(count("b"))
     leave = run.relay.subscribe(count("left"))
     run.start()
-    _wait_for(lambda: seen["left"] > 0)
+    until(lambda: seen["left"] > 0, "a first change")
     leave()
     left_at = seen["left"]
     (run.workspace / "go").write_text("")
@@ -341,7 +341,7 @@ def test_watch_streams_coalesced_updates_then_end(steered, tmp_path):
         watcher = threading.Thread(
             target=lambda: events.extend((time.monotonic(), e) for e in ControlClient(server.path).watch()))
         watcher.start()
-        _wait_for(lambda: events)
+        until(lambda: events, "a first event")
         (run.workspace / "go").write_text("")
         assert run.finish() is State.COMPLETED
         watcher.join(10)
@@ -424,11 +424,7 @@ def test_default_socket_paths_fit_and_ctl_finds_the_newest(tmp_path):
 
 # -- aiw-otel ctl / watch against a real aiw-otel run ------------------------------------------
 
-def aiw(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=60)
-
-
+@pytest.mark.slow
 def test_ctl_and_watch_without_a_run_say_so(tmp_path):
     path = tmp_path / "nobody.sock"
     for command in (("ctl", "status"), ("watch",)):
@@ -439,6 +435,7 @@ def test_ctl_and_watch_without_a_run_say_so(tmp_path):
         ControlClient(path).request("status")
 
 
+@pytest.mark.slow
 def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpenAI):
     long_check, check_marker = sleeper()
     fake_openai.script(completion("checking", tool_calls=[("execute_command", {"command": long_check})]))
@@ -447,23 +444,23 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
     plan.write_text(long_then_ai(wait))
     sock, logs, workspace = tmp_path / "ctl.sock", tmp_path / "logs", tmp_path / "ws"
     runner = subprocess.Popen(
-        [sys.executable, "-m", "aiw_otel.cli", "run", str(plan), "--provider", "openai", "--model", "m",
+        [*AIW, "run", str(plan), "--provider", "openai", "--model", "m",
          "--no-console", "--log-dir", str(logs), "--workspace", str(workspace), "--control-socket", str(sock)],
         cwd=tmp_path, env={**os.environ, "OPENAI_BASE_URL": fake_openai.base_url},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watch: subprocess.Popen | None = None
     try:
-        _wait_for(sock.exists, 30)
+        until(sock.exists, "the control socket", 30)
 
         def ctl(*args: str) -> subprocess.CompletedProcess:
             return aiw("ctl", *args, "--socket", str(sock))
 
-        watch = subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", "watch", "--socket", str(sock)],
+        watch = subprocess.Popen([*AIW, "watch", "--socket", str(sock)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        waiter = _pid_of(wait_marker, 30)
+        waiter = pid_of(wait_marker, 30)
         paused = ctl("pause")
         assert paused.returncode == 0 and paused.stdout.startswith("paused"), paused.stderr
-        _wait_for(lambda: _state(waiter) == "T")
+        until(lambda: process_state(waiter) == "T", "the command stopped (state T)")
         again = ctl("pause")
         assert again.returncode == 1 and again.stdout.strip() == "cannot pause: the run is already paused"
         extra = ctl("pause", "harder")
@@ -475,13 +472,13 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
         raw = json.loads(ctl("status", "--json").stdout)
         assert raw["ok"] and raw["data"]["control_socket"] == str(sock)
         assert ctl("resume").returncode == 0
-        _wait_for(lambda: _state(waiter) in ("S", "R"))
+        until(lambda: process_state(waiter) in ("S", "R"), "the command running again")
         assert ctl("context", "prefer", "the", "staging", "server").returncode == 0
         (workspace / "go").write_text("")
 
         (request,) = fake_openai.wait_for_requests(1, 30)
         assert request.body["messages"][-1]["content"].endswith("prefer the staging server")
-        group = os.getpgid(_pid_of(check_marker, 30))
+        group = os.getpgid(pid_of(check_marker, 30))
         shown = ctl("details", "long")
         assert shown.returncode == 0 and shown.stdout.strip() == "showing step 'long'"
         unknown = ctl("dance")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +14,7 @@ from aiw_otel.runner.command_line import direct_argv
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.openai_chat import server_of
 from aiw_otel.runner.processes import run_command
+from tests.otlp_files import log_records_in, spans_in
 
 
 def _assistant(arguments: str, finish_reason: str) -> dict:
@@ -83,36 +81,26 @@ SEMCONV_KEYS = frozenset({
 
 
 @pytest.fixture(scope="module")
-def demo_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+def demo_keys(demo_logs: Path) -> dict[str, set[str]]:
     """Attribute key -> where it was seen, over the spans, span events and log records of a real demo run."""
-    logs = tmp_path_factory.mktemp("demo") / "logs"
-    result = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--log-dir", str(logs)],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
     keys: defaultdict[str, set[str]] = defaultdict(set)
-    for span in _items(logs / "traces.otlp.jsonl", "resourceSpans", "scopeSpans", "spans"):
+    for span in spans_in(demo_logs):
         for key in _keys(span):
             keys[key].add(f"span {span['name']}")
         for event in span.get("events") or ():
             for key in _keys(event):
                 keys[key].add(f"event {event['name']}")
-    for record in _items(logs / "logs.otlp.jsonl", "resourceLogs", "scopeLogs", "logRecords"):
+    for record in log_records_in(demo_logs):
         for key in _keys(record):
             keys[key].add("log record")
     return keys
-
-
-def _items(path: Path, resources: str, scopes: str, items: str) -> Iterator[dict[str, Any]]:
-    for line in path.read_text().splitlines():
-        for resource in json.loads(line).get(resources) or ():
-            for scope in resource.get(scopes) or ():
-                yield from scope.get(items) or ()
 
 
 def _keys(item: dict[str, Any]) -> list[str]:
     return [attribute["key"] for attribute in item.get("attributes") or ()]
 
 
+@pytest.mark.slow
 def test_every_attribute_the_demo_emits_is_a_conventions_or_ours(demo_keys):
     assert len(demo_keys) > 40  # the demo really ran: AI calls, tools, files, commands, a failure
     stray = {key: sorted(where) for key, where in demo_keys.items()
@@ -120,6 +108,7 @@ def test_every_attribute_the_demo_emits_is_a_conventions_or_ours(demo_keys):
     assert stray == {}
 
 
+@pytest.mark.slow
 def test_no_attribute_name_is_also_a_namespace(demo_keys):
     """Semconv naming: "Names SHOULD NOT coincide with namespaces" (`aiw.interaction` and
     `aiw.interaction.source` could not both exist)."""

@@ -2,36 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 import aiw_otel
 from aiw_otel import State
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
-from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.cli.run import DEMO_PLAN
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
-from tests.conftest import debug_config
 from tests.fake_openai import FakeOpenAI, completion
-from tests.processes import process_state, process_with, until
+from tests.otlp_files import attrs, spans_in
+from tests.processes import pid_of, process_state, until
+from tests.recorded_runs import debug_config, plan_file
 
 
-def spans_in(directory: Path) -> list[dict[str, Any]]:
-    text = (directory / SIGNAL_FILES["traces"]).read_text()
-    return [span for line in text.splitlines() for rs in json.loads(line)["resourceSpans"]
-            for ss in rs["scopeSpans"] for span in ss["spans"]]
-
-
-def attrs(span: dict[str, Any]) -> dict[str, Any]:
-    return {a["key"]: next(iter(a["value"].values())) for a in span.get("attributes", [])}
-
-
+@pytest.mark.slow
 def test_the_demo_plan_produces_the_span_tree_of_the_plan(tmp_path):
     logs = tmp_path / "logs"
     telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),
@@ -76,12 +64,6 @@ def test_the_demo_plan_produces_the_span_tree_of_the_plan(tmp_path):
     assert (tmp_path / "ws" / "greet.py").exists() and (tmp_path / "ws" / "test_greet.py").exists()
 
 
-def plan_file(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "plan.yaml"
-    path.write_text(body)
-    return path
-
-
 def test_an_ai_step_talks_to_a_real_openai_compatible_server(capture, tmp_path, fake_openai: FakeOpenAI):
     fake_openai.script(
         completion("writing", tool_calls=[("write_file", {"path": "out.txt", "content": "made by the model"})]),
@@ -113,18 +95,6 @@ plan:
     assert len(chats) == 2 and all(s.attributes["gen_ai.provider.name"] == "openai" for s in chats)
 
 
-def _pid_of(marker: str, deadline_s: float = 10.0) -> int:
-    return until(lambda: process_with(marker, shells=False), f"a process running {marker!r}", deadline_s)
-
-
-def _state(pid: int) -> str:
-    return process_state(pid) or "gone"
-
-
-def _wait_for(condition, deadline_s: float = 10.0) -> None:
-    until(condition, "the condition", deadline_s)
-
-
 def test_pause_resume_context_and_cancel_a_running_plan(capture, tmp_path, fake_openai: FakeOpenAI):
     fake_openai.script(completion("noted"))
     plan = load_plan(plan_file(tmp_path, """
@@ -146,12 +116,12 @@ plan:
     result: list[State] = []
     worker = threading.Thread(target=lambda: result.append(engine.run()))
     worker.start()
-    pid = _pid_of("sleep 37.25")
+    pid = pid_of("sleep 37.25")
     engine.pause(source="test")
-    _wait_for(lambda: _state(pid) == "T")
+    until(lambda: process_state(pid) == "T", "the command stopped (state T)")
     engine.add_context("focus on the API section", source="test")
     engine.resume(source="test")
-    _wait_for(lambda: _state(pid) in ("S", "R"))
+    until(lambda: process_state(pid) in ("S", "R"), "the command running again")
     engine.cancel(source="test")
     worker.join(20)
     assert not worker.is_alive() and result == [State.CANCELLED]
@@ -188,7 +158,7 @@ plan:
     worker.start()
     assert engine.wait_until_started(10)
     engine.add_context("use British spelling")
-    _wait_for(workspace.exists)
+    until(workspace.exists, "the workspace")
     (workspace / "go").write_text("")
     worker.join(20)
     (request,) = fake_openai.wait_for_requests(1)

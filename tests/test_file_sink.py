@@ -24,7 +24,8 @@ from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, files_oldest_first
-from tests.test_spans import run_sample_plan
+from tests.otlp_files import items_in
+from tests.recorded_runs import run_sample_plan
 
 
 def file_config(directory: Path, **changes) -> TelemetryConfig:
@@ -41,9 +42,7 @@ def read_lines(directory: Path, base: str) -> list[str]:
 
 
 def log_bodies(directory: Path) -> list[str]:
-    return [record["body"]["stringValue"]
-            for line in read_lines(directory, SIGNAL_FILES["logs"])
-            for rl in json.loads(line)["resourceLogs"] for sl in rl["scopeLogs"] for record in sl["logRecords"]]
+    return [record["body"]["stringValue"] for record in items_in(read_lines(directory, SIGNAL_FILES["logs"]), "logs")]
 
 
 def hex_ids_to_base64(node):
@@ -224,6 +223,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_a_killed_run_keeps_what_was_finished(tmp_path, how):
     script = tmp_path / "child.py"
@@ -236,8 +236,7 @@ def test_a_killed_run_keeps_what_was_finished(tmp_path, how):
     proc.communicate(timeout=30)
     bodies = log_bodies(logs)
     assert [b for b in bodies if b.startswith("record ")] == [f"record {i}" for i in range(50)]
-    spans = [s["name"] for line in read_lines(logs, SIGNAL_FILES["traces"])
-             for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for s in ss["spans"]]
+    spans = [s["name"] for s in items_in(read_lines(logs, SIGNAL_FILES["traces"]), "traces")]
     assert spans.count("work") == 50
     if how is not signal.SIGKILL:  # an orderly stop also ends the open plan span, as interrupted
         assert "invoke_workflow killed plan" in spans

@@ -4,18 +4,18 @@ the values agree with what the trace says happened."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.records import attributes_of
+from tests.otlp_files import data_points, exports, items, spans_in
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
 GEN_AI = {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
           "server.address", "server.port"}
 SINK = {"aiw.sink", "aiw.signal"}
@@ -44,19 +44,12 @@ ALLOWED = {
 EXPECTED = set(ALLOWED) - {"aiw.user.interactions"}
 
 
-def otlp_lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def metric_points(export: dict[str, Any], metrics: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(name, attributes, point) for every data point of one export; fills `metrics` by name."""
-    for resource_metrics in export["resourceMetrics"]:
-        for scope_metrics in resource_metrics["scopeMetrics"]:
-            for metric in scope_metrics["metrics"]:
-                data = metric.get("sum") or metric.get("histogram") or metric.get("gauge")
-                metrics[metric["name"]] = metric
-                for point in data["dataPoints"]:
-                    yield metric["name"], attributes_of(point.get("attributes")), point
+    for metric in items(export, "metrics"):
+        metrics[metric["name"]] = metric
+        for point in data_points(metric):
+            yield metric["name"], attributes_of(point.get("attributes")), point
 
 
 def value(point: dict[str, Any]) -> float:
@@ -64,17 +57,11 @@ def value(point: dict[str, Any]) -> float:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    logs = tmp_path_factory.mktemp("demo") / "logs"
-    result = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--log-dir", str(logs)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stderr
+def demo(demo_logs: Path) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     # Cumulative temporality: the last export holds the final values.
-    points = list(metric_points(otlp_lines(logs / "metrics.otlp.jsonl")[-1], metrics))
-    spans = [attributes_of(span.get("attributes"))
-             for line in otlp_lines(logs / "traces.otlp.jsonl")
-             for rs in line["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    points = list(metric_points(exports(demo_logs / SIGNAL_FILES["metrics"])[-1], metrics))
+    spans = [attributes_of(span.get("attributes")) for span in spans_in(demo_logs)]
     return {"points": points, "metrics": metrics, "spans": spans}
 
 

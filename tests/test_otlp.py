@@ -2,59 +2,17 @@
 
 from __future__ import annotations
 
-import http.server
+import os
 import socket
-import threading
 
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import aiw_otel
-
-MESSAGES = {"/v1/traces": ExportTraceServiceRequest, "/v1/logs": ExportLogsServiceRequest,
-            "/v1/metrics": ExportMetricsServiceRequest}
-
-
-class Receiver:
-    """An OTLP/HTTP protobuf endpoint on 127.0.0.1 that keeps what it is sent."""
-
-    def __init__(self) -> None:
-        self.received: dict[str, list] = {path: [] for path in MESSAGES}
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received[self.path].append((dict(self.headers), MESSAGES[self.path].FromString(body)))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def spans(self) -> list:
-        return [span for _, request in self.received["/v1/traces"] for rs in request.resource_spans
-                for ss in rs.scope_spans for span in ss.spans]
-
-    def close(self) -> None:
-        self.server.shutdown()
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
+from tests.cli_process import run_demo
+from tests.otlp_files import spans_in
+from tests.stack import free_port
 
 
 def test_endpoint_variable_turns_on_otlp_and_everything_arrives_redacted(receiver):
@@ -75,14 +33,12 @@ def test_endpoint_variable_turns_on_otlp_and_everything_arrives_redacted(receive
     assert resource["service.name"] == "runner-under-test"
     assert resource["service.version"] and resource["service.instance.id"]
     assert secret[10:30] not in str(request)
-    logs = [r for _, req in receiver.received["/v1/logs"] for rl in req.resource_logs for sl in rl.scope_logs
-            for r in sl.log_records]
+    logs = receiver.log_records()
     assert any(r.body.string_value == "Starting execution of step 's1'." for r in logs)
     step_span = next(s for s in spans if s.name == "code_generation")
     started = next(r for r in logs if r.body.string_value == "Starting execution of step 's1'.")
     assert started.span_id == step_span.span_id and started.trace_id == step_span.trace_id
-    metrics = [m.name for _, req in receiver.received["/v1/metrics"] for rm in req.resource_metrics
-               for sm in rm.scope_metrics for m in sm.metrics]
+    metrics = [m.name for m in receiver.metrics()]
     assert "aiw.telemetry.redactions" in metrics
 
 
@@ -95,12 +51,6 @@ def test_traces_exporter_none_keeps_traces_home(receiver):
     assert telemetry.shutdown(10.0)
     assert receiver.received["/v1/traces"] == []
     assert receiver.received["/v1/logs"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:  # a port nothing listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_an_unreachable_collector_costs_one_summary_line_that_counts_what_was_lost(capsys):
@@ -137,21 +87,16 @@ class Silent:
         self.server.close()
 
 
-def run_demo(tmp_path, **environ: str):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "AIW_SHUTDOWN_TIMEOUT": "1", **environ}
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--log-dir",
-                           str(tmp_path / "logs"), "--workspace", str(tmp_path / "ws")],
-                          capture_output=True, text=True, timeout=120, env=env)
+def quick_exit(**variables: str) -> dict[str, str]:
+    """This environment plus `variables`, the run waiting at most 1 s for its exporters when it ends."""
+    return {**os.environ, "AIW_SHUTDOWN_TIMEOUT": "1", **variables}
 
 
+@pytest.mark.slow
 def test_a_silent_collector_neither_stalls_the_run_nor_starves_the_file_sink(tmp_path):
     silent = Silent()
     try:
-        result = run_demo(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=silent.endpoint)
+        result = run_demo(tmp_path, env=quick_exit(OTEL_EXPORTER_OTLP_ENDPOINT=silent.endpoint))
     finally:
         silent.close()
     assert result.returncode == 0, result.stderr
@@ -162,39 +107,35 @@ def test_a_silent_collector_neither_stalls_the_run_nor_starves_the_file_sink(tmp
     assert "invoke_workflow greet-release" in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_a_traces_only_endpoint_gets_traces_and_nothing_else(receiver, tmp_path):
-    result = run_demo(tmp_path, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint + "/v1/traces")
+    result = run_demo(tmp_path, env=quick_exit(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.endpoint + "/v1/traces"))
     assert result.returncode == 0, result.stderr
     assert any(s.name == "invoke_workflow greet-release" for s in receiver.spans())
     assert receiver.received["/v1/logs"] == [] and receiver.received["/v1/metrics"] == []
 
 
+@pytest.mark.slow
 def test_the_otlp_endpoint_option_sends_every_signal(receiver, tmp_path):
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--otlp-endpoint",
-                             receiver.endpoint, "--log-dir", str(tmp_path / "logs"), "--workspace", str(tmp_path / "ws")],
-                            capture_output=True, text=True, timeout=120)
+    result = run_demo(tmp_path, "--otlp-endpoint", receiver.endpoint)
     assert result.returncode == 0, result.stderr
     assert receiver.spans() and receiver.received["/v1/logs"] and receiver.received["/v1/metrics"]
 
 
+@pytest.mark.slow
 def test_a_run_started_with_traceparent_continues_that_trace(tmp_path):
     parent_trace, parent_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
-    result = run_demo(tmp_path, TRACEPARENT=f"00-{parent_trace}-{parent_span}-01")
+    result = run_demo(tmp_path, env=quick_exit(TRACEPARENT=f"00-{parent_trace}-{parent_span}-01"))
     assert result.returncode == 0, result.stderr
-    import json
-
-    spans = [span for line in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().splitlines()
-             for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    spans = spans_in(tmp_path / "logs")
     assert {span["traceId"] for span in spans} == {parent_trace}
     (root,) = [span for span in spans if span["name"] == "invoke_workflow greet-release"]
     assert root["parentSpanId"] == parent_span
 
 
+@pytest.mark.slow
 def test_a_malformed_traceparent_is_reported_and_a_new_trace_starts(tmp_path):
-    result = run_demo(tmp_path, TRACEPARENT="00-not-a-trace-01")
+    result = run_demo(tmp_path, env=quick_exit(TRACEPARENT="00-not-a-trace-01"))
     assert result.returncode == 0, result.stderr
     assert "TRACEPARENT='00-not-a-trace-01' is not a W3C traceparent" in result.stderr
     assert '"parentSpanId"' not in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().split("invoke_workflow")[0][-400:]

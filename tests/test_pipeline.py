@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -20,9 +19,7 @@ import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
 from aiw_otel.config import QueueConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
-from tests.conftest import debug_config
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.recorded_runs import debug_config
 
 
 class RaisingExporter(SpanExporter):
@@ -142,6 +139,7 @@ def test_shutdown_ends_open_spans_as_interrupted(capture):
     run.__exit__(None, None, None)
 
 
+@pytest.mark.slow
 def test_sigterm_flushes_and_ends_open_spans_in_a_real_process(tmp_path):
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent("""
@@ -307,6 +305,7 @@ def test_sdk_disabled_keeps_the_api_working_and_records_nothing(capture):
     assert cap.spans() == [] and cap.logs() == []
 
 
+@pytest.mark.slow
 def test_import_loads_no_exporter_or_grpc(tmp_path):
     code = ("import sys, aiw_otel; aiw_otel.configure(environ={}, set_global=False, handle_signals=False);"
             "bad = [m for m in sys.modules if 'grpc' in m or 'exporter.otlp' in m or 'prometheus' in m];"

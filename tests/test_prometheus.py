@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -20,22 +19,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from aiw_otel.config import ConfigError, TelemetryConfig
 from aiw_otel.config_env import apply_environment
 from aiw_otel.config_yaml import config_from_text
+from tests.cli_process import AIW, ROOT, aiw
 from tests.processes import DEADLINE_S, until
 
-ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "examples" / "plans" / "hello.yaml"
-
-
-def aiw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=300)
 
 
 class Run:
     """A run in the background whose stdout lines are collected as they come."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", *args], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([*AIW, *args], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, cwd=ROOT)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -114,6 +108,7 @@ EXPECTED_SAMPLES = (
 )
 
 
+@pytest.mark.slow
 def test_the_demo_serves_metrics_on_loopback_only_and_keeps_the_final_values_up_after_it_ends(
     run: Any, tmp_path: Path
 ) -> None:
@@ -148,6 +143,7 @@ def test_the_demo_serves_metrics_on_loopback_only_and_keeps_the_final_values_up_
         scrape(url)
 
 
+@pytest.mark.slow
 def test_a_busy_port_is_one_clear_line_and_the_run_goes_on(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -162,6 +158,7 @@ def test_a_busy_port_is_one_clear_line_and_the_run_goes_on(tmp_path: Path) -> No
     assert "metrics at" not in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable, value, says", [
     ("OTEL_EXPORTER_PROMETHEUS_PORT", "metrics", "expected a port number from 0 to 65535"),
     ("OTEL_METRICS_EXPORTER", "prometheus,statsd", "unsupported exporter 'statsd'"),

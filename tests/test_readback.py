@@ -24,63 +24,15 @@ from aiw_otel.readback.records import LogRecord, Span, load
 from aiw_otel.readback.render import render_runs
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.tree import build_runs, failure
+from tests.cli_process import AIW, ROOT, aiw
+from tests.otlp_files import collect_warnings, file_lines
 from tests.processes import until
+from tests.recorded_runs import record_runs
 
-ROOT = Path(__file__).resolve().parent.parent
 TRACES, LOGS = SIGNAL_FILES["traces"], SIGNAL_FILES["logs"]
-FAILING_COMMAND = ("import sys; print('pushing to registry.example'); "
-                   "print('connection refused', file=sys.stderr); sys.exit(3)")
 
 
 # -- real runs, written by the real file sink ------------------------------------------------------
-
-
-def run_plan(telemetry: aiw_otel.Telemetry, name: str, workspace: Path, fail: bool = True) -> str:
-    """Two AI calls, a tool writing a file, then (when `fail`) a deploy step whose command exits 3; returns the run id."""
-    with telemetry.plan_run(f"plan-{name}", name) as run:
-        with run.step("generate", "code_generation", "Write the module") as step:
-            for attempt, (tokens_in, tokens_out, cost) in enumerate(((100, 20, 0.0015), (50, 10, 0.0005)), start=1):
-                with step.ai_call(provider="openai", model="gpt-4o", server_address="api.openai.com",
-                                  server_port=443, attempt=attempt) as call:
-                    call.request_sent(prompt_tokens=tokens_in)
-                    call.response_received(response_model="gpt-4o-2024-08-06", input_tokens=tokens_in,
-                                           output_tokens=tokens_out, cost_usd=cost)
-            step.log(LogLevel.DEBUG, "auth", "using OPENAI_API_KEY=sk-demo" + "X" * 32)  # redacted: a metric point
-            with step.tool_call("write_file", call_id="call_1") as tool:
-                target = workspace / f"{name}.py"
-                with tool.file_operation("write", str(target)) as op:
-                    op.done(bytes_written=target.write_text("print('hi')\n"))
-        if fail:
-            with run.step("deploy", "deployment", "Push the module") as step:
-                for index in range(7):
-                    step.log(LogLevel.INFO, "deploy_progress", f"deploy progress {index}")
-                argv = [sys.executable, "-c", FAILING_COMMAND]
-                with step.command(argv, cwd=str(workspace)) as cmd:
-                    proc = subprocess.run(argv, env=cmd.child_env(), capture_output=True, cwd=workspace, timeout=60)
-                    cmd.started(4242)
-                    cmd.output("stdout", proc.stdout)
-                    cmd.output("stderr", proc.stderr)
-                    cmd.exited(proc.returncode)
-                step.fail("CommandFailed", f"deploy exited with {proc.returncode}")
-            run.skip_step("publish", "dependency 'deploy' did not complete", step_type="release")
-    return run.run_id
-
-
-def record_runs(directory: Path, *names: str, fail: bool = True, **file_changes: object) -> list[str]:
-    """Each plan through configure() with the file sink into `directory`, flushed between runs (separate lines)."""
-    config = TelemetryConfig(log_level=LogLevel.DEBUG,
-                             sinks=SinksConfig(file=FileSinkConfig(directory=str(directory), **file_changes)))
-    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
-    workspace = directory.parent / "workspace"
-    workspace.mkdir(exist_ok=True)
-    try:
-        run_ids = []
-        for name in names:
-            run_ids.append(run_plan(telemetry, name, workspace, fail))
-            assert telemetry.force_flush(10.0)
-    finally:
-        assert telemetry.shutdown(10.0)
-    return run_ids
 
 
 @pytest.fixture(scope="module")
@@ -91,25 +43,10 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def aiw(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environ = {**os.environ, "COLUMNS": "120", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True,
-                          timeout=120, env=environ, cwd=ROOT)
-
-
-def collect_warnings() -> tuple[list[str], callable]:
-    found: list[str] = []
-    return found, found.append
-
-
 def rendered(spans: list[Span], logs: list[LogRecord], log_lines: int = 5) -> str:
     console = Console(record=True, width=120, force_terminal=False)
     render_runs(build_runs(spans, logs), console, log_lines)
     return console.export_text()
-
-
-def file_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
 
 
 def one_record_per_line(line: str) -> list[str]:
@@ -172,6 +109,7 @@ def test_the_sinks_own_rotation_and_compression_read_back_whole(tmp_path):
         assert not any(node.missing for node in run.nodes())
 
 
+@pytest.mark.slow
 def test_a_torn_last_line_is_skipped_with_one_warning_and_the_rest_is_read(tmp_path, failed_run):
     directory = tmp_path / "logs"
     directory.mkdir()
@@ -218,6 +156,7 @@ def test_a_broken_gzip_backup_keeps_what_came_before(tmp_path, failed_run):
     assert logs and len(warnings) == 1 and "unreadable after line" in warnings[0] and ".1.gz" in warnings[0]
 
 
+@pytest.mark.slow
 def test_paths_that_do_not_exist_or_hold_nothing(tmp_path):
     result = aiw("logs", str(tmp_path / "nope"))
     assert result.returncode == 1 and f"{tmp_path / 'nope'}: no such file or directory" in result.stderr
@@ -255,6 +194,7 @@ def test_the_tree_nests_actions_under_steps_and_totals_tokens_and_cost(failed_ru
     assert "publish (release)  Skipped" in text
 
 
+@pytest.mark.slow
 def test_a_failed_run_points_at_the_failure_in_one_screen(failed_run):
     result = aiw("logs", str(failed_run), "--no-color")
     assert result.returncode == 0, result.stderr
@@ -342,6 +282,7 @@ def json_records(*args: str) -> list[dict]:
     return [json.loads(line) for line in result.stdout.splitlines()]
 
 
+@pytest.mark.slow
 def test_json_prints_every_span_and_record_with_plain_attributes(failed_run):
     records = json_records(str(failed_run))
     spans, logs = load(find_files([failed_run]))
@@ -360,6 +301,7 @@ def test_json_prints_every_span_and_record_with_plain_attributes(failed_run):
     assert failed_log["attributes"]["aiw.state_after"] == "Failed"
 
 
+@pytest.mark.slow
 def test_trace_filter_takes_a_prefix(two_runs):
     directory, (first, second) = two_runs
     records = json_records(str(directory), "--trace", second[:8])
@@ -368,6 +310,7 @@ def test_trace_filter_takes_a_prefix(two_runs):
     assert "invoke_workflow first" in text and "invoke_workflow second" not in text and "what failed" not in text
 
 
+@pytest.mark.slow
 def test_step_filter_keeps_the_step_and_its_plan(two_runs):
     directory, (_, second) = two_runs
     records = json_records(str(directory), "--step", "deploy")
@@ -378,6 +321,7 @@ def test_step_filter_keeps_the_step_and_its_plan(two_runs):
     assert any(r["body"] == "connection refused" for r in records if r["type"] == "log")
 
 
+@pytest.mark.slow
 def test_level_and_component_filters_narrow_the_log_lines(two_runs):
     directory, _ = two_runs
     warnings = [r for r in json_records(str(directory), "--level", "warning") if r["type"] == "log"]
@@ -458,10 +402,11 @@ def test_tail_reads_a_file_that_appears_later_and_skips_overlong_lines(tmp_path,
     tail.close()
 
 
+@pytest.mark.slow
 def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     directory = tmp_path / "logs"
     directory.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", "logs", str(directory), "--follow"],
+    process = subprocess.Popen([*AIW, "logs", str(directory), "--follow"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(process.stdout), daemon=True)
@@ -479,6 +424,7 @@ def test_follow_as_a_command_stops_cleanly_on_ctrl_c(tmp_path, failed_run):
     assert len(out) == len(load(find_files([failed_run]))[1])
 
 
+@pytest.mark.slow
 def test_follow_refuses_a_rotated_backup(tmp_path):
     backup = tmp_path / f"{LOGS}.1.gz"
     backup.write_bytes(gzip.compress(b""))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.cli_process import ROOT
+
 README = (ROOT / "README.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.S)
 
@@ -18,6 +18,7 @@ def test_the_readme_has_examples():
     assert len(EXAMPLES) >= 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(EXAMPLES)))
 def test_readme_example_runs(index, tmp_path):
     script = tmp_path / f"example_{index}.py"

@@ -20,7 +20,7 @@ from aiw_otel.runner.processes import run_command
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.tools import TOOL_DEFINITIONS, execute_tool
 from aiw_otel.runner.workspace import Workspace, WorkspaceError
-from tests.conftest import debug_config
+from tests.recorded_runs import debug_config
 from tests.processes import DEADLINE_S, process_state, until
 
 def group_gone(pgid: int) -> bool:

@@ -4,110 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-from concurrent import futures
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.files import find_files, read_lines
 from aiw_otel.readback.records import load
 from aiw_otel.readback.ship import STATE_FILE, ShipError, Summary, Target, parse_headers, ship, to_request
-from tests.test_otlp import Receiver
-from tests.test_readback import aiw, collect_warnings, file_lines, record_runs
+from tests.cli_process import aiw
+from tests.otlp_files import collect_warnings, data_points, file_lines, items
+from tests.recorded_runs import record_runs
+from tests.stack import free_port
 
 TRACES, LOGS, METRICS = SIGNAL_FILES["traces"], SIGNAL_FILES["logs"], SIGNAL_FILES["metrics"]
-def spans_of(receiver: Any) -> list[Any]:
-    return [span for _, r in receiver.received["/v1/traces"] for rs in r.resource_spans for ss in rs.scope_spans
-            for span in ss.spans]
-
-
-def log_records_of(receiver: Any) -> list[Any]:
-    return [record for _, r in receiver.received["/v1/logs"] for rl in r.resource_logs for sl in rl.scope_logs
-            for record in sl.log_records]
-
-
-def metric_points_of(receiver: Any) -> int:
-    return sum(len(getattr(m, m.WhichOneof("data")).data_points) for _, r in receiver.received["/v1/metrics"]
-               for rm in r.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
-
-
-def requests_of(receiver: Any) -> int:
-    return sum(len(requests) for requests in receiver.received.values())
-
-
-class HttpReceiver(Receiver):
-    """test_otlp's OTLP/HTTP receiver, answering 503 once `accept` requests were taken (None: never)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.accept: int | None = None
-        receiver = self
-        accepting = self.server.RequestHandlerClass
-
-        class Refusing(accepting):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                if receiver.accept is None or requests_of(receiver) < receiver.accept:
-                    super().do_POST()
-                    return
-                self.rfile.read(int(self.headers["Content-Length"]))
-                self.send_response(503)
-                self.end_headers()
-                self.wfile.write(b"collector overloaded")
-
-        self.server.RequestHandlerClass = Refusing
-
-
-def _servicer(base: type, path: str, receiver: GrpcReceiver) -> Any:
-    class Servicer(base):  # type: ignore[misc, valid-type]
-        def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (the proto's naming)
-            receiver.received[path].append((dict(context.invocation_metadata()), request))
-            return receiver.responses[path]
-
-    return Servicer()
-
-
-class GrpcReceiver:
-    """A real grpc.server implementing the three OTLP services on 127.0.0.1, kept like the HTTP receiver's."""
-
-    def __init__(self) -> None:
-        self.responses: dict[str, Any] = {"/v1/traces": trace_service_pb2.ExportTraceServiceResponse(),
-                                          "/v1/logs": logs_service_pb2.ExportLogsServiceResponse(),
-                                          "/v1/metrics": metrics_service_pb2.ExportMetricsServiceResponse()}
-        self.received: dict[str, list] = {path: [] for path in self.responses}
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        for module, name, path in ((trace_service_pb2_grpc, "Trace", "/v1/traces"),
-                                   (logs_service_pb2_grpc, "Logs", "/v1/logs"),
-                                   (metrics_service_pb2_grpc, "Metrics", "/v1/metrics")):
-            servicer = _servicer(getattr(module, f"{name}ServiceServicer"), path, self)
-            getattr(module, f"add_{name}ServiceServicer_to_server")(servicer, self.server)
-        port = self.server.add_insecure_port("127.0.0.1:0")
-        self.server.start()
-        self.endpoint = f"http://127.0.0.1:{port}"
-
-    def close(self) -> None:
-        self.server.stop(grace=None)
-
-
-@pytest.fixture
-def receiver():
-    server = HttpReceiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def grpc_receiver():
-    server = GrpcReceiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -119,26 +32,19 @@ def log_dir(tmp_path) -> Path:
 
 
 def expected_metric_points(directory: Path) -> int:
-    total = 0
-    for file in find_files([directory], ["metrics"]):
-        for _, line in read_lines(file.path):
-            for rm in json.loads(line)["resourceMetrics"]:
-                for sm in rm["scopeMetrics"]:
-                    for metric in sm["metrics"]:
-                        data = next(metric[k] for k in ("sum", "gauge", "histogram", "exponentialHistogram", "summary")
-                                    if k in metric)
-                        total += len(data["dataPoints"])
-    return total
+    return sum(len(data_points(metric)) for file in find_files([directory], ["metrics"])
+               for _, line in read_lines(file.path) for metric in items(json.loads(line), "metrics"))
 
 
 def assert_everything_arrived_once(received: Any, directory: Path) -> None:
     spans, logs = load(find_files([directory]))
-    got = spans_of(received)
+    got = received.spans()
     assert sorted(s.span_id.hex() for s in got) == sorted(s.span_id for s in spans)
-    assert sorted(r.body.string_value for r in log_records_of(received)) == sorted(r.message for r in logs)
-    assert metric_points_of(received) == expected_metric_points(directory) > 0
+    assert sorted(r.body.string_value for r in received.log_records()) == sorted(r.message for r in logs)
+    assert received.metric_points() == expected_metric_points(directory) > 0
 
 
+@pytest.mark.slow
 def test_ship_over_http_sends_every_span_log_record_and_metric_point(receiver, log_dir):
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--headers", "x-team=aiw, x-run=7")
     assert result.returncode == 0, result.stderr
@@ -146,19 +52,20 @@ def test_ship_over_http_sends_every_span_log_record_and_metric_point(receiver, l
     headers, _ = receiver.received["/v1/traces"][0]
     assert headers["x-team"] == "aiw" and headers["x-run"] == "7" and headers["Content-Type"] == "application/x-protobuf"
     spans, logs = load(find_files([log_dir]))
-    chat = next(s for s in spans_of(receiver) if s.name == "chat gpt-4o")
+    chat = next(s for s in receiver.spans() if s.name == "chat gpt-4o")
     original = next(s for s in spans if s.span_id == chat.span_id.hex())
     assert chat.trace_id.hex() == original.trace_id and chat.parent_span_id.hex() == original.parent_span_id
     assert chat.kind == 3 and chat.start_time_unix_nano == original.start_ns
     attributes = {a.key: a.value for a in chat.attributes}
     assert attributes["gen_ai.usage.input_tokens"].int_value == original.attributes["gen_ai.usage.input_tokens"]
     assert attributes["aiw.ai.cost_usd"].double_value == original.attributes["aiw.ai.cost_usd"]
-    record = next(r for r in log_records_of(receiver) if r.body.string_value == "Step 'deploy' failed.")
+    record = next(r for r in receiver.log_records() if r.body.string_value == "Step 'deploy' failed.")
     assert record.severity_number == 17 and len(record.span_id) == 8 and len(record.trace_id) == 16
-    assert (f"shipped {requests_of(receiver)} requests to {receiver.endpoint} (http/protobuf): {len(spans)} spans, "
+    assert (f"shipped {receiver.requests()} requests to {receiver.endpoint} (http/protobuf): {len(spans)} spans, "
             f"{len(logs)} log records, {expected_metric_points(log_dir)} metric points; 0 lines skipped") in result.stdout
 
 
+@pytest.mark.slow
 def test_ship_over_grpc_to_the_otlp_services(grpc_receiver, log_dir):
     result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc",
                  "--headers", "x-team=aiw")
@@ -174,11 +81,11 @@ def test_a_second_ship_sends_only_what_was_appended(receiver, tmp_path):
     record_runs(directory, "first")
     target = Target(receiver.endpoint)
     ship([directory], target)
-    first_count = requests_of(receiver)
+    first_count = receiver.requests()
     record_runs(directory, "second")  # a new process appending to the same files
     summary = ship([directory], target)
-    assert summary.already_shipped == first_count and summary.requests == requests_of(receiver) - first_count > 0
-    names = [s.name for s in spans_of(receiver)]
+    assert summary.already_shipped == first_count and summary.requests == receiver.requests() - first_count > 0
+    names = [s.name for s in receiver.spans()]
     assert names.count("invoke_workflow first") == 1 and names.count("invoke_workflow second") == 1
     assert_everything_arrived_once(receiver, directory)
     assert ship([directory], target).requests == 0
@@ -193,12 +100,13 @@ def test_rotation_and_compression_do_not_send_anything_again(receiver, log_dir):
         live.close()
     assert sorted(p.name for p in log_dir.glob("*.gz")) == sorted(f"{b}.1.gz" for b in (TRACES, LOGS, METRICS))
     again = ship([log_dir], target)
-    assert again.requests == 0 and again.already_shipped == shipped and requests_of(receiver) == shipped
+    assert again.requests == 0 and again.already_shipped == shipped and receiver.requests() == shipped
     record_runs(log_dir, "four")  # a new live file next to the compressed backups
     assert ship([log_dir], target).requests > 0
     assert_everything_arrived_once(receiver, log_dir)
 
 
+@pytest.mark.slow
 def test_a_refusing_endpoint_stops_the_ship_and_the_next_one_resumes_without_duplicates(receiver, log_dir):
     receiver.accept = 2
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
@@ -216,10 +124,9 @@ def test_a_refusing_endpoint_stops_the_ship_and_the_next_one_resumes_without_dup
     assert_everything_arrived_once(receiver, log_dir)
 
 
+@pytest.mark.slow
 def test_an_unreachable_endpoint_is_a_clear_error(log_dir):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     result = aiw("ship", str(log_dir), "--endpoint", f"http://127.0.0.1:{port}", "--timeout", "5")
     assert result.returncode == 1 and f"POST http://127.0.0.1:{port}/v1/traces failed" in result.stderr
     assert "Traceback" not in result.stderr and not (log_dir / STATE_FILE).exists()
@@ -246,9 +153,10 @@ def test_bad_lines_are_skipped_once_and_a_torn_live_line_waits_for_its_end(recei
     warnings.clear()
     second = ship([directory], target, warn=warn)
     assert (second.requests, second.already_shipped, warnings) == (1, 2, [])
-    assert len(spans_of(receiver)) == len(load(find_files([source / TRACES]))[0])
+    assert len(receiver.spans()) == len(load(find_files([source / TRACES]))[0])
 
 
+@pytest.mark.slow
 def test_a_partial_success_is_reported_and_not_sent_again(grpc_receiver, log_dir):
     grpc_receiver.responses["/v1/traces"] = trace_service_pb2.ExportTraceServiceResponse(
         partial_success=trace_service_pb2.ExportTracePartialSuccess(rejected_spans=2, error_message="too old"))
@@ -261,7 +169,7 @@ def test_a_partial_success_is_reported_and_not_sent_again(grpc_receiver, log_dir
 def test_shipping_to_another_endpoint_starts_from_the_beginning(receiver, grpc_receiver, log_dir):
     ship([log_dir], Target(receiver.endpoint))
     ship([log_dir], Target(grpc_receiver.endpoint, "grpc"))
-    assert requests_of(receiver) == requests_of(grpc_receiver) > 0
+    assert receiver.requests() == grpc_receiver.requests() > 0
 
 
 def test_a_failed_ship_keeps_the_progress_in_its_summary(receiver, log_dir):
@@ -286,27 +194,30 @@ def test_lines_become_protobuf_requests_with_binary_ids(log_dir):
         parse_headers("novalue")
 
 
+@pytest.mark.slow
 def test_ship_to_a_traces_only_backend_with_the_endpoint_and_headers_from_the_environment(receiver, log_dir):
     env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
            "OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20abc,x-team=a%2Cb"}
     result = aiw("ship", str(log_dir), "--signals", "traces", env=env)
     assert result.returncode == 0, result.stderr
     spans, _ = load(find_files([log_dir]))
-    assert len(spans_of(receiver)) == len(spans) > 0
+    assert len(receiver.spans()) == len(spans) > 0
     assert receiver.received["/v1/logs"] == [] and receiver.received["/v1/metrics"] == []
     headers, _ = receiver.received["/v1/traces"][0]
     assert headers["authorization"] == "Bearer abc" and headers["x-team"] == "a,b"  # percent-decoded
 
 
+@pytest.mark.slow
 def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(receiver, log_dir):
     with_password = receiver.endpoint.replace("http://", "http://admin:hunter2@")
     result = aiw("ship", str(log_dir), "--endpoint", with_password)
     assert result.returncode == 0, result.stderr
     assert "hunter2" not in result.stdout + result.stderr
     assert "hunter2" not in (log_dir / STATE_FILE).read_text()
-    assert spans_of(receiver)
+    assert receiver.spans()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("arguments", "environ", "expected"), [
     ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
     (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),

@@ -10,30 +10,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from aiw_otel import ContentCapture, RunCancelled, State
-from tests.conftest import debug_config
-
-
-def run_sample_plan(telemetry, workspace):
-    """A plan with one step doing an AI call, a tool that writes a file, and a real command."""
-    with telemetry.plan_run("plan-7", "refactor module") as run:
-        with run.step("s1", "code_generation", "Generate the module") as step:
-            with step.ai_call(provider="openai", model="gpt-4o", server_address="api.openai.com", server_port=443,
-                              event_id="ai_call_001") as call:
-                call.request_sent(prompt_tokens=12)
-                call.response_received(response_model="gpt-4o-2024-08-06", finish_reasons=["tool_calls"],
-                                       input_tokens=12, output_tokens=7)
-            with step.tool_call("write_file", call_id="call_1") as tool:
-                target = workspace / "out.py"
-                with tool.file_operation("write", str(target)) as op:
-                    data = b"print('hi')\n"
-                    target.write_bytes(data)
-                    op.done(bytes_written=len(data), size=len(data))
-            with step.command([sys.executable, "-c", "print('one'); print('two')"], cwd=str(workspace)) as cmd:
-                proc = subprocess.run(cmd.argv, env=cmd.child_env(), capture_output=True, cwd=workspace)
-                cmd.started(12345)
-                cmd.output("stdout", proc.stdout)
-                cmd.exited(proc.returncode)
-    return run
+from tests.recorded_runs import debug_config, run_sample_plan
 
 
 def test_span_tree_names_kinds_and_parentage(capture, tmp_path):

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_process import AIW, ROOT
 from tests.deploy_support import dashboard_queries
 from tests.processes import until
-from tests.stack import ROOT, DemoRun, Prometheus, server_environment
+from tests.stack import DemoRun, Prometheus, server_environment
 
 pytestmark = pytest.mark.stack
 
@@ -83,7 +83,7 @@ def test_the_alert_rules_are_loaded_and_the_failed_step_alert_fires(scraped: Pro
 
 def test_a_runners_own_metrics_endpoint_is_scraped_while_it_lingers(prometheus: Prometheus, tmp_path: Path) -> None:
     """The `aiwhisperer-runner` job: a run serving /metrics on the host, kept up after the run ends."""
-    command = [sys.executable, "-m", "aiw_otel.cli", "run", str(ROOT / "examples" / "plans" / "hello.yaml"),
+    command = [*AIW, "run", str(ROOT / "examples" / "plans" / "hello.yaml"),
                "--provider", "replay", "--no-console", "--log-dir", str(tmp_path / "logs"),
                "--workspace", str(tmp_path / "ws"), "--prometheus-port", str(prometheus.runner_port),
                "--prometheus-linger", "120"]

@@ -6,9 +6,7 @@ where they are missing). The Collector runs collector-config/otel-collector.yaml
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -16,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from tests.cli_process import ROOT, aiw
+from tests.otlp_files import spans_in
 from tests.processes import until
-from tests.stack import (COLLECTOR_CONFIG, ROOT, Collector, DemoRun, Jaeger, Prometheus, find_binary, http_get,
+from tests.stack import (COLLECTOR_CONFIG, Collector, DemoRun, Jaeger, Prometheus, find_binary, http_get,
                          server_environment, sources_hash)
 
 pytestmark = pytest.mark.stack
@@ -292,14 +292,11 @@ def test_a_run_exporting_over_grpc_reaches_jaeger_and_prometheus(collector: Coll
     service = "aiw-grpc-run"
     env = server_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{collector.otlp_grpc_endpoint}",
                               "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_SERVICE_NAME": service})
-    result = subprocess.run(
-        [sys.executable, "-m", "aiw_otel.cli", "run", str(ROOT / "examples" / "plans" / "hello.yaml"),
-         "--provider", "replay", "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs")],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    result = aiw("run", str(ROOT / "examples" / "plans" / "hello.yaml"), "--provider", "replay", "--no-console",
+                 "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"), env=env, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "did not receive" not in result.stderr and "Traceback" not in result.stderr, result.stderr
-    file_spans = [span for line in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().splitlines()
-                  for rs in json.loads(line)["resourceSpans"] for ss in rs["scopeSpans"] for span in ss["spans"]]
+    file_spans = spans_in(tmp_path / "logs")
     (trace_id,) = {span["traceId"] for span in file_spans}
 
     def whole_trace() -> Any:

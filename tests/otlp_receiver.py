@@ -1,0 +1,121 @@
+"""OTLP receivers on 127.0.0.1 that keep what they are sent, as opentelemetry-proto messages: over
+HTTP (protobuf bodies) and over gRPC (the three OTLP services). Fixtures `receiver` (HTTP) and
+`grpc_receiver` (a pytest plugin, see conftest)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from concurrent import futures
+from typing import Any, Iterator
+
+import grpc
+import pytest
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
+            "/v1/logs": logs_service_pb2.ExportLogsServiceRequest,
+            "/v1/metrics": metrics_service_pb2.ExportMetricsServiceRequest}
+
+
+class Received:
+    """What a receiver was sent: `received[path]` is [(headers, request)] per signal path."""
+
+    received: dict[str, list[tuple[dict[str, str], Any]]]
+
+    def spans(self) -> list[Any]:
+        return [span for _, r in self.received["/v1/traces"] for rs in r.resource_spans for ss in rs.scope_spans
+                for span in ss.spans]
+
+    def log_records(self) -> list[Any]:
+        return [record for _, r in self.received["/v1/logs"] for rl in r.resource_logs for sl in rl.scope_logs
+                for record in sl.log_records]
+
+    def metrics(self) -> list[Any]:
+        return [m for _, r in self.received["/v1/metrics"] for rm in r.resource_metrics for sm in rm.scope_metrics
+                for m in sm.metrics]
+
+    def metric_points(self) -> int:
+        return sum(len(getattr(m, m.WhichOneof("data")).data_points) for m in self.metrics())
+
+    def requests(self) -> int:
+        return sum(len(requests) for requests in self.received.values())
+
+
+class Receiver(Received):
+    """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never)."""
+
+    def __init__(self) -> None:
+        self.received = {path: [] for path in MESSAGES}
+        self.accept: int | None = None
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.accept is not None and receiver.requests() >= receiver.accept:
+                    self.send_response(503)
+                    self.end_headers()
+                    self.wfile.write(b"collector overloaded")
+                    return
+                receiver.received[self.path].append((dict(self.headers), MESSAGES[self.path].FromString(body)))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def _servicer(base: type, path: str, receiver: GrpcReceiver) -> Any:
+    class Servicer(base):  # type: ignore[misc, valid-type]
+        def Export(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802 (the proto's naming)
+            receiver.received[path].append((dict(context.invocation_metadata()), request))
+            return receiver.responses[path]
+
+    return Servicer()
+
+
+class GrpcReceiver(Received):
+    """A real grpc.server implementing the three OTLP services; `responses[path]` is what each answers."""
+
+    def __init__(self) -> None:
+        self.responses: dict[str, Any] = {"/v1/traces": trace_service_pb2.ExportTraceServiceResponse(),
+                                          "/v1/logs": logs_service_pb2.ExportLogsServiceResponse(),
+                                          "/v1/metrics": metrics_service_pb2.ExportMetricsServiceResponse()}
+        self.received = {path: [] for path in self.responses}
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        for module, name, path in ((trace_service_pb2_grpc, "Trace", "/v1/traces"),
+                                   (logs_service_pb2_grpc, "Logs", "/v1/logs"),
+                                   (metrics_service_pb2_grpc, "Metrics", "/v1/metrics")):
+            servicer = _servicer(getattr(module, f"{name}ServiceServicer"), path, self)
+            getattr(module, f"add_{name}ServiceServicer_to_server")(servicer, self.server)
+        port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+
+    def close(self) -> None:
+        self.server.stop(grace=None)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def grpc_receiver() -> Iterator[GrpcReceiver]:
+    server = GrpcReceiver()
+    yield server
+    server.close()
