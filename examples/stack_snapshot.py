@@ -477,10 +477,10 @@ def render_dashboard(snapshot: Snapshot) -> None:
                            for p in line))
             console.print(grid)
     console.print(Text(
-        "NaN: no point (a gap in the graph). A run shorter than the 60 s metric export interval reaches Prometheus "
-        "once, as new series already at their final values (the runner exports when it ends; the Collector's "
-        "exporter keeps serving them), so increase() and rate() are 0 and the quantiles NaN; the \"in range\" "
-        "panels count a series' first value.", style="dim"))
+        "NaN: no point (a gap in the graph). Counters exist at 0 from a run's start (exported then), so their "
+        "increase() shows; a histogram's series first arrive with their counts, so for a run shorter than the "
+        "60 s metric export interval the per-interval quantiles have no point and the \"in range\" panels are "
+        "the ones to read.", style="dim"))
     save(console, DASHBOARD_SVG, "Grafana: what each panel of the runner dashboard shows")
 
 
