@@ -74,8 +74,8 @@ FAMILIES: tuple[Family, ...] = (
         # A body whose BEGIN line went out in an earlier chunk: the base64 lines before an END line.
         "private_key",
         (("-", "(?=----END)"),),
-        rf"(?:^[ \t]*[A-Za-z0-9+/=]{{16,}}[ \t]*\r?\n)*[ \t]*-----END[A-Z0-9 ]* {_PEM_KEY}",
-        re.MULTILINE,
+        # Lines may be joined by newlines, JSON `\\n` escapes or spaces (a header, a log line).
+        rf"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/=]{{16,}}(?:[ \t]*(?:\r?\n|\\n)[ \t]*|[ \t]+))*-----END[A-Z0-9 ]* {_PEM_KEY}",
     ),
     # --- URLs with credentials, webhooks -------------------------------------------------------
     Family(
@@ -296,7 +296,12 @@ _CODE_WORDS = frozenset(
 #: A name of code: `password`, `api_key`, `OPENAI_API_KEY`, `apiKey`, dotted or not.
 _IDENTIFIER_PART = r"(?:[a-z_][a-z0-9_]*|[A-Z_][A-Z0-9_]*|[a-z]+(?:[A-Z][a-z0-9]+)+)"
 _DOTTED = re.compile(rf"{_IDENTIFIER_PART}(?:\.{_IDENTIFIER_PART})+")
-_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[(\[]")
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*[(\[](?:[)\]\"'A-Za-z_]|\Z)")
+#: Objects whose attributes code reads secrets from: `self.password`, `settings.API_KEY`.
+_RECEIVERS = frozenset(
+    "self this cls os env environ config cfg conf settings args opts options request req ctx context "
+    "params secrets vault creds credentials user client app process data payload body".split()
+)
 _NAME_LIKE = re.compile(r"[a-z][a-z_]*|[A-Z][A-Z_]*|[a-z]+(?:[A-Z][a-z]+)+")
 _SECRET_WORDS = frozenset(
     "password passwd pwd pw pass passphrase secret secrets token tokens key keys apikey auth "
@@ -331,16 +336,22 @@ def is_code(value: str, following: str) -> bool:
         return False  # a quoted literal is a literal, however plain
     if inner in _STRING_PREFIX and following in "\"'":
         return True
-    bare = inner.rstrip(",;)]}:")
-    if not bare or bare in _CODE_WORDS or _CALL.match(inner) or _DOTTED.fullmatch(bare):
+    # A header-form value runs to the end of the line: `token: str | None = None` is code if its
+    # first word is.
+    bare = inner.split(None, 1)[0].rstrip(",;)]}:")
+    if not bare or bare in _CODE_WORDS or bare[0] == "$" or _CALL.match(inner):
         return True
-    if bare[0] == "$":
-        return True
-    if _NAME_LIKE.fullmatch(bare):
-        # `password=password`, `api_key=openai_api_key`, `token=authToken`: a variable named so.
-        words = {w.lower() for w in re.split(r"[_]+", _WORD_SPLIT.sub("_", bare)) if w}
-        return not words.isdisjoint(_SECRET_WORDS)
-    return False
+    if _DOTTED.fullmatch(bare):
+        # `self.password`, `settings.API_KEY`, `db.password`; not `vsAeFj.lzBjfzkm9`.
+        parts = bare.split(".")
+        return parts[0] in _RECEIVERS or any(_names_a_secret(part) for part in parts)
+    # `password=password`, `api_key=openai_api_key`, `token=authToken`: a variable named so.
+    return _NAME_LIKE.fullmatch(bare) is not None and _names_a_secret(bare)
+
+
+def _names_a_secret(name: str) -> bool:
+    words = {w.lower() for w in _WORD_SPLIT.sub("_", name).split("_") if w}
+    return not words.isdisjoint(_SECRET_WORDS)
 
 
 def is_path(value: str) -> bool:
