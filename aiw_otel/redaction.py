@@ -187,18 +187,26 @@ class _ShapeRule:
         self._keeps = "pre" in pattern.groupindex or "post" in pattern.groupindex
 
     def apply(self, text: str, lowered: str, hits: list[str], short_keys: bool = False) -> str:
-        if self.pattern.search(text) is None:
-            return text  # the common case, without building a replacement function
+        match = self.pattern.search(text)
+        if match is None:
+            return text  # the common case
+        # Go on from the first match rather than `sub` from the start: a PEM block or a long
+        # output would otherwise be scanned twice.
         marker = _marker(self.label)
-
-        def replace(match: re.Match[str]) -> str:
+        parts: list[str] = []
+        done = 0
+        while match is not None:
             hits.append(self.label)
-            if not self._keeps:
-                return marker
-            groups = match.groupdict()
-            return f"{groups.get('pre') or ''}{marker}{groups.get('post') or ''}"
-
-        return self.pattern.sub(replace, text)
+            start, end = match.span()
+            if self._keeps:
+                groups = match.groupdict()
+                pre, post = groups.get("pre") or "", groups.get("post") or ""
+                start, end = start + len(pre), end - len(post)
+            parts += (text[done:start], marker)
+            done = end
+            match = self.pattern.search(text, max(match.end(), match.start() + 1))
+        parts.append(text[done:])
+        return "".join(parts)
 
 
 class _PairRule:

@@ -67,8 +67,9 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "private_key",
         (("-", "(?=----BEGIN)"),),
-        rf"-----BEGIN[A-Z0-9 ]* {_PEM_KEY}.*?(?:-----END[A-Z0-9 ]* {_PEM_KEY}|\Z)",
-        re.DOTALL,
+        # To the END line, or to the end of the text (a cut or chunked block). The body loop is
+        # unrolled (`[^-]*` runs, then one `-` that does not start END): `.*?` is ~3x slower.
+        rf"-----BEGIN[A-Z0-9 ]* {_PEM_KEY}[^-]*(?:-(?!----END)[^-]*)*(?:-----END[A-Z0-9 ]* {_PEM_KEY}|\Z)",
     ),
     Family(
         # A body whose BEGIN line went out in an earlier chunk: the base64 lines before an END line.
