@@ -51,3 +51,25 @@ def test_ordinary_lines_come_through_unchanged(line: str) -> None:
 def test_ordinary_lines_unchanged_as_one_text() -> None:
     text = "\n".join(ordinary_samples())
     assert Redactor().redact_text(text) == text
+
+
+def test_named_cases_from_the_issue() -> None:
+    rng = random.Random(SEED)
+    body = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40))
+    redactor = Redactor()
+    assert redactor.redact_text(f"fp_sk-proj-{body}") == "fp_[REDACTED:openai_api_key]"
+    assert redactor.redact_text(f"DB_PW={body[:12]} ./run") == "DB_PW=[REDACTED:password] ./run"
+    assert redactor.redact_text(f"PGPASSWORD={body[:12]}") == "PGPASSWORD=[REDACTED:password]"
+    assert redactor.redact_text(f"sk_live_{body}") == "[REDACTED:stripe_key]"
+    assert redactor.redact_text(f"AIza{body[:35]}") == "[REDACTED:google_api_key]"
+    assert redactor.redact_text(f"eyJhbGciOi{body[:8]}.eyJzdWIiOi{body[8:20]}") == "[REDACTED:jwt]"
+    pem_tail = "\n".join(body for _ in range(3)) + "\n-----END RSA PRIVATE KEY-----"
+    assert redactor.redact_text("output:\n" + pem_tail) == "output:\n[REDACTED:private_key]"
+    for kept in ("PWD=/home/dev/project", "sort key: name", f"run {body[:8]}-e29b-41d4-a716-446655440000"):
+        assert redactor.redact_text(kept) is kept, f"AIW_SECRETS_SEED={SEED}"
+
+
+def test_every_family_label_is_known_up_front() -> None:
+    """The redactions counter shows 0 per label from the start, so labels() must list them all."""
+    labels = Redactor().labels()
+    assert {"google_api_key", "stripe_key", "private_key", "key", "signature", "password"} <= labels
