@@ -3,18 +3,24 @@
 Two kinds of rule, because secrets leak in two ways:
 
 * the KEY rule: an attribute (or a `key=value` in text) whose name says it holds a secret
-  (`password`, `api_key`, `authorization` ...) loses its whole value, whatever it looks like;
-* VALUE-SHAPE rules: provider API keys, cloud and SaaS tokens, JWTs, bearer tokens, URL
-  credentials and PEM private keys are recognisable on their own, so they are removed wherever
-  they appear (prose, JSON, argv, command output, file paths).
+  (`password`, `api_key`, `authorization` ...) loses its whole value, whatever it looks like.
+  In text, where code and prose hold such pairs too, a value that is code (`getpass.getpass()`,
+  `os.environ['OPENAI_API_KEY']`, `$TOKEN`, `None`) stays, a name about a secret
+  (`secret_key_name`, `password_file`) is no key, and weak names (`AccountKey`, `sig`,
+  `signing_key`) lose only values that look random;
+* VALUE-SHAPE rules (`redaction_rules.FAMILIES`): provider API keys, cloud, payment, messaging
+  and SaaS tokens, JWTs, bearer tokens, URL credentials and PEM private keys are recognisable on
+  their own, so they are removed wherever they appear (prose, JSON, argv, command output, paths).
 
 A secret is replaced by `[REDACTED:<label>]`: the label says what was there, and nothing of the
 secret (no prefix, no suffix, no length) survives, so the output is safe to ship anywhere.
+`redact_text` takes multi-line text as one: a PEM block is found across its lines.
 
 This runs on the caller's thread for every record, so the common case (short, secret-free
-strings) must cost next to nothing: a cheap substring prefilter decides which regexes run at all,
-short strings are memoised, long strings are capped before scanning, and every entry point
-returns the very same object when nothing changed so callers can skip copies with `is`.
+strings) must cost next to nothing: one combined prefilter regex decides which shape rules run at
+all (usually none), key-word stems decide whether the pair rule looks further, short strings are
+memoised, long strings are capped before scanning, and every entry point returns the very same
+object when nothing changed so callers can skip copies with `is`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,20 @@ import threading
 from collections import Counter
 from collections.abc import Mapping as _AbcMapping
 from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, Sequence
+
+from aiw_otel.redaction_rules import (
+    FAMILIES,
+    NAME_SUFFIXES,
+    SHORT_KEY_ANCHORS,
+    SHORT_KEY_STEMS,
+    PASSWORD_SEGMENTS,
+    WEAK_SEGMENTS,
+    WEAK_SUFFIXES,
+    compile_prefilter,
+    is_code,
+    is_path,
+    looks_random,
+)
 
 if TYPE_CHECKING:
     from aiw_otel.config import RedactionConfig
@@ -90,16 +110,6 @@ _SEGMENT = re.compile(r"[a-z]+|[0-9]+")
 _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 
 
-def _started(width: int) -> str:
-    """Asserts, right after a `width`-character literal prefix, that the prefix starts a token.
-
-    Placed after the prefix, not before it: a leading lookbehind stops `re` from skipping ahead
-    to the prefix and makes the search ~15x slower. Also holds right after a JSON escape, so
-    `"...\\nsk-proj-..."` inside an encoded string is caught although glued to the letter `n`.
-    """
-    return rf"(?:(?<![A-Za-z0-9_\-].{{{width}}})|(?<=\\[nrt].{{{width}}}))"
-
-
 #: A value that is already a marker (quoted or not) is left alone: redacting twice is a no-op.
 _NOT_REDACTED = r"""(?!(?:\\?["'])?\[REDACTED:)"""
 
@@ -117,6 +127,10 @@ _QUOTED_VALUE = "|".join(
     )
 )
 _SCHEME_VALUE = r"(?i:basic|bearer|digest|negotiate|ntlm|token)[ \t]+[^\s\"'&\\]+"
+#: The scheme word of a header or assignment value, dropped before asking whether the rest is code.
+_SCHEME_WORD = re.compile(r"(?i:basic|bearer|digest|negotiate|ntlm|token)[ \t]+")
+#: How strongly a key in text says its value is secret (see Redactor._text_key).
+_STRONG, _PASSWORDISH, _WEAK = 0, 1, 2
 _BARE_VALUE = r"[\"']?[^\s\"'&\\{\[][^\s\"'&\\]*"
 
 #: What must follow a key (other than a `--flag`) for it to start a pair: a cheap first filter.
@@ -134,54 +148,6 @@ _FLAG_VALUE = re.compile(rf"""{_NOT_REDACTED}(?:{_QUOTED_VALUE}|[^\s"'&\\\-][^\s
 _HEADER_SEPARATOR = re.compile(r"[ \t]*:[ \t]*")
 _HEADER_VALUE = re.compile(rf"{_NOT_REDACTED}\S[^\r\n]*")
 _HEADER_QUOTED_VALUE = re.compile(rf"""{_NOT_REDACTED}[^\s"'\\][^\r\n"'\\]*""")
-
-_PEM_KEY = r"PRIVATE KEY(?: BLOCK)?-----"
-_AWS_PREFIXES = ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA")
-
-#: (label, regex, flags, trigger literal or None). Neighbours share a trigger where they can, so
-#: it is tested once. Order matters: PEM blocks go first because a key rule would otherwise cut
-#: the BEGIN line off and leave the body unrecognisable; JWTs go before the key shapes, whose
-#: character classes could swallow a JWT header glued to a key; the Anthropic and OpenRouter
-#: shapes go before the generic `sk-` one so they keep their own label; AWS ids go after the
-#: unbounded shapes, whose removal can complete an AWS id's word boundary. Only `sk-` and AWS ids
-#: need a token boundary (`risk-or-reward-...`, `MASIA...`); the other prefixes are distinctive
-#: enough to catch even when glued to a word.
-_SHAPES: tuple[tuple[str, str, int, str | None], ...] = (
-    (
-        "private_key",
-        rf"-----BEGIN[A-Z0-9 ]* {_PEM_KEY}.*?(?:-----END[A-Z0-9 ]* {_PEM_KEY}|\Z)",
-        re.DOTALL,
-        "-----begin",
-    ),
-    (
-        "url_credentials",
-        # Brackets are not allowed in userinfo (RFC 3986), so a marker is never taken for one.
-        r"(?P<pre>://)[^\s/?#@:\"'\[\]]*:[^\s/?#@\"'\[\]]+(?P<post>@)",
-        0,
-        "://",
-    ),
-    ("slack_webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9_/\-]+", 0, "://"),
-    ("jwt", r"eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*", 0, "eyj"),
-    ("anthropic_api_key", rf"sk-ant-{_started(7)}[A-Za-z0-9_\-]{{10,}}", 0, "sk-"),
-    ("openrouter_api_key", rf"sk-or-{_started(6)}[A-Za-z0-9_\-]{{10,}}", 0, "sk-"),
-    ("openai_api_key", rf"sk-{_started(3)}[A-Za-z0-9_\-]{{20,}}", 0, "sk-"),
-    ("github_token", r"gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}", 0, None),  # as AWS
-    ("slack_token", r"xox[abposr]-[A-Za-z0-9\-]{10,}", 0, "xox"),
-    (
-        "aws_access_key_id",
-        rf"(?:{'|'.join(_AWS_PREFIXES)}){_started(4)}[A-Z0-9]{{16}}(?![A-Za-z0-9])",
-        0,
-        None,  # one regex pass costs about as much as one `in` test, and 8 prefixes would need 8
-    ),
-    (
-        "bearer_token",
-        # Spelled-out classes, not `(?i:bearer)`: measurably faster to search for.
-        rf"(?P<pre>[Bb][Ee][Aa][Rr][Ee][Rr]{_started(6)}[ \t]+){_NOT_REDACTED}[A-Za-z0-9._~+/=\-]{{8,}}",
-        0,
-        "bearer",
-    ),
-)
-
 
 def _marker(label: str) -> str:
     return REDACTED_FORMAT.format(label=label)
@@ -210,28 +176,37 @@ def _requote(value: str, marker: str) -> str:
 class _ShapeRule:
     """A regex whose matches become a marker; named groups `pre`/`post` survive around it."""
 
-    __slots__ = ("label", "pattern", "trigger", "_keeps")
+    __slots__ = ("label", "pattern", "family", "_keeps")
 
-    def __init__(self, label: str, pattern: re.Pattern[str], trigger: str | None) -> None:
+    def __init__(self, label: str, pattern: re.Pattern[str], family: int | None) -> None:
         self.label = label
         self.pattern = pattern
-        #: A lowercase literal that must appear for a match to be possible; None: always run.
-        self.trigger = trigger
+        #: Index into FAMILIES: runs only when the prefilter found one of its anchors. None (a
+        #: configured extra pattern): always runs.
+        self.family = family
         self._keeps = "pre" in pattern.groupindex or "post" in pattern.groupindex
 
-    def apply(self, text: str, lowered: str, hits: list[str]) -> str:
-        if self.pattern.search(text) is None:
-            return text  # the common case, without building a replacement function
+    def apply(self, text: str, lowered: str, hits: list[str], short_keys: bool = False) -> str:
+        match = self.pattern.search(text)
+        if match is None:
+            return text  # the common case
+        # Go on from the first match rather than `sub` from the start: a PEM block or a long
+        # output would otherwise be scanned twice.
         marker = _marker(self.label)
-
-        def replace(match: re.Match[str]) -> str:
+        parts: list[str] = []
+        done = 0
+        while match is not None:
             hits.append(self.label)
-            if not self._keeps:
-                return marker
-            groups = match.groupdict()
-            return f"{groups.get('pre') or ''}{marker}{groups.get('post') or ''}"
-
-        return self.pattern.sub(replace, text)
+            start, end = match.span()
+            if self._keeps:
+                groups = match.groupdict()
+                pre, post = groups.get("pre") or "", groups.get("post") or ""
+                start, end = start + len(pre), end - len(post)
+            parts += (text[done:start], marker)
+            done = end
+            match = self.pattern.search(text, max(match.end(), match.start() + 1))
+        parts.append(text[done:])
+        return "".join(parts)
 
 
 class _PairRule:
@@ -242,17 +217,18 @@ class _PairRule:
     while prose holds few stems and fewer still followed by a separator.
     """
 
-    __slots__ = ("stems", "_label_for")
+    __slots__ = ("stems", "_classify")
 
     #: Finding the stems is this rule's prefilter.
-    trigger = None
+    family = None
 
-    def __init__(self, stems: tuple[str, ...], label_for: Callable[[str], str | None]) -> None:
+    def __init__(self, stems: tuple[str, ...], classify: Callable[[str], tuple[str, int] | None]) -> None:
         self.stems = stems
-        self._label_for = label_for
+        self._classify = classify
 
-    def apply(self, text: str, lowered: str, hits: list[str]) -> str:
-        positions = self._stem_positions(lowered)
+    def apply(self, text: str, lowered: str, hits: list[str], short_keys: bool = False) -> str:
+        """`short_keys`: the prefilter saw `pw=`/`sig=`-like keys, so search their stems too."""
+        positions = self._stem_positions(lowered, SHORT_KEY_STEMS if short_keys else ())
         if not positions:
             return text
         parts: list[str] = []
@@ -276,9 +252,9 @@ class _PairRule:
         parts.append(text[done:])
         return "".join(parts)
 
-    def _stem_positions(self, lowered: str) -> list[int]:
+    def _stem_positions(self, lowered: str, more: tuple[str, ...]) -> list[int]:
         positions: list[int] = []
-        for stem in self.stems:
+        for stem in (*self.stems, *more) if more else self.stems:
             if stem not in lowered:  # `in` is cheaper than a `find` call, and usually says no
                 continue
             index = lowered.find(stem)
@@ -302,8 +278,18 @@ class _PairRule:
             return None
         if value is None:
             return None
-        label = self._label_for(key)
-        return None if label is None else (label, value)
+        found = self._classify(key)
+        if found is None:
+            return None
+        label, kind = found
+        literal = _SCHEME_WORD.sub("", value.group(), count=1)
+        if is_code(literal, text[value.end() : value.end() + 1]):
+            return None  # `password = getpass.getpass()`, `api_key=os.environ[...]`, `$TOKEN`
+        if kind == _PASSWORDISH and is_path(literal):
+            return None  # `PWD=/home/dev`: the shell's working directory
+        if kind == _WEAK and not looks_random(literal):
+            return None  # `sort key: name`, `sig: 9`
+        return label, value
 
 
 def _key_start(text: str, index: int) -> int | None:
@@ -366,7 +352,15 @@ def _compile_extra(label: str, regex: str) -> _ShapeRule:
     return _ShapeRule(label, pattern, None)
 
 
-_BUILTIN_SHAPES = tuple(_ShapeRule(label, re.compile(rx, flags), trig) for label, rx, flags, trig in _SHAPES)
+_BUILTIN_SHAPES = tuple(
+    _ShapeRule(family.label, re.compile(family.pattern, family.flags), index) for index, family in enumerate(FAMILIES)
+)
+#: Private-key rules run before the pair rule, which could otherwise cut a BEGIN line off its body.
+_LEADING_SHAPES = sum(1 for family in FAMILIES if family.label == "private_key")
+assert all(family.label == "private_key" for family in FAMILIES[:_LEADING_SHAPES])
+_PREFILTER, _PREFILTER_GROUPS = compile_prefilter((*(family.anchors for family in FAMILIES), SHORT_KEY_ANCHORS))
+#: The prefilter's index for "a short key (`DB_PW=`, `sig=`) is here".
+_SHORT_KEYS = len(FAMILIES)
 
 
 class Redactor:
@@ -386,17 +380,22 @@ class Redactor:
         extra = tuple(_extra_keyword(word) for word in extra_keys)
         self._keywords = _keyword_table(_BUILTIN_KEYWORDS + extra)
         self._safe_keys = DEFAULT_SAFE_KEYS | frozenset(safe_keys)
-        pem, *shapes = _BUILTIN_SHAPES
+        self._pairs = _PairRule(_keyword_stems([phrase for phrase, _ in extra]), self._text_key)
+        self._extra_rules = tuple(_compile_extra(label, regex) for label, regex in extra_patterns)
+        #: Every rule in the order it runs (the scan itself skips the shapes nobody woke).
         self._rules: tuple[_ShapeRule | _PairRule, ...] = (
-            pem,
-            _PairRule(_keyword_stems([phrase for phrase, _ in extra]), self._key_label),
-            *shapes,
-            *(_compile_extra(label, regex) for label, regex in extra_patterns),
+            *_BUILTIN_SHAPES[:_LEADING_SHAPES],
+            self._pairs,
+            *_BUILTIN_SHAPES[_LEADING_SHAPES:],
+            *self._extra_rules,
         )
+        #: What runs when the prefilter found no anchor: the common case.
+        self._quiet_rules: tuple[_ShapeRule | _PairRule, ...] = (self._pairs, *self._extra_rules)
         # Below this length no rule can match: the shortest is a key word plus `=` and one char.
         shortest_key = min(len(phrase.strip().replace(" ", "")) for phrase, _ in self._keywords)
         self._min_scan_length = 1 if extra_patterns else min(6, shortest_key + 2)
         self._key_cache: dict[str, str | None] = {}
+        self._text_key_cache: dict[str, tuple[str, int] | None] = {}
         self._text_cache: dict[str, tuple[str, tuple[str, ...]] | None] = {}
         self._lock = threading.Lock()
         self._count = 0
@@ -424,7 +423,8 @@ class Redactor:
     def labels(self) -> frozenset[str]:
         """Every label a redaction can carry, so a counter can show 0 per label before the first hit."""
         shapes = {rule.label for rule in self._rules if isinstance(rule, _ShapeRule)}
-        return frozenset(shapes | {label for _, label in self._keywords})
+        weak = {label for _, label in (*WEAK_SEGMENTS.items(), *WEAK_SUFFIXES)} | {"password"}
+        return frozenset(shapes | weak | {label for _, label in self._keywords})
 
     def is_sensitive_key(self, key: str) -> bool:
         """Whether the key rule replaces this key's values (safe keys never are)."""
@@ -480,6 +480,48 @@ class Redactor:
                 self._key_cache.clear()
             self._key_cache[key] = label
         return label
+
+    def _text_key(self, key: str) -> tuple[str, int] | None:
+        """The key rule for `key=value` in text, where code and prose also hold such pairs:
+
+        * a name ABOUT a secret (`secret_key_name`, `password_file`, `token_url`) is no key;
+        * a key word (`password`, `api_key`, `OPENAI_API_KEY`) is a strong key: any literal goes;
+        * a short password name (`DB_PW`, `MYSQL_PWD`, `PGPASSWORD`, `SMTP_PASS`): any literal
+          but a path goes;
+        * a weak name (`AccountKey`, `sig`, `signing_key`, `authtoken`): the value goes only if
+          it looks random.
+        Code (`getpass.getpass()`, `os.environ[...]`, `$TOKEN`, `None`) stays under all of them.
+        """
+        found = self._text_key_cache.get(key, _MISS)
+        if found is _MISS:
+            found = self._classify_text_key(key)
+            if len(self._text_key_cache) >= _CACHE_LIMIT:
+                self._text_key_cache.clear()
+            self._text_key_cache[key] = found
+        return found
+
+    def _classify_text_key(self, key: str) -> tuple[str, int] | None:
+        segments = _segments(key)
+        if not segments or key in self._safe_keys:
+            return None
+        if len(segments) > 1 and segments[-1] in NAME_SUFFIXES:
+            return None
+        label = self._match_keyword(key)
+        if label is not None:
+            return label, _STRONG
+        if any(s in PASSWORD_SEGMENTS or s.endswith(("password", "passwd")) for s in segments) or (
+            len(segments) > 1 and segments[-1] == "pass"
+        ):
+            return "password", _PASSWORDISH
+        for segment in segments:
+            weak = WEAK_SEGMENTS.get(segment)
+            if weak is not None:
+                return weak, _WEAK
+        for segment in segments:
+            for suffix, weak in WEAK_SUFFIXES:
+                if segment.endswith(suffix):
+                    return weak, _WEAK
+        return None
 
     def _match_keyword(self, key: str) -> str | None:
         padded = f" {' '.join(_segments(key))} "
@@ -563,22 +605,32 @@ class Redactor:
         return result + TRUNCATED_FORMAT.format(n=len(text) - len(kept))
 
     def _scan(self, text: str) -> tuple[str, list[str]]:
-        """Run each rule whose trigger literal occurs; the original object back if nothing hit."""
+        """Run the pair rule, and each shape whose anchor the prefilter found; the original object
+        back if nothing hit."""
         lowered = _lower(text)
         hits: list[str] = []
+        woken: set[int] = set()
+        for match in _PREFILTER.finditer(text):  # usually no match at all: one fast pass
+            woken |= _PREFILTER_GROUPS[match.lastindex - 1]  # type: ignore[operator]
+        short_keys = _SHORT_KEYS in woken
+        woken.discard(_SHORT_KEYS)
         result = text
-        tested, present = None, True
-        for rule in self._rules:
-            trigger = rule.trigger
-            if trigger is not None:
-                if trigger != tested:  # neighbours share triggers (`sk-`): one pass over the text each
-                    tested, present = trigger, trigger in lowered
-                if not present:
-                    continue
-            redacted = rule.apply(result, lowered, hits)
+        for rule in self._plan(woken) if woken else self._quiet_rules:
+            redacted = rule.apply(result, lowered, hits, short_keys)
             if redacted is not result:
                 result, lowered = redacted, _lower(redacted)  # pairs need exact offsets
         return (result if hits else text), hits
+
+    def _plan(self, woken: set[int]) -> list[_ShapeRule | _PairRule]:
+        """The woken shapes in table order, private keys before the pair rule, extras last."""
+        order = sorted(woken)
+        leading = sum(1 for index in order if index < _LEADING_SHAPES)
+        return [
+            *(_BUILTIN_SHAPES[index] for index in order[:leading]),
+            self._pairs,
+            *(_BUILTIN_SHAPES[index] for index in order[leading:]),
+            *self._extra_rules,
+        ]
 
     def _record(self, labels: Sequence[str]) -> None:
         if not labels:
