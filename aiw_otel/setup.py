@@ -37,7 +37,7 @@ from aiw_otel.health import TelemetryHealth, internal_logger
 from aiw_otel.instrument.base import Instruments
 from aiw_otel.instrument.metrics import RunInstruments
 from aiw_otel.instrument.plan import PlanRun
-from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, remove_stdlib_bridge
+from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, redact_handler, remove_stdlib_bridge
 from aiw_otel.model import LogMessage
 from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.metrics import MetricsProcessor
@@ -161,13 +161,14 @@ def configure(
     settings = loaded.telemetry
     for warning in loaded.warnings:
         internal_logger().warning(warning)
+    redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     with _current_lock:
         if _current is not None:
             _current.shutdown()
         if loaded.logging_dict is not None:
-            apply_logging_dict(loaded)
+            apply_logging_dict(loaded, redactor)
         telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
-                           parent_from_environment(os.environ if environ is None else environ))
+                           parent_from_environment(os.environ if environ is None else environ), redactor)
         _current = telemetry
     _register_atexit()
     if handle_signals:
@@ -205,8 +206,17 @@ def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
 _DICTCONFIG_FAILURE = re.compile(r"Unable to configure (handler|formatter|filter|logger|root logger) '?([^']*)'?")
 
 
-def apply_logging_dict(loaded: LoadedConfig) -> None:
-    """Run the file's dictConfig part, turning its failures into ConfigErrors that name the line."""
+def apply_logging_dict(loaded: LoadedConfig, redactor: Redactor | None = None) -> None:
+    """Run the file's dictConfig part, turning its failures into ConfigErrors that name the line.
+
+    Its handlers then see only redacted records (`logs.redact_handler`), and the files its file
+    handlers write are created (and re-created on rotation) 0600, whatever the umask: they hold
+    the same run details as our own files.
+    """
+    handler_specs = (loaded.logging_dict or {}).get("handlers") or {}
+    for spec in handler_specs.values():
+        if isinstance(spec, Mapping) and isinstance(spec.get("filename"), (str, os.PathLike)):
+            _create_private(os.fspath(spec["filename"]))
     try:
         logging.config.dictConfig(loaded.logging_dict)  # type: ignore[arg-type]
     except (ValueError, TypeError, AttributeError, ImportError) as error:
@@ -218,6 +228,48 @@ def apply_logging_dict(loaded: LoadedConfig) -> None:
         cause = error.__cause__ or error.__context__
         detail = f"{error}: {cause}" if cause else str(error)
         raise ConfigError(f"logging configuration failed: {detail}", source=loaded.source, line=line) from error
+    named = getattr(logging, "_handlers", {})  # dictConfig's handlers by name (getHandlerByName is 3.12+)
+    for name in handler_specs:
+        handler = named.get(name)
+        if handler is None:
+            continue
+        if redactor is not None:
+            redact_handler(handler, redactor)
+        if isinstance(handler, logging.FileHandler):
+            _keep_private(handler)
+
+
+#: Files we create (and the config file's stdlib handlers create for us) are readable by the owner only.
+PRIVATE_FILE_MODE = 0o600
+
+
+def _create_private(path: str) -> None:
+    """Create `path` 0600 if missing and make it 0600 if not, before a handler opens it for append."""
+    try:
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory):
+            return  # dictConfig reports the missing directory itself
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # unwritable: the handler's own open will fail with the error worth showing
+
+
+def _keep_private(handler: logging.FileHandler) -> None:
+    """Every later (re)open of the handler's file, rotation included, creates it 0600."""
+    if os.path.exists(handler.baseFilename):
+        os.chmod(handler.baseFilename, PRIVATE_FILE_MODE)
+
+    def private_open(file: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "a" in mode or "w" in mode:
+            _create_private(file)
+        return open(file, mode, *args, **kwargs)
+
+    # FileHandler._open opens through this attribute (Python 3.9+), which is what rotation calls.
+    setattr(handler, "_builtin_open", private_open)
 
 
 def parent_from_environment(environ: Mapping[str, str]) -> Context | None:
@@ -244,9 +296,9 @@ def _build(
     set_global: bool,
     stdlib_bridge: bool,
     root_context: Context | None,
+    redactor: Redactor | None,
 ) -> Telemetry:
     health = TelemetryHealth()
-    redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
     if not settings.enabled:
         emitter = LogEmitter(NoOpLogger(SCOPE), settings.component_levels, settings.log_level)

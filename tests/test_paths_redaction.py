@@ -1,0 +1,145 @@
+"""Every path a record, a plan or a value takes out of the process is redacted (issue 9, "Paths").
+
+Each test pushes secrets generated at test time (tests/leak_check.py) through one path and looks
+for them in every sink that path reaches.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import stat
+import textwrap
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import aiw_otel
+from aiw_otel.model import ComponentType, LogLevel, LogMessage
+from tests.leak_check import github_token, leaks, openai_key, pem_key, read_all
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """A umask that would leave new files world-readable: ours must be 0600 regardless."""
+    old = os.umask(0o002)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+# -- 1. stdlib handlers from a config file -----------------------------------------------------
+
+def _logging_config(tmp_path: Path) -> Path:
+    config = tmp_path / "logging.yaml"
+    config.write_text(textwrap.dedent(f"""
+        version: 1
+        disable_existing_loggers: false
+        formatters:
+          detailed: {{format: '%(levelname)s %(name)s %(message)s %(api_key)s %(step_id)s'}}
+          bare: {{format: '%(message)s'}}
+        handlers:
+          text_file:
+            class: logging.handlers.RotatingFileHandler
+            formatter: bare
+            filename: {tmp_path / 'stdlib.log'}
+            maxBytes: 2000
+            backupCount: 2
+          extra_file:
+            class: logging.FileHandler
+            formatter: detailed
+            filename: {tmp_path / 'stdlib-extra.log'}
+            filters: []
+        loggers:
+          aiw:
+            handlers: [text_file]
+          leaky:
+            handlers: [text_file, extra_file]
+            level: DEBUG
+        telemetry:
+          sinks:
+            file: {{directory: {tmp_path / 'logs'}}}
+    """).lstrip())
+    return config
+
+
+def test_stdlib_handlers_from_a_config_file_see_only_redacted_records(tmp_path: Path, loose_umask: None) -> None:
+    key, token, pem = openai_key(), github_token(), pem_key()
+    telemetry = aiw_otel.configure(str(_logging_config(tmp_path)), environ={}, set_global=False, handle_signals=False)
+    try:
+        # A LogMessage, mirrored to the `aiw.<component>` stdlib logger with its fields as `extra`.
+        telemetry.log(LogMessage(LogLevel.WARNING, ComponentType.RUNNER, "deploy", f"using {key}",
+                                 details={"header": f"Authorization: Bearer {token}", "pem": pem}))
+        # Any other logger: %-args, an `extra` field named like a secret, and an exception's message.
+        leaky = logging.getLogger("leaky")
+        leaky.warning("token is %s", token, extra={"api_key": "hunter2-" + key[-10:], "step_id": key})
+        try:
+            raise RuntimeError(f"failed with {key} and\n{pem}")
+        except RuntimeError:
+            leaky.exception("it broke", extra={"api_key": "x", "step_id": "s"})
+        for _ in range(40):  # past maxBytes: a rotated backup holds secrets too (had they leaked)
+            leaky.info("filler line to rotate %s", token)
+    finally:
+        telemetry.shutdown(5.0)
+        for name in ("leaky", "aiw"):
+            for handler in logging.getLogger(name).handlers[:]:
+                logging.getLogger(name).removeHandler(handler)
+                handler.close()
+    written = {p.name: p for p in tmp_path.glob("stdlib*")}
+    assert {"stdlib.log", "stdlib.log.1", "stdlib-extra.log"} <= set(written)
+    everything = read_all(tmp_path)
+    assert "[REDACTED:" in written["stdlib-extra.log"].read_text()
+    assert "it broke" in everything and "RuntimeError" in everything  # the exception is kept, as redacted text
+    assert leaks([key, token, pem, "hunter2-" + key[-10:] + "xxxxxxxxxxxxxxxxxxxx"], everything) == []
+    assert "hunter2" not in everything
+    for path in [*written.values(), *(tmp_path / "logs").iterdir()]:
+        assert _mode(path) == 0o600, path
+
+
+def test_a_record_with_nothing_to_hide_reaches_the_handler_as_is() -> None:
+    from aiw_otel.logs import redact_handler
+    from aiw_otel.redaction import Redactor
+
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    redact_handler(handler, Redactor())
+    redact_handler(handler, Redactor())  # idempotent
+    logger = logging.getLogger("aiw-test-clean")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "hello %s", ("world",), None)
+        logger.handle(record)
+        secret = openai_key()
+        logger.info("key %s", secret)
+    finally:
+        logger.removeHandler(handler)
+    assert seen[0] is record
+    assert seen[1].getMessage() == "key [REDACTED:openai_api_key]"
+
+
+def test_our_own_files_are_0600_even_when_they_existed(tmp_path: Path, loose_umask: None) -> None:
+    from aiw_otel.exporters.rotating_file import RotatingFile
+
+    left = tmp_path / "traces.otlp.jsonl"
+    left.write_text("left by an older version\n")
+    left.chmod(0o644)
+    rotating = RotatingFile(left, max_bytes=4096, backup_count=2)
+    rotating.write_lines(["x" * 3000])
+    rotating.write_lines(["y" * 3000])  # rotates: the backup is gzipped
+    rotating.close()
+    files = sorted(tmp_path.iterdir())
+    assert any(p.name.endswith(".gz") for p in files), files
+    assert all(_mode(p) == 0o600 for p in files), [(p.name, oct(_mode(p))) for p in files]
