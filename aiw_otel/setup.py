@@ -305,7 +305,7 @@ def _build(
         instruments = Instruments(trace.NoOpTracer(), emitter, None, settings.content_capture)
         return Telemetry(settings, instruments, health=health, redactor=redactor)
 
-    resource = _resource(settings)
+    resource = _resource(settings, redactor)
     built = [sink.build(health, settings.queue) for sink in sinks]
     for sink in built:
         if sink.destination:
@@ -346,12 +346,19 @@ def _build(
     )
 
 
-def _resource(settings: TelemetryConfig) -> Resource:
+def _resource(settings: TelemetryConfig, redactor: Redactor | None = None) -> Resource:
+    """The resource on every span, log and metric, redacted: no processor ever sees it.
+
+    Redacted as built, not only our settings: `Resource.create` also merges what the SDK's
+    detectors read from the process environment (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME).
+    """
     attributes: dict[str, Any] = dict(settings.resource_attributes)
     attributes["service.name"] = settings.service_name
     attributes["service.version"] = settings.service_version or package_version()
     attributes.setdefault("service.instance.id", str(uuid.uuid4()))
-    return Resource.create(attributes)
+    resource = Resource.create(attributes)
+    clean = redactor.redact_attributes(resource.attributes) if redactor is not None else None
+    return resource if clean is None else Resource(clean, resource.schema_url)
 
 
 def _register_self_metrics(

@@ -143,3 +143,91 @@ def test_our_own_files_are_0600_even_when_they_existed(tmp_path: Path, loose_uma
     files = sorted(tmp_path.iterdir())
     assert any(p.name.endswith(".gz") for p in files), files
     assert all(_mode(p) == 0o600 for p in files), [(p.name, oct(_mode(p))) for p in files]
+
+
+# -- 2. the plan as shown before it runs; 3. resource attributes --------------------------------
+
+def _aiw(*args: str, cwd: Path, env: dict[str, str] | None = None, **popen: Any) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, **popen)
+
+
+def test_pending_steps_are_shown_redacted_by_ctl_status_and_watch(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+    import time
+
+    key, token = openai_key(), github_token()
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent(f"""
+        task_id: "deploy {key}"
+        natural_language_goal: ship it
+        plan:
+          - step_id: wait
+            description: wait a moment
+            agent_spec: {{type: validation}}
+            actions: [{{run: "sleep 3"}}]
+          - step_id: "use-{token}"
+            description: "log in with password={key[-12:]}xyz and {key}"
+            depends_on: [wait]
+            agent_spec: {{type: "validation"}}
+            actions: [{{run: "true"}}]
+    """).lstrip())
+    socket_path = tmp_path / "run.sock"
+    run = _aiw("run", str(plan), "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir",
+               str(tmp_path / "logs"), "--control-socket", str(socket_path), cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while not socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "ctl", "status", "--json", "--socket",
+                                 str(socket_path)], capture_output=True, text=True, timeout=60)
+        plain = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "ctl", "status", "--socket", str(socket_path)],
+                               capture_output=True, text=True, timeout=60)
+        watch = subprocess.run([sys.executable, "-m", "aiw_otel.cli", "watch", "--socket", str(socket_path)],
+                               capture_output=True, text=True, timeout=60)
+    finally:
+        out, err = run.communicate(timeout=60)
+    assert status.returncode == 0, status.stderr
+    view = json.loads(status.stdout)["data"]
+    pending = [s for s in view["steps"] if s["step_id"] != "wait"]
+    assert pending and "[REDACTED:" in pending[0]["step_id"] and "[REDACTED:" in pending[0]["description"]
+    assert "[REDACTED:" in view.get("plan_id", "") + view["plan_name"]
+    secrets_ = [key, token, "x" * 8 + key[-12:] + "xyz" + "x" * 9]
+    for where, text in (("ctl --json", status.stdout), ("ctl", plain.stdout), ("watch", watch.stdout),
+                        ("run stdout", out), ("run stderr", err), ("files", read_all(tmp_path / "logs"))):
+        assert leaks(secrets_, text) == [], where
+        assert key[-12:] not in text, where
+    assert run.returncode == 0, out + err  # the seeded ids still match the (redacted) spans' ids
+
+
+def test_resource_attributes_are_redacted_in_files_and_otlp(tmp_path: Path) -> None:
+    from tests.test_otlp import Receiver
+
+    key, token = openai_key(), github_token()
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""
+        telemetry:
+          resource_attributes: {{deployment.environment.name: dev, build.note: "made with {key}"}}
+          sinks:
+            file: {{directory: {tmp_path / 'logs'}}}
+    """).lstrip())
+    receiver = Receiver()
+    try:
+        environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                   "OTEL_RESOURCE_ATTRIBUTES": f"ci.api_token={token[4:]},ci.url=https://u:{key[-10:]}@ci.example"}
+        telemetry = aiw_otel.configure(str(config), environ=environ, set_global=False, handle_signals=False)
+        with telemetry.plan_run("p", "plan") as run, run.step("s1", "validation"):
+            pass
+        assert telemetry.shutdown(10.0)
+    finally:
+        receiver.close()
+    requests = [str(request) for path in receiver.received for _, request in receiver.received[path]]
+    assert requests and all("dev" in r for r in requests)
+    everything = "\n".join(requests) + read_all(tmp_path / "logs")
+    assert "deployment.environment.name" in everything
+    assert leaks([key, token], everything) == [] and key[-10:] not in everything and token[4:] not in everything
