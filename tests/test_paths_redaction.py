@@ -231,3 +231,72 @@ def test_resource_attributes_are_redacted_in_files_and_otlp(tmp_path: Path) -> N
     everything = "\n".join(requests) + read_all(tmp_path / "logs")
     assert "deployment.environment.name" in everything
     assert leaks([key, token], everything) == [] and key[-10:] not in everything and token[4:] not in everything
+
+
+# -- 8. commands the model runs do not inherit the runner's credentials -------------------------
+
+def test_a_model_that_runs_env_never_sees_the_runners_credentials(capture: Any, tmp_path: Path, fake_openai: Any) -> None:
+    import json
+
+    from aiw_otel import State
+    from aiw_otel.runner.engine import Engine, RunOptions
+    from aiw_otel.runner.plan_loader import load_plan
+    from tests.conftest import debug_config
+    from tests.fake_openai import completion
+
+    key, router, token = openai_key(), "sk-or-v1-" + openai_key()[8:], github_token()
+    environ = {
+        **os.environ,
+        "OPENAI_BASE_URL": fake_openai.base_url,
+        "OPENAI_API_KEY": key,
+        "OPENROUTER_API_KEY": router,
+        "OTEL_EXPORTER_OTLP_HEADERS": f"authorization=Bearer {token}",
+        "DEPLOY_DB_URL": f"postgres://admin:{token[4:20]}@db.internal/app",  # caught by its value
+        "AWS_SECRET_ACCESS_KEY": "x" * 40,
+        "NPM_TOKEN": "npm-allowed-by-the-user",
+        "AIW_COMMAND_ENV_ALLOW": "NPM_TOKEN",
+        "HARMLESS_SETTING": "kept",
+    }
+    fake_openai.script(completion("looking", tool_calls=[("execute_command", {"command": "env"})]), completion("done"))
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent("""
+        task_id: t
+        natural_language_goal: look around
+        plan:
+          - step_id: look
+            description: run env
+            agent_spec:
+              type: validation
+              instructions: [run env]
+              model_preference: {provider: openai, model: m}
+            actions: [{run: "env"}]
+    """).lstrip())
+    cap = capture(debug_config())
+    engine = Engine(cap.telemetry, load_plan(plan), RunOptions(workspace=tmp_path / "ws", environ=environ))
+    assert engine.run() is State.COMPLETED
+    second = fake_openai.wait_for_requests(2)[1]
+    tool_result = json.loads(next(m["content"] for m in second.body["messages"] if m["role"] == "tool"))
+    seen = tool_result["stdout"]
+    assert "HARMLESS_SETTING=kept" in seen and "NPM_TOKEN=npm-allowed-by-the-user" in seen
+    for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS", "DEPLOY_DB_URL",
+                 "AWS_SECRET_ACCESS_KEY"):
+        assert f"{name}=" not in seen, name
+    body = json.dumps(second.body)
+    assert leaks([key, router, token], body) == [] and "x" * 40 not in body
+    recorded = json.dumps([dict(r.attributes or {}, body=r.body) for r in cap.logs()], default=str)
+    assert "HARMLESS_SETTING=kept" in recorded  # the plan's own `env` action ran with the same environment
+    assert "OPENAI_API_KEY=" not in recorded and leaks([key, router, token], recorded) == []
+
+
+@pytest.mark.parametrize("name, credential", [
+    ("OPENAI_API_KEY", True), ("OPENROUTER_API_KEY", True), ("GITHUB_TOKEN", True), ("HF_TOKEN", True),
+    ("OTEL_EXPORTER_OTLP_HEADERS", True), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", True),
+    ("AWS_SECRET_ACCESS_KEY", True), ("AWS_ACCESS_KEY_ID", True), ("DB_PASSWORD", True), ("PGPASSWORD", True),
+    ("CLIENT_SECRET", True), ("DB_PW", True),
+    ("PATH", False), ("HOME", False), ("TOKENIZERS_PARALLELISM", False), ("SSH_AUTH_SOCK", False),
+    ("GIT_ASKPASS", False), ("PYTHONPATH", False), ("OTEL_EXPORTER_OTLP_ENDPOINT", False),
+])
+def test_credential_names(name: str, credential: bool) -> None:
+    from aiw_otel.runner.command_env import is_credential_name
+
+    assert is_credential_name(name) is credential
