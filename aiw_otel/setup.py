@@ -332,7 +332,7 @@ def _build(
     emitter = LogEmitter(logger_provider.get_logger(SCOPE, package_version()), settings.component_levels, settings.log_level, mirror)
     instruments = Instruments(
         tracer_provider.get_tracer(SCOPE, package_version()), emitter, tracker, settings.content_capture,
-        root_context=root_context,
+        root_context=root_context, redactor=redactor,
     )
     return Telemetry(
         settings,

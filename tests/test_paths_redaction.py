@@ -300,3 +300,84 @@ def test_credential_names(name: str, credential: bool) -> None:
     from aiw_otel.runner.command_env import is_credential_name
 
     assert is_credential_name(name) is credential
+
+
+# -- 4. truncation after redaction; 5. secrets over several lines of output ---------------------
+
+def _command_output(capture: Any, *chunks: bytes) -> tuple[str, list[str]]:
+    """Feed `chunks` as one command's stdout; (everything recorded, the recorded output lines)."""
+    from tests.conftest import debug_config
+
+    cap = capture(debug_config())
+    with cap.telemetry.plan_run("p", "plan") as run, run.step("s1", "validation") as step:
+        with step.command(["producer"]) as cmd:
+            for chunk in chunks:
+                cmd.output("stdout", chunk)
+            cmd.exited(0)
+    lines = [r.body for r in cap.logs() if (r.attributes or {}).get("aiw.action") == "command_output"]
+    events = [dict(e.attributes) for s in cap.spans() for e in s.events]
+    return repr(lines) + repr(events) + repr([dict(s.attributes) for s in cap.spans()]), lines
+
+
+def test_a_secret_across_the_line_cut_is_redacted_before_the_cut(capture: Any) -> None:
+    key = openai_key()
+    line = "x" * 1985 + " " + key + " tail\n"  # the cut at 2000 characters keeps 14 of the key
+    recorded, lines = _command_output(capture, line.encode())
+    assert lines[0].startswith("x" * 1985) and len(lines[0]) <= 2000
+    assert key[:12] not in recorded and leaks([key], recorded) == []
+
+
+def test_a_line_longer_than_what_is_kept_leaves_no_partial_secret(capture: Any) -> None:
+    key = openai_key()
+    long_line = "y" * 7990 + " " + key + "\n"  # the key straddles the 8000-byte read cap
+    recorded, _ = _command_output(capture, long_line[:5000].encode(), long_line[5000:].encode())
+    assert key[:12] not in recorded and leaks([key], recorded) == []
+
+
+@pytest.mark.parametrize("chunking", ["whole", "byte_by_line"])
+def test_a_private_key_over_several_lines_of_output_is_redacted(capture: Any, chunking: str) -> None:
+    pem = pem_key()
+    text = f"before\n{pem}\nafter\n"
+    chunks = [text.encode()] if chunking == "whole" else [line.encode() + b"\n" for line in text.splitlines()]
+    recorded, lines = _command_output(capture, *chunks)
+    assert lines[0] == "before" and lines[-1] == "after" and "[REDACTED:private_key]" in lines
+    assert leaks([pem], recorded) == []
+
+
+def test_a_key_longer_than_the_hold_limit_and_one_never_closed_stay_redacted(capture: Any) -> None:
+    big = pem_key(lines=450)  # past the 200 lines held back at most
+    open_ended = pem_key(lines=5).rsplit("\n", 1)[0]  # no END line: the command stopped mid-key
+    recorded, lines = _command_output(capture, f"start\n{big}\nmiddle\n{open_ended}".encode())
+    assert "start" in lines and "middle" in lines
+    assert leaks([big, open_ended], recorded) == []
+
+
+def test_command_output_secrets_reach_no_file(tmp_path: Path) -> None:
+    from aiw_otel import State
+    from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+    from aiw_otel.runner.engine import Engine, RunOptions
+    from aiw_otel.runner.plan_loader import load_plan
+
+    key, pem = openai_key(), pem_key()
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "ws" / "secret.txt").write_text(f"{'z' * 1995} {key}\n{pem}\n")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent("""
+        task_id: t
+        natural_language_goal: print a file
+        plan:
+          - step_id: show
+            description: cat it
+            agent_spec: {type: validation}
+            actions: [{run: "cat secret.txt"}, {read: secret.txt}]
+    """).lstrip())
+    logs = tmp_path / "logs"
+    config = TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs), max_bytes=4096)),
+                             log_level=LogLevel.DEBUG)
+    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
+    engine = Engine(telemetry, load_plan(plan), RunOptions(workspace=tmp_path / "ws"))
+    assert engine.run() is State.COMPLETED
+    assert telemetry.shutdown(10)
+    everything = read_all(logs)
+    assert "[REDACTED:private_key]" in everything
+    assert key[:12] not in everything and leaks([key, pem], everything) == []
