@@ -31,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
+from aiw_otel.errors import shown
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.health import TelemetryHealth, internal_logger
@@ -160,7 +161,7 @@ def configure(
     loaded = load_settings(config, environ)
     settings = loaded.telemetry
     for warning in loaded.warnings:
-        internal_logger().warning(warning)
+        internal_logger().warning(shown(warning))  # warnings quote the environment's values
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     with _current_lock:
         if _current is not None:

@@ -381,3 +381,53 @@ def test_command_output_secrets_reach_no_file(tmp_path: Path) -> None:
     everything = read_all(logs)
     assert "[REDACTED:private_key]" in everything
     assert key[:12] not in everything and leaks([key, pem], everything) == []
+
+
+# -- 6. errors that echo input; 7. ship's state ------------------------------------------------
+
+def _cli(*args: str, cwd: Path, env: dict[str, str]) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "aiw_otel.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_config_and_environment_errors_do_not_echo_credentials(tmp_path: Path) -> None:
+    password = openai_key()[8:28]  # a random password: no rule knows it by its shape
+    token = github_token()
+    config = tmp_path / "config.yaml"
+    config.write_text(textwrap.dedent(f"""
+        telemetry:
+          sinks:
+            otlp: {{enabled: true, endpoint: "htp://admin:{password}@collector:4318"}}
+    """).lstrip())
+    from_file = _cli("check", str(config), cwd=tmp_path, env={})
+    good_plan = tmp_path / "good.yaml"
+    good_plan.write_text("task_id: t\nnatural_language_goal: g\nplan: [{step_id: s, description: d, "
+                         "agent_spec: {type: validation}, actions: [{run: 'true'}]}]\n")
+    from_env = _cli("run", str(good_plan), "--no-console", "--log-dir", str(tmp_path / "logs"), cwd=tmp_path,
+                    env={"OTEL_EXPORTER_OTLP_ENDPOINT": f"htp://admin:{password}@collector"})
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(f"task_id: t\nnatural_language_goal: g\nplan: [{{step_id: {token}, description: d, agent_spec: 7}}]\n")
+    bad_plan = _cli("check", str(plan), cwd=tmp_path, env={})
+    for result in (from_file, from_env, bad_plan):
+        assert result.returncode == 2, result.stdout + result.stderr
+        output = result.stdout + result.stderr
+        assert password not in output and leaks([token], output) == [], output
+    assert "collector" in from_file.stderr and "collector" in from_env.stderr  # still says which value is wrong
+
+
+def test_ship_state_is_created_0600(tmp_path: Path, loose_umask: None) -> None:
+    from aiw_otel.readback.ship import STATE_FILE
+    from tests.test_ship import HttpReceiver, record_runs
+
+    log_dir = tmp_path / "logs"
+    record_runs(log_dir, "one")
+    receiver = HttpReceiver()
+    try:
+        result = _cli("ship", str(log_dir), "--endpoint", receiver.endpoint, cwd=tmp_path, env={})
+    finally:
+        receiver.close()
+    assert result.returncode == 0, result.stderr
+    assert _mode(log_dir / STATE_FILE) == 0o600
