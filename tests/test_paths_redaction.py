@@ -431,3 +431,21 @@ def test_ship_state_is_created_0600(tmp_path: Path, loose_umask: None) -> None:
         receiver.close()
     assert result.returncode == 0, result.stderr
     assert _mode(log_dir / STATE_FILE) == 0o600
+
+
+def test_the_attribute_length_limit_cuts_after_redaction(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+
+    monkeypatch.setenv("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "40")  # the SDK reads os.environ itself
+    key = openai_key()
+    logs = tmp_path / "logs"
+    telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),
+                                   set_global=False, handle_signals=False)
+    with telemetry.plan_run("p", "plan") as run, run.step("s1", "validation") as step:
+        step.set_attribute("aiw.note", "x" * 20 + " " + key)  # the cut at 40 falls inside the key
+        step.set_attribute("aiw.plain", "p" * 100)
+        step.log(LogLevel.INFO, "noted", "noted", details={"note": "y" * 20 + " " + key})
+    assert telemetry.shutdown(10)
+    everything = read_all(logs)
+    assert key[:12] not in everything and leaks([key], everything) == []
+    assert "p" * 40 in everything and "p" * 41 not in everything  # the limit still holds
