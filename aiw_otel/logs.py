@@ -5,19 +5,26 @@ record). Records from any stdlib logger reach OTel through opentelemetry-instrum
 handler on the root logger. When the user's config file installs stdlib handlers (seed 3.2), each
 LogMessage is also mirrored to the stdlib logger `aiw.<component>` so those handlers see it; the
 mirrored copy is marked so the bridge does not send it to OTel a second time.
+
+The handlers the config file installs are the user's, but what reaches them is ours to clean:
+`redact_handler` makes each of them see only redacted records (message, `extra` fields,
+exception text), mirrored LogMessages and any other logger's records alike.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from opentelemetry._logs import Logger, SeverityNumber
 from opentelemetry.context import Context
 
 from aiw_otel import conventions as sc
 from aiw_otel.model import ComponentType, LogLevel, LogMessage
+
+if TYPE_CHECKING:
+    from aiw_otel.redaction import Redactor
 
 SEVERITY: dict[LogLevel, tuple[SeverityNumber, str]] = {
     LogLevel.DEBUG: (SeverityNumber.DEBUG, "DEBUG"),
@@ -154,3 +161,66 @@ def apply_component_levels(thresholds: Mapping[ComponentType, LogLevel], default
     for component in ComponentType:
         level = thresholds.get(component, default)
         logging.getLogger(component_logger_name(component)).setLevel(level.number)
+
+
+#: Attributes every stdlib LogRecord has; anything else on a record came from `extra=`.
+_STANDARD_RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+_REDACTING_MARK = "_aiw_otel_redacting"
+
+
+def redacted_record(record: logging.LogRecord, redactor: Redactor) -> logging.LogRecord:
+    """`record` itself when it holds no secret, else a redacted copy (the original is shared with
+    the other handlers, the OTel bridge among them, and must stay as it was).
+
+    The message is formatted (`msg % args`) and redacted as one text, every `extra=` field goes
+    through the attribute rules (so `extra={"api_key": ...}` loses its value by its name), and an
+    exception is kept only as its redacted formatted text (`exc_text`): a handler that renders
+    `exc_info` itself (Rich tracebacks) would print the exception's message unredacted.
+    """
+    changes: dict[str, Any] = {}
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: let the handler report it as it always does
+        message = None
+    if message is not None:
+        clean = redactor.redact_text(message)
+        if clean is not message:
+            changes.update(msg=clean, args=None)
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+            new = redactor.redact_value(key, value)
+            if new is not value:
+                changes[key] = new
+    if record.exc_info and record.exc_info[0] is not None:
+        text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+        changes.update(exc_info=None, exc_text=redactor.redact_text(text))
+    elif record.exc_text:
+        clean = redactor.redact_text(record.exc_text)
+        if clean is not record.exc_text:
+            changes["exc_text"] = clean
+    if record.stack_info:
+        clean = redactor.redact_text(record.stack_info)
+        if clean is not record.stack_info:
+            changes["stack_info"] = clean
+    if not changes:
+        return record
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.__dict__.update(changes)
+    return copy
+
+
+def redact_handler(handler: logging.Handler, redactor: Redactor) -> None:
+    """Make `handler` see only redacted records, whoever logs to it (idempotent).
+
+    Done per instance, around `handle`, rather than with a Filter: before Python 3.12 a filter can
+    only change the record in place, and the record is shared with every other handler.
+    """
+    if getattr(handler, _REDACTING_MARK, False):
+        return
+    original = handler.handle
+
+    def handle(record: logging.LogRecord) -> Any:
+        return original(redacted_record(record, redactor))
+
+    setattr(handler, "handle", handle)
+    setattr(handler, _REDACTING_MARK, True)

@@ -24,22 +24,24 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry._logs import NoOpLogger
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeter, Observation
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits, LogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, SpanProcessor, TracerProvider
 
 from aiw_otel.config import ConfigError, LoadedConfig, TelemetryConfig
+from aiw_otel.errors import shown
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.health import TelemetryHealth, internal_logger
 from aiw_otel.instrument.base import Instruments
 from aiw_otel.instrument.metrics import RunInstruments
 from aiw_otel.instrument.plan import PlanRun
-from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, remove_stdlib_bridge
+from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, redact_handler, remove_stdlib_bridge
 from aiw_otel.model import LogMessage
 from aiw_otel.processors.bounded import each_within
+from aiw_otel.processors.limits import value_length_limit
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
@@ -160,14 +162,16 @@ def configure(
     loaded = load_settings(config, environ)
     settings = loaded.telemetry
     for warning in loaded.warnings:
-        internal_logger().warning(warning)
+        internal_logger().warning(shown(warning))  # warnings quote the environment's values
+    redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     with _current_lock:
         if _current is not None:
             _current.shutdown()
         if loaded.logging_dict is not None:
-            apply_logging_dict(loaded)
+            apply_logging_dict(loaded, redactor)
+        env = os.environ if environ is None else environ
         telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
-                           parent_from_environment(os.environ if environ is None else environ))
+                           parent_from_environment(env), redactor, env)
         _current = telemetry
     _register_atexit()
     if handle_signals:
@@ -205,8 +209,17 @@ def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
 _DICTCONFIG_FAILURE = re.compile(r"Unable to configure (handler|formatter|filter|logger|root logger) '?([^']*)'?")
 
 
-def apply_logging_dict(loaded: LoadedConfig) -> None:
-    """Run the file's dictConfig part, turning its failures into ConfigErrors that name the line."""
+def apply_logging_dict(loaded: LoadedConfig, redactor: Redactor | None = None) -> None:
+    """Run the file's dictConfig part, turning its failures into ConfigErrors that name the line.
+
+    Its handlers then see only redacted records (`logs.redact_handler`), and the files its file
+    handlers write are created (and re-created on rotation) 0600, whatever the umask: they hold
+    the same run details as our own files.
+    """
+    handler_specs = (loaded.logging_dict or {}).get("handlers") or {}
+    for spec in handler_specs.values():
+        if isinstance(spec, Mapping) and isinstance(spec.get("filename"), (str, os.PathLike)):
+            _create_private(os.fspath(spec["filename"]))
     try:
         logging.config.dictConfig(loaded.logging_dict)  # type: ignore[arg-type]
     except (ValueError, TypeError, AttributeError, ImportError) as error:
@@ -218,6 +231,48 @@ def apply_logging_dict(loaded: LoadedConfig) -> None:
         cause = error.__cause__ or error.__context__
         detail = f"{error}: {cause}" if cause else str(error)
         raise ConfigError(f"logging configuration failed: {detail}", source=loaded.source, line=line) from error
+    named = getattr(logging, "_handlers", {})  # dictConfig's handlers by name (getHandlerByName is 3.12+)
+    for name in handler_specs:
+        handler = named.get(name)
+        if handler is None:
+            continue
+        if redactor is not None:
+            redact_handler(handler, redactor)
+        if isinstance(handler, logging.FileHandler):
+            _keep_private(handler)
+
+
+#: Files we create (and the config file's stdlib handlers create for us) are readable by the owner only.
+PRIVATE_FILE_MODE = 0o600
+
+
+def _create_private(path: str) -> None:
+    """Create `path` 0600 if missing and make it 0600 if not, before a handler opens it for append."""
+    try:
+        directory = os.path.dirname(path)
+        if directory and not os.path.isdir(directory):
+            return  # dictConfig reports the missing directory itself
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # unwritable: the handler's own open will fail with the error worth showing
+
+
+def _keep_private(handler: logging.FileHandler) -> None:
+    """Every later (re)open of the handler's file, rotation included, creates it 0600."""
+    if os.path.exists(handler.baseFilename):
+        os.chmod(handler.baseFilename, PRIVATE_FILE_MODE)
+
+    def private_open(file: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "a" in mode or "w" in mode:
+            _create_private(file)
+        return open(file, mode, *args, **kwargs)
+
+    # FileHandler._open opens through this attribute (Python 3.9+), which is what rotation calls.
+    setattr(handler, "_builtin_open", private_open)
 
 
 def parent_from_environment(environ: Mapping[str, str]) -> Context | None:
@@ -244,16 +299,17 @@ def _build(
     set_global: bool,
     stdlib_bridge: bool,
     root_context: Context | None,
+    redactor: Redactor | None,
+    environ: Mapping[str, str] | None = None,
 ) -> Telemetry:
     health = TelemetryHealth()
-    redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
     if not settings.enabled:
         emitter = LogEmitter(NoOpLogger(SCOPE), settings.component_levels, settings.log_level)
         instruments = Instruments(trace.NoOpTracer(), emitter, None, settings.content_capture)
         return Telemetry(settings, instruments, health=health, redactor=redactor)
 
-    resource = _resource(settings)
+    resource = _resource(settings, redactor)
     built = [sink.build(health, settings.queue) for sink in sinks]
     for sink in built:
         if sink.destination:
@@ -266,13 +322,21 @@ def _build(
         built.append(MetricsProcessor(RunInstruments.create(meter), announce).sink().build(health, settings.queue))
     _register_self_metrics(meter, health, redactor, built)
     tracker = OpenSpanTracker()
-    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+    # The SDK would cut attribute values before redaction sees them (a secret's prefix across the
+    # cut survives): it gets no length limit, and the pipelines apply it after redacting.
+    environ = os.environ if environ is None else environ
+    no_length_limit = SpanLimits.UNSET
+    tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=SpanLimits(
+        max_attribute_length=no_length_limit, max_span_attribute_length=no_length_limit))
     tracer_provider.add_span_processor(tracker)
     span_processors = [(b.name, b.span_processor) for b in built if b.span_processor is not None]
-    tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health))
-    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health,
+                                                    value_length_limit(environ, "traces")))
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=LogRecordLimits(
+        max_attribute_length=no_length_limit, max_log_record_attribute_length=no_length_limit))
     log_processors = [(b.name, b.log_processor) for b in built if b.log_processor is not None]
-    logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health))
+    logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health,
+                                                         value_length_limit(environ, "logs")))
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
@@ -281,7 +345,7 @@ def _build(
     emitter = LogEmitter(logger_provider.get_logger(SCOPE, package_version()), settings.component_levels, settings.log_level, mirror)
     instruments = Instruments(
         tracer_provider.get_tracer(SCOPE, package_version()), emitter, tracker, settings.content_capture,
-        root_context=root_context,
+        root_context=root_context, redactor=redactor,
     )
     return Telemetry(
         settings,
@@ -300,12 +364,19 @@ def _export_soon(meter_provider: MeterProvider) -> None:
     threading.Thread(target=meter_provider.force_flush, name="aiw-otel-metrics-now", daemon=True).start()
 
 
-def _resource(settings: TelemetryConfig) -> Resource:
+def _resource(settings: TelemetryConfig, redactor: Redactor | None = None) -> Resource:
+    """The resource on every span, log and metric, redacted: no processor ever sees it.
+
+    Redacted as built, not only our settings: `Resource.create` also merges what the SDK's
+    detectors read from the process environment (OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME).
+    """
     attributes: dict[str, Any] = dict(settings.resource_attributes)
     attributes["service.name"] = settings.service_name
     attributes["service.version"] = settings.service_version or package_version()
     attributes.setdefault("service.instance.id", str(uuid.uuid4()))
-    return Resource.create(attributes)
+    resource = Resource.create(attributes)
+    clean = redactor.redact_attributes(resource.attributes) if redactor is not None else None
+    return resource if clean is None else Resource(clean, resource.schema_url)
 
 
 def _register_self_metrics(

@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from aiw_otel.errors import ConfigError
+from aiw_otel.errors import ConfigError, shown
 
 #: Each command's module, in the order `aiw-otel --help` lists them (`run` declares `demo` too).
 COMMANDS = {
@@ -44,8 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except ConfigError as error:
-        print(f"aiw-otel: configuration error: {error}", file=sys.stderr)
+        print(f"aiw-otel: configuration error: {shown(str(error))}", file=sys.stderr)
         return 2
     except ValueError as error:  # PlanError, replay and AI client configuration errors
-        print(f"aiw-otel: {error}", file=sys.stderr)
+        print(f"aiw-otel: {shown(str(error))}", file=sys.stderr)
         return 2

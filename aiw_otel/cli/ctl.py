@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiw_otel.control.client import ControlClient
 from aiw_otel.control.paths import find_socket
 from aiw_otel.control.protocol import ARGUMENT_KEYS
+from aiw_otel.terminal_text import safe_line
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
@@ -50,7 +51,7 @@ def ctl_command(args: argparse.Namespace) -> int:
     elif args.command == "status" and reply.get("ok"):
         print(summary(reply["data"]))
     else:
-        print(reply.get("message", ""))
+        print(safe_line(str(reply.get("message", ""))))
     return 0 if reply.get("ok") else 1
 
 
@@ -74,7 +75,7 @@ def summary(view: dict[str, Any]) -> str:
         lines.append(line.rstrip())
     if view.get("last_message"):
         lines.append(f"last: {view['last_message']}")
-    return "\n".join(lines)
+    return "\n".join(safe_line(line) for line in lines)  # ids and messages come from the plan and the model
 
 
 def _usage(steps: list[dict[str, Any]]) -> str:

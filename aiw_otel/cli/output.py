@@ -20,4 +20,6 @@ PATHS_ARGUMENT: dict[str, Any] = {
 
 def error(message: str) -> None:
     """One line on stderr, prefixed so it reads as the tool's own words in a pipeline."""
-    print(f"aiw-otel: {message}", file=sys.stderr, flush=True)
+    from aiw_otel.errors import shown
+
+    print(f"aiw-otel: {shown(message)}", file=sys.stderr, flush=True)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine
     from aiw_otel.runview import RunView
+    from aiw_otel.setup import Telemetry
 
 T = TypeVar("T")
 
@@ -162,14 +163,15 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
     replay = args.replay or _beside(plan_path, "replay.json")
     tracker = StateTracker()
-    tracker.seed(plan)
     telemetry = configure(loaded, sinks=[tracker.sink()])
+    tracker.seed(plan, telemetry.redactor)
+    shown_name = _shown(telemetry, plan.name)
     engine = Engine(telemetry, plan, RunOptions(workspace=workspace, provider=provider, model=args.model,
                                                 replay_file=replay, fail_fast=args.fail_fast,
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
     relay, server = _control(engine, tracker, args.control_socket, log_dir)
-    print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
+    print(f"aiw-otel: running plan '{shown_name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
     print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
           flush=True)
     metrics_url = telemetry.endpoints.get("prometheus")
@@ -182,10 +184,17 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
         telemetry.shutdown()
     finally:
         server.close()
-    print(f"aiw-otel: plan '{plan.name}' {state.value}", flush=True)
+    print(f"aiw-otel: plan '{shown_name}' {state.value}", flush=True)
     if settings.sinks.file.enabled:
         print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
     return state
+
+
+def _shown(telemetry: Telemetry, text: str) -> str:
+    """Plan text as printed on our own lines: redacted and terminal-safe, like every record."""
+    from aiw_otel.terminal_text import safe_line
+
+    return safe_line(telemetry.redactor.redact_text(text) if telemetry.redactor is not None else text)
 
 
 def _linger(url: str, state: State, seconds: float) -> None:

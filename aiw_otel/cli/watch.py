@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiw_otel.cli.ctl import NO_RUN, SOCKET_HELP, socket_of
 from aiw_otel.control.client import ControlClient, NoRunListening
+from aiw_otel.terminal_text import safe_line
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
@@ -50,4 +51,4 @@ def watch_line(view: dict[str, Any]) -> str:
         parts.append(f"active: {active[-1]}")
     if view.get("last_message"):
         parts.append(f"last: {view['last_message']}")
-    return " | ".join(parts)
+    return safe_line(" | ".join(parts))  # step ids and messages come from the plan and the model

@@ -3,8 +3,8 @@
 Wiring for `aiw-otel run` / `demo`, when `is_interactive()` (otherwise keep the plain line sink):
 
     tracker = StateTracker()
-    tracker.seed(plan)
     telemetry = configure(settings, sinks=[tracker.sink()])  # with the plain console sink off
+    tracker.seed(plan, telemetry.redactor)                    # redacted: the plan is shown before it runs
     relay = ControlRelay(engine, tracker)                     # + its socket, set_control_socket, set_drop_counter
     stop = threading.Event()
 

@@ -8,7 +8,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
-from aiw_otel.console.style import duration, state_text
+from aiw_otel.console.style import duration, one_line, state_text
 from aiw_otel.runview import RunView
 
 
@@ -24,7 +24,7 @@ class Header:
         return cls(view.plan_name, view.state, duration(view.started_ns, view.ended_ns, now_ns), view.control_socket)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        line = Text.assemble("Plan: ", (self.plan_name or "-", "bold"), " | Status: ", state_text(self.state),
+        line = Text.assemble("Plan: ", (one_line(self.plan_name) or "-", "bold"), " | Status: ", state_text(self.state),
                              justify="center", no_wrap=True, overflow="ellipsis")
         if self.elapsed:
             line.append(f" | Elapsed: {self.elapsed}")

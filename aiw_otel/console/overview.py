@@ -108,7 +108,7 @@ def _draw(key: Hashable, width: int) -> Text:
 
 def _row(columns: _Columns, row: StepRow, id_style: str, state_style: str) -> Text:
     body = Text(overflow="ellipsis")
-    body.append(_fit(row.step_id, columns.id), style=id_style)
+    body.append(_fit(one_line(row.step_id), columns.id), style=id_style)
     if columns.description:
         body.append(" " + _fit(one_line(row.description), columns.description))
     body.append(" ")

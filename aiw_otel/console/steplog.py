@@ -83,7 +83,7 @@ class StepLog:
         step = self.step
         if step is None:
             return Text("General Logs", style="bold")
-        title = Text.assemble(("Logs for Step: ", "bold"), (step.step_id, "bold cyan"), " ",
+        title = Text.assemble(("Logs for Step: ", "bold"), (one_line(step.step_id), "bold cyan"), " ",
                               (step.state, STATE_STYLES.get(step.state, "")))
         if step.input_tokens or step.output_tokens:
             title.append(f" {tokens(step.input_tokens)} in / {tokens(step.output_tokens)} out")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
+
+#: Re-exported: the panels flatten every line with the one shared function (terminal_text).
+from aiw_otel.terminal_text import one_line as one_line
 
 #: Seed 5.2's colours; states that are over without a verdict of their own are dim.
 STATE_STYLES = {
@@ -22,21 +23,9 @@ LIVE_STATES = frozenset({"Running", "Paused"})
 LEVEL_STYLES = {"DEBUG": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red",
                 "CRITICAL": "bold red"}
 
-#: Control characters (ESC above all) must never reach the terminal from a log line, and a line
-#: break inside a message would push the panel's other lines out of view.
-_FLATTEN = {code: " " for code in (*range(0x20), 0x7F)}
-#: Colour and cursor sequences in command output (pytest, compilers): dropped whole, not shown as junk.
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-
 
 def state_text(state: str) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
-
-
-def one_line(text: str) -> str:
-    if "\x1b" in text:
-        text = _ESCAPE_SEQUENCE.sub("", text)
-    return text.translate(_FLATTEN)
 
 
 def duration(started_ns: int | None, ended_ns: int | None, now_ns: int) -> str:

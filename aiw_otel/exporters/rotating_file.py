@@ -138,6 +138,7 @@ class RotatingFile:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+            os.fchmod(fd, FILE_MODE)  # the umask may take bits away, never add; a file left by older runs may be 0644
             self._file = os.fdopen(fd, "ab", buffering=1 << 16)
             self._size = os.fstat(fd).st_size
         return self._file
@@ -148,9 +149,12 @@ def _gzip_in_place(path: Path) -> None:
     target = path.with_name(path.name + ".gz")
     partial = path.with_name(path.name + ".gz.partial")
     try:
-        with open(path, "rb") as source, gzip.open(partial, "wb", compresslevel=6) as sink:
-            shutil.copyfileobj(source, sink, 1 << 20)
-        os.chmod(partial, FILE_MODE)
+        with open(path, "rb") as source:
+            # Created 0600 before the first byte goes in, not chmod-ed after: no window where it is readable.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw) as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
         os.replace(partial, target)
         path.unlink()
     except OSError:  # disk full while compressing: keep the plain backup, it is still valid

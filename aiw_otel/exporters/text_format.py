@@ -2,6 +2,10 @@
 
 `timestamp - LEVEL - [component:step] - message`, followed by the few details that matter when
 reading a run: state, duration, tokens, exit code, error.
+
+Every line goes through `safe_line`: plan and model text cannot send escape sequences to a terminal
+(the plain console, `tail -f` of the text log), and a line break inside a message or a command line
+shows as `⏎` instead of forging a new line of the log.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here w
     from opentelemetry.sdk.trace import ReadableSpan
 
 from aiw_otel import conventions as sc
+from aiw_otel.terminal_text import safe_line
 
 #: Attributes shown after a span line, in this order, when present.
 _SPAN_DETAILS = (
@@ -80,7 +85,7 @@ def format_log_line(record: ReadableLogRecord) -> str:
     body = log.body if log.body is not None else (log.event_name or "")
     line = f"{iso_ms(log.timestamp or log.observed_timestamp)} - {level:<8} - {_where(attributes.get(sc.AIW_COMPONENT), attributes.get(sc.AIW_LOG_STEP_ID))} - {body}"
     extra = _pairs(attributes, _LOG_DETAILS)
-    return f"{line} ({extra})" if extra else line
+    return safe_line(f"{line} ({extra})" if extra else line)
 
 
 def format_span_line(span: ReadableSpan) -> str:
@@ -93,4 +98,4 @@ def format_span_line(span: ReadableSpan) -> str:
     extra = _pairs(attributes, _SPAN_DETAILS)
     if failed and span.status.description:
         extra = f"{extra} {span.status.description}".strip()
-    return f"{line} {extra}" if extra else line
+    return safe_line(f"{line} {extra}" if extra else line)

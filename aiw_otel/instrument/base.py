@@ -25,6 +25,7 @@ from aiw_otel.config import ContentCapture
 from aiw_otel.logs import LogEmitter
 from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, utc_timestamp
 from aiw_otel.processors.open_spans import OpenSpanTracker
+from aiw_otel.redaction import Redactor
 
 _RECORDED_MARK = "_aiw_otel_recorded"
 
@@ -46,6 +47,9 @@ class Instruments:
     #: Where a root operation starts when no span is current: the trace this process was started
     #: in (TRACEPARENT in its environment), so a traced CI job or parent agent sees the run inside it.
     root_context: otel_context.Context | None = None
+    #: The pipeline's redactor, for what must be redacted before it is cut or split into records
+    #: (command output: a line past `max_output_line`, a private key over several lines); None: off.
+    redactor: Redactor | None = None
 
 
 def error_type_of(error: BaseException) -> str:

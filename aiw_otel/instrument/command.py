@@ -3,11 +3,19 @@
 Output counts are always exact; what is *recorded* of the output (span events and DEBUG records,
 one per line) is capped per stream so a command printing a gigabyte costs a bounded amount of
 telemetry. Bytes that are not UTF-8 are decoded with replacement characters, never raised on.
+
+Each line is redacted *before* it is cut to `max_output_line`, so no prefix of a secret survives
+across the cut. A private key spans many lines, and its body lines mean nothing alone: from a line
+that opens one (`-----BEGIN ... PRIVATE KEY`) to the line that closes it, lines are held back and
+redacted as one text, then recorded. Nothing else is delayed, and what is held is bounded
+(`_HOLD_LINES`, `_HOLD_CHARS`): past that, the key is cut off and redacted as it stands, and its
+remaining lines are redacted as the rest of a key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 from typing import Mapping, Sequence
@@ -21,6 +29,19 @@ from aiw_otel.instrument.base import Instruments, Operation
 from aiw_otel.model import ComponentType, LogLevel
 
 STREAMS = ("stdout", "stderr")
+#: Where a private key block opens or closes, as the redaction rule's PEM shape sees it.
+_KEY_EDGE = re.compile(r"-----(BEGIN|END)[A-Z0-9 ]* PRIVATE KEY")
+#: The most of an open key block held back per stream before it is redacted as it stands.
+_HOLD_LINES = 200
+_HOLD_CHARS = 64 * 1024
+#: What a held-back remainder is redacted after: the rest of a key whose start was already released.
+_KEY_RESUMED = "-----BEGIN PRIVATE KEY-----\n"
+
+
+def _opens_key(text: str, open_already: bool) -> bool:
+    """Whether a key block is open at the end of `text` (open_already: it was before `text`)."""
+    edges = _KEY_EDGE.findall(text)
+    return edges[-1] == "BEGIN" if edges else open_already
 
 
 def split_command(command: str | Sequence[str]) -> list[str]:
@@ -43,13 +64,17 @@ def exit_error_type(code: int) -> str:
 
 
 class _StreamCount:
-    __slots__ = ("bytes", "lines", "recorded", "pending")
+    __slots__ = ("bytes", "lines", "recorded", "pending", "pending_cut", "held", "held_chars", "resumed")
 
     def __init__(self) -> None:
         self.bytes = 0
         self.lines = 0
         self.recorded = 0  # lines recorded as a DEBUG record (the first of them also as span events)
         self.pending = b""
+        self.pending_cut = False  # the pending line was longer than what is kept of it
+        self.held: list[str] = []  # lines of an open private key block, not recorded yet
+        self.held_chars = 0
+        self.resumed = False  # the held lines continue a key block already released (past the hold limit)
 
 
 class Command(Operation):
@@ -98,7 +123,10 @@ class Command(Operation):
         if counts.recorded >= self._instruments.max_output_log_lines:
             return
         lines = (counts.pending + chunk).split(b"\n")
-        counts.pending = lines.pop()[: self._instruments.max_output_line * 4]
+        cap = self._instruments.max_output_line * 4
+        last = lines.pop()
+        counts.pending = last[:cap]
+        counts.pending_cut = counts.pending_cut or len(last) > cap
         for line in lines:
             self._record_line(stream, counts, line)
 
@@ -109,12 +137,51 @@ class Command(Operation):
             self.set_error(exit_error_type(code), f"command exited with {exit_error_type(code)}")
 
     def _record_line(self, stream: str, counts: _StreamCount, raw: bytes) -> None:
+        """Decode a complete line and record it redacted, or hold it while a key block is open."""
+        instruments = self._instruments
+        if counts.recorded >= instruments.max_output_log_lines:
+            return
+        cap = instruments.max_output_line * 4
+        cut, counts.pending_cut = counts.pending_cut or len(raw) > cap, False
+        text = raw[:cap].decode("utf-8", "replace").rstrip("\r")
+        if cut:  # the end of what is kept may be the start of a secret cut in two: drop that token
+            space = text.rfind(" ", max(0, len(text) - 256))
+            text = text[:space] if space != -1 else text[: max(0, len(text) - 256)]
+        redactor = instruments.redactor
+        if redactor is None:
+            self._emit_line(stream, counts, text)
+            return
+        if not counts.held and not counts.resumed and not _opens_key(text, False):
+            self._emit_line(stream, counts, redactor.redact_text(text))
+            return
+        counts.held.append(text)
+        counts.held_chars += len(text)
+        if not _opens_key(text, True):
+            self._release(stream, counts)
+        elif len(counts.held) >= _HOLD_LINES or counts.held_chars >= _HOLD_CHARS:
+            self._release(stream, counts)
+            counts.resumed = True  # what follows, up to its END line, is the rest of this key
+
+    def _release(self, stream: str, counts: _StreamCount) -> None:
+        """Redact the held lines as one text and record what is left of them, line by line."""
+        if not counts.held:
+            return
+        assert self._instruments.redactor is not None
+        joined = "\n".join(counts.held)
+        if counts.resumed:
+            joined = self._instruments.redactor.redact_text(_KEY_RESUMED + joined)
+        else:
+            joined = self._instruments.redactor.redact_text(joined)
+        counts.held, counts.held_chars, counts.resumed = [], 0, False
+        for line in joined.split("\n"):
+            self._emit_line(stream, counts, line)
+
+    def _emit_line(self, stream: str, counts: _StreamCount, text: str) -> None:
         instruments = self._instruments
         if counts.recorded >= instruments.max_output_log_lines:
             return
         counts.recorded += 1
-        limit = instruments.max_output_line
-        text = raw[: limit * 4].decode("utf-8", "replace").rstrip("\r")[:limit]
+        text = text[: instruments.max_output_line]
         if counts.recorded <= instruments.max_output_events:
             self.add_event(sc.EV_COMMAND_OUTPUT, {sc.AIW_COMMAND_STREAM: stream, sc.AIW_COMMAND_OUTPUT_LINE: text})
         self.log(LogLevel.DEBUG, "command_output", text, details={"stream": stream})
@@ -132,6 +199,7 @@ class Command(Operation):
                 counts.lines += 1  # a last line without a newline is still a line
                 self._record_line(name, counts, counts.pending)
                 counts.pending = b""
+            self._release(name, counts)  # a key block never closed: redacted to its end
             self.set_attribute(sc.AIW_OUTPUT_BYTES.format(stream=name), counts.bytes)
             self.set_attribute(sc.AIW_OUTPUT_LINES.format(stream=name), counts.lines)
             details[f"{name}_bytes"] = counts.bytes

@@ -17,16 +17,20 @@ from opentelemetry.trace import Link, Status
 from aiw_otel.health import TelemetryHealth
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.processors.bounded import each_within
+from aiw_otel.processors.limits import cut_attributes
 from aiw_otel.redaction import Redactor
 
 
 class _Fanout:
     """Named sinks behind one redactor; flush and shutdown share one deadline across them."""
 
-    def __init__(self, redactor: Redactor | None, sinks: Sequence[tuple[str, Any]], health: TelemetryHealth) -> None:
+    def __init__(self, redactor: Redactor | None, sinks: Sequence[tuple[str, Any]], health: TelemetryHealth,
+                 value_limit: int | None = None) -> None:
         self._redactor = redactor
         self._sinks = list(sinks)
         self._health = health
+        #: Attribute values are cut to this after redaction (processors/limits.py); None: not cut.
+        self._value_limit = value_limit
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return flush_sinks([sink for _, sink in self._sinks], timeout_millis)
@@ -50,6 +54,8 @@ class SpanPipeline(_Fanout, SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         clean = redacted_span(self._redactor, span) if self._redactor is not None else span
+        if self._value_limit is not None:
+            clean = limited_span(clean, self._value_limit)
         for name, sink in self._sinks:
             try:
                 sink.on_end(clean)
@@ -99,6 +105,33 @@ def redacted_span(redactor: Redactor, span: ReadableSpan) -> ReadableSpan:
     )
 
 
+def limited_span(span: ReadableSpan, limit: int) -> ReadableSpan:
+    """The span itself when no attribute value is longer than `limit`, else a copy with them cut."""
+    attributes = cut_attributes(span_attributes(span), limit)
+    span_events, span_links = span.events, span.links
+    events: list[Event] | None = None
+    for index, event in enumerate(span_events):
+        cut = cut_attributes(plain_attributes(event.attributes), limit)
+        if cut is not None:
+            events = list(span_events) if events is None else events
+            events[index] = Event(event.name, cut, event.timestamp)
+    links: list[Link] | None = None
+    for index, link in enumerate(span_links):
+        cut = cut_attributes(link.attributes, limit)
+        if cut is not None:
+            links = list(span_links) if links is None else links
+            links[index] = Link(link.context, cut)
+    if attributes is None and events is None and links is None:
+        return span
+    return ReadableSpan(
+        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+        attributes=span.attributes if attributes is None else attributes,
+        events=span_events if events is None else events, links=span_links if links is None else links,
+        kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
 def _redacted_events(redactor: Redactor, events: Sequence[Event]) -> list[Event] | None:
     out: list[Event] | None = None
     for index, event in enumerate(events):
@@ -130,6 +163,11 @@ class LogPipeline(_Fanout, LogRecordProcessor):
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         if self._redactor is not None:
             redact_log_record(self._redactor, log_record)
+        attributes = log_record.log_record.attributes
+        if self._value_limit is not None and attributes:
+            cut = cut_attributes(plain_attributes(attributes), self._value_limit)
+            for key, value in (cut or {}).items():
+                attributes[key] = value  # type: ignore[index]
         for name, sink in self._sinks:
             try:
                 sink.on_emit(log_record)

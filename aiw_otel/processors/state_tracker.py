@@ -29,6 +29,7 @@ from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
 from aiw_otel.sinks import ProcessorSink
 
 if TYPE_CHECKING:
+    from aiw_otel.redaction import Redactor
     from aiw_otel.runner.plan import Plan
 
 _TERMINAL_STATES = frozenset({"Completed", "Failed", "Cancelled", "Skipped"})
@@ -106,14 +107,23 @@ class StateTracker:
         """The sink to pass to `configure(sinks=...)`: behind redaction, like every other sink."""
         return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor)
 
-    def seed(self, plan: Plan) -> None:
-        """List every step as Pending before the run starts: a step's span only exists once it runs."""
+    def seed(self, plan: Plan, redactor: Redactor | None = None) -> None:
+        """List every step as Pending before the run starts: a step's span only exists once it runs.
+
+        The plan comes straight from its file, not through the pipeline, so it is redacted here
+        (pass the Telemetry's `redactor`): the console, `ctl status` and `watch` show Pending steps
+        before any record exists. Ids are redacted with the same rules as the span attributes that
+        carry them later, so a step's spans still find the row seeded for it.
+        """
+        def clean(text: str) -> str:
+            return redactor.redact_text(text) if redactor is not None else text
+
         with self._lock:
-            self._plan.update(plan_name=plan.name, plan_id=plan.plan_id)
+            self._plan.update(plan_name=clean(plan.name), plan_id=clean(plan.plan_id))
             for spec in plan.steps:
-                step = self._step(spec.step_id)
-                step.description = spec.description
-                step.step_type = spec.type
+                step = self._step(clean(spec.step_id))
+                step.description = clean(spec.description)
+                step.step_type = clean(spec.type)
             self._bump()
         self._notify()
 

@@ -1,7 +1,7 @@
 """What a reader needs to know about a span or a log line, as (text, style) pieces.
 
 Shared by the Rich tree and the plain `--follow` lines, so both say the same thing in the same
-words; only the tree applies the styles.
+words; only the tree applies the styles. Both print every piece through `terminal_text.safe_line`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import span_component
 from aiw_otel.readback.records import LogRecord, Span
 from aiw_otel.readback.tree import Usage
+from aiw_otel.terminal_text import safe_line
 
 Piece = tuple[str, str]  # (text, Rich style; "" for none)
 
@@ -128,7 +129,8 @@ def log_pieces(record: LogRecord, *, with_step: bool = False) -> list[Piece]:
 
 
 def plain(pieces: list[Piece], separator: str = "  ") -> str:
-    return separator.join(text for text, _ in pieces if text)
+    """The pieces as one line, safe for a terminal (the files hold whatever the plan and model wrote)."""
+    return safe_line(separator.join(text for text, _ in pieces if text))
 
 
 def span_line(span: Span) -> str:

@@ -27,6 +27,7 @@ from aiw_otel.readback.describe import (
 )
 from aiw_otel.readback.records import LogRecord
 from aiw_otel.readback.tree import Failure, Node, Run, failure
+from aiw_otel.terminal_text import safe_line
 
 #: Log lines kept per span by default; the earlier ones are counted, not shown.
 DEFAULT_LOG_LINES = 5
@@ -47,14 +48,15 @@ def _text(pieces: Sequence[Piece]) -> Text:
     for index, (part, style) in enumerate(p for p in pieces if p[0]):
         if index:
             text.append("  ")
-        text.append(part, style=style)
+        text.append(safe_line(part), style=style)
     return text
 
 
 def node_label(node: Node, is_root: bool = False) -> Text:
     if node.span is None:
         what = "plan: " if is_root else f"step {node.step_id}: " if node.step_id else ""
-        return Text(f"{what}span {node.span_id[:16]} is not in the files (still running, or lost)", style="italic yellow")
+        return Text(safe_line(f"{what}span {node.span_id[:16]} is not in the files (still running, or lost)"),
+                    style="italic yellow")
     return _text(span_pieces(node.span, node.usage))
 
 
@@ -115,17 +117,18 @@ def failure_panel(run: Run, found: Failure) -> Panel:
     lines: list[Text] = [
         _text([(f"{kind} {span_title(span)}", "bold"), (span.state or "failed", ERROR_STYLE),
                (f"after {duration(span.duration_ms)}", "dim")]),
-        Text(error_text(found.error_type, found.message) or "no error recorded", style="bold red"),
+        Text(safe_line(error_text(found.error_type, found.message) or "no error recorded"), style="bold red"),
     ]
     if found.cause is not None:
         cause = found.cause
-        lines.append(Text(f"at {cause.name}: {error_text(cause.error_type, cause.status_message)}", style=ERROR_STYLE))
+        lines.append(Text(safe_line(f"at {cause.name}: {error_text(cause.error_type, cause.status_message)}"),
+                          style=ERROR_STYLE))
     if found.exception is not None:
         attributes = found.exception.attributes
-        lines.append(Text(f"exception {attributes.get(sc.EXCEPTION_TYPE, '?')}: {attributes.get(sc.EXCEPTION_MESSAGE, '')}",
-                          style=ERROR_STYLE))
+        lines.append(Text(safe_line(f"exception {attributes.get(sc.EXCEPTION_TYPE, '?')}: "
+                                    f"{attributes.get(sc.EXCEPTION_MESSAGE, '')}"), style=ERROR_STYLE))
     if found.last_logs:
         lines.append(Text(f"last {len(found.last_logs)} log lines:", style="dim"))
         lines += [_one_line(Text("  ").append_text(_text(log_pieces(record)))) for record in found.last_logs]
-    title = f"what failed (trace {run.trace_id[:16]})"
+    title = safe_line(f"what failed (trace {run.trace_id[:16]})")
     return Panel(Group(*lines), title=title, title_align="left", border_style="red", expand=False)

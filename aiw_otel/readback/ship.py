@@ -237,7 +237,10 @@ class ShipState:
         """Saved at once and atomically: a ship killed right after a request never sends it again."""
         self._done[identity] = lines
         partial = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-        with open(partial, "w", encoding="utf-8") as stream:
+        # 0600 from its creation: it names the endpoints shipped to (their credentials are stripped, the hosts are not).
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
             json.dump(self._data, stream, indent=1, sort_keys=True)
             stream.flush()
             os.fsync(stream.fileno())

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 
 from aiw_otel.instrument.plan import Agent, PlanRun, Step
 from aiw_otel.model import LogLevel, RunCancelled, State
+from aiw_otel.runner.command_env import without_credentials
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.plan import Action, Plan, StepSpec
 from aiw_otel.runner.prompts import step_messages, user_context_message
@@ -44,18 +45,22 @@ class RunOptions:
     default_model: str = "gpt-4o-mini"
     price_table: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     environ: Mapping[str, str] | None = None
+    #: Credential variables commands may still see (see runner/command_env.py); adds to $AIW_COMMAND_ENV_ALLOW.
+    command_env_allow: tuple[str, ...] = ()
 
 
 ClientFactory = Callable[..., Any]
 
 
-def command_environment(environ: Mapping[str, str] | None) -> dict[str, str]:
-    """The runner's environment with its own Python first on PATH.
+def command_environment(environ: Mapping[str, str] | None, allow: tuple[str, ...] = ()) -> dict[str, str]:
+    """The runner's environment without its credentials, with its own Python first on PATH.
 
     Plans say `python ...`; on a machine with only `python3`, or with the runner in a virtualenv
     that is not activated, that must still be the interpreter (and packages) the runner uses.
+    Credentials (API keys, tokens, the OTLP headers ...) stay with the runner unless allowed:
+    see runner/command_env.py.
     """
-    env = dict(os.environ if environ is None else environ)
+    env, _ = without_credentials(os.environ if environ is None else environ, allow)
     bin_dir = os.path.dirname(sys.executable)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
     return env
@@ -120,7 +125,8 @@ class Engine:
 
         self.prepare()
         self.options.workspace.mkdir(parents=True, exist_ok=True)
-        self._workspace = Workspace(self.options.workspace, env=command_environment(self.options.environ))
+        self._workspace = Workspace(self.options.workspace,
+                                    env=command_environment(self.options.environ, self.options.command_env_allow))
         with self.telemetry.plan_run(self.plan.plan_id, self.plan.name) as run:
             self.run_record = run
             self._started.set()
