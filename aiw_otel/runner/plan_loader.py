@@ -25,7 +25,7 @@ import yaml
 
 from aiw_otel.config import ConfigError
 from aiw_otel.config_yaml import describe_value, is_int, LineLoader, parse_yaml
-from aiw_otel.runner.plan import Action, ModelPreference, Plan, PlanError, StepSpec
+from aiw_otel.runner.plan import Action, dependency_order, ModelPreference, Plan, PlanError, StepSpec
 
 T = TypeVar("T")
 
@@ -486,35 +486,9 @@ def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces]) -> No
         for dep, dep_at in zip(step.depends_on, place.depends_on):
             if dep not in first:
                 raise dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}")
-    cycle = _find_cycle(steps)
+    _, cycle = dependency_order(steps)
     if cycle:
         start, following = steps[cycle[0]], steps[cycle[1]].step_id
         edge = places[cycle[0]].depends_on[start.depends_on.index(following)]
         path = " -> ".join(steps[i].step_id for i in cycle)
         raise edge.error(f"dependency cycle: {path} (each step depends on the next)")
-
-
-def _find_cycle(steps: Sequence[StepSpec]) -> list[int] | None:
-    """The first cycle met walking the steps in file order, as step indexes, first one repeated."""
-    index = {step.step_id: i for i, step in enumerate(steps)}
-    done: set[int] = set()
-    path: list[int] = []
-
-    def visit(i: int) -> list[int] | None:
-        path.append(i)
-        for dep in steps[i].depends_on:
-            j = index[dep]
-            if j in path:
-                return path[path.index(j):] + [j]
-            cycle = None if j in done else visit(j)
-            if cycle:
-                return cycle
-        path.pop()
-        done.add(i)
-        return None
-
-    for i in range(len(steps)):
-        cycle = None if i in done else visit(i)
-        if cycle:
-            return cycle
-    return None
