@@ -37,6 +37,7 @@ from aiw_otel.config import (
     TelemetryConfig,
 )
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.regular_file import read_regular
 
 T = TypeVar("T")
 
@@ -163,7 +164,7 @@ def _choose(text: str, choices: Sequence[str]) -> str:
 
 def _read_text(source: str) -> str:
     try:
-        data = Path(source).read_bytes()
+        data = read_regular(source)
     except FileNotFoundError:
         raise ConfigError(
             f"config file not found (looked for {os.path.abspath(source)})", source=source

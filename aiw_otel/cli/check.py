@@ -42,11 +42,12 @@ def _is_plan(path: str) -> bool:
     """Plans are JSON, folders, or YAML with a `plan:` list; configs are YAML with telemetry/logging keys."""
     import yaml
 
+    from aiw_otel.regular_file import read_regular
+
     if os.path.isdir(path) or path.endswith(".json"):
         return True
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
-    except (OSError, yaml.YAMLError):
+        document = yaml.safe_load(read_regular(path).decode("utf-8"))
+    except (OSError, UnicodeError, yaml.YAMLError):
         return False  # let the config reader report it with file and line
     return isinstance(document, dict) and "plan" in document

@@ -23,6 +23,8 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import yaml
 
+from aiw_otel.regular_file import read_regular
+
 from aiw_otel.config import ConfigError
 from aiw_otel.config_yaml import describe_value, is_int, LineLoader, parse_yaml
 from aiw_otel.runner.plan import Action, dependency_order, ModelPreference, Plan, PlanError, StepSpec
@@ -178,7 +180,7 @@ def _read_document(source: str, blame: _At, what: str) -> Any:
 
 def _read_text(source: str, blame: _At, what: str) -> str:
     try:
-        data = Path(source).read_bytes()
+        data = read_regular(source)
     except FileNotFoundError:
         raise blame.error(f"{what} not found (looked for {os.path.abspath(source)})") from None
     except IsADirectoryError:
