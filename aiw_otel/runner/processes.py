@@ -34,6 +34,7 @@ from aiw_otel.instrument.host import ActionHost
 from aiw_otel.model import LogLevel, RunCancelled
 from aiw_otel.runner.command_line import direct_argv, shell_argv
 from aiw_otel.runner.control import Hooks, RunControl
+from aiw_otel.runner.orphan_guard import GUARD
 
 #: How often the owner looks at timeouts, cancels and the leader's exit while output is quiet.
 TICK_S = 0.02
@@ -73,6 +74,7 @@ def run_command(
     argv = _argv(command, os.environ if env is None else env)
     _adopt_orphans()
     cmd = host.command(argv, cwd=str(cwd), shown_as=command if isinstance(command, str) else None)
+    GUARD.ready()
     with cmd:
         proc = subprocess.Popen(
             argv,
@@ -83,6 +85,7 @@ def run_command(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        GUARD.watch(proc.pid)  # the group dies with the runner, even by SIGKILL
         cmd.started(proc.pid)
         group = _ProcessGroup(proc, grace_s)
         tails = {"stdout": _Tail(max_output_for_model), "stderr": _Tail(max_output_for_model)}
@@ -91,6 +94,7 @@ def run_command(
                 _pump(cmd, group, tails, timeout_s)
         finally:
             gone = group.close()
+            GUARD.release(proc.pid)
         cmd.exited(proc.returncode)
         _record_ending(cmd, group, timeout_s, gone)
         if group.reason == "cancel":
