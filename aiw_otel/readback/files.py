@@ -133,6 +133,9 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
     """One line as a JSON object, or None after a warning naming `where` (`file:line`)."""
     try:
         document = json.loads(raw)
+    except RecursionError:
+        warn(f"{where}: JSON nested too deeply to be an export request; skipped")
+        return None
     except ValueError as error:
         warn(f"{where}: not JSON ({getattr(error, 'msg', error)}); skipped")
         return None
