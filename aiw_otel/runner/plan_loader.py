@@ -26,7 +26,8 @@ import yaml
 from aiw_otel.regular_file import read_regular
 
 from aiw_otel.config import ConfigError
-from aiw_otel.config_yaml import describe_value, is_int, LineLoader, parse_yaml
+from aiw_otel.config_yaml import (check_yaml_structure, describe_value, is_int, LineLoader, MAX_YAML_DEPTH,
+                                  parse_yaml)
 from aiw_otel.runner.plan import Action, dependency_order, ModelPreference, Plan, PlanError, StepSpec
 
 T = TypeVar("T")
@@ -207,8 +208,13 @@ def _parse_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise PlanError(message, source=source, line=exc.lineno) from None
+    except RecursionError:
+        raise PlanError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source) from None
     try:
+        check_yaml_structure(text, source)  # the same bounds as a YAML plan, with the line
         lined = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise PlanError(exc.detail, source=source, line=exc.line) from None
     except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
         return data
     return lined if lined == data else data
