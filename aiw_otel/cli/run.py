@@ -69,7 +69,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after the run, keep serving its final metrics this long, or until Ctrl-C")
     parser.add_argument("--control-socket", metavar="PATH",
                         help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
-                             "or /tmp/aiw-otel-<uid>-<hash>.sock when that path is too long)")
+                             "or <hash>.sock in $XDG_RUNTIME_DIR/aiw-otel or /tmp/aiw-otel-<uid> (0700) when that path is too long)")
     parser.add_argument("--otlp-endpoint", metavar="URL",
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
@@ -208,7 +208,7 @@ def _control(engine: Engine, tracker: StateTracker, path: str | None, log_dir: P
     from aiw_otel.control.socket_server import ControlServer
 
     relay = ControlRelay(engine, tracker)
-    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir))
+    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir, create=True))
     tracker.set_control_socket(str(server.path))
     tracker.set_drop_counter(lambda: engine.telemetry.health.snapshot().total_dropped)
     return relay, server
