@@ -52,7 +52,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", help="directory the plan works in (default: a new one under the log dir)")
+    parser.add_argument("--workspace", help="directory the plan works in (default: a new private one in the "
+                                            "system's temporary directory)")
     parser.add_argument("--log-dir", help="where the telemetry files go (default: ./logs, or the config's)")
     parser.add_argument("--config", help="YAML config file (default: $AIW_CONFIG, else built-in defaults)")
     parser.add_argument("--provider", choices=PROVIDERS, help="AI provider for every step (overrides the plan)")
@@ -159,7 +160,7 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     loaded = _settings(args)
     settings = loaded.telemetry
     log_dir = Path(settings.sinks.file.directory)
-    workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
+    workspace = _workspace(args.workspace)
     replay = args.replay or _beside(plan_path, "replay.json")
     tracker = StateTracker()
     tracker.seed(plan)
@@ -169,12 +170,11 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
     relay, server = _control(engine, tracker, args.control_socket, log_dir)
-    print(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
-    print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
-          flush=True)
+    _say(f"aiw-otel: running plan '{plan.name}' ({len(plan.steps)} steps) in {workspace}")
+    _say(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})")
     metrics_url = telemetry.endpoints.get("prometheus")
     if metrics_url is not None:
-        print(f"aiw-otel: metrics at {metrics_url}", flush=True)
+        _say(f"aiw-otel: metrics at {metrics_url}")
     try:
         state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine, relay)
         if metrics_url is not None:
@@ -182,10 +182,41 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
         telemetry.shutdown()
     finally:
         server.close()
-    print(f"aiw-otel: plan '{plan.name}' {state.value}", flush=True)
-    if settings.sinks.file.enabled:
-        print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
+    _say(f"aiw-otel: plan '{plan.name}' {state.value}")
+    if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
+        _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
+
+
+def _say(line: str) -> None:
+    """A line on stdout; a reader that went away (`aiw-otel run ... | head`) is no error, and the
+    run goes on to its end and its exit code. Later output goes nowhere."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _workspace(given: str | None) -> Path:
+    """--workspace, made if missing; by default a new 0700 directory in the system's temporary
+    directory, not in the log dir: files a model wrote must not travel with logs uploaded as CI
+    artifacts, nor be readable by other users. A path that cannot be a workspace is one line, exit 2."""
+    if not given:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=f"aiw-otel-workspace-{time.strftime('%Y%m%d-%H%M%S')}-"))
+    workspace = Path(given)
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"--workspace {given}: exists and is not a directory") from None
+    except OSError as error:
+        raise ValueError(f"--workspace {given}: cannot create it ({error.strerror or error})") from None
+    if not os.access(workspace, os.W_OK | os.X_OK):
+        raise ValueError(f"--workspace {given}: not writable")
+    return workspace
 
 
 def _linger(url: str, state: State, seconds: float) -> None:

@@ -24,7 +24,8 @@ MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107
 
 
 def default_socket_path(log_dir: str | os.PathLike[str], *, create: bool = False) -> Path:
-    """`<log dir>/control.sock`, or `<private dir>/<hash of the log dir>.sock` when that is too long.
+    """`<log dir>/control.sock`, or `<private dir>/<hash of the log dir>.sock` when that is too long
+    (or, for the run, when the log dir cannot hold it).
 
     `create` (the run) makes the private directory; when a directory of that name is not private
     (someone else made it first), the run gets a fresh private one of its own instead (it prints
@@ -32,7 +33,7 @@ def default_socket_path(log_dir: str | os.PathLike[str], *, create: bool = False
     """
     directory = Path(log_dir).absolute()
     preferred = directory / SOCKET_NAME
-    if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES:
+    if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES and (not create or _usable(directory)):
         return preferred
     name = f"{hashlib.sha256(os.fsencode(directory)).hexdigest()[:12]}.sock"
     private = private_socket_dir()
@@ -56,6 +57,16 @@ def is_private(directory: Path) -> bool:
     except OSError:
         return False
     return stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not status.st_mode & 0o077
+
+
+def _usable(directory: Path) -> bool:
+    """The log dir can hold the socket; when it cannot (a file, unwritable) the run goes on
+    without its file sink, and its socket goes to the private directory."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
 
 
 def _make_private(directory: Path) -> bool:
