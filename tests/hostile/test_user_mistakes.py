@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+
+import pytest
 
 from tests.hostile.cli import HANG_GUARD_S, ROOT, aiw, one_line_error
 
@@ -76,3 +81,49 @@ def test_a_reader_that_goes_away_changes_neither_the_run_nor_its_exit_code(tmp_p
     assert b"Traceback" not in stderr  # the console sink may report the closed pipe as a warning, once
     assert not any(line.startswith(b"BrokenPipeError") for line in stderr.splitlines())
     assert (tmp_path / "ws" / "out.txt").read_text() == "hello"
+
+
+def _echo_server(path: Path) -> tuple[socket.socket, threading.Thread, list[dict[str, object]]]:
+    """A socket that answers each request with its own text, as a run would reply."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(4)
+    seen: list[dict[str, object]] = []
+
+    def serve() -> None:
+        for _ in range(3):
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rb") as lines:
+                request = json.loads(lines.readline())
+                seen.append(request)
+                conn.sendall(json.dumps({"ok": True, "message": request.get("text"), "data": None}).encode() + b"\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread, seen
+
+
+def test_ctl_takes_options_between_and_after_its_words(tmp_path):
+    path = tmp_path / "ctl.sock"
+    listener, thread, seen = _echo_server(path)
+    with listener:
+        for args in (("context", "--socket", str(path), "keep", "it", "short"),
+                     ("context", "keep", "--socket", str(path), "it", "short"),
+                     ("context", "keep", "it", "short", "--socket", str(path))):
+            result = aiw("ctl", *args)
+            assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "keep it short", "")
+        thread.join(HANG_GUARD_S)
+    assert [r["text"] for r in seen] == ["keep it short"] * 3
+    refused = aiw("ctl", "context", "keep", "--bogus", "it")
+    assert refused.returncode == 2 and "unrecognized arguments: --bogus it" in refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root is never denied")
+def test_permission_denied_on_a_socket_is_reported_as_such(tmp_path):
+    path = tmp_path / "ctl.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(1)
+        path.chmod(0)
+        result = aiw("ctl", "status", "--socket", str(path))
+    assert result.returncode == 2 and "permission denied" in one_line_error(result)
