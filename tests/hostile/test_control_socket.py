@@ -68,9 +68,11 @@ def _ask(conn: socket.socket, message: Any) -> dict[str, Any]:
 
 def test_clients_beyond_the_limit_get_an_error_reply_not_a_thread(served):
     path, _, _ = served
-    idle = [_connect(path) for _ in range(MAX_CLIENTS)]
+    idle: list[socket.socket] = []
     try:
-        until(lambda: _ask(idle[-1], {"command": "status"})["ok"], "the last allowed client to be served")
+        for _ in range(MAX_CLIENTS):  # one at a time, each served before the next (the backlog is small)
+            idle.append(_connect(path))
+            assert _ask(idle[-1], {"command": "status"})["ok"]
         for _ in range(5):
             with _connect(path) as extra, extra.makefile("rb") as replies:
                 reply = json.loads(replies.readline())
