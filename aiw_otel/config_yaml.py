@@ -16,7 +16,6 @@ import pkgutil
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -37,6 +36,7 @@ from aiw_otel.config import (
     TelemetryConfig,
 )
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.regular_file import read_regular
 
 T = TypeVar("T")
 
@@ -163,7 +163,7 @@ def _choose(text: str, choices: Sequence[str]) -> str:
 
 def _read_text(source: str) -> str:
     try:
-        data = Path(source).read_bytes()
+        data = read_regular(source)
     except FileNotFoundError:
         raise ConfigError(
             f"config file not found (looked for {os.path.abspath(source)})", source=source
@@ -238,8 +238,56 @@ LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 
+#: Levels of mappings and lists in one file: configs and plans use under ten; the loader recurses.
+MAX_YAML_DEPTH = 64
+#: Nodes of a file with every alias expanded, as the checks and dictConfig walk them: billion
+#: laughs (nine aliases of nine aliases ...) stays a small file but expands without end.
+MAX_YAML_NODES = 1_000_000
+
+
+def check_yaml_structure(text: str, source: str) -> None:
+    """Refuse, before anything is built, what would exhaust the loader or whoever walks the
+    result: nesting beyond MAX_YAML_DEPTH, an alias inside the node it names (a cycle), and
+    more than MAX_YAML_NODES nodes once aliases are expanded. Reads the parser's events, which
+    needs no recursion; a ConfigError names the file and line."""
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    stack: list[tuple[str | None, int]] = []  # open collections: (anchor, nodes so far)
+    total = 0
+    for event in yaml.parse(text, Loader=LineLoader):  # noqa: S506 - a SafeLoader subclass
+        line = event.start_mark.line + 1 if event.start_mark else None
+        if isinstance(event, yaml.CollectionStartEvent):
+            if len(stack) >= MAX_YAML_DEPTH:
+                raise ConfigError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source, line=line)
+            stack.append((event.anchor, 0))
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in stack):
+                raise ConfigError(f"alias *{event.anchor} refers to a node that contains it (a cycle)",
+                                  source=source, line=line)
+            size = sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            size = 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, inside = stack.pop()
+            size = inside + 1
+            if anchor:
+                sizes[anchor] = size
+        else:
+            continue
+        total += size if not isinstance(event, yaml.CollectionEndEvent) else 1
+        if total > MAX_YAML_NODES:
+            raise ConfigError(f"more than {MAX_YAML_NODES} values once aliases are expanded "
+                              "(an alias bomb?)", source=source, line=line)
+        if stack:
+            anchor, inside = stack[-1]
+            stack[-1] = (anchor, inside + size)
+
+
 def parse_yaml(text: str, source: str) -> Any:
     try:
+        check_yaml_structure(text, source)
         return yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
         line = text.count("\n", 0, exc.position) + 1

@@ -158,6 +158,10 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+class ContextFull(ValueError):
+    """More context than the next AI call may take is already waiting for it."""
+
+
 class InvalidTransition(ValueError):
     """A state change the diagram forbids; says which entity, from where, to where."""
 

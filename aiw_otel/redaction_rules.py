@@ -160,7 +160,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "stripe_key",
         _behind("sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_", "whsec_"),
-        rf"[sr]k_(?:live|test|prod)_[A-Za-z0-9]{{16,}}|whsec_[A-Za-z0-9+/=]{{24,}}",
+        r"[sr]k_(?:live|test|prod)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9+/=]{24,}",
     ),
     Family(
         "square_token",

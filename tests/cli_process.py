@@ -18,7 +18,8 @@ def aiw(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
     """`aiw-otel *args` to the end, its output captured as text. `env` is the child's whole environment
     (default: this one's); COLUMNS is always 120, so what it prints does not depend on the terminal."""
     environ = {**(os.environ if env is None else env), "COLUMNS": "120"}
-    return subprocess.run([*AIW, *args], capture_output=True, text=True, cwd=cwd, env=environ, timeout=timeout)
+    return subprocess.run([*AIW, *args], capture_output=True, text=True, cwd=cwd, env=environ, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
 
 
 def run_demo(directory: Path, *options: str, env: dict[str, str] | None = None,

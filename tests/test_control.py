@@ -19,7 +19,7 @@ import pytest
 
 from aiw_otel import LogLevel, State
 from aiw_otel.control.client import ControlClient, NoRunListening
-from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES, default_socket_path, find_socket
+from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES, default_socket_path, find_socket, private_socket_dir
 from aiw_otel.control.relay import COMMAND_NAMES, ControlRelay, Reply
 from aiw_otel.control.socket_server import UPDATE_INTERVAL_S, ControlServer, ControlSocketError
 from aiw_otel.processors.state_tracker import StateTracker
@@ -405,7 +405,7 @@ def test_default_socket_paths_fit_and_ctl_finds_the_newest(tmp_path):
     assert default_socket_path(tmp_path / "logs") == tmp_path / "logs" / "control.sock"
     deep = tmp_path / ("d" * 150)
     fallback = default_socket_path(deep)
-    assert fallback.parent == Path("/tmp") and fallback.name.startswith(f"aiw-otel-{os.getuid()}-")
+    assert fallback.parent == private_socket_dir()  # never directly in /tmp: see tests/hostile
     assert len(os.fsencode(fallback)) <= MAX_SOCKET_PATH_BYTES
     assert default_socket_path(deep) == fallback != default_socket_path(tmp_path / ("e" * 150))
 

@@ -268,10 +268,10 @@ def test_a_subtask_path_naming_a_folder(tmp_path: Path) -> None:
 def test_unreadable_plan_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path / "p.json", "{}")
 
-    def refuse(self: Path) -> bytes:
-        raise PermissionError(13, "Permission denied", str(self))
+    def refuse(source: str, *_: Any) -> bytes:
+        raise PermissionError(13, "Permission denied", source)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)  # chmod does not stop root, who runs CI here
+    monkeypatch.setattr("aiw_otel.runner.plan_loader.read_regular", refuse)  # chmod does not stop root, who runs CI here
     assert str(load_error(path)) == f"{path}: cannot read the plan file {path}: Permission denied"
 
 

@@ -33,7 +33,8 @@ def add_parser(commands: Commands) -> None:
     parser.add_argument("argument", nargs="*", help="context: the text; details: the step id")
     parser.add_argument("--socket", help=SOCKET_HELP)
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
-    parser.set_defaults(handler=ctl_command)
+    # Words after an option (`ctl context --socket PATH some text`) are the argument's too.
+    parser.set_defaults(handler=ctl_command, trailing_words="argument")
 
 
 def ctl_command(args: argparse.Namespace) -> int:

@@ -53,7 +53,8 @@ def add_parser(commands: Commands) -> None:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", help="directory the plan works in (default: a new one under the log dir)")
+    parser.add_argument("--workspace", help="directory the plan works in (default: a new private one in the "
+                                            "system's temporary directory)")
     parser.add_argument("--log-dir", help="where the telemetry files go (default: ./logs, or the config's)")
     parser.add_argument("--config", help="YAML config file (default: $AIW_CONFIG, else built-in defaults)")
     parser.add_argument("--provider", choices=PROVIDERS, help="AI provider for every step (overrides the plan)")
@@ -70,7 +71,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after the run, keep serving its final metrics this long, or until Ctrl-C")
     parser.add_argument("--control-socket", metavar="PATH",
                         help="Unix socket for aiw-otel ctl / watch (default: <log dir>/control.sock, "
-                             "or /tmp/aiw-otel-<uid>-<hash>.sock when that path is too long)")
+                             "or <hash>.sock in $XDG_RUNTIME_DIR/aiw-otel or /tmp/aiw-otel-<uid> (0700) when that path is too long)")
     parser.add_argument("--otlp-endpoint", metavar="URL",
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
@@ -160,7 +161,7 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     loaded = _settings(args)
     settings = loaded.telemetry
     log_dir = Path(settings.sinks.file.directory)
-    workspace = Path(args.workspace) if args.workspace else log_dir / f"workspace-{time.strftime('%Y%m%d-%H%M%S')}"
+    workspace = _workspace(args.workspace)
     replay = args.replay or _beside(plan_path, "replay.json")
     tracker = StateTracker()
     telemetry = configure(loaded, sinks=[tracker.sink()])
@@ -171,12 +172,11 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
     relay, server = _control(engine, tracker, args.control_socket, log_dir)
-    print(f"aiw-otel: running plan '{shown_name}' ({len(plan.steps)} steps) in {workspace}", flush=True)
-    print(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})",
-          flush=True)
+    _say(f"aiw-otel: running plan '{shown_name}' ({len(plan.steps)} steps) in {workspace}")
+    _say(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})")
     metrics_url = telemetry.endpoints.get("prometheus")
     if metrics_url is not None:
-        print(f"aiw-otel: metrics at {metrics_url}", flush=True)
+        _say(f"aiw-otel: metrics at {metrics_url}")
     try:
         state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine, relay)
         if metrics_url is not None:
@@ -184,9 +184,9 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
         telemetry.shutdown()
     finally:
         server.close()
-    print(f"aiw-otel: plan '{shown_name}' {state.value}", flush=True)
-    if settings.sinks.file.enabled:
-        print(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})", flush=True)
+    _say(f"aiw-otel: plan '{shown_name}' {state.value}")
+    if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
+        _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
 
 
@@ -195,6 +195,37 @@ def _shown(telemetry: Telemetry, text: str) -> str:
     from aiw_otel.terminal_text import safe_line
 
     return safe_line(telemetry.redactor.redact_text(text) if telemetry.redactor is not None else text)
+
+
+def _say(line: str) -> None:
+    """A line on stdout; a reader that went away (`aiw-otel run ... | head`) is no error, and the
+    run goes on to its end and its exit code. Later output goes nowhere."""
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _workspace(given: str | None) -> Path:
+    """--workspace, made if missing; by default a new 0700 directory in the system's temporary
+    directory, not in the log dir: files a model wrote must not travel with logs uploaded as CI
+    artifacts, nor be readable by other users. A path that cannot be a workspace is one line, exit 2."""
+    if not given:
+        import tempfile
+
+        return Path(tempfile.mkdtemp(prefix=f"aiw-otel-workspace-{time.strftime('%Y%m%d-%H%M%S')}-"))
+    workspace = Path(given)
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"--workspace {given}: exists and is not a directory") from None
+    except OSError as error:
+        raise ValueError(f"--workspace {given}: cannot create it ({error.strerror or error})") from None
+    if not os.access(workspace, os.W_OK | os.X_OK):
+        raise ValueError(f"--workspace {given}: not writable")
+    return workspace
 
 
 def _linger(url: str, state: State, seconds: float) -> None:
@@ -217,7 +248,7 @@ def _control(engine: Engine, tracker: StateTracker, path: str | None, log_dir: P
     from aiw_otel.control.socket_server import ControlServer
 
     relay = ControlRelay(engine, tracker)
-    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir))
+    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir, create=True))
     tracker.set_control_socket(str(server.path))
     tracker.set_drop_counter(lambda: engine.telemetry.health.snapshot().total_dropped)
     return relay, server

@@ -41,6 +41,7 @@ class ControlClient:
                 yield _decode(line)
 
     def _connect(self) -> socket.socket:
+        _check_owner(self.path)
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.settimeout(self.timeout_s)
         try:
@@ -48,10 +49,30 @@ class ControlClient:
         except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as error:
             conn.close()
             raise NoRunListening(self.path, error.strerror or type(error).__name__) from error
+        except PermissionError as error:
+            conn.close()
+            raise PermissionError(error.errno, f"permission denied on the control socket {self.path} "
+                                  "(a run of another user?)") from None
         except OSError:
             conn.close()
             raise
         return conn
+
+
+class ForeignSocket(PermissionError):
+    """The socket (or the link at its path) belongs to another user: not a run of ours."""
+
+
+def _check_owner(path: Path) -> None:
+    """A run creates its socket itself, so it is ours; one of another user's at our path (a
+    squatter in a shared directory) must not get our commands, context text included."""
+    try:
+        owner = path.lstat().st_uid
+    except OSError:
+        return  # connect() says what is wrong
+    if owner != os.geteuid():
+        raise ForeignSocket(f"the control socket {path} belongs to uid {owner}, not to you (uid {os.geteuid()}); "
+                            "refusing to send anything to it")
 
 
 def _decode(line: bytes) -> dict[str, Any]:

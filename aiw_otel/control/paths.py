@@ -2,7 +2,11 @@
 
 The default is `<log dir>/control.sock`: the run and the person steering it already share the log
 directory. AF_UNIX paths are limited to 107 bytes on Linux (103 on macOS), so a log dir too deep
-for that falls back to a short path in /tmp derived from the log dir, which `ctl` can compute too.
+for that falls back to a short path derived from the log dir, which `ctl` can compute too, in a
+directory only this user can enter: `$XDG_RUNTIME_DIR/aiw-otel/` (the session's private runtime
+directory), else `/tmp/aiw-otel-<uid>/`, created 0700 and checked (ours, a real directory, no
+access for anyone else). A socket directly in /tmp could be created first by another local user:
+the run would be refused, and `ctl` would send its command, context text included, to them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
 
 SOCKET_NAME = "control.sock"
@@ -18,14 +23,60 @@ SOCKET_NAME = "control.sock"
 MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107
 
 
-def default_socket_path(log_dir: str | os.PathLike[str]) -> Path:
-    """`<log dir>/control.sock`, or `/tmp/aiw-otel-<uid>-<hash of the log dir>.sock` when that is too long."""
+def default_socket_path(log_dir: str | os.PathLike[str], *, create: bool = False) -> Path:
+    """`<log dir>/control.sock`, or `<private dir>/<hash of the log dir>.sock` when that is too long
+    (or, for the run, when the log dir cannot hold it).
+
+    `create` (the run) makes the private directory; when a directory of that name is not private
+    (someone else made it first), the run gets a fresh private one of its own instead (it prints
+    its socket path), so squatting the name denies nothing.
+    """
     directory = Path(log_dir).absolute()
     preferred = directory / SOCKET_NAME
-    if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES:
+    if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES and (not create or _usable(directory)):
         return preferred
-    digest = hashlib.sha256(os.fsencode(directory)).hexdigest()[:12]
-    return Path("/tmp") / f"aiw-otel-{os.getuid()}-{digest}.sock"
+    name = f"{hashlib.sha256(os.fsencode(directory)).hexdigest()[:12]}.sock"
+    private = private_socket_dir()
+    if create and not _make_private(private):
+        private = Path(tempfile.mkdtemp(prefix=f"aiw-otel-{os.getuid()}-", dir="/tmp"))  # 0700, ours
+    return private / name
+
+
+def private_socket_dir(environ: dict[str, str] | None = None) -> Path:
+    """The directory for fallback sockets (not created here)."""
+    runtime = (os.environ if environ is None else environ).get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and is_private(Path(runtime)):
+        return Path(runtime) / "aiw-otel"
+    return Path("/tmp") / f"aiw-otel-{os.getuid()}"
+
+
+def is_private(directory: Path) -> bool:
+    """A real directory (not a link), owned by this user, that no one else may enter or change."""
+    try:
+        status = directory.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and status.st_uid == os.geteuid() and not status.st_mode & 0o077
+
+
+def _usable(directory: Path) -> bool:
+    """The log dir can hold the socket; when it cannot (a file, unwritable) the run goes on
+    without its file sink, and its socket goes to the private directory."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+
+
+def _make_private(directory: Path) -> bool:
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    return is_private(directory)
 
 
 def find_socket(log_dir: str | os.PathLike[str]) -> Path:

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from aiw_otel.model import ComponentType, InvalidTransition, LogLevel, LogMessage, State
+from aiw_otel.model import ComponentType, ContextFull, InvalidTransition, LogLevel, LogMessage, State
 from aiw_otel.runview import RunView
 
 if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
@@ -195,7 +195,12 @@ class ControlRelay:
             message = f"cannot add context: the run has already ended ({run.state.value})"
             self._record(LogLevel.WARNING, "context_rejected", message, {"source": source}, run.state)
             return Reply(False, message)
-        self._engine.add_context(text, source=source)
+        try:
+            self._engine.add_context(text, source=source)
+        except ContextFull as full:
+            message = f"cannot add context: {full}"
+            self._record(LogLevel.WARNING, "context_rejected", message, {"source": source}, run.state)
+            return Reply(False, message)
         return Reply(True, "context added: it goes into the next AI call")
 
     def _details(self, step_id: str, source: str) -> Reply:

@@ -31,6 +31,8 @@ from aiw_otel.runview import RunView
 UPDATE_INTERVAL_S = 0.25
 #: A client that takes longer than this to accept one line is dropped.
 SEND_TIMEOUT_S = 5.0
+#: Clients served at once (each is a thread and a descriptor); the next is refused with a reply.
+MAX_CLIENTS = 32
 _TERMINAL = frozenset(s.value for s in State if s.is_terminal)
 
 
@@ -126,6 +128,11 @@ class ControlServer:
             except OSError:  # out of descriptors, say: back off rather than spin, then try again
                 self._closing.wait(UPDATE_INTERVAL_S)
                 continue
+            with self._lock:
+                full = len(self._clients) >= MAX_CLIENTS
+            if full:  # each client costs a thread and a descriptor: say why, and hang up
+                _refuse(conn, f"too many clients (at most {MAX_CLIENTS}); try again later")
+                continue
             conn.settimeout(SEND_TIMEOUT_S)
             client = _Client(conn)
             client.thread = threading.Thread(target=self._serve, args=(client,), name="aiw-otel-control-client",
@@ -146,6 +153,9 @@ class ControlServer:
                     command = command_line(json.loads(line))
                 except ValueError as error:  # bad JSON or a malformed request: say so, keep the connection
                     client.send(_reply(False, f"bad request: {error}"))
+                    continue
+                except RecursionError:  # JSON nested deeper than the parser goes: no request of ours is
+                    client.send(_reply(False, "bad request: JSON nested too deeply"))
                     continue
                 if command.lower() == "watch":
                     self._watch(client)
@@ -184,6 +194,17 @@ def _finished(view: RunView) -> bool:
     """The plan and every step are final. Not the plan alone: a cancel makes the plan Cancelled at
     once, while the engine is still unwinding and recording the remaining steps."""
     return view.state in _TERMINAL and all(step.state in _TERMINAL for step in view.steps)
+
+
+def _refuse(conn: socket.socket, message: str) -> None:
+    """One error reply without waiting on the client, then close."""
+    try:
+        conn.setblocking(False)
+        conn.send(encode(_reply(False, message)))
+    except OSError:
+        pass
+    finally:
+        conn.close()
 
 
 def _reply(ok: bool, message: str, data: Any = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from aiw_otel.instrument.host import ActionHost
 from aiw_otel.instrument.tool import ToolCall
 from aiw_otel.model import (
     ComponentType,
+    ContextFull,
     InvalidTransition,
     Lifecycle,
     LogLevel,
@@ -31,6 +32,11 @@ from aiw_otel.model import (
     State,
     check_transition,
 )
+
+#: Context waiting for the next AI call: items, and their UTF-8 bytes in all.
+MAX_PENDING_CONTEXT = 32
+MAX_PENDING_CONTEXT_BYTES = 64 * 1024
+
 
 _VERBS = {
     State.RUNNING: "started",
@@ -280,8 +286,18 @@ class PlanRun(Stateful):
         self._interact("cancel", "execution_cancel_requested", step, State.CANCELLED, (State.RUNNING, State.PAUSED), source)
 
     def add_context(self, text: str, step: Step | None = None, source: str = "api") -> None:
-        """Queue extra context for the next AI call of the current or next step."""
+        """Queue extra context for the next AI call of the current or next step.
+
+        What waits for that call is bounded (MAX_PENDING_CONTEXT items, MAX_PENDING_CONTEXT_BYTES):
+        a front end that sends context faster than AI calls take it gets ContextFull, not memory.
+        """
         with self._control:
+            pending = sum(len(item.encode()) for item in self._context)
+            size = len(text.encode())
+            if len(self._context) >= MAX_PENDING_CONTEXT or pending + size > MAX_PENDING_CONTEXT_BYTES:
+                raise ContextFull(
+                    f"{len(self._context)} context items ({pending} bytes) already wait for the next AI call; "
+                    f"at most {MAX_PENDING_CONTEXT} items and {MAX_PENDING_CONTEXT_BYTES} bytes may wait")
             self._context.append(text)
             self._interact("context", "context_added_by_user", step, None, (), source, {"context_provided_summary": text[:200]})
 

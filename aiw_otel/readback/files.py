@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
 from aiw_otel.logdir import GZIP_SUFFIX, SIGNAL_FILES, files_oldest_first
+from aiw_otel.regular_file import open_regular
 
 #: The writer keeps lines under 1 MiB; a line far beyond that is not ours and is not held in memory.
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -73,6 +74,8 @@ def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] =
                     found.setdefault(member.resolve(), SignalFile(member, signal))
         elif path.is_file():
             found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
+        elif path.exists():
+            raise ReadbackError(f"{given}: not a regular file or a directory; refused")
         else:
             raise ReadbackError(f"{given}: no such file or directory")
     ours = sorted((f for f in found.values() if f.signal), key=_write_order)
@@ -89,9 +92,12 @@ def open_binary(path: Path) -> IO[bytes]:
         compressed = path.with_name(path.name + GZIP_SUFFIX)
         if compressed.exists():
             path = compressed
-    if path.name.endswith(GZIP_SUFFIX):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
+    handle = open_regular(path)  # a FIFO or a link to /dev/zero named like a log file is refused
+    if not path.name.endswith(GZIP_SUFFIX):
+        return handle
+    stream = gzip.GzipFile(fileobj=handle, mode="rb")
+    stream.myfileobj = handle  # type: ignore[assignment]  # closed with the stream, as if gzip had opened it
+    return stream  # type: ignore[return-value]
 
 
 def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, bytes]]:
@@ -127,6 +133,9 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
     """One line as a JSON object, or None after a warning naming `where` (`file:line`)."""
     try:
         document = json.loads(raw)
+    except RecursionError:
+        warn(f"{where}: JSON nested too deeply to be an export request; skipped")
+        return None
     except ValueError as error:
         warn(f"{where}: not JSON ({getattr(error, 'msg', error)}); skipped")
         return None

@@ -24,6 +24,7 @@ from aiw_otel.readback.files import (
     parse_line,
     warn_on_stderr,
 )
+from aiw_otel.regular_file import NotRegularFile, open_regular
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn
 from aiw_otel.readback.select import Selection
 
@@ -65,9 +66,11 @@ class Tail:
 
     def _open(self) -> bool:
         try:
-            self._file = open(self.path, "rb")
+            self._file = open_regular(self.path)
         except FileNotFoundError:  # not created yet, or between a rotation and the next write
             return False
+        except NotRegularFile as error:  # a FIFO blocks, a link to /dev/zero never ends
+            raise ReadbackError(f"{self.path}: {error.strerror}") from None
         status = os.fstat(self._file.fileno())
         self._identity = (status.st_dev, status.st_ino)
         return True

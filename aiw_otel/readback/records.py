@@ -14,6 +14,8 @@ from aiw_otel.exporters.text_format import iso_ms
 from aiw_otel.readback.files import SignalFile, Warn, json_lines, warn_on_stderr
 
 STATUS_ERROR = 2
+#: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
+MAX_VALUE_DEPTH = 32
 _STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 _KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 #: OTLP severity ranges (SeverityNumber), highest first: the first whose floor is reached names the level.
@@ -29,8 +31,11 @@ def severity_name(number: int) -> str:
     return next((name for floor, name in _SEVERITY_FLOORS if number >= floor), "UNSPECIFIED")
 
 
-def any_value(value: Any) -> Any:
-    """An OTLP AnyValue as the Python value it encodes (64-bit ints arrive as strings)."""
+def any_value(value: Any, depth: int = 0) -> Any:
+    """An OTLP AnyValue as the Python value it encodes (64-bit ints arrive as strings); nested
+    arrays and maps deeper than MAX_VALUE_DEPTH are refused, not recursed into."""
+    if depth > MAX_VALUE_DEPTH:
+        raise DecodeError(f"an attribute value nested deeper than {MAX_VALUE_DEPTH} levels")
     if not isinstance(value, Mapping) or not value:
         return None
     if "stringValue" in value:
@@ -42,20 +47,27 @@ def any_value(value: Any) -> Any:
     if "doubleValue" in value:
         return float(value["doubleValue"])  # also "NaN" / "Infinity", as proto3 JSON writes them
     if "arrayValue" in value:
-        return [any_value(item) for item in (value["arrayValue"] or {}).get("values", [])]
+        return [any_value(item, depth + 1) for item in (value["arrayValue"] or {}).get("values", [])]
     if "kvlistValue" in value:
-        return attributes_of((value["kvlistValue"] or {}).get("values", []))
+        return attributes_of((value["kvlistValue"] or {}).get("values", []), depth + 1)
     if "bytesValue" in value:
         return str(value["bytesValue"])  # base64, as written: shown, never interpreted
     raise DecodeError(f"unknown AnyValue {sorted(value)}")
 
 
-def attributes_of(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
-    return {str(item["key"]): any_value(item.get("value")) for item in items or ()}
+def attributes_of(items: Iterable[Mapping[str, Any]] | None, depth: int = 0) -> dict[str, Any]:
+    return {str(item["key"]): any_value(item.get("value"), depth) for item in items or ()}
 
 
 def _nanos(value: Any) -> int:
-    return int(value or 0)
+    """A fixed64 time: `1e400` (infinity once read) or a negative number is no time at all."""
+    try:
+        number = int(value or 0)
+    except OverflowError:
+        number = -1
+    if not 0 <= number < 1 << 64:
+        raise DecodeError(f"a time of {str(value)[:40]} ns is outside the 64-bit range")
+    return number
 
 
 def _hex(value: Any) -> str:

@@ -75,6 +75,10 @@ def _run_label(run: Run) -> Text:
     return node_label(root, is_root=True).append("\n").append_text(_text(facts))
 
 
+#: Levels of spans drawn as a tree; a chain deeper than a screen is wide is only counted.
+MAX_TREE_DEPTH = 12
+
+
 def run_tree(run: Run, log_lines: int = DEFAULT_LOG_LINES) -> Tree:
     tree = Tree(_run_label(run), guide_style="dim")
     root = run.root
@@ -86,8 +90,15 @@ def run_tree(run: Run, log_lines: int = DEFAULT_LOG_LINES) -> Tree:
     return tree
 
 
-def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int) -> None:
-    """Children and the last `log_lines` log lines, interleaved in time order."""
+def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int,
+               depth: int = 0) -> None:
+    """Children and the last `log_lines` log lines, interleaved in time order; below
+    MAX_TREE_DEPTH levels a subtree is counted, not drawn (each level indents the next)."""
+    if depth >= MAX_TREE_DEPTH and children:
+        hidden_spans = sum(1 for child in children for _ in child.walk())
+        branch.add(Text(f"... {hidden_spans} span{'s' if hidden_spans != 1 else ''} nested deeper than "
+                        f"{MAX_TREE_DEPTH} levels, not shown", style="dim italic"))
+        children = ()
     shown = list(logs[-log_lines:]) if log_lines else list(logs)
     hidden = len(logs) - len(shown)
     items: list[tuple[int, int, Node | LogRecord]] = [(c.start_ns, 0, c) for c in children]
@@ -95,7 +106,7 @@ def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord]
     marker_due = hidden > 0
     for _, _, item in sorted(items, key=lambda entry: entry[:2]):
         if isinstance(item, Node):
-            _add_items(branch.add(node_label(item)), item.children, item.logs, log_lines)
+            _add_items(branch.add(node_label(item)), item.children, item.logs, log_lines, depth + 1)
             continue
         if marker_due:
             branch.add(Text(f"... {hidden} earlier line{'s' if hidden != 1 else ''}", style="dim italic"))

@@ -79,21 +79,24 @@ class Node:
         return self.span.is_step if self.span is not None else False
 
     def walk(self) -> Iterator[Node]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        """This node and all below it, depth first; iterative, as a span chain may be any depth."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
     def subtree_logs(self) -> list[LogRecord]:
         return sorted((record for node in self.walk() for record in node.logs), key=_log_time)
 
     def _settle(self) -> None:
-        """Order children and log lines by time and total the usage, bottom up."""
-        for child in self.children:
-            child._settle()
-        self.children.sort(key=lambda n: n.start_ns)
-        self.logs.sort(key=_log_time)
-        own = Usage.of_span(self.span) if self.span is not None else Usage()
-        self.usage = sum((c.usage for c in self.children), own)
+        """Order children and log lines by time and total the usage, bottom up (iteratively:
+        children before their parent, the reverse of a depth-first walk)."""
+        for node in reversed(list(self.walk())):
+            node.children.sort(key=lambda n: n.start_ns)
+            node.logs.sort(key=_log_time)
+            own = Usage.of_span(node.span) if node.span is not None else Usage()
+            node.usage = sum((c.usage for c in node.children), own)
 
 
 def _log_time(record: LogRecord) -> int:

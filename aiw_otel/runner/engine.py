@@ -80,6 +80,7 @@ class Engine:
         self._clients: dict[str, Any] = {}
         self._client_factory = client_factory
         self._workspace: Any = None
+        self._order: tuple[StepSpec, ...] = ()
 
     # -- steering (any thread) ------------------------------------------------------------
     def wait_until_started(self, timeout_s: float | None = None) -> bool:
@@ -133,7 +134,7 @@ class Engine:
             run.log(LogLevel.INFO, "plan_loaded", f"Plan '{self.plan.name}' has {len(self.plan.steps)} steps.",
                     details={"plan_source": self.plan.source or "", "workspace": str(self.options.workspace),
                              "goal": self.plan.goal})
-            for spec in self.plan.steps:
+            for spec in self._order:
                 self._run_or_skip(run, spec)
             if self.control.cancelled and not run.state.is_terminal:
                 run.finish(State.CANCELLED, "cancelled before the run could record it")
@@ -240,7 +241,9 @@ class Engine:
         return provider, model
 
     def prepare(self) -> None:
-        """Build the AI clients the plan needs: a missing key or replay file is refused before anything runs."""
+        """Order the steps and build the AI clients the plan needs: a dependency the plan lacks, a
+        cycle, a missing key or replay file is refused before anything runs."""
+        self._order = self.plan.in_dependency_order()
         for spec in self.plan.steps:
             if spec.needs_ai:
                 self._client(*self._model_for(spec))

@@ -5,7 +5,9 @@ Plain frozen data: the loaders (`plan_loader`) build it and validate it, the eng
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
+from typing import Sequence
 
 
 class PlanError(ValueError):
@@ -85,3 +87,61 @@ class Plan:
 
     def step(self, step_id: str) -> StepSpec:
         return next(s for s in self.steps if s.step_id == step_id)
+
+    def in_dependency_order(self) -> tuple[StepSpec, ...]:
+        """The steps in the order they run: each after its dependencies, otherwise as listed.
+
+        The file order is only a tie-break: a step may depend on one listed after it. An unknown
+        dependency or a cycle (which `validate_plan` reports with its lines) is a PlanError.
+        """
+        known = {step.step_id for step in self.steps}
+        for step in self.steps:
+            for dep in step.depends_on:
+                if dep not in known:
+                    raise PlanError(f"depends on unknown step {dep!r}", source=step.source or self.source,
+                                    step=step.step_id, field_name="depends_on")
+        order, cycle = dependency_order(self.steps)
+        if cycle:
+            path = " -> ".join(self.steps[i].step_id for i in cycle)
+            raise PlanError(f"dependency cycle: {path} (each step depends on the next)", source=self.source)
+        return tuple(self.steps[i] for i in order)
+
+
+def dependency_order(steps: Sequence[StepSpec]) -> tuple[list[int], list[int] | None]:
+    """Step indexes in running order, and a cycle (indexes, first one repeated) if some steps
+    can never run. Iterative (Kahn's algorithm), so a plan of any length and depth is fine;
+    among steps that are ready, the one listed first goes first. Unknown dependencies are ignored.
+    """
+    index = {step.step_id: i for i, step in enumerate(steps)}
+    waiting_on = [0] * len(steps)
+    dependents: list[list[int]] = [[] for _ in steps]
+    for i, step in enumerate(steps):
+        for j in {index[dep] for dep in step.depends_on if dep in index}:
+            waiting_on[i] += 1
+            dependents[j].append(i)
+    ready = [i for i, count in enumerate(waiting_on) if count == 0]
+    heapq.heapify(ready)
+    order: list[int] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(i)
+        for k in dependents[i]:
+            waiting_on[k] -= 1
+            if waiting_on[k] == 0:
+                heapq.heappush(ready, k)
+    if len(order) == len(steps):
+        return order, None
+    return order, _cycle_among(steps, index, {i for i, count in enumerate(waiting_on) if count})
+
+
+def _cycle_among(steps: Sequence[StepSpec], index: dict[str, int], stuck: set[int]) -> list[int]:
+    """Every stuck step waits on another stuck step, so following the first such dependency from
+    the first stuck step (in file order) must come back to a step already on the path."""
+    path: list[int] = []
+    seen: dict[int, int] = {}
+    i = min(stuck)
+    while i not in seen:
+        seen[i] = len(path)
+        path.append(i)
+        i = next(index[dep] for dep in steps[i].depends_on if index.get(dep) in stuck)
+    return path[seen[i]:] + [i]

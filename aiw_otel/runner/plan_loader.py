@@ -23,9 +23,12 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import yaml
 
+from aiw_otel.regular_file import read_regular
+
 from aiw_otel.config import ConfigError
-from aiw_otel.config_yaml import describe_value, is_int, LineLoader, parse_yaml
-from aiw_otel.runner.plan import Action, ModelPreference, Plan, PlanError, StepSpec
+from aiw_otel.config_yaml import (check_yaml_structure, describe_value, is_int, LineLoader, MAX_YAML_DEPTH,
+                                  parse_yaml)
+from aiw_otel.runner.plan import Action, dependency_order, ModelPreference, Plan, PlanError, StepSpec
 
 T = TypeVar("T")
 
@@ -178,7 +181,7 @@ def _read_document(source: str, blame: _At, what: str) -> Any:
 
 def _read_text(source: str, blame: _At, what: str) -> str:
     try:
-        data = Path(source).read_bytes()
+        data = read_regular(source)
     except FileNotFoundError:
         raise blame.error(f"{what} not found (looked for {os.path.abspath(source)})") from None
     except IsADirectoryError:
@@ -205,8 +208,13 @@ def _parse_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as exc:
         message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise PlanError(message, source=source, line=exc.lineno) from None
+    except RecursionError:
+        raise PlanError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source) from None
     try:
+        check_yaml_structure(text, source)  # the same bounds as a YAML plan, with the line
         lined = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise PlanError(exc.detail, source=source, line=exc.line) from None
     except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
         return data
     return lined if lined == data else data
@@ -486,35 +494,9 @@ def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces]) -> No
         for dep, dep_at in zip(step.depends_on, place.depends_on):
             if dep not in first:
                 raise dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}")
-    cycle = _find_cycle(steps)
+    _, cycle = dependency_order(steps)
     if cycle:
         start, following = steps[cycle[0]], steps[cycle[1]].step_id
         edge = places[cycle[0]].depends_on[start.depends_on.index(following)]
         path = " -> ".join(steps[i].step_id for i in cycle)
         raise edge.error(f"dependency cycle: {path} (each step depends on the next)")
-
-
-def _find_cycle(steps: Sequence[StepSpec]) -> list[int] | None:
-    """The first cycle met walking the steps in file order, as step indexes, first one repeated."""
-    index = {step.step_id: i for i, step in enumerate(steps)}
-    done: set[int] = set()
-    path: list[int] = []
-
-    def visit(i: int) -> list[int] | None:
-        path.append(i)
-        for dep in steps[i].depends_on:
-            j = index[dep]
-            if j in path:
-                return path[path.index(j):] + [j]
-            cycle = None if j in done else visit(j)
-            if cycle:
-                return cycle
-        path.pop()
-        done.add(i)
-        return None
-
-    for i in range(len(steps)):
-        cycle = None if i in done else visit(i)
-        if cycle:
-            return cycle
-    return None

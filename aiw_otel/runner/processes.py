@@ -34,6 +34,7 @@ from aiw_otel.instrument.host import ActionHost
 from aiw_otel.model import LogLevel, RunCancelled
 from aiw_otel.runner.command_line import direct_argv, shell_argv
 from aiw_otel.runner.control import Hooks, RunControl
+from aiw_otel.runner.orphan_guard import GUARD
 
 #: How often the owner looks at timeouts, cancels and the leader's exit while output is quiet.
 TICK_S = 0.02
@@ -73,6 +74,7 @@ def run_command(
     argv = _argv(command, os.environ if env is None else env)
     _adopt_orphans()
     cmd = host.command(argv, cwd=str(cwd), shown_as=command if isinstance(command, str) else None)
+    GUARD.ready()
     with cmd:
         proc = subprocess.Popen(
             argv,
@@ -83,6 +85,7 @@ def run_command(
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
+        GUARD.watch(proc.pid)  # the group dies with the runner, even by SIGKILL
         cmd.started(proc.pid)
         group = _ProcessGroup(proc, grace_s)
         tails = {"stdout": _Tail(max_output_for_model), "stderr": _Tail(max_output_for_model)}
@@ -91,6 +94,7 @@ def run_command(
                 _pump(cmd, group, tails, timeout_s)
         finally:
             gone = group.close()
+            GUARD.release(proc.pid)
         cmd.exited(proc.returncode)
         _record_ending(cmd, group, timeout_s, gone)
         if group.reason == "cancel":
@@ -124,7 +128,7 @@ def _pump(cmd: Command, group: _ProcessGroup, tails: dict[str, _Tail], timeout_s
             if timeout_s is not None and group.running_time(now) >= timeout_s:
                 group.terminate("timeout")
             elif leader_done:
-                group.terminate("background")  # what it left holds the pipes open; end it
+                group.leader_exited(now)
             group.escalate_if_due(now)
             if group.abandon_pipes(now):
                 return  # a process that left the group holds them; nothing more will come in time
@@ -156,6 +160,7 @@ class _ProcessGroup:
         self._closed = False
         self._terminated_at: float | None = None
         self._killed_at: float | None = None
+        self._leader_gone_at: float | None = None
         self._started_at = time.monotonic()
         self._paused_at: float | None = None
         self._paused_total = 0.0
@@ -197,8 +202,31 @@ class _ProcessGroup:
             if self._terminated_at is not None and self._killed_at is None and now - self._terminated_at >= self.grace_s:
                 self._kill()
 
+    def leader_exited(self, now: float) -> None:
+        """The pipes are still open after the leader exited: either what it left in its group
+        holds them (`server &`: end it), or the last output and the end of the streams have not
+        been read yet, which is the usual case for a short command and no leftover at all. Only a
+        group with members left is ended; otherwise the pipes get a grace period to close (a
+        process that left the group may hold them)."""
+        if self._has_members():
+            self.terminate("background")
+        elif self._leader_gone_at is None:
+            self._leader_gone_at = now
+
     def abandon_pipes(self, now: float) -> bool:
-        return self._killed_at is not None and now - self._killed_at >= self.grace_s
+        if self._killed_at is not None:
+            return now - self._killed_at >= self.grace_s
+        return self._leader_gone_at is not None and now - self._leader_gone_at >= self.grace_s
+
+    def _has_members(self) -> bool:
+        _reap_group(self.pgid)
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
     def close(self) -> bool:
         """Leave nothing behind: reap the leader, end and reap the rest; False if some survived even SIGKILL."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import BinaryIO, Iterator, Mapping
 
 from aiw_otel.instrument.files import FileOperation
 from aiw_otel.instrument.host import ActionHost
+from aiw_otel.regular_file import NotRegularFile, open_regular
 
 RelativePath = str | os.PathLike[str]
 
@@ -53,7 +54,7 @@ class Workspace:
 
     def read(self, host: ActionHost, path: RelativePath) -> str:
         """The file's text (invalid UTF-8 replaced), cut at `max_read_bytes` with a marker saying so."""
-        with self._operation(host, "read", path) as (op, target), target.open("rb") as handle:
+        with self._operation(host, "read", path) as (op, target), _regular(target, path) as handle:
             size = os.fstat(handle.fileno()).st_size
             data = handle.read(self.max_read_bytes)
             op.done(bytes_read=len(data), size=size)
@@ -68,7 +69,8 @@ class Workspace:
         with self._operation(host, operation, path) as (op, target):
             data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            with _regular(target, path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as handle:
+                handle.write(data)
             op.done(bytes_written=len(data), size=len(data))
         return len(data)
 
@@ -94,3 +96,11 @@ class Workspace:
         op = host.file_operation(operation, os.path.normpath(self.root / path), relative_path=str(path))
         with op:
             yield op, self.resolve(path)
+
+
+def _regular(target: Path, path: RelativePath, flags: int = os.O_RDONLY) -> BinaryIO:
+    """A FIFO or a device a command made in the workspace would block the run or never end a read."""
+    try:
+        return open_regular(target, flags)
+    except NotRegularFile as error:
+        raise WorkspaceError(f"'{path}' is {error.strerror}") from None
