@@ -12,6 +12,6 @@ The text flows one way, each module knowing only those before it:
 - `shrink`: what `lines` does to the rare record too big for its line.
 """
 
-from aiw_otel.exporters.otlp_json.lines import MAX_LINE_BYTES, encode_logs, encode_metrics, encode_spans
+from aiw_otel.exporters.otlp_json.lines import MAX_LINE_BYTES, OnSkipped, encode_logs, encode_metrics, encode_spans
 
-__all__ = ["MAX_LINE_BYTES", "encode_logs", "encode_metrics", "encode_spans"]
+__all__ = ["MAX_LINE_BYTES", "OnSkipped", "encode_logs", "encode_metrics", "encode_spans"]

@@ -5,6 +5,10 @@ few objects on every record, so each is encoded once into a frame (its text spli
 of what it holds) and cached; a line is then joined from frames and record fragments, and a batch
 too big for one line goes on the next with its frames reopened, nothing encoded twice. A record
 too big for any line is shrunk first, and so is a frame that would crowd the records out.
+
+A record that cannot be written (its encoding raised, or not even its skeleton fits) is left out so
+the rest of its batch is still written, and reported to the caller's `on_skipped` with the reason
+and the records it cost (for a metric, its points), so the file sink can count it as lost.
 """
 
 from __future__ import annotations
@@ -33,6 +37,10 @@ MAX_LINE_BYTES = 1024 * 1024
 
 _V = TypeVar("_V")
 _FRAME_CACHE_SIZE = 256
+
+#: Told of each record left out of the lines: why, and how many records (spans, log records or
+#: metric points) it cost.
+OnSkipped = Callable[[BaseException, int], None]
 
 
 class _Frame:
@@ -118,7 +126,8 @@ class _Path:
 class _Lines:
     """Packs record fragments into lines under the limit, reopening the enclosing frames on each line."""
 
-    def __init__(self, top_key: str, max_line_bytes: int):
+    def __init__(self, top_key: str, max_line_bytes: int, on_skipped: OnSkipped | None):
+        self._on_skipped = on_skipped
         self._head = '{"' + top_key + '":['
         self._tail = "]}"
         # The newline counts against the limit too.
@@ -140,6 +149,9 @@ class _Lines:
             if size > budget:
                 text, size = shrink(text, size, budget, steps)
                 if size > budget:  # not even its skeleton fits, only with a limit far below any real one
+                    if self._on_skipped is not None:
+                        self._on_skipped(ValueError(f"a record still {size} bytes once shrunk, over the "
+                                                    f"{budget} bytes a line leaves it"), 1)
                     continue
             self._add(path, text, size)
 
@@ -180,15 +192,29 @@ class _Lines:
         return self._lines
 
 
-def _encoded(encode: Callable[[Any], _V], items: Iterable[Any]) -> list[_V]:
-    """A malformed record is skipped rather than failing its whole batch on the sink's thread."""
+def _encoded(
+    encode: Callable[[Any], _V],
+    items: Iterable[Any],
+    on_skipped: OnSkipped | None,
+    cost: Callable[[Any], int] = lambda item: 1,
+) -> list[_V]:
+    """A malformed record is skipped and reported rather than failing its whole batch on the sink's thread."""
     results = []
     for item in items:
         try:
             results.append(encode(item))
-        except Exception:
-            pass
+        except Exception as error:
+            if on_skipped is not None:
+                on_skipped(error, cost(item))
     return results
+
+
+def _points(metric: Any) -> int:
+    """What a skipped metric costs: its points, or one when even they cannot be counted."""
+    try:
+        return len(metric.data.data_points)
+    except Exception:
+        return 1
 
 
 def _encode_grouped(
@@ -197,6 +223,7 @@ def _encode_grouped(
     steps: Sequence[Step],
     keys: tuple[str, str, str],
     max_line_bytes: int,
+    on_skipped: OnSkipped | None,
 ) -> list[str]:
     """Groups by resource, then scope (as the OTLP exporters do), and packs the records into lines.
 
@@ -218,32 +245,49 @@ def _encode_grouped(
             bucket = scopes.setdefault(scope_frame.prefix, (scope_frame, []))[1]
         bucket.append(record)
 
-    lines = _Lines(top_key, max_line_bytes)
+    lines = _Lines(top_key, max_line_bytes, on_skipped)
     for resource, scopes in groups.values():
         resource = lines.fit(resource)
         for scope, bucket in scopes.values():
-            lines.place(_Path((resource, lines.fit(scope))), _encoded(encode, bucket), steps)
+            lines.place(_Path((resource, lines.fit(scope))), _encoded(encode, bucket, on_skipped), steps)
     return lines.finish()
 
 
-def encode_spans(spans: Sequence[ReadableSpan], max_line_bytes: int = MAX_LINE_BYTES) -> list[str]:
-    """OTLP/JSON TracesData lines (without newline), each at most max_line_bytes with its newline."""
-    return _encode_grouped(spans, span_json, SPAN_STEPS, ("resourceSpans", "scopeSpans", "spans"), max_line_bytes)
+def encode_spans(
+    spans: Sequence[ReadableSpan], max_line_bytes: int = MAX_LINE_BYTES, on_skipped: OnSkipped | None = None
+) -> list[str]:
+    """OTLP/JSON TracesData lines (without newline), each at most max_line_bytes with its newline.
+
+    A span that cannot be encoded is left out and passed to on_skipped (with its cost, 1).
+    """
+    keys = ("resourceSpans", "scopeSpans", "spans")
+    return _encode_grouped(spans, span_json, SPAN_STEPS, keys, max_line_bytes, on_skipped)
 
 
-def encode_logs(records: Sequence[ReadableLogRecord], max_line_bytes: int = MAX_LINE_BYTES) -> list[str]:
-    """OTLP/JSON LogsData lines (without newline), each at most max_line_bytes with its newline."""
-    return _encode_grouped(records, log_json, LOG_STEPS, ("resourceLogs", "scopeLogs", "logRecords"), max_line_bytes)
+def encode_logs(
+    records: Sequence[ReadableLogRecord], max_line_bytes: int = MAX_LINE_BYTES, on_skipped: OnSkipped | None = None
+) -> list[str]:
+    """OTLP/JSON LogsData lines (without newline), each at most max_line_bytes with its newline.
+
+    A record that cannot be encoded is left out and passed to on_skipped (with its cost, 1).
+    """
+    keys = ("resourceLogs", "scopeLogs", "logRecords")
+    return _encode_grouped(records, log_json, LOG_STEPS, keys, max_line_bytes, on_skipped)
 
 
-def encode_metrics(data: MetricsData, max_line_bytes: int = MAX_LINE_BYTES) -> list[str]:
-    """OTLP/JSON MetricsData lines (without newline); a metric with too many points spans several lines."""
-    lines = _Lines("resourceMetrics", max_line_bytes)
+def encode_metrics(
+    data: MetricsData, max_line_bytes: int = MAX_LINE_BYTES, on_skipped: OnSkipped | None = None
+) -> list[str]:
+    """OTLP/JSON MetricsData lines (without newline); a metric with too many points spans several lines.
+
+    A metric that cannot be encoded is left out and passed to on_skipped with its number of points.
+    """
+    lines = _Lines("resourceMetrics", max_line_bytes, on_skipped)
     for resource_metrics in getattr(data, "resource_metrics", None) or ():
         resource = lines.fit(_cached_frame(resource_metrics.resource, "scopeMetrics", _resource_frame))
         for scope_metrics in resource_metrics.scope_metrics:
             scope = lines.fit(_cached_frame(scope_metrics.scope, "metrics", _scope_frame))
-            for head, tail, points in _encoded(metric_json, scope_metrics.metrics):
+            for head, tail, points in _encoded(metric_json, scope_metrics.metrics, on_skipped, _points):
                 metric = lines.fit(_Frame(head, tail, METRIC_STEPS))
                 lines.place(_Path((resource, scope, metric)), points, METRIC_STEPS)
     return lines.finish()
