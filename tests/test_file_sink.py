@@ -19,11 +19,28 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import ReadWriteLogRecord
+from opentelemetry.sdk.metrics.export import (
+    Gauge,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext
 
 from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
+from aiw_otel.exporters.file_sink import FileMetricExporter, FileSink, counted_as_lost
 from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.health import TelemetryHealth
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, files_oldest_first
+from tests.malformed import Summary, Unreadable
 from tests.otlp_files import items_in
 from tests.recorded_runs import run_sample_plan
 
@@ -204,6 +221,42 @@ def test_a_full_disk_is_reported_with_the_path_and_the_run_goes_on(capture, tmp_
     err = capsys.readouterr().err
     assert f"cannot write {tmp_path / SIGNAL_FILES['traces']}: No space left on device" in err
     assert log_bodies(tmp_path)  # the other signals still reach their files
+
+
+def test_a_record_the_encoder_cannot_write_is_counted_lost_and_the_rest_of_its_batch_written(tmp_path):
+    health = TelemetryHealth()
+    config = FileSinkConfig(directory=str(tmp_path), text_log=False, signals=frozenset({"logs", "traces"}))
+    built = FileSink(config).build(health, QueueConfig())
+    scope = InstrumentationScope("odd")
+    for body in ("before", {"x": Unreadable()}, "after"):  # the SDK checks attributes, not a body
+        built.log_processor.on_emit(ReadWriteLogRecord(LogRecord(body=body), Resource.create({}), scope))
+    assert built.log_processor.force_flush(5000)
+    assert log_bodies(tmp_path) == ["before", "after"]
+    snapshot = health.snapshot()
+    assert snapshot.lost == {("file", "logs"): 1} and snapshot.failures == {("file", "logs"): 1}
+    built.log_processor.shutdown()
+
+    context = SpanContext(1, 2, is_remote=False)
+    for name, attributes in (("kept", {}), ("odd", {"x": Unreadable()})):  # made directly: the SDK would check them
+        built.span_processor.on_end(ReadableSpan(name, context, attributes=attributes, instrumentation_scope=scope))
+    assert built.span_processor.force_flush(5000)
+    assert [span["name"] for span in items_in(read_lines(tmp_path, SIGNAL_FILES["traces"]), "traces")] == ["kept"]
+    assert health.snapshot().lost[("file", "traces")] == 1
+    built.span_processor.shutdown()
+
+    # Metrics: a metric of a kind OTLP has no message for loses its points, the other metrics are written.
+    point = NumberDataPoint({}, 0, 1, 7)
+    metrics = [Metric("kept", None, None, Gauge([point])), Metric("odd", None, None, Summary([point, point]))]
+    data = MetricsData([ResourceMetrics(Resource.create({}), [ScopeMetrics(scope, metrics, "")], "")])
+    file = RotatingFile(tmp_path / "metrics.jsonl", max_bytes=1 << 20, backup_count=1)
+    exporter = FileMetricExporter(file, counted_as_lost(health, "file", "metrics"))
+    exporter.export(data)
+    exporter.shutdown()
+    metric_names = [m["name"] for m in items_in(read_lines(tmp_path, "metrics.jsonl"), "metrics")]
+    assert metric_names == ["kept"]
+    snapshot = health.snapshot()
+    assert snapshot.lost[("file", "metrics")] == 2 and snapshot.failures[("file", "metrics")] == 1
+    assert health.undelivered_summary() == ["sink 'file' did not receive 1 spans, 1 log records, 2 metric points"]
 
 
 CHILD = textwrap.dedent("""

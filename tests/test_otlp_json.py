@@ -29,7 +29,13 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricsData
+from opentelemetry.sdk.metrics.export import (
+    InMemoryMetricReader,
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
 from opentelemetry.sdk.metrics.view import (
     ExplicitBucketHistogramAggregation,
     ExponentialBucketHistogramAggregation,
@@ -44,6 +50,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, SpanKind, S
 from opentelemetry.trace.span import TraceState
 
 from aiw_otel.exporters.otlp_json import MAX_LINE_BYTES, encode_logs, encode_metrics, encode_spans
+from tests.malformed import Summary, Unreadable
 
 RESOURCE = Resource.create({"service.name": "otlp-json-test", "service.version": "1.2.3"}, schema_url="https://x/1")
 TRUNCATED = re.compile(r"…\[TRUNCATED (\d+) bytes\]$")
@@ -461,6 +468,54 @@ def test_odd_values_never_raise() -> None:
     assert attributes["none"] == {} and attributes["huge"] == {"stringValue": str(2**70)}
     assert attributes["3"] == {"stringValue": "int key"} and attributes["enum"] == {"intValue": "200"}
     assert attributes["broken"] == {"stringValue": "<unprintable Broken>"}
+
+
+def test_a_record_that_raises_is_skipped_reported_and_the_batch_still_written(tracing: Any) -> None:
+    skipped: list[tuple[BaseException, int]] = []
+
+    def on_skipped(error: BaseException, lost: int) -> None:
+        skipped.append((error, lost))
+
+    records = [_record(body="before"), _record(body="bad", attributes={"x": Unreadable()}), _record(body="after")]
+    lines = encode_logs(records, on_skipped=on_skipped)
+    assert [r.body.string_value for line in lines for rl in parse(line, ExportLogsServiceRequest).resource_logs
+            for sl in rl.scope_logs for r in sl.log_records] == ["before", "after"]
+    assert [(type(error), str(error), lost) for error, lost in skipped] == [(RuntimeError, "unreadable", 1)]
+    assert encode_logs(records) == lines  # without a callback: skipped all the same, nothing raised
+
+    skipped.clear()
+    tracer, exporter = tracing
+    tracer.start_span("before").end()
+    good = exporter.get_finished_spans()[0]
+    bad = ReadableSpan("bad", good.context, attributes={"x": Unreadable()}, resource=RESOURCE,
+                       instrumentation_scope=good.instrumentation_scope)
+    lines = encode_spans([good, bad, good], on_skipped=on_skipped)
+    assert [s.name for s in _spans_in(lines)] == ["before", "before"]
+    assert [lost for _, lost in skipped] == [1]
+
+
+def test_a_metric_of_an_unknown_kind_is_skipped_and_reported_with_its_points() -> None:
+    data = collect_metrics()
+    resource_metrics = data.resource_metrics[0]
+    scope = resource_metrics.scope_metrics[0]
+    odd = Metric("aiw.odd", None, None, Summary([object(), object(), object()]))  # type: ignore[arg-type]
+    metrics = [scope.metrics[0], odd, *scope.metrics[1:]]
+    data = MetricsData([ResourceMetrics(resource_metrics.resource, [ScopeMetrics(scope.scope, metrics, scope.schema_url)],
+                                        resource_metrics.schema_url)])
+    skipped: list[tuple[BaseException, int]] = []
+    lines = encode_metrics(data, on_skipped=lambda error, lost: skipped.append((error, lost)))
+    names = [m.name for line in lines for rm in parse(line, ExportMetricsServiceRequest).resource_metrics
+             for sm in rm.scope_metrics for m in sm.metrics]
+    assert names == [m.name for m in scope.metrics]
+    assert [(type(error), lost) for error, lost in skipped] == [(TypeError, 3)]
+    assert "Summary" in str(skipped[0][0])
+
+
+def test_a_record_that_cannot_fit_even_shrunk_is_reported() -> None:
+    skipped: list[tuple[BaseException, int]] = []
+    records = [_record(body="x" * 1000, timestamp=1_700_000_000_000_000_001, observed_timestamp=1)]
+    assert encode_logs(records, max_line_bytes=200, on_skipped=lambda error, lost: skipped.append((error, lost))) == []
+    assert [(type(error), lost) for error, lost in skipped] == [(ValueError, 1)]
 
 
 # ---------------------------------------------------------------- cached fragments

@@ -4,6 +4,8 @@ Per signal an OTLP/JSON lines file (`traces.otlp.jsonl`, ...), plus the seed's t
 rotated and bounded. Each signal has its own queue and writer thread; the writer wakes at least
 every `flush_interval_ms` and hands what it wrote to the OS, so a SIGKILL loses at most that
 interval, and a normal exit (or SIGTERM / SIGINT, through shutdown) loses nothing finished.
+A record the encoder cannot write is left out of its batch and counted as lost in the telemetry
+health report, so the rest of the batch still lands and nothing goes missing unsaid.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from aiw_otel.config import FileSinkConfig, QueueConfig
-from aiw_otel.exporters.otlp_json import encode_logs, encode_metrics, encode_spans
+from aiw_otel.exporters.otlp_json import OnSkipped, encode_logs, encode_metrics, encode_spans
 from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.exporters.text_format import format_log_line
 from aiw_otel.health import TelemetryHealth
@@ -43,12 +45,22 @@ def _write(file: RotatingFile, lines: Sequence[str]) -> None:
         raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}") from error
 
 
+def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkipped:
+    """Counts each record the encoder skipped as a failure of this sink that lost it."""
+
+    def skipped(error: BaseException, lost: int) -> None:
+        health.failed(sink, signal, f"left out a record it cannot write ({type(error).__name__}: {error})", lost=lost)
+
+    return skipped
+
+
 class FileSpanExporter(SpanExporter):
-    def __init__(self, file: RotatingFile) -> None:
+    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None) -> None:
         self._file = file
+        self._on_skipped = on_skipped
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        _write(self._file, encode_spans(spans))
+        _write(self._file, encode_spans(spans, on_skipped=self._on_skipped))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -58,13 +70,20 @@ class FileSpanExporter(SpanExporter):
 class FileLogExporter(LogRecordExporter):
     """OTLP/JSON lines, and the same records as `timestamp - LEVEL - [component:step] - message` text."""
 
-    def __init__(self, file: RotatingFile, text: RotatingFile | None, text_min_severity: int) -> None:
+    def __init__(
+        self,
+        file: RotatingFile,
+        text: RotatingFile | None,
+        text_min_severity: int,
+        on_skipped: OnSkipped | None = None,
+    ) -> None:
         self._file = file
         self._text = text
         self._text_min = text_min_severity
+        self._on_skipped = on_skipped
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        _write(self._file, encode_logs(batch))
+        _write(self._file, encode_logs(batch, on_skipped=self._on_skipped))
         if self._text is not None:
             lines = [format_log_line(r) for r in batch if _severity(r) >= self._text_min]
             _write(self._text, lines)
@@ -85,12 +104,13 @@ def _severity(record: ReadableLogRecord) -> int:
 
 
 class FileMetricExporter(MetricExporter):
-    def __init__(self, file: RotatingFile) -> None:
+    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None) -> None:
         super().__init__()
         self._file = file
+        self._on_skipped = on_skipped
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        _write(self._file, encode_metrics(metrics_data))
+        _write(self._file, encode_metrics(metrics_data, on_skipped=self._on_skipped))
         return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -117,11 +137,17 @@ class FileSink:
             return BuiltSink(self.name)
         signals = self.config.signals
         text_min = SEVERITY[self.config.text_level][0].value
+
+        def lost(signal: str) -> OnSkipped:
+            return counted_as_lost(health, self.name, signal)
+
         return ExporterSink(
             self.name,
-            span_exporter=FileSpanExporter(files["traces"]) if "traces" in signals else None,
-            log_exporter=FileLogExporter(files["logs"], files.get("text"), text_min) if "logs" in signals else None,
-            metric_exporter=FileMetricExporter(files["metrics"]) if "metrics" in signals else None,
+            span_exporter=FileSpanExporter(files["traces"], lost("traces")) if "traces" in signals else None,
+            log_exporter=(
+                FileLogExporter(files["logs"], files.get("text"), text_min, lost("logs")) if "logs" in signals else None
+            ),
+            metric_exporter=FileMetricExporter(files["metrics"], lost("metrics")) if "metrics" in signals else None,
             metric_interval_ms=METRIC_INTERVAL_MS,
             queue=replace(queue, schedule_delay_ms=min(queue.schedule_delay_ms, self.config.flush_interval_ms)),
         ).build(health, queue)
