@@ -67,7 +67,7 @@ def step(step_id: str, state: str = "Pending", **fields: Any) -> StepView:
 def test_the_header_shows_plan_state_elapsed_time_and_the_control_socket():
     view = RunView("greet-release", "p1", "r1", "Running", NOW - 75 * SECOND, control_socket="/tmp/aiw.sock")
     text, lines = render(Header.of(view, NOW))
-    assert "Plan: greet-release | Status: Running | Elapsed: 1m15s | Control: /tmp/aiw.sock" in text
+    assert "Plan: greet-release | Status: Running | Elapsed: 1 m 15 s | Control: /tmp/aiw.sock" in text
     assert "AIWhisperer Runner" in text
     assert style_of(lines, "Running") == "yellow"
 
@@ -94,7 +94,7 @@ def test_the_overview_shows_description_duration_tokens_and_cost_when_wide():
                                output_tokens=345, cost_usd=0.0123),))
     text, _ = render(Overview.of(view, None, NOW), width=120)
     row = next(line for line in text.splitlines() if "write_code" in line)
-    assert "Description of write_code" in row and "10s" in row and "1.5k" in row and "$0.0123" in row
+    assert "Description of write_code" in row and "10.0 s" in row and "1.5k" in row and "$0.0123" in row
     assert "Tokens" in text and "Cost" in text
 
 
@@ -129,9 +129,9 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: s1 Running 120 in / 40 out $0.0020" in text
-    assert "✔ chat gpt-4o-mini  2s  in 120 / out 40 tokens" in text
-    assert "✖ python -m pytest  2s  exit 1" in text
-    assert "▶ file write greet.py  2s" in text
+    assert "✔ chat gpt-4o-mini  2.0 s  in 120 / out 40 tokens" in text
+    assert "✖ python -m pytest  2.0 s  exit 1" in text
+    assert "▶ file write greet.py  2.0 s" in text
     assert "rate limited red second line" in text  # escapes dropped, one row per record
     assert "line 49" in text and "line 30" not in text  # the newest that fit
     assert style_of(lines, "✖") == "red" and style_of(lines, "▶") == "yellow"
@@ -333,6 +333,7 @@ def test_the_key_decoder_splits_text_named_keys_and_swallows_unknown_sequences()
 class FakeReply:
     ok: bool
     message: str
+    data: dict[str, Any] | None = None
 
 
 class FakeRelay:
@@ -424,7 +425,7 @@ def test_a_failing_relay_and_a_long_reply_are_shown_not_raised(running_app):
 def test_details_selects_a_known_step_refuses_an_unknown_one_and_esc_follows_again(running_app):
     running, relay = running_app
     running.type("details nope\r")
-    until(lambda: running.app.notice.startswith("unknown step 'nope' (steps: s1, s2)"), "the unknown step refused")
+    until(lambda: running.app.notice.startswith("no step 'nope' (steps: s1, s2)"), "the unknown step refused")
     assert running.app.selected is None
     running.type("details s2\r")
     until(lambda: running.app.selected == "s2", "s2 selected")
