@@ -78,6 +78,8 @@ AIW_STEP_ID = "aiw.step.id"
 AIW_STEP_TYPE = "aiw.step.type"
 AIW_STEP_STATE = "aiw.step.state"
 AIW_STEP_DESCRIPTION = "aiw.step.description"
+#: The step's readable name (AIWhisperer's subtask `name`), when the plan gives one: ids may be UUIDs.
+AIW_STEP_NAME = "aiw.step.name"
 AIW_SKIP_REASON = "aiw.skip.reason"
 AIW_FILE_OPERATION = "aiw.file.operation"
 #: The path as the plan or model gave it, relative to the workspace (`file.path` is absolute).

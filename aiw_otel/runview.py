@@ -19,6 +19,10 @@ class LogLine:
     step_id: str | None = None
 
 
+#: How a line of a command's stderr starts in `ActionLine.output`.
+STDERR_MARK = "stderr: "
+
+
 @dataclass(frozen=True)
 class ActionLine:
     """A sub-action of a step (AI call, tool call, file operation, command), running or finished."""
@@ -30,6 +34,11 @@ class ActionLine:
     ended_ns: int | None = None
     failed: bool = False
     summary: str = ""  # e.g. "in 120 / out 40 tokens", "exit 1", "4 KB written"
+    #: `present.Outcome`'s value once it ended: "ok", "failed", "retried" (an AI attempt tried
+    #: again) or "cancelled" (stopped by the user); "" while it runs.
+    outcome: str = ""
+    #: A failed command's last recorded lines of output (stderr ones marked `stderr: `).
+    output: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,8 @@ class StepView:
     error: str | None = None
     logs: tuple[LogLine, ...] = ()
     actions: tuple[ActionLine, ...] = ()
+    #: The step's readable name (AIWhisperer's subtask `name`); "" when the plan gives none.
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,12 @@ class RunView:
 
     def step(self, step_id: str) -> StepView | None:
         return next((s for s in self.steps if s.step_id == step_id), None)
+
+    def step_labels(self) -> dict[str, str]:
+        """step id -> what the step is shown as (its name, else its id, a long id shortened)."""
+        from aiw_otel.stepref import StepRef, labels
+
+        return labels(StepRef(s.step_id, s.name or None) for s in self.steps)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

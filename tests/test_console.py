@@ -67,7 +67,7 @@ def step(step_id: str, state: str = "Pending", **fields: Any) -> StepView:
 def test_the_header_shows_plan_state_elapsed_time_and_the_control_socket():
     view = RunView("greet-release", "p1", "r1", "Running", NOW - 75 * SECOND, control_socket="/tmp/aiw.sock")
     text, lines = render(Header.of(view, NOW))
-    assert "Plan: greet-release | Status: Running | Elapsed: 1m15s | Control: /tmp/aiw.sock" in text
+    assert "Plan: greet-release | Status: Running | Elapsed: 1 m 15 s | Control: /tmp/aiw.sock" in text
     assert "AIWhisperer Runner" in text
     assert style_of(lines, "Running") == "yellow"
 
@@ -94,7 +94,7 @@ def test_the_overview_shows_description_duration_tokens_and_cost_when_wide():
                                output_tokens=345, cost_usd=0.0123),))
     text, _ = render(Overview.of(view, None, NOW), width=120)
     row = next(line for line in text.splitlines() if "write_code" in line)
-    assert "Description of write_code" in row and "10s" in row and "1.5k" in row and "$0.0123" in row
+    assert "Description of write_code" in row and "10.0 s" in row and "1.5k" in row and "$0.0123" in row
     assert "Tokens" in text and "Cost" in text
 
 
@@ -129,9 +129,9 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: s1 Running 120 in / 40 out $0.0020" in text
-    assert "✔ chat gpt-4o-mini  2s  in 120 / out 40 tokens" in text
-    assert "✖ python -m pytest  2s  exit 1" in text
-    assert "▶ file write greet.py  2s" in text
+    assert "✔ chat gpt-4o-mini  2.0 s  in 120 / out 40 tokens" in text
+    assert "✖ python -m pytest  2.0 s  exit 1" in text
+    assert "▶ file write greet.py  2.0 s" in text
     assert "rate limited red second line" in text  # escapes dropped, one row per record
     assert "line 49" in text and "line 30" not in text  # the newest that fit
     assert style_of(lines, "✖") == "red" and style_of(lines, "▶") == "yellow"
@@ -333,6 +333,7 @@ def test_the_key_decoder_splits_text_named_keys_and_swallows_unknown_sequences()
 class FakeReply:
     ok: bool
     message: str
+    data: dict[str, Any] | None = None
 
 
 class FakeRelay:
@@ -424,7 +425,7 @@ def test_a_failing_relay_and_a_long_reply_are_shown_not_raised(running_app):
 def test_details_selects_a_known_step_refuses_an_unknown_one_and_esc_follows_again(running_app):
     running, relay = running_app
     running.type("details nope\r")
-    until(lambda: running.app.notice.startswith("unknown step 'nope' (steps: s1, s2)"), "the unknown step refused")
+    until(lambda: running.app.notice.startswith("no step 'nope' (steps: s1, s2)"), "the unknown step refused")
     assert running.app.selected is None
     running.type("details s2\r")
     until(lambda: running.app.selected == "s2", "s2 selected")
@@ -506,3 +507,78 @@ def test_a_note_reaches_the_status_bar_and_wakes_subscribers():
     tracker.note("telemetry: sink 'file' is off")
     view = tracker.snapshot()
     assert view.last_message == "telemetry: sink 'file' is off" and view.version > before and woken
+
+
+# -- issue 11: real plans' names, a failed command's output, retries and cancels ------------------
+UUID_IDS = [f"a1f0c2d4-0001-4000-8000-00000000000{i}" for i in range(1, 4)]
+
+
+def named_view() -> RunView:
+    return RunView("real", steps=(step(UUID_IDS[0], "Completed", name="write_module", started_ns=NOW - 801_000_000,
+                                       ended_ns=NOW, description="Write the module"),
+                                  step(UUID_IDS[1], "Running", name="write_tests", started_ns=NOW - 125 * SECOND,
+                                       description="Write its tests"),
+                                  step(UUID_IDS[2], description="Run them")))
+
+
+def test_the_overview_shows_names_and_a_short_unique_uuid_and_sub_second_durations():
+    text, _ = render(Overview.of(named_view(), None, NOW), width=100)
+    assert "Step" in text and "a1f0c2d4-0001-400" not in text
+    assert "write_module" in text and "write_tests" in text and "…0003" in text
+    assert "801 ms" in text and "2 m 05 s" in text and "0s" not in text
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40)])
+def test_at_80_and_120_columns_the_time_column_stays_beside_long_names(width, height):
+    view = RunView("real", steps=(step("s1", "Completed", name="Publish greet to the package registry",
+                                       started_ns=NOW - 1_600_000_000, ended_ns=NOW),))
+    screen = Screen()
+    screen.update(view, now_ns=NOW)
+    text, _ = render(screen.frame, width=width, height=height)
+    row = next(line for line in text.splitlines() if line.startswith("│ Publish"))
+    assert "1.6 s" in row
+
+
+def test_a_failed_commands_last_output_lines_are_shown_under_it_and_a_retry_is_yellow():
+    actions = (
+        ActionLine(1, "chat gpt-4o-mini", "ai", NOW - 5 * SECOND, NOW - 4 * SECOND, True, "retried after RateLimitError",
+                   "retried"),
+        ActionLine(2, "python -m twine upload dist/*", "command", NOW - 3 * SECOND, NOW - 2_975_000_000, True,
+                   "exit 1", "failed", ("stderr: /usr/bin/python: No module named twine",)),
+        ActionLine(3, "chat gpt-4o-mini", "ai", NOW - 2 * SECOND, NOW - SECOND, True, "cancelled", "cancelled"),
+    )
+    shown = step("publish", "Failed", actions=actions, name="Publish greet", error="output artifact(s) not produced")
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+                         width=100, height=20)
+    assert "Logs for Step: Publish greet Failed" in text
+    assert "↻ chat gpt-4o-mini  1.0 s  retried after RateLimitError" in text
+    assert "✖ python -m twine upload dist/*  25 ms  exit 1" in text
+    assert "│ /usr/bin/python: No module named twine" in text
+    assert "■ chat gpt-4o-mini" in text
+    assert style_of(lines, "↻") == "yellow" and style_of(lines, "✖") == "red" and style_of(lines, "■") == "dim"
+    assert style_of(lines, "No module named twine") == "red"
+
+
+def test_the_tracker_carries_names_failed_output_retries_cancels_and_context_text(tracked):
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run:
+        run.add_context("use British spelling")
+        with run.step("s1", "deployment", name="Publish it") as step_:
+            with step_.ai_call(provider="openai", model="m") as call:
+                call.response_failed(error_type="RateLimitError", message="slow down", status_code=429,
+                                     retry_after_s=0.2)
+            with step_.command(["python", "-m", "twine"]) as command:
+                command.output("stdout", b"building\n")
+                command.output("stderr", b"No module named twine\n")
+                command.exited(1)
+            with step_.ai_call(provider="openai", model="m") as call:
+                call.response_failed(error_type="cancelled", message="request aborted")
+    view = tracker.snapshot()
+    s1 = view.step("s1")
+    assert s1.name == "Publish it" and view.step_labels()["s1"] == "Publish it"
+    retried, failed, cancelled = s1.actions
+    assert (retried.outcome, retried.summary) == ("retried", "retried after RateLimitError")
+    assert (failed.outcome, failed.summary, failed.output) == ("failed", "exit 1",
+                                                               ("building", "stderr: No module named twine"))
+    assert (cancelled.outcome, cancelled.summary) == ("cancelled", "cancelled")
+    assert any(line.message == "User added context: 'use British spelling'." for line in view.general_logs)

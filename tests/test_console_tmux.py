@@ -126,3 +126,61 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
                             "user_interaction cancel"]
     (root,) = [s for s in spans if s["name"] == "invoke_workflow tmux-test"]
     assert attrs(root)["aiw.plan.state"] == "Cancelled"
+
+
+UUID_PLAN = textwrap.dedent("""
+    task_id: tmux-names
+    name: tmux-names
+    natural_language_goal: a plan whose steps have UUID ids and readable names
+    plan:
+      - step_id: a1f0c2d4-0001-4000-8000-000000000001
+        name: write_module
+        description: a quick command
+        agent_spec: {type: analysis}
+        actions: [{run: "sleep 0.3"}]
+      - step_id: a1f0c2d4-0001-4000-8000-000000000002
+        name: wait_here
+        description: wait for the go file
+        depends_on: [a1f0c2d4-0001-4000-8000-000000000001]
+        agent_spec: {type: analysis}
+        actions: [{run: "while [ ! -f go ]; do sleep 0.05; done"}]
+      - step_id: a1f0c2d4-0001-4000-8000-000000000003
+        description: fails with a reason on stderr
+        depends_on: [a1f0c2d4-0001-4000-8000-000000000002]
+        agent_spec: {type: deployment}
+        actions: [{run: "python -c \\"import sys; sys.exit('No module named twine')\\""}]
+""")
+
+
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40)])
+def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(tmp_path, width, height):
+    tmux = ensure_tmux()
+    (tmp_path / "plan.yaml").write_text(UUID_PLAN)
+    workspace, logs = tmp_path / "ws", tmp_path / "logs"
+    name = f"aiw-{uuid.uuid4().hex[:8]}"
+    command = (f"{sys.executable} -m aiw_otel.cli run {tmp_path / 'plan.yaml'} --workspace {workspace} "
+               f"--log-dir {logs} --control-socket {tmp_path / 'ctl.sock'}; echo EXIT=$?; sleep 600")
+    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
+                    "-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+    pane = Pane(tmux, name)
+    try:
+        def done_row() -> str | None:
+            return next((line for line in pane.screen().splitlines() if "write_module" in line and "Completed" in line),
+                        None)
+
+        row = until(done_row, "write_module Completed in the overview", 30)
+        assert " ms" in row and " 0s" not in row  # the 0.3 s step: a sub-second duration, never 0s
+        screen = pane.wait_for("wait_here")
+        assert "write_module" in screen and "…0003" in screen
+        assert "a1f0c2d4-0001-400" not in screen  # no row of look-alike UUIDs
+        pane.keys("-l", "details write_m")
+        pane.keys("Tab")
+        pane.wait_for("> details write_module")  # Tab completed the name
+        pane.keys("Enter")
+        pane.wait_for("Logs for Step: write_module")
+        pane.wait_for("✔ sleep 0.3")
+        (workspace / "go").write_text("")
+        screen = pane.wait_for("EXIT=1", 60)
+        assert "No module named twine" in screen  # the final summary says why the step failed
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)

@@ -155,8 +155,8 @@ def test_every_command_valid_and_invalid_through_the_relay(steered):
 
     assert relay.submit("details long", "test") == Reply(True, "showing step 'long'", {"select_step": "long"})
     assert relay.submit("details ask", "test").data == {"select_step": "ask"}  # not started yet: still fine
-    assert relay.submit("details nope", "test") == Reply(False, "no step 'nope' in the plan; steps: long, ask")
-    assert relay.submit("details", "test") == Reply(False, "details needs a step id: details <step_id>")
+    assert relay.submit("details nope", "test") == Reply(False, "no step 'nope' (steps: long, ask)")
+    assert relay.submit("details", "test") == Reply(False, "details needs a step: details <name, id or a prefix of one>")
 
     assert relay.submit("frobnicate now", "test") == Reply(
         False, "unknown command 'frobnicate'; commands: pause, resume, cancel, context, details, status, help")

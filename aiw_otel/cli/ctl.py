@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,20 +61,38 @@ def socket_of(args: argparse.Namespace) -> Path:
     return Path(args.socket) if args.socket else find_socket(os.environ.get("AIW_LOG_DIR") or "logs")
 
 
-def summary(view: dict[str, Any]) -> str:
-    """`ctl status`: the plan, then a line per step with its state, tokens and cost."""
+def step_labels(steps: list[dict[str, Any]]) -> dict[str, str]:
+    """step id -> what it is shown as (its name, else its id, shortened when long), as the console does."""
+    from aiw_otel.stepref import StepRef, labels
+
+    return labels(StepRef(str(s["step_id"]), s.get("name") or None) for s in steps)
+
+
+def summary(view: dict[str, Any], now_ns: int | None = None) -> str:
+    """`ctl status`: the plan, then a line per step with its state, time, tokens and cost, and the
+    last output lines of a command that failed."""
+    from aiw_otel.model import State
+    from aiw_otel.present import LIVE_STATE_NAMES, duration_between
+
+    now_ns = time.time_ns() if now_ns is None else now_ns
     steps = view.get("steps", [])
-    done = sum(1 for s in steps if s["state"] not in ("Pending", "Running", "Paused"))
+    done = sum(1 for s in steps if s["state"] not in LIVE_STATE_NAMES | {State.PENDING.value})
     lines = [f"plan '{view.get('plan_name', '')}' {view.get('state', '?')} (run {str(view.get('run_id', ''))[:8]}): "
              f"{done} of {len(steps)} steps done, {_usage(steps)}"]
-    width = max((len(s["step_id"]) for s in steps), default=0)
+    shown = step_labels(steps)
+    width = min(40, max((len(label) for label in shown.values()), default=0))
     for step in steps:
-        line = f"  {step['state']:<10} {step['step_id']:<{width}}"
+        took = duration_between(step.get("started_ns"), step.get("ended_ns"), now_ns)
+        line = f"  {step['state']:<10} {shown[step['step_id']]:<{width}}  {took:>9}"
         if step.get("input_tokens") or step.get("output_tokens") or step.get("cost_usd"):
             line += f"  {_usage([step])}"
         if step.get("error"):
             line += f"  error: {step['error']}"
         lines.append(line.rstrip())
+        for action in step.get("actions", []):
+            if action.get("output"):
+                lines.append(f"      {action.get('name', '')}: {action.get('summary', '')}")
+                lines += [f"      │ {output}" for output in action["output"]]
     if view.get("last_message"):
         lines.append(f"last: {view['last_message']}")
     return "\n".join(safe_line(line) for line in lines)  # ids and messages come from the plan and the model

@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 
@@ -61,6 +61,26 @@ def selection_of(args: argparse.Namespace) -> Selection:
     )
 
 
+def resolve_step(selection: Selection, spans: Sequence[Span], logs: Sequence[LogRecord]) -> Selection:
+    """`--step` as the console takes it: a step's name, id or a unique prefix of one, among the steps
+    in the files; StepNotFound (a ValueError) lists the candidates."""
+    import dataclasses
+
+    from aiw_otel import conventions as sc
+    from aiw_otel.stepref import StepRef, resolve
+
+    names: dict[str, str | None] = {}
+    for span in spans:
+        if span.is_step and span.step_id:
+            names[span.step_id] = span.attributes.get(sc.AIW_STEP_NAME) or names.get(span.step_id)
+    for record in logs:
+        if record.step_id:
+            names.setdefault(record.step_id, None)
+    assert selection.step is not None
+    step_id = resolve(selection.step, [StepRef(step_id, name) for step_id, name in names.items()])
+    return dataclasses.replace(selection, step=step_id)
+
+
 def run_logs(args: argparse.Namespace) -> int:
     from aiw_otel.readback.files import ReadbackError
 
@@ -97,7 +117,14 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)
         _error(f"no telemetry files ({names} or their backups) in {', '.join(args.paths)}")
         return 0
-    spans, logs = selection.apply(*load(files))
+    spans, logs = load(files)
+    if selection.step is not None:
+        try:
+            selection = resolve_step(selection, spans, logs)
+        except ValueError as error:
+            _error(str(error))
+            return 2
+    spans, logs = selection.apply(spans, logs)
     if args.json:
         records: list[Span | LogRecord] = [*spans, *logs]
         for record in sorted(records, key=_start):

@@ -184,6 +184,8 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
         telemetry.shutdown()
     finally:
         server.close()
+    for line in failure_summary(tracker.snapshot()):
+        _say(line)
     _say(f"aiw-otel: plan '{shown_name}' {state.value}")
     if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
         _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
@@ -321,6 +323,27 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     state = worker.result()
     _print_final_overview(relay.snapshot())
     return state
+
+
+def failure_summary(view: RunView) -> list[str]:
+    """The failed steps, each with its error and the last output lines of the command that failed in
+    it: what to read first, left in the scrollback whether the console ran or not."""
+    from aiw_otel.model import State
+    from aiw_otel.present import Outcome
+    from aiw_otel.runview import STDERR_MARK
+    from aiw_otel.terminal_text import safe_line
+
+    labels = view.step_labels()
+    lines = []
+    for step in view.steps:
+        if step.state != State.FAILED.value:
+            continue
+        lines.append(f"aiw-otel: step '{labels[step.step_id]}' failed: {step.error or 'no error recorded'}")
+        for action in step.actions:
+            if action.outcome == Outcome.FAILED.value and action.kind == "command":
+                lines.append(f"  {action.name}: {action.summary}")
+                lines += [f"    | {line.removeprefix(STDERR_MARK)}" for line in action.output]
+    return [safe_line(line) for line in lines]
 
 
 def _print_final_overview(view: RunView) -> None:

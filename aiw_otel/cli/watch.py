@@ -44,7 +44,11 @@ def watch_line(view: dict[str, Any]) -> str:
     counts: dict[str, int] = {}
     for step in view.get("steps", []):
         counts[step["state"]] = counts.get(step["state"], 0) + 1
-    active = [s["step_id"] for s in view.get("steps", []) if s["state"] in ("Running", "Paused")]
+    from aiw_otel.cli.ctl import step_labels
+    from aiw_otel.present import LIVE_STATE_NAMES
+
+    shown = step_labels(view.get("steps", []))
+    active = [shown[s["step_id"]] for s in view.get("steps", []) if s["state"] in LIVE_STATE_NAMES]
     parts = [time.strftime("%H:%M:%S"), f"plan {view.get('state', '?')}",
              ", ".join(f"{state} {count}" for state, count in counts.items())]
     if active:

@@ -40,8 +40,9 @@ from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
 from aiw_otel.console.style import LIVE_STATES
 from aiw_otel.console.terminal import keys_mode
-from aiw_otel.control.relay import FrontDoor, Reply
+from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
 from aiw_otel.runview import RunView
+from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
 
 #: Redraws for run updates are at least this far apart (keys redraw at once).
 FRAME_INTERVAL_S = 0.25
@@ -175,7 +176,7 @@ class ConsoleApp:
         edits: dict[Key, Callable[[], None]] = {
             Key.BACKSPACE: editor.backspace, Key.LEFT: editor.left, Key.RIGHT: editor.right, Key.HOME: editor.home,
             Key.END: editor.end, Key.UP: editor.previous, Key.DOWN: editor.next, Key.CLEAR_LINE: editor.clear,
-            Key.ENTER: self._enter, Key.ESCAPE: self._escape, Key.INTERRUPT: self.interrupt,
+            Key.ENTER: self._enter, Key.ESCAPE: self._escape, Key.INTERRUPT: self.interrupt, Key.TAB: self._complete,
         }
         for key in keys:
             if isinstance(key, str):
@@ -202,8 +203,9 @@ class ConsoleApp:
             self.select_step(None)
             self._show("following the active step", "info")
 
-    def _details(self, step_id: str, line: str) -> None:
-        if not step_id:
+    def _details(self, typed: str, line: str) -> None:
+        """`details STEP`: the step's name, id, what the overview shows, or a unique prefix of one."""
+        if not typed:
             self.select_step(None)
             self._show("following the active step", "info")
             return
@@ -211,13 +213,43 @@ class ConsoleApp:
         if reply is not None and not reply.ok:
             self._show(reply.message, "error")
             return
-        steps = self._relay.snapshot().steps
-        if not any(s.step_id == step_id for s in steps):
-            known = ", ".join(s.step_id for s in steps[:6]) + (", ..." if len(steps) > 6 else "")
-            self._show(f"unknown step '{step_id}'" + (f" (steps: {known})" if steps else ""), "error")
+        view = self._relay.snapshot()
+        chosen = reply.data.get("select_step") if reply is not None and reply.data else None
+        if not isinstance(chosen, str) or view.step(chosen) is None:  # the relay resolves against the plan
+            try:
+                chosen = resolve(typed, _refs(view))
+            except StepNotFound as refused:
+                self._show(str(refused), "error")
+                return
+        self.select_step(chosen)
+        self._show(f"showing step '{view.step_labels().get(chosen, chosen)}' (Esc: follow the active step)", "ok")
+
+    def _complete(self) -> None:
+        """Tab: complete a command name, or the step after `details`; several candidates are listed."""
+        editor = self._editor
+        if editor.cursor != len(editor.text):
             return
-        self.select_step(step_id)
-        self._show(f"showing step '{step_id}' (Esc: follow the active step)", "ok")
+        word, space, argument = editor.text.partition(" ")
+        if not space:
+            found = [name for name in COMMAND_NAMES if name.startswith(word.lower())]
+            prefix = ""
+        elif word.lower() == "details":
+            found = completions(argument.lstrip(), _refs(self._relay.snapshot()))
+            prefix = word + " "
+        else:
+            return
+        if not found:
+            self._show("nothing to complete", "info")
+            return
+        if len(found) == 1:
+            editor.replace(prefix + found[0] + ("" if prefix else " "))
+            return
+        common = os.path.commonprefix([f.casefold() for f in found])
+        typed = argument.lstrip() if prefix else word
+        if len(common) > len(typed):
+            editor.replace(prefix + found[0][:len(common)])
+        shown = ", ".join(found[:8]) + (", ..." if len(found) > 8 else "")
+        self._show(f"Tab: {shown}", "info")
 
     def _send(self, line: str) -> None:
         reply = self._call(line)
@@ -251,6 +283,10 @@ class ConsoleApp:
             self._armed_until = 0.0
             if self._notice[0] == CONFIRM_MESSAGE:
                 self._show("", "info")
+
+
+def _refs(view: RunView) -> list[StepRef]:
+    return [StepRef(step.step_id, step.name or None) for step in view.steps]
 
 
 @contextmanager

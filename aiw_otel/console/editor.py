@@ -37,6 +37,10 @@ class LineEditor:
     def clear(self) -> None:
         self._set("")
 
+    def replace(self, text: str) -> None:
+        """The whole line becomes `text`, the cursor at its end (Tab completion)."""
+        self._set(text)
+
     def previous(self) -> None:
         if not self._history or self._index == 0:
             return

@@ -24,6 +24,8 @@ class Key(enum.Enum):
     END = "end"
     ESCAPE = "escape"
     CLEAR_LINE = "clear_line"
+    #: Complete the command or the step being typed.
+    TAB = "tab"
     #: Ctrl-C as a byte: only seen where the terminal does not turn it into SIGINT.
     INTERRUPT = "interrupt"
 
@@ -31,7 +33,7 @@ class Key(enum.Enum):
 #: What `feed` returns: typed text as str, everything else as a Key.
 Keystroke = Union[str, Key]
 
-_CONTROL = {"\r": Key.ENTER, "\n": Key.ENTER, "\x7f": Key.BACKSPACE, "\x08": Key.BACKSPACE, "\x03": Key.INTERRUPT,
+_CONTROL = {"\r": Key.ENTER, "\n": Key.ENTER, "\x7f": Key.BACKSPACE, "\x08": Key.BACKSPACE, "\x03": Key.INTERRUPT, "\t": Key.TAB,
             "\x15": Key.CLEAR_LINE}
 #: Final bytes of CSI (`ESC [`) and SS3 (`ESC O`) sequences without parameters.
 _FINAL = {"A": Key.UP, "B": Key.DOWN, "C": Key.RIGHT, "D": Key.LEFT, "H": Key.HOME, "F": Key.END}

@@ -2,7 +2,8 @@
 
 With more steps than rows, it shows the window that holds the step in focus (the selected or the
 active one), so the interesting row never scrolls out of view. Columns are chosen by the width
-there is, in order of use: id and state always, then time, description, tokens and cost. Rows
+there is, in order of use: the step (its name, else its id, shortened when it is a UUID) and state
+always, then time, description, tokens and cost; the step column gives way to time first. Rows
 are laid out as fixed-width text rather than a Rich Table, which measures every cell of every
 row on each render (~15 ms for a screenful).
 """
@@ -18,22 +19,26 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import STATE_STYLES, cost, duration, one_line, tokens
+from aiw_otel.console.style import cost, duration, one_line, state_style, tokens
+from aiw_otel.present import DURATION_WIDTH
 from aiw_otel.runview import RunView
 
 #: Rows the panel's border and the header line take.
 _CHROME_ROWS = 3
-_ID_MAX = 18
+_ID_MAX = 28
+#: The step column keeps at least this much when it gives way to the time column.
+_ID_MIN = 12
 _STATE_WIDTH = len("Completed")
-_TIME_WIDTH = len("59m59s")
+_TIME_WIDTH = DURATION_WIDTH
 _TOKENS_WIDTH = len("999.9k")
 _COST_WIDTH = len("$0.1234")
 _DESCRIPTION_MIN = 8
-_HEADINGS = ("ID", "Description", "State", "Time", "Tokens", "Cost")
+_HEADINGS = ("Step", "Description", "State", "Time", "Tokens", "Cost")
 
 
 class StepRow(NamedTuple):
-    step_id: str
+    #: What the step is shown as: its name, else its (short) id.
+    label: str
     description: str
     state: str
     time: str
@@ -49,6 +54,8 @@ class _Columns(NamedTuple):
 
     @classmethod
     def fitting(cls, inner: int, id_width: int) -> _Columns:
+        if inner - id_width - 1 - _STATE_WIDTH < 1 + _TIME_WIDTH:  # time matters more than a long name's end
+            id_width = max(min(id_width, _ID_MIN), inner - 1 - _STATE_WIDTH - 1 - _TIME_WIDTH)
         room = inner - id_width - 1 - _STATE_WIDTH
         time = room >= 1 + _TIME_WIDTH
         room -= 1 + _TIME_WIDTH if time else 0
@@ -67,13 +74,14 @@ class Overview:
 
     @classmethod
     def of(cls, view: RunView, focus: str | None, now_ns: int, cache: RowCache | None = None) -> Overview:
+        shown = view.step_labels()
         rows = tuple(
-            StepRow(s.step_id, s.description, s.state, duration(s.started_ns, s.ended_ns, now_ns),
+            StepRow(shown[s.step_id], s.description, s.state, duration(s.started_ns, s.ended_ns, now_ns),
                     tokens(s.input_tokens + s.output_tokens) if s.input_tokens or s.output_tokens else "",
                     cost(s.cost_usd))
             for s in view.steps
         )
-        index = next((i for i, row in enumerate(rows) if row.step_id == focus), None)
+        index = next((i for i, s in enumerate(view.steps) if s.step_id == focus), None)
         return cls(rows, index, cache or RowCache())
 
     def window(self, height: int | None) -> tuple[int, int]:
@@ -88,8 +96,8 @@ class Overview:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         start, end = self.window(options.height)
         rows = self.rows[start:end]
-        id_width = min(_ID_MAX, max((cell_len(r.step_id) for r in rows), default=2))
-        columns = _Columns.fitting(options.max_width - 4, max(id_width, 2))
+        id_width = min(_ID_MAX, max((cell_len(one_line(r.label)) for r in rows), default=4))
+        columns = _Columns.fitting(options.max_width - 4, max(id_width, 4))
         keys = [(columns, None), *((columns, row) for row in rows)]
         title = "[b]Plan Overview[/b]"
         if end - start < len(self.rows):
@@ -103,12 +111,12 @@ def _draw(key: Hashable, width: int) -> Text:
     columns, row = cast("tuple[_Columns, StepRow | None]", key)  # the keys this module made
     if row is None:
         return _row(columns, StepRow(*_HEADINGS), "bold", "bold")
-    return _row(columns, row, "cyan", STATE_STYLES.get(row.state, ""))
+    return _row(columns, row, "cyan", state_style(row.state))
 
 
 def _row(columns: _Columns, row: StepRow, id_style: str, state_style: str) -> Text:
     body = Text(overflow="ellipsis")
-    body.append(_fit(one_line(row.step_id), columns.id), style=id_style)
+    body.append(_fit(one_line(row.label), columns.id), style=id_style)
     if columns.description:
         body.append(" " + _fit(one_line(row.description), columns.description))
     body.append(" ")

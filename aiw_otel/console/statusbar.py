@@ -12,13 +12,16 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
-from aiw_otel.console.style import STATE_ORDER, STATE_STYLES, cost, one_line, tokens
+from aiw_otel.console.style import cost, one_line, state_style, tokens
+from aiw_otel.model import State
+from aiw_otel.present import STATE_ORDER
 from aiw_otel.runview import RunView
 
 #: Below this width the counts use short labels.
 _WIDE = 110
-_SHORT = {"Pending": "pend", "Running": "run", "Paused": "paused", "Completed": "done", "Failed": "failed",
-          "Cancelled": "cancel", "Skipped": "skip"}
+_SHORT = {State.PENDING.value: "pend", State.RUNNING.value: "run", State.PAUSED.value: "paused",
+          State.COMPLETED.value: "done", State.FAILED.value: "failed", State.CANCELLED.value: "cancel",
+          State.SKIPPED.value: "skip"}
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class StatusBar:
     @classmethod
     def of(cls, view: RunView) -> StatusBar:
         counts = view.counts()
-        return cls(tuple((state, counts[state]) for state in STATE_ORDER if state in counts), view.input_tokens,
+        return cls(tuple((s.value, counts[s.value]) for s in STATE_ORDER if s.value in counts), view.input_tokens,
                    view.output_tokens, view.cost_usd, view.dropped, view.last_message)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -41,7 +44,7 @@ class StatusBar:
         line = Text(no_wrap=True, overflow="ellipsis")
         for index, (state, count) in enumerate(self.counts):
             line.append(" " if index else "")
-            line.append(f"{count} {state.lower() if wide else _SHORT[state]}", style=STATE_STYLES[state])
+            line.append(f"{count} {state.lower() if wide else _SHORT[state]}", style=state_style(state))
         if self.dropped:
             line.append(f" | dropped {self.dropped}", style="bold red")
         line.append(f" | {tokens(self.input_tokens)} in / {tokens(self.output_tokens)} out tokens")

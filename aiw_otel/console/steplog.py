@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Hashable, cast
+from typing import Hashable, NamedTuple, cast
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import LEVEL_STYLES, LIVE_STATES, STATE_STYLES, cost, duration, one_line, tokens
-from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from aiw_otel.console.style import LEVEL_STYLES, LIVE_STATES, cost, duration, one_line, state_style, tokens
+from aiw_otel.present import OUTCOME_STYLES, Outcome
+from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
 
-_DONE = ("✔", "green")
-_FAILED = ("✖", "red")
 _RUNNING = ("▶", "yellow")
+#: Glyph and colour of a finished action by its outcome: a retried attempt is no failure, a
+#: cancelled one is the user's doing.
+_ENDED = {
+    Outcome.OK.value: ("✔", "green"),
+    Outcome.FAILED.value: ("✖", OUTCOME_STYLES[Outcome.FAILED]),
+    Outcome.RETRIED.value: ("↻", OUTCOME_STYLES[Outcome.RETRIED]),
+    Outcome.CANCELLED.value: ("■", OUTCOME_STYLES[Outcome.CANCELLED]),
+}
 #: The row between the actions and the log lines.
 _RULE = "─" * 512
 #: Below this width a log row is its time and message, the level shown by colour alone.
@@ -34,6 +41,8 @@ _NARROW = 70
 class StepLog:
     step: StepView | None
     general: tuple[LogLine, ...] = ()
+    #: What the step is shown as (its name, else its id).
+    label: str = ""
     pinned: bool = False
     #: A multi-line reply shown instead of the logs.
     overlay: tuple[str, ...] = ()
@@ -50,7 +59,7 @@ class StepLog:
         if step is None:
             return cls(None, view.general_logs, cache=cache)
         running = any(a.ended_ns is None for a in step.actions)
-        return cls(step, pinned=pinned, now_s=now_ns // 1_000_000_000 if running else 0, cache=cache)
+        return cls(step, label=view.step_labels().get(step.step_id, step.step_id), pinned=pinned, now_s=now_ns // 1_000_000_000 if running else 0, cache=cache)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # A renderable yielded from here is rendered without the height: each Panel gets it passed on.
@@ -69,7 +78,9 @@ class StepLog:
         keys: list[Hashable] = []
         if step is not None and step.actions:
             shown = step.actions if room is None else step.actions[-max(1, room // 3):]
-            keys += [(action, self.now_s if action.ended_ns is None else 0) for action in shown]
+            for action in shown:
+                keys.append((action, self.now_s if action.ended_ns is None else 0))
+                keys += [_Output(line) for line in action.output]
             keys.append(_RULE)
         logs = self.general if step is None else step.logs
         if room is None:
@@ -83,8 +94,8 @@ class StepLog:
         step = self.step
         if step is None:
             return Text("General Logs", style="bold")
-        title = Text.assemble(("Logs for Step: ", "bold"), (one_line(step.step_id), "bold cyan"), " ",
-                              (step.state, STATE_STYLES.get(step.state, "")))
+        title = Text.assemble(("Logs for Step: ", "bold"), (one_line(self.label or step.step_id), "bold cyan"), " ",
+                              (step.state, state_style(step.state)))
         if step.input_tokens or step.output_tokens:
             title.append(f" {tokens(step.input_tokens)} in / {tokens(step.output_tokens)} out")
         if step.cost_usd:
@@ -100,20 +111,35 @@ def _draw(key: Hashable, width: int) -> Text:
         return _log_line(key, width)
     if key is _RULE:
         return Text(_RULE, style="dim", overflow="crop")
+    if isinstance(key, _Output):
+        line = key.line
+        stderr = line.startswith(STDERR_MARK)
+        return Text.assemble(("  │ ", "dim"), (one_line(line.removeprefix(STDERR_MARK)), "red" if stderr else ""),
+                             overflow="ellipsis")
     if isinstance(key, str):
         return Text(one_line(key), overflow="ellipsis")
     action, now_s = cast("tuple[ActionLine, int]", key)  # the only other key this module makes
     return _action(action, now_s)
 
 
+class _Output(NamedTuple):
+    """A line a failed command printed, shown under it (stderr's in red)."""
+
+    line: str
+
+
 def _action(action: ActionLine, now_s: int) -> Text:
-    glyph, style = _RUNNING if action.ended_ns is None else _FAILED if action.failed else _DONE
+    if action.ended_ns is None:
+        glyph, style = _RUNNING
+    else:  # an ActionLine made without an outcome: by its status alone
+        glyph, style = _ENDED.get(action.outcome or (Outcome.FAILED if action.failed else Outcome.OK).value,
+                                  _ENDED[Outcome.OK.value])
     row = Text(overflow="ellipsis")
     row.append(f"{glyph} ", style=style)
     row.append(one_line(action.name))
     row.append(f"  {duration(action.started_ns, action.ended_ns, now_s * 1_000_000_000)}", style="dim")
     if action.summary:
-        row.append(f"  {one_line(action.summary)}", style="red" if action.failed else "")
+        row.append(f"  {one_line(action.summary)}", style=style if action.failed else "")
     return row
 
 

@@ -1,4 +1,5 @@
-"""Colours and short number formats shared by the panels, so a state or a cost reads the same everywhere."""
+"""Short number formats shared by the panels, so a cost reads the same everywhere; colours and durations
+are `present`'s."""
 
 from __future__ import annotations
 
@@ -7,37 +8,18 @@ from rich.text import Text
 #: Re-exported: the panels flatten every line with the one shared function (terminal_text).
 from aiw_otel.terminal_text import one_line as one_line
 
-#: Seed 5.2's colours; states that are over without a verdict of their own are dim.
-STATE_STYLES = {
-    "Pending": "",
-    "Running": "yellow",
-    "Paused": "dark_orange",
-    "Completed": "green",
-    "Failed": "red",
-    "Cancelled": "dim",
-    "Skipped": "dim",
-}
-STATE_ORDER = tuple(STATE_STYLES)
-LIVE_STATES = frozenset({"Running", "Paused"})
+#: States, their colours and the duration format come from `present`, shared with `logs`, the plain
+#: output and `ctl`: the console only re-exports what its panels use.
+from aiw_otel.present import LEVEL_STYLES as LEVEL_STYLES
+from aiw_otel.present import LIVE_STATE_NAMES as LIVE_STATES
+from aiw_otel.present import duration_between as duration
+from aiw_otel.present import state_style as state_style
 
-LEVEL_STYLES = {"DEBUG": "dim", "WARN": "yellow", "WARNING": "yellow", "ERROR": "red", "FATAL": "bold red",
-                "CRITICAL": "bold red"}
+__all__ = ["LEVEL_STYLES", "LIVE_STATES", "cost", "duration", "one_line", "state_style", "state_text", "tokens"]
 
 
 def state_text(state: str) -> Text:
-    return Text(state, style=STATE_STYLES.get(state, ""))
-
-
-def duration(started_ns: int | None, ended_ns: int | None, now_ns: int) -> str:
-    """`42s`, `3m05s`, `1h02m`; empty before the start."""
-    if started_ns is None:
-        return ""
-    seconds = max(0, ((ended_ns or now_ns) - started_ns) // 1_000_000_000)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return Text(state, style=state_style(state))
 
 
 def tokens(count: int) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from aiw_otel.model import ComponentType, ContextFull, InvalidTransition, LogLevel, LogMessage, State
 from aiw_otel.runview import RunView
+from aiw_otel.stepref import StepNotFound, StepRef, resolve
 
 if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
     from aiw_otel.instrument.plan import PlanRun
@@ -27,7 +28,7 @@ COMMANDS: dict[str, str] = {
     "resume": "continue a paused run",
     "cancel": "end the run Cancelled (the running command's process group is terminated)",
     "context <text>": "add text to the next AI call",
-    "details <step_id>": "show that step's log lines, finished or not",
+    "details <step>": "show that step's log lines, finished or not (its name, id or a prefix; Tab completes)",
     "status": "the run's current state",
     "help": "this list",
 }
@@ -203,17 +204,20 @@ class ControlRelay:
             return Reply(False, message)
         return Reply(True, "context added: it goes into the next AI call")
 
-    def _details(self, step_id: str, source: str) -> Reply:
-        if not step_id:
-            return Reply(False, "details needs a step id: details <step_id>")
-        known = [spec.step_id for spec in self._engine.plan.steps]
-        if step_id not in known:
-            message = f"no step {step_id!r} in the plan; steps: {', '.join(known)}"
-            self._record(LogLevel.WARNING, "details_rejected", message, {"requested_step": step_id, "source": source})
+    def _details(self, typed: str, source: str) -> Reply:
+        if not typed:
+            return Reply(False, "details needs a step: details <name, id or a prefix of one>")
+        try:
+            step_id = resolve(typed, (StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps))
+        except StepNotFound as refused:
+            message = str(refused)
+            self._record(LogLevel.WARNING, "details_rejected", message, {"requested_step": typed[:200], "source": source})
             return Reply(False, message)
         self._record(LogLevel.INFO, "details_requested", f"User asked for the details of step '{step_id}'.",
                      {"requested_step": step_id, "source": source})
-        return Reply(True, f"showing step '{step_id}'", {"select_step": step_id})
+        spec = self._engine.plan.step(step_id)
+        shown = f"'{spec.name}' ({step_id})" if spec.name else f"'{step_id}'"
+        return Reply(True, f"showing step {shown}", {"select_step": step_id})
 
     def _unknown(self, word: str, source: str) -> Reply:
         message = f"unknown command {word!r}; commands: {', '.join(COMMAND_NAMES)}"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here w
     from opentelemetry.sdk.trace import ReadableSpan
 
 from aiw_otel import conventions as sc
+from aiw_otel.present import Outcome, duration, outcome
 from aiw_otel.terminal_text import safe_line
 
 #: Attributes shown after a span line, in this order, when present.
@@ -65,7 +66,10 @@ def span_component(attributes: Mapping[str, Any]) -> str:
     return next((component for key, component in _SPAN_COMPONENTS if key in attributes), "span")
 
 
-def _where(component: Any, step: Any) -> str:
+def _where(component: Any, step: Any, step_names: Mapping[str, str] | None = None) -> str:
+    """`[component:step]`, the step by its name when `step_names` (id -> name) has one."""
+    if step and step_names:
+        step = step_names.get(str(step), step)
     return f"[{component or '-'}:{step or '-'}]"
 
 
@@ -78,24 +82,54 @@ def _pairs(attributes: Mapping[str, Any], keys: Iterable[tuple[str, str]]) -> st
     return " ".join(shown)
 
 
-def format_log_line(record: ReadableLogRecord) -> str:
+def format_log_line(record: ReadableLogRecord, step_names: Mapping[str, str] | None = None) -> str:
+    """`step_names` (step id -> readable name): shown instead of ids; the text log file keeps the ids."""
     log = record.log_record
     attributes = log.attributes or {}
     level = log.severity_text or "INFO"
     body = log.body if log.body is not None else (log.event_name or "")
-    line = f"{iso_ms(log.timestamp or log.observed_timestamp)} - {level:<8} - {_where(attributes.get(sc.AIW_COMPONENT), attributes.get(sc.AIW_LOG_STEP_ID))} - {body}"
+    where = _where(attributes.get(sc.AIW_COMPONENT), attributes.get(sc.AIW_LOG_STEP_ID), step_names)
+    line = f"{iso_ms(log.timestamp or log.observed_timestamp)} - {level:<8} - {where} - {body}"
     extra = _pairs(attributes, _LOG_DETAILS)
     return safe_line(f"{line} ({extra})" if extra else line)
 
 
-def format_span_line(span: ReadableSpan) -> str:
+#: The level column of a span line by its outcome: only a real failure is an ERROR.
+_SPAN_LEVELS = {Outcome.OK: "SPAN", Outcome.FAILED: "ERROR", Outcome.RETRIED: "RETRY", Outcome.CANCELLED: "SPAN"}
+
+
+def format_span_line(span: ReadableSpan, step_names: Mapping[str, str] | None = None) -> str:
     attributes = span.attributes or {}
     duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
     failed = span.status.status_code is StatusCode.ERROR
-    level = "ERROR" if failed else "SPAN"
-    where = _where(span_component(attributes), attributes.get(sc.AIW_STEP_ID))
-    line = f"{iso_ms(span.end_time)} - {level:<8} - {where} - {span.name} ({duration_ms:.1f} ms)"
+    verdict = outcome(failed, attributes, ((e.name, e.attributes or {}) for e in span.events),
+                      str(attributes.get(sc.AIW_STEP_STATE) or attributes.get(sc.AIW_PLAN_STATE) or ""))
+    level = _SPAN_LEVELS[verdict]
+    where = _where(span_component(attributes), attributes.get(sc.AIW_STEP_ID), step_names)
+    line = f"{iso_ms(span.end_time)} - {level:<8} - {where} - {span.name} ({duration(duration_ms)})"
     extra = _pairs(attributes, _SPAN_DETAILS)
     if failed and span.status.description:
         extra = f"{extra} {span.status.description}".strip()
     return safe_line(f"{line} {extra}" if extra else line)
+
+
+#: Lines of a failed command's output shown under its span line.
+OUTPUT_LINES = 5
+
+
+def command_output(events: Iterable[tuple[str, Mapping[str, Any]]], count: int = OUTPUT_LINES) -> list[tuple[str, str]]:
+    """The last `count` recorded (stream, line) pairs of a command span's `command_output` events."""
+    lines = [(str(attributes.get(sc.AIW_COMMAND_STREAM, "")), str(attributes[sc.AIW_COMMAND_OUTPUT_LINE]))
+             for name, attributes in events
+             if name == sc.EV_COMMAND_OUTPUT and sc.AIW_COMMAND_OUTPUT_LINE in attributes]
+    return lines[-count:]
+
+
+def failed_output_lines(span: ReadableSpan) -> list[str]:
+    """Under the line of a command that failed: the last lines it printed, so the reason is seen."""
+    if span.status.status_code is not StatusCode.ERROR or sc.PROCESS_EXECUTABLE_NAME not in (span.attributes or {}):
+        return []
+    events = [(event.name, event.attributes or {}) for event in span.events]
+    if outcome(True, span.attributes or {}, events) is not Outcome.FAILED:
+        return []
+    return [safe_line(f"    | {stream}: {line}") for stream, line in command_output(events)]

@@ -16,6 +16,7 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import SpanKind
 
 from aiw_otel import conventions as sc
+from aiw_otel.present import duration
 from aiw_otel.instrument.base import Instruments, Operation
 from aiw_otel.logs import detail_attribute
 from aiw_otel.model import ComponentType, LogLevel
@@ -194,7 +195,8 @@ class AICall(Operation):
         self.log(
             LogLevel.WARNING,
             sc.EV_API_RESPONSE_FAILED,
-            f"Failed API call to {self.provider}: {message}",
+            f"Failed API call to {self.provider}: {message}"
+            + (f" (retrying in {duration(retry_after_s * 1000)})" if retry_after_s is not None else ""),
             event_id=f"{self.event_id}_resp" if self.event_id else None,
             duration_ms=self._since_sent_ms(),
             details=details,

@@ -109,6 +109,10 @@ class Stateful(Operation):
             self._finish(State.CANCELLED, {"reason": "telemetry shut down while running"})
 
 
+#: The most of a context text quoted in its log line (all of it goes into the AI call).
+_QUOTED_MAX = 200
+
+
 def _failure_details(error: BaseException) -> dict[str, Any]:
     frames = traceback.extract_tb(error.__traceback__)
     summary = f'File "{frames[-1].filename}", line {frames[-1].lineno}, in {frames[-1].name}' if frames else ""
@@ -157,6 +161,7 @@ class Step(Stateful, ActionHost):
         step_type: str,
         description: str | None = None,
         agent: Agent | None = None,
+        name: str | None = None,
     ) -> None:
         attributes: dict[str, Any] = {
             sc.AIW_STEP_ID: step_id,
@@ -166,6 +171,8 @@ class Step(Stateful, ActionHost):
         }
         if description:
             attributes[sc.AIW_STEP_DESCRIPTION] = description
+        if name:
+            attributes[sc.AIW_STEP_NAME] = name
         name = f"{sc.OP_INVOKE_AGENT} {agent.name}" if agent is not None else step_type
         super().__init__(instruments, name, label=step_id, attributes=attributes, parent=run, step_id=step_id)
         self.run = run
@@ -226,13 +233,15 @@ class PlanRun(Stateful):
 
     # -- steps ----------------------------------------------------------------------------
     def step(
-        self, step_id: str, step_type: str = "step", description: str | None = None, agent: Agent | None = None
+        self, step_id: str, step_type: str = "step", description: str | None = None, agent: Agent | None = None,
+        name: str | None = None,
     ) -> Step:
         """A step span; use it as a context manager (`with run.step(...) as step:`).
 
-        `agent`: the AI that runs the step's tool loop, if one does (see Agent).
+        `agent`: the AI that runs the step's tool loop, if one does (see Agent). `name`: the step's
+        readable name (`aiw.step.name`), shown instead of an id that is a UUID.
         """
-        step = Step(self._instruments, self, step_id, step_type, description, agent)
+        step = Step(self._instruments, self, step_id, step_type, description, agent, name)
         self.steps[step_id] = step
         return step
 
@@ -244,9 +253,10 @@ class PlanRun(Stateful):
         step_type: str = "step",
         description: str | None = None,
         state: State = State.SKIPPED,
+        name: str | None = None,
     ) -> Step:
         """Record a step that never ran: Pending -> Skipped (dependency) or Cancelled (run cancelled)."""
-        step = Step(self._instruments, self, step_id, step_type, description)
+        step = Step(self._instruments, self, step_id, step_type, description, name=name)
         self.steps[step_id] = step
         step.start()
         step.set_attribute(sc.AIW_SKIP_REASON, reason)
@@ -299,7 +309,15 @@ class PlanRun(Stateful):
                     f"{len(self._context)} context items ({pending} bytes) already wait for the next AI call; "
                     f"at most {MAX_PENDING_CONTEXT} items and {MAX_PENDING_CONTEXT_BYTES} bytes may wait")
             self._context.append(text)
-            self._interact("context", "context_added_by_user", step, None, (), source, {"context_provided_summary": text[:200]})
+            self._interact("context", "context_added_by_user", step, None, (), source, {"context_provided_summary": text[:200]},
+                           message=f"User added context: '{self._quoted(text)}'")
+
+    def _quoted(self, text: str) -> str:
+        """A context text for its log line: redacted whole first (a cut could split a secret and
+        leave a prefix no rule recognises), then one line of at most _QUOTED_MAX characters."""
+        redactor = self._instruments.redactor
+        flat = " ".join((redactor.redact_text(text) if redactor is not None else text).split())
+        return flat if len(flat) <= _QUOTED_MAX else flat[:_QUOTED_MAX - 1] + "…"
 
     def take_context(self) -> list[str]:
         """The context added since the last call, for the engine to put into its next AI request."""
@@ -316,6 +334,7 @@ class PlanRun(Stateful):
         applies_to: Iterable[State],
         source: str,
         details: dict[str, Any] | None = None,
+        message: str | None = None,
     ) -> None:
         with self._control:
             step = step if step is not None else self.active_step
@@ -340,7 +359,7 @@ class PlanRun(Stateful):
             for entity in movers:
                 entity.transition(target)  # type: ignore[arg-type]
             after = subject.state
-            self._record_interaction(kind, action, subject, step, before, after, source, details or {})
+            self._record_interaction(kind, action, subject, step, before, after, source, details or {}, message)
 
     def _record_interaction(
         self,
@@ -352,6 +371,7 @@ class PlanRun(Stateful):
         after: State,
         source: str,
         details: dict[str, Any],
+        message: str | None = None,
     ) -> None:
         states = {sc.AIW_STATE_BEFORE: before.value, sc.AIW_STATE_AFTER: after.value}
         common = {sc.AIW_INTERACTION: kind, sc.AIW_INTERACTION_SOURCE: source, **states}
@@ -366,7 +386,7 @@ class PlanRun(Stateful):
         subject.log(
             LogLevel.INFO,
             action,
-            f"User requested '{kind}'{where}.",
+            f"{message}{where}." if message else f"User requested '{kind}'{where}.",
             component=ComponentType.USER_INTERACTION,
             state_before=before.value,
             state_after=after.value,

@@ -24,15 +24,19 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
+from aiw_otel.model import State
+from aiw_otel.present import Outcome, outcome
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
-from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
 from aiw_otel.sinks import ProcessorSink
 
 if TYPE_CHECKING:
     from aiw_otel.redaction import Redactor
     from aiw_otel.runner.plan import Plan
 
-_TERMINAL_STATES = frozenset({"Completed", "Failed", "Cancelled", "Skipped"})
+_TERMINAL_STATES = frozenset(state.value for state in State if state.is_terminal)
+#: Lines of a failed command's output kept with it.
+OUTPUT_LINES = 5
 #: SeverityNumber.INFO: records at or above it may become the status bar's last message.
 _INFO = 9
 #: Span and log attributes as the tracker reads them: the values our own instrumentation sets under
@@ -43,14 +47,15 @@ _Attributes = Mapping[str, Any]
 class _Step:
     """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty."""
 
-    __slots__ = ("step_id", "description", "step_type", "state", "started_ns", "ended_ns", "input_tokens",
+    __slots__ = ("step_id", "name", "description", "step_type", "state", "started_ns", "ended_ns", "input_tokens",
                  "output_tokens", "cost_usd", "error", "logs", "actions", "view")
 
     def __init__(self, step_id: str, log_limit: int) -> None:
         self.step_id = step_id
+        self.name = ""
         self.description = ""
         self.step_type = ""
-        self.state = "Pending"
+        self.state = State.PENDING.value
         self.started_ns: int | None = None
         self.ended_ns: int | None = None
         self.input_tokens = 0
@@ -63,7 +68,7 @@ class _Step:
 
     def move_to(self, state: str, at_ns: int) -> None:
         self.state = state
-        if state == "Running" and self.started_ns is None:
+        if state == State.RUNNING.value and self.started_ns is None:
             self.started_ns = at_ns
         elif state in _TERMINAL_STATES and self.ended_ns is None:
             self.ended_ns = at_ns
@@ -71,7 +76,7 @@ class _Step:
     def freeze(self) -> StepView:
         return StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns, self.ended_ns,
                         self.input_tokens, self.output_tokens, self.cost_usd, self.error, tuple(self.logs),
-                        tuple(self.actions.values()))
+                        tuple(self.actions.values()), self.name)
 
 
 class StateTracker:
@@ -89,7 +94,7 @@ class StateTracker:
         self._general: collections.deque[LogLine] = collections.deque(maxlen=general_log_limit)
         self._general_view: tuple[LogLine, ...] = ()
         self._general_dirty = False
-        self._plan: dict[str, Any] = {"plan_name": "", "plan_id": "", "run_id": "", "state": "Pending",
+        self._plan: dict[str, Any] = {"plan_name": "", "plan_id": "", "run_id": "", "state": State.PENDING.value,
                                       "started_ns": None, "ended_ns": None}
         self._last_message = ""
         self._control_socket: str | None = None
@@ -123,6 +128,7 @@ class StateTracker:
             for spec in plan.steps:
                 step = self._step(clean(spec.step_id))
                 step.description = clean(spec.description)
+                step.name = clean(spec.name or "")
                 step.step_type = clean(spec.type)
             self._bump()
         self._notify()
@@ -199,6 +205,7 @@ class StateTracker:
             if sc.AIW_STEP_STATE in attributes:
                 step.step_type = attributes.get(sc.AIW_STEP_TYPE, step.step_type)
                 step.description = attributes.get(sc.AIW_STEP_DESCRIPTION, step.description)
+                step.name = attributes.get(sc.AIW_STEP_NAME, step.name)
                 step.started_ns = step.started_ns or span.start_time
             else:
                 kind = _action_kind(attributes)
@@ -234,9 +241,11 @@ class StateTracker:
                     step.input_tokens += int(attributes.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0))
                     step.output_tokens += int(attributes.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
                     step.cost_usd += float(attributes.get(sc.AIW_AI_COST, 0.0))
+                verdict = outcome(failed, attributes, ((e.name, e.attributes or {}) for e in span.events))
                 step.actions[span_id] = ActionLine(span_id, started.name, started.kind, started.started_ns,
                                                    span.end_time or time.time_ns(), failed,
-                                                   _action_summary(started.kind, attributes, failed))
+                                                   _action_summary(started.kind, attributes, verdict),
+                                                   verdict.value, _last_output(span) if verdict is Outcome.FAILED else ())
             self._changed(step)
         self._notify()
 
@@ -299,7 +308,7 @@ class StateTracker:
     def _move_plan(self, state: str, at_ns: int) -> None:
         plan = self._plan
         plan["state"] = state
-        if state == "Running" and plan["started_ns"] is None:
+        if state == State.RUNNING.value and plan["started_ns"] is None:
             plan["started_ns"] = at_ns
         elif state in _TERMINAL_STATES:
             plan["ended_ns"] = plan["ended_ns"] or at_ns
@@ -346,7 +355,21 @@ def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> st
     return span_name
 
 
-def _action_summary(kind: str, attributes: Mapping[str, Any], failed: bool) -> str:
+def _last_output(span: ReadableSpan, count: int = OUTPUT_LINES) -> tuple[str, ...]:
+    """The last `count` lines a command printed, as its span recorded them (redacted, capped);
+    stderr's marked, since that is where the reason usually is."""
+    lines = []
+    for event in span.events:
+        attributes = event.attributes or {}
+        if event.name == sc.EV_COMMAND_OUTPUT and sc.AIW_COMMAND_OUTPUT_LINE in attributes:
+            stream = attributes.get(sc.AIW_COMMAND_STREAM)
+            text = str(attributes[sc.AIW_COMMAND_OUTPUT_LINE])
+            lines.append(STDERR_MARK + text if stream == "stderr" else text)
+    return tuple(lines[-count:])
+
+
+def _action_summary(kind: str, attributes: Mapping[str, Any], verdict: Outcome) -> str:
+    failed = verdict is not Outcome.OK
     parts = []
     if kind == "ai" and sc.GEN_AI_USAGE_INPUT_TOKENS in attributes:
         parts.append(f"in {attributes[sc.GEN_AI_USAGE_INPUT_TOKENS]} / out "
@@ -359,8 +382,13 @@ def _action_summary(kind: str, attributes: Mapping[str, Any], failed: bool) -> s
         for key, verb in ((sc.AIW_FILE_BYTES_READ, "read"), (sc.AIW_FILE_BYTES_WRITTEN, "written")):
             if key in attributes:
                 parts.append(f"{_size(attributes[key])} {verb}")
-    if failed and not (kind == "command" and parts):
-        parts.append(f"failed: {attributes.get(sc.ERROR_TYPE, 'error')}")
+    error_type = attributes.get(sc.ERROR_TYPE, "error")
+    if verdict is Outcome.CANCELLED:
+        parts.append("cancelled")
+    elif verdict is Outcome.RETRIED:
+        parts.append(f"retried after {error_type}")
+    elif failed and not (kind == "command" and parts):
+        parts.append(f"failed: {error_type}")
     return ", ".join(parts)
 
 

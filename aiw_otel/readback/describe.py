@@ -11,23 +11,23 @@ from typing import Any
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import span_component
+from aiw_otel.present import (
+    FAILED_STYLE,
+    LEVEL_STYLES,
+    OUTCOME_STYLES,
+    OUTCOME_WORDS,
+    Outcome,
+    duration,
+    outcome,
+    state_style,
+)
 from aiw_otel.readback.records import LogRecord, Span
 from aiw_otel.readback.tree import Usage
 from aiw_otel.terminal_text import safe_line
 
 Piece = tuple[str, str]  # (text, Rich style; "" for none)
 
-STATE_STYLES = {
-    "Completed": "green",
-    "Failed": "bold red",
-    "Running": "yellow",
-    "Paused": "dark_orange",
-    "Cancelled": "dim",
-    "Skipped": "dim",
-    "Pending": "dim",
-}
-LEVEL_STYLES = {"FATAL": "bold red", "ERROR": "red", "WARN": "yellow", "WARNING": "yellow", "DEBUG": "dim", "TRACE": "dim"}
-ERROR_STYLE = "red"
+ERROR_STYLE = FAILED_STYLE
 
 
 def clock(time_ns: int) -> str:
@@ -35,17 +35,6 @@ def clock(time_ns: int) -> str:
     if not time_ns:
         return "--:--:--.---"
     return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-
-
-def duration(ms: float) -> str:
-    if ms < 1:
-        return f"{ms:.2f} ms"
-    if ms < 1000:
-        return f"{ms:.0f} ms"
-    if ms < 60_000:
-        return f"{ms / 1000:.2f} s"
-    minutes, seconds = divmod(ms / 1000, 60)
-    return f"{int(minutes)}m{seconds:04.1f}s"
 
 
 def usage_text(usage: Usage) -> str:
@@ -69,25 +58,36 @@ def error_text(error_type: str | None, message: str | None) -> str:
     return ": ".join(part for part in (error_type, message) if part)
 
 
-def span_title(span: Span) -> str:
-    """A step is shown by its id (its span is named after its type); everything else by span name."""
+def span_title(span: Span, label: str | None = None) -> str:
+    """A step is shown by `label` (its name, else its id: see stepref) and its type (its span is named
+    after the type); everything else by span name."""
     if span.is_step:
-        return f"{span.step_id} ({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
+        return f"{label or span.attributes.get(sc.AIW_STEP_NAME) or span.step_id} " \
+               f"({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
     return span.name
 
 
-def span_pieces(span: Span, usage: Usage) -> list[Piece]:
-    """Title, state, duration, then what this kind of span has to say; `usage` is its subtree's total."""
+def span_outcome(span: Span) -> Outcome:
+    return outcome(span.failed, span.attributes, ((e.name, e.attributes) for e in span.events), span.state)
+
+
+def span_pieces(span: Span, usage: Usage, label: str | None = None) -> list[Piece]:
+    """Title, state, duration, then what this kind of span has to say; `usage` is its subtree's total.
+
+    A failed attempt that was retried, or an operation the user cancelled, says so in its own
+    colour: only what really failed is in red."""
     attributes = span.attributes
-    pieces: list[Piece] = [(span_title(span), "bold" if span.is_step or sc.AIW_PLAN_STATE in attributes else "")]
+    pieces: list[Piece] = [(span_title(span, label), "bold" if span.is_step or sc.AIW_PLAN_STATE in attributes else "")]
     if span.state:
-        pieces.append((span.state, STATE_STYLES.get(span.state, "")))
+        pieces.append((span.state, state_style(span.state)))
     pieces.append((duration(span.duration_ms), "dim"))
     if usage:
         pieces.append((usage_text(usage), "cyan"))
     pieces += [(text, "") for text in _specifics(attributes)]
     if span.failed:
-        pieces.append((f"error {error_text(span.error_type, span.status_message) or 'unknown'}", ERROR_STYLE))
+        verdict = span_outcome(span)
+        pieces.append((f"{OUTCOME_WORDS[verdict] or 'error'} {error_text(span.error_type, span.status_message) or 'unknown'}",
+                       OUTCOME_STYLES[verdict] or ERROR_STYLE))
     return pieces
 
 
@@ -136,7 +136,7 @@ def plain(pieces: list[Piece], separator: str = "  ") -> str:
 def span_line(span: Span) -> str:
     """One line per finished span for `--follow`, in the same column layout as a log line."""
     where = f"[{span_component(span.attributes)}:{span.step_id or '-'}]"
-    level = "ERROR" if span.failed else "SPAN"
+    level = {Outcome.FAILED: "ERROR", Outcome.RETRIED: "RETRY"}.get(span_outcome(span), "SPAN")
     return plain([(clock(span.end_ns), ""), (f"{level:<5}", ""), (where, "")] + span_pieces(span, Usage.of_span(span)))
 
 

@@ -16,12 +16,14 @@ from rich.tree import Tree
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import iso_ms
+from aiw_otel.exporters.text_format import command_output
+from aiw_otel.present import Outcome, duration
 from aiw_otel.readback.describe import (
     ERROR_STYLE,
     Piece,
-    duration,
     error_text,
     log_pieces,
+    span_outcome,
     span_pieces,
     span_title,
 )
@@ -37,10 +39,19 @@ def render_runs(runs: Sequence[Run], console: Console, log_lines: int = DEFAULT_
     for index, run in enumerate(runs):
         if index:
             console.print()
+        labels = step_labels(run)
         found = failure(run)
         if found is not None:
-            console.print(failure_panel(run, found))
-        console.print(run_tree(run, log_lines))
+            console.print(failure_panel(run, found, labels))
+        console.print(run_tree(run, log_lines, labels))
+
+
+def step_labels(run: Run) -> dict[str, str]:
+    """step id -> what the run's steps are shown as (their names, else their ids, UUIDs shortened)."""
+    from aiw_otel.stepref import StepRef, labels
+
+    return labels(StepRef(n.span.step_id, n.span.attributes.get(sc.AIW_STEP_NAME) or None)
+                  for n in run.nodes() if n.span is not None and n.span.is_step and n.span.step_id)
 
 
 def _text(pieces: Sequence[Piece]) -> Text:
@@ -52,12 +63,12 @@ def _text(pieces: Sequence[Piece]) -> Text:
     return text
 
 
-def node_label(node: Node, is_root: bool = False) -> Text:
+def node_label(node: Node, is_root: bool = False, labels: dict[str, str] | None = None) -> Text:
     if node.span is None:
         what = "plan: " if is_root else f"step {node.step_id}: " if node.step_id else ""
         return Text(safe_line(f"{what}span {node.span_id[:16]} is not in the files (still running, or lost)"),
                     style="italic yellow")
-    return _text(span_pieces(node.span, node.usage))
+    return _text(span_pieces(node.span, node.usage, (labels or {}).get(node.span.step_id or "")))
 
 
 def _run_label(run: Run) -> Text:
@@ -79,19 +90,20 @@ def _run_label(run: Run) -> Text:
 MAX_TREE_DEPTH = 12
 
 
-def run_tree(run: Run, log_lines: int = DEFAULT_LOG_LINES) -> Tree:
+def run_tree(run: Run, log_lines: int = DEFAULT_LOG_LINES, labels: dict[str, str] | None = None) -> Tree:
     tree = Tree(_run_label(run), guide_style="dim")
     root = run.root
+    labels = step_labels(run) if labels is None else labels
     if root is not None:
-        _add_items(tree, root.children, root.logs, log_lines)
+        _add_items(tree, root.children, root.logs, log_lines, labels)
     else:
-        _add_items(tree, run.top, [], log_lines)
-    _add_items(tree, [], run.logs, log_lines)
+        _add_items(tree, run.top, [], log_lines, labels)
+    _add_items(tree, [], run.logs, log_lines, labels)
     return tree
 
 
 def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int,
-               depth: int = 0) -> None:
+               labels: dict[str, str], depth: int = 0) -> None:
     """Children and the last `log_lines` log lines, interleaved in time order; below
     MAX_TREE_DEPTH levels a subtree is counted, not drawn (each level indents the next)."""
     if depth >= MAX_TREE_DEPTH and children:
@@ -106,7 +118,8 @@ def _add_items(branch: Tree, children: Sequence[Node], logs: Sequence[LogRecord]
     marker_due = hidden > 0
     for _, _, item in sorted(items, key=lambda entry: entry[:2]):
         if isinstance(item, Node):
-            _add_items(branch.add(node_label(item)), item.children, item.logs, log_lines, depth + 1)
+            _add_items(branch.add(node_label(item, labels=labels)), item.children, item.logs, log_lines, labels,
+                       depth + 1)
             continue
         if marker_due:
             branch.add(Text(f"... {hidden} earlier line{'s' if hidden != 1 else ''}", style="dim italic"))
@@ -121,12 +134,32 @@ def _one_line(text: Text) -> Text:
     return text
 
 
-def failure_panel(run: Run, found: Failure) -> Panel:
+def _failed_command_output(node: Node) -> list[Text]:
+    """The last lines the last failed command under `node` printed: usually the reason itself."""
+    commands = [n.span for n in node.walk() if n.span is not None and sc.PROCESS_EXECUTABLE_NAME in n.span.attributes
+                and span_outcome(n.span) is Outcome.FAILED]
+    for command in sorted(commands, key=lambda s: s.end_ns, reverse=True):
+        output = command_output((e.name, e.attributes) for e in command.events)
+        if not output:
+            continue
+        attributes = command.attributes
+        line = attributes.get(sc.AIW_COMMAND_LINE) or command.name
+        exit_code = attributes.get(sc.PROCESS_EXIT_CODE)
+        lines = [Text(safe_line(f"output of `{line}`" + (f" (exit {exit_code})" if exit_code is not None else "")
+                                + f", last {len(output)} line{'s' if len(output) != 1 else ''}:"), style="dim")]
+        lines += [_one_line(Text("  ").append(safe_line(f"{stream}: {text}"), style=ERROR_STYLE if stream == "stderr"
+                                              else "")) for stream, text in output]
+        return lines
+    return []
+
+
+def failure_panel(run: Run, found: Failure, labels: dict[str, str] | None = None) -> Panel:
     span = found.node.span
     assert span is not None
     kind = "step" if found.node.is_step else "plan"
+    label = (labels if labels is not None else step_labels(run)).get(span.step_id or "")
     lines: list[Text] = [
-        _text([(f"{kind} {span_title(span)}", "bold"), (span.state or "failed", ERROR_STYLE),
+        _text([(f"{kind} {span_title(span, label)}", "bold"), (span.state or "failed", ERROR_STYLE),
                (f"after {duration(span.duration_ms)}", "dim")]),
         Text(safe_line(error_text(found.error_type, found.message) or "no error recorded"), style="bold red"),
     ]
@@ -138,6 +171,7 @@ def failure_panel(run: Run, found: Failure) -> Panel:
         attributes = found.exception.attributes
         lines.append(Text(safe_line(f"exception {attributes.get(sc.EXCEPTION_TYPE, '?')}: "
                                     f"{attributes.get(sc.EXCEPTION_MESSAGE, '')}"), style=ERROR_STYLE))
+    lines += _failed_command_output(found.node)
     if found.last_logs:
         lines.append(Text(f"last {len(found.last_logs)} log lines:", style="dim"))
         lines += [_one_line(Text("  ").append_text(_text(log_pieces(record)))) for record in found.last_logs]

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 from aiw_otel import conventions as sc
+from aiw_otel.model import State
 from aiw_otel.readback.records import LogRecord, Span, SpanEvent
 
-FAILED = "Failed"
+FAILED = State.FAILED.value
 #: Log lines shown in the failure panel.
 FAILURE_LOG_LINES = 5
 

@@ -143,25 +143,25 @@ class Engine:
     def _run_or_skip(self, run: PlanRun, spec: StepSpec) -> None:
         if self.control.cancelled or run.state is State.CANCELLED:
             run.skip_step(spec.step_id, "the run was cancelled", step_type=spec.type, description=spec.description,
-                          state=State.CANCELLED)
+                          state=State.CANCELLED, name=spec.name)
             return
         blocked = [d for d in spec.depends_on if run.steps[d].state is not State.COMPLETED]
         if blocked:
             run.skip_step(spec.step_id, f"dependency {', '.join(repr(b) for b in blocked)} did not complete",
-                          step_type=spec.type, description=spec.description)
+                          step_type=spec.type, description=spec.description, name=spec.name)
             return
         if self.options.fail_fast and any(s.state is State.FAILED for s in run.steps.values()):
             run.skip_step(spec.step_id, "an earlier step failed (--fail-fast)", step_type=spec.type,
-                          description=spec.description)
+                          description=spec.description, name=spec.name)
             return
         try:
             self.control.checkpoint()  # a pause between steps holds the next one here
         except RunCancelled:
             run.skip_step(spec.step_id, "the run was cancelled", step_type=spec.type, description=spec.description,
-                          state=State.CANCELLED)
+                          state=State.CANCELLED, name=spec.name)
             return
         try:
-            with run.step(spec.step_id, spec.type, spec.description, self._agent(run, spec)) as step:
+            with run.step(spec.step_id, spec.type, spec.description, self._agent(run, spec), spec.name) as step:
                 try:
                     self._execute(step, spec)
                 except StepFailure as failure:
