@@ -344,6 +344,18 @@ def test_a_private_key_over_several_lines_of_output_is_redacted(capture: Any, ch
     assert leaks([pem], recorded) == []
 
 
+@pytest.mark.parametrize("chunking", ["whole", "byte_by_line"])
+def test_a_private_key_body_without_its_begin_line_is_redacted(capture: Any, chunking: str) -> None:
+    pem = pem_key()
+    body = pem.split("\n", 1)[1]  # `tail -n +2 key.pem`: body lines, then END
+    blob = "aGVsbG8gd29ybGQgdGhpcyBpcyBqdXN0IGJhc2U2NCB0ZXN0IGRhdGEgb2sgb2s="  # base64, no END after it
+    text = f"before\n{body}\n{blob}\nafter\n"
+    chunks = [text.encode()] if chunking == "whole" else [line.encode() + b"\n" for line in text.splitlines()]
+    recorded, lines = _command_output(capture, *chunks)
+    assert lines[0] == "before" and lines[-2:] == [blob, "after"] and "[REDACTED:private_key]" in lines
+    assert leaks([pem], recorded) == []
+
+
 def test_a_key_longer_than_the_hold_limit_and_one_never_closed_stay_redacted(capture: Any) -> None:
     big = pem_key(lines=450)  # past the 200 lines held back at most
     open_ended = pem_key(lines=5).rsplit("\n", 1)[0]  # no END line: the command stopped mid-key
