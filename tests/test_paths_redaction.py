@@ -302,6 +302,18 @@ def test_credential_names(name: str, credential: bool) -> None:
     assert is_credential_name(name) is credential
 
 
+def test_a_percent_encoded_secret_keeps_a_variable_from_commands() -> None:
+    from urllib.parse import quote
+
+    from aiw_otel.runner.command_env import without_credentials
+
+    url = f"postgres://app:{openai_key()[8:24]}@db.internal:5432/app"
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": f"ci.db={quote(url, safe='')},ci.name=proof",
+               "OTEL_SERVICE_NAME": "runner", "NOTE": "100%25 done"}
+    kept, removed = without_credentials(environ)
+    assert removed == ["OTEL_RESOURCE_ATTRIBUTES"] and kept == {"OTEL_SERVICE_NAME": "runner", "NOTE": "100%25 done"}
+
+
 # -- 4. truncation after redaction; 5. secrets over several lines of output ---------------------
 
 def _command_output(capture: Any, *chunks: bytes) -> tuple[str, list[str]]:
