@@ -448,6 +448,15 @@ class Redactor:
         self._record(hits)
         return result
 
+    def redact_whole(self, text: str) -> str:
+        """`redact_text`, but a long text is scanned whole, never cut: for text that must stay
+        complete, such as what the runner sends to a model."""
+        if len(text) <= self._max_value_length:
+            return self.redact_text(text)
+        result, hits = self._scan(text)
+        self._record(hits)
+        return result
+
     def redact_value(self, key: str | None, value: Any) -> Any:
         """Redact one attribute value of any type; the same object back when nothing changed.
 
