@@ -111,7 +111,7 @@ _LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
 
 
 #: A value that is already a marker (quoted or not) is left alone: redacting twice is a no-op.
-_NOT_REDACTED = r"""(?!(?:\\?["'])?\[REDACTED:)"""
+_NOT_REDACTED = r"""(?!(?:\\*["'])?\[REDACTED:)"""
 
 # `key <separator> value` pairs. Keys are words of these characters; the value is a quoted string
 # (kept quoted, so JSON stays valid), an HTTP auth scheme with its credentials (`Basic xxx` is one
@@ -123,7 +123,7 @@ _QUOTED_VALUE = "|".join(
     (
         r'"(?:[^"\\\r\n]|\\.)+"',  # "..." with backslash escapes
         r"'(?:[^'\\\r\n]|\\.)+'",  # '...'
-        r'\\"(?:(?!\\").)+\\"',  # \"...\" inside an encoded JSON string
+        r'\\+"(?:(?!\\+").)+\\+"',  # \"...\" inside an encoded JSON string, \\\"...\\\" in one encoded twice
     )
 )
 _SCHEME_VALUE = r"(?i:basic|bearer|digest|negotiate|ntlm|token)[ \t]+[^\s\"'&\\]+"
@@ -134,10 +134,10 @@ _STRONG, _PASSWORDISH, _WEAK = 0, 1, 2
 _BARE_VALUE = r"[\"']?[^\s\"'&\\{\[][^\s\"'&\\]*"
 
 #: What must follow a key (other than a `--flag`) for it to start a pair: a cheap first filter.
-_SEPARATOR_AHEAD = re.compile(r"""(?:\\?["'])?[ \t]*[:=]""")
+_SEPARATOR_AHEAD = re.compile(r"""(?:\\*["'])?[ \t]*[:=]""")
 #: `password=x`, `api_key: "x"`, `"token": "x"`, `--password=x`, `secret := x`, `token == "x"`.
 _ASSIGNMENT_KEY = re.compile(r"-{0,2}[A-Za-z_]")
-_ASSIGNMENT_SEPARATOR = re.compile(r"""(?:\\?["'])?[ \t]*(?::=|=>|==|[:=])[ \t]*""")
+_ASSIGNMENT_SEPARATOR = re.compile(r"""(?:\\*["'])?[ \t]*(?::=|=>|==|[:=])[ \t]*""")
 _ASSIGNMENT_VALUE = re.compile(rf"{_NOT_REDACTED}(?:{_QUOTED_VALUE}|{_SCHEME_VALUE}|{_BARE_VALUE})")
 #: `--password hunter2` (a value never starts with `-`: that is the next flag).
 _FLAG_KEY = re.compile(r"--?[A-Za-z]")
@@ -166,7 +166,8 @@ def _segments(key: str) -> tuple[str, ...]:
 
 def _requote(value: str, marker: str) -> str:
     """Keep the quotes around a replaced value so JSON and shell syntax stay readable."""
-    for quote in ('\\"', '"', "'"):
+    escapes = len(value) - len(value.lstrip("\\"))
+    for quote in ("\\" * escapes + '"', '"', "'"):
         if value.startswith(quote):
             closed = len(value) >= 2 * len(quote) and value.endswith(quote)
             return quote + marker + (quote if closed else "")
@@ -302,7 +303,11 @@ def _key_start(text: str, index: int) -> int | None:
     if before == "\\":
         # `...\npassword=x` in an encoded string: the key starts after the escape's letter.
         return start + 1 if text[start] in "nrt" and start < index else None
-    return None if before == "/" else start
+    if before == "/":
+        # A path component, unless it is a `KEY=value` file name (`/ws/note-API_KEY=xxx.txt`).
+        end = _KEY_REST.match(text, index).end()  # type: ignore[union-attr]
+        return start if text.startswith("=", end) else None
+    return start
 
 
 def _header_value_pattern(text: str, start: int) -> re.Pattern[str] | None:
@@ -439,6 +444,15 @@ class Redactor:
             return self._redact_short(text)
         if size > self._max_value_length:
             return self._redact_long(text)
+        result, hits = self._scan(text)
+        self._record(hits)
+        return result
+
+    def redact_whole(self, text: str) -> str:
+        """`redact_text`, but a long text is scanned whole, never cut: for text that must stay
+        complete, such as what the runner sends to a model."""
+        if len(text) <= self._max_value_length:
+            return self.redact_text(text)
         result, hits = self._scan(text)
         self._record(hits)
         return result

@@ -277,7 +277,8 @@ def test_a_model_that_runs_env_never_sees_the_runners_credentials(capture: Any, 
     second = fake_openai.wait_for_requests(2)[1]
     tool_result = json.loads(next(m["content"] for m in second.body["messages"] if m["role"] == "tool"))
     seen = tool_result["stdout"]
-    assert "HARMLESS_SETTING=kept" in seen and "NPM_TOKEN=npm-allowed-by-the-user" in seen
+    # The allowed credential reached the command; like any secret, its value is not sent to the model.
+    assert "HARMLESS_SETTING=kept" in seen and "NPM_TOKEN=[REDACTED:" in seen
     for name in ("OPENAI_API_KEY", "OPENROUTER_API_KEY", "OTEL_EXPORTER_OTLP_HEADERS", "DEPLOY_DB_URL",
                  "AWS_SECRET_ACCESS_KEY"):
         assert f"{name}=" not in seen, name
@@ -300,6 +301,18 @@ def test_credential_names(name: str, credential: bool) -> None:
     from aiw_otel.runner.command_env import is_credential_name
 
     assert is_credential_name(name) is credential
+
+
+def test_a_percent_encoded_secret_keeps_a_variable_from_commands() -> None:
+    from urllib.parse import quote
+
+    from aiw_otel.runner.command_env import without_credentials
+
+    url = f"postgres://app:{openai_key()[8:24]}@db.internal:5432/app"
+    environ = {"OTEL_RESOURCE_ATTRIBUTES": f"ci.db={quote(url, safe='')},ci.name=proof",
+               "OTEL_SERVICE_NAME": "runner", "NOTE": "100%25 done"}
+    kept, removed = without_credentials(environ)
+    assert removed == ["OTEL_RESOURCE_ATTRIBUTES"] and kept == {"OTEL_SERVICE_NAME": "runner", "NOTE": "100%25 done"}
 
 
 # -- 4. truncation after redaction; 5. secrets over several lines of output ---------------------
@@ -341,6 +354,18 @@ def test_a_private_key_over_several_lines_of_output_is_redacted(capture: Any, ch
     chunks = [text.encode()] if chunking == "whole" else [line.encode() + b"\n" for line in text.splitlines()]
     recorded, lines = _command_output(capture, *chunks)
     assert lines[0] == "before" and lines[-1] == "after" and "[REDACTED:private_key]" in lines
+    assert leaks([pem], recorded) == []
+
+
+@pytest.mark.parametrize("chunking", ["whole", "byte_by_line"])
+def test_a_private_key_body_without_its_begin_line_is_redacted(capture: Any, chunking: str) -> None:
+    pem = pem_key()
+    body = pem.split("\n", 1)[1]  # `tail -n +2 key.pem`: body lines, then END
+    blob = "aGVsbG8gd29ybGQgdGhpcyBpcyBqdXN0IGJhc2U2NCB0ZXN0IGRhdGEgb2sgb2s="  # base64, no END after it
+    text = f"before\n{body}\n{blob}\nafter\n"
+    chunks = [text.encode()] if chunking == "whole" else [line.encode() + b"\n" for line in text.splitlines()]
+    recorded, lines = _command_output(capture, *chunks)
+    assert lines[0] == "before" and lines[-2:] == [blob, "after"] and "[REDACTED:private_key]" in lines
     assert leaks([pem], recorded) == []
 
 

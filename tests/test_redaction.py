@@ -165,6 +165,25 @@ def test_json_encoded_twice_is_still_redacted() -> None:
     assert json.loads(json.loads(out)["body"])["password"] == "[REDACTED:password]"
 
 
+def test_json_encoded_three_times_is_still_redacted() -> None:
+    """A model's tool call arguments (JSON) quoting command output (JSON), captured as a message
+    attribute (JSON): the pair's quotes are `\\\"`, and they stay, so every level still parses."""
+    inner = json.dumps({"username": "svc", "password": "ui_g9jkv*JXireRByU0q"})
+    thrice = json.dumps([{"arguments": json.dumps({"content": inner})}])
+    out = Redactor().redact_text(thrice)
+    assert "ui_g9jkv" not in out
+    content = json.loads(json.loads(json.loads(out)[0]["arguments"])["content"])
+    assert content == {"username": "svc", "password": "[REDACTED:password]"}
+
+
+def test_a_key_value_file_name_in_a_path_is_redacted_but_a_path_word_is_not() -> None:
+    redactor = Redactor()
+    value = "Crokyo38MJBvi7u9OAIwJHgsE0RMRogJbivOMlc9"
+    assert redactor.redact_text(f"/ws/note-COHERE_API_KEY={value}.txt") == "/ws/note-COHERE_API_KEY=[REDACTED:api_key]"
+    for text in ("/etc/passwd: permission denied", "mysql --password-file /run/secrets/db_password app"):
+        assert redactor.redact_text(text) == text
+
+
 @pytest.mark.parametrize(
     "text",
     [

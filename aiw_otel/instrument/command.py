@@ -7,9 +7,12 @@ telemetry. Bytes that are not UTF-8 are decoded with replacement characters, nev
 Each line is redacted *before* it is cut to `max_output_line`, so no prefix of a secret survives
 across the cut. A private key spans many lines, and its body lines mean nothing alone: from a line
 that opens one (`-----BEGIN ... PRIVATE KEY`) to the line that closes it, lines are held back and
-redacted as one text, then recorded. Nothing else is delayed, and what is held is bounded
-(`_HOLD_LINES`, `_HOLD_CHARS`): past that, the key is cut off and redacted as it stands, and its
-remaining lines are redacted as the rest of a key.
+redacted as one text, then recorded. A key's body can also come without its BEGIN line (`tail` of
+a key file): a run of lines that look like a key body (base64 only, the first at least 40
+characters) is held too, and redacted as a key if an END line closes it, else recorded line by
+line as usual. Nothing else is delayed, and what is held is bounded (`_HOLD_LINES`, `_HOLD_CHARS`):
+past that, a key is cut off and redacted as it stands, and its remaining lines are redacted as the
+rest of a key (a run of body-like lines without END is recorded line by line).
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ _HOLD_LINES = 200
 _HOLD_CHARS = 64 * 1024
 #: What a held-back remainder is redacted after: the rest of a key whose start was already released.
 _KEY_RESUMED = "-----BEGIN PRIVATE KEY-----\n"
+#: A line that may be a private key's body: base64 only (the first of a run at least 40 characters).
+_KEY_BODY_START = re.compile(r"[ \t]*[A-Za-z0-9+/]{40,}={0,2}[ \t]*")
+_KEY_BODY_MORE = re.compile(r"[ \t]*[A-Za-z0-9+/]+={0,2}[ \t]*")
+_KEY_END = re.compile(r"[ \t]*-----END[A-Z0-9 ]* PRIVATE KEY")
 
 
 def _opens_key(text: str, open_already: bool) -> bool:
@@ -64,7 +71,8 @@ def exit_error_type(code: int) -> str:
 
 
 class _StreamCount:
-    __slots__ = ("bytes", "lines", "recorded", "pending", "pending_cut", "held", "held_chars", "resumed")
+    __slots__ = ("bytes", "lines", "recorded", "pending", "pending_cut", "held", "held_chars", "resumed",
+                 "bodylike")
 
     def __init__(self) -> None:
         self.bytes = 0
@@ -75,6 +83,7 @@ class _StreamCount:
         self.held: list[str] = []  # lines of an open private key block, not recorded yet
         self.held_chars = 0
         self.resumed = False  # the held lines continue a key block already released (past the hold limit)
+        self.bodylike = False  # the held lines look like a key body, no BEGIN seen: a key only if END follows
 
 
 class Command(Operation):
@@ -151,7 +160,24 @@ class Command(Operation):
         if redactor is None:
             self._emit_line(stream, counts, text)
             return
+        if counts.bodylike:
+            if _KEY_END.match(text):  # a key whose BEGIN line was not in this output: redacted as one
+                counts.bodylike, counts.resumed = False, True
+                counts.held.append(text)
+                self._release(stream, counts)
+                return
+            if (_KEY_BODY_MORE.fullmatch(text) and len(counts.held) < _HOLD_LINES
+                    and counts.held_chars < _HOLD_CHARS):
+                counts.held.append(text)
+                counts.held_chars += len(text)
+                return
+            self._release_lines(stream, counts)  # not a key after all: each line as it would have been
         if not counts.held and not counts.resumed and not _opens_key(text, False):
+            if _KEY_BODY_START.fullmatch(text):
+                counts.bodylike = True
+                counts.held.append(text)
+                counts.held_chars += len(text)
+                return
             self._emit_line(stream, counts, redactor.redact_text(text))
             return
         counts.held.append(text)
@@ -162,8 +188,19 @@ class Command(Operation):
             self._release(stream, counts)
             counts.resumed = True  # what follows, up to its END line, is the rest of this key
 
+    def _release_lines(self, stream: str, counts: _StreamCount) -> None:
+        """Record held body-like lines that no END line closed, each redacted on its own."""
+        redactor = self._instruments.redactor
+        assert redactor is not None
+        held, counts.held, counts.held_chars, counts.bodylike = counts.held, [], 0, False
+        for line in held:
+            self._emit_line(stream, counts, redactor.redact_text(line))
+
     def _release(self, stream: str, counts: _StreamCount) -> None:
         """Redact the held lines as one text and record what is left of them, line by line."""
+        if counts.bodylike:
+            self._release_lines(stream, counts)
+            return
         if not counts.held:
             return
         assert self._instruments.redactor is not None

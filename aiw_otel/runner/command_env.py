@@ -4,7 +4,8 @@ The runner holds keys it needs itself (`OPENAI_API_KEY`, `OPENROUTER_API_KEY`, t
 headers). A command the model runs needs none of them, and a model that runs `env` would read
 them back in its next request. So by default every variable whose *name* says it holds a credential
 (`DENYLIST`), and every variable whose *value* the redaction rules recognise as a secret (a key
-shape, a URL with a password), is left out of the commands' environment.
+shape, a URL with a password; also once percent-decoded, as in `OTEL_RESOURCE_ATTRIBUTES`), is left
+out of the commands' environment.
 
 A plan that really needs one (a deploy step that uses `NPM_TOKEN`) names it in the allow-list:
 `AIW_COMMAND_ENV_ALLOW=NPM_TOKEN,GH_TOKEN` in the runner's environment, or
@@ -16,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from typing import Iterable, Mapping
+from urllib.parse import unquote
 
 from aiw_otel.redaction import Redactor
 
@@ -38,6 +40,15 @@ def is_credential_name(name: str) -> bool:
     return _DENIED.match(name.upper()) is not None
 
 
+def holds_secret(value: str) -> bool:
+    """Whether the redaction rules find a secret in `value`, as it is or percent-decoded
+    (`OTEL_RESOURCE_ATTRIBUTES=ci.url=postgres%3A%2F%2Fapp%3Apw%40db` hides its URL from them)."""
+    if _VALUE_RULES.redact_text(value) is not value:
+        return True
+    decoded = unquote(value) if "%" in value else value
+    return decoded is not value and _VALUE_RULES.redact_text(decoded) is not decoded
+
+
 def allowed_names(environ: Mapping[str, str], extra: Iterable[str] = ()) -> frozenset[str]:
     """The allow-list: `extra` plus the names in `$AIW_COMMAND_ENV_ALLOW`."""
     listed = environ.get(ALLOW_VARIABLE, "")
@@ -50,7 +61,7 @@ def without_credentials(environ: Mapping[str, str], allow: Iterable[str] = ()) -
     kept: dict[str, str] = {}
     removed: list[str] = []
     for name, value in environ.items():
-        if name not in allowed and (is_credential_name(name) or _VALUE_RULES.redact_text(value) is not value):
+        if name not in allowed and (is_credential_name(name) or holds_secret(value)):
             removed.append(name)
         else:
             kept[name] = value

@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from aiw_otel.instrument.plan import Agent, PlanRun, Step
 from aiw_otel.model import LogLevel, RunCancelled, State
@@ -22,6 +22,9 @@ from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.plan import Action, Plan, StepSpec
 from aiw_otel.runner.prompts import step_messages, user_context_message
 from aiw_otel.setup import Telemetry
+
+if TYPE_CHECKING:
+    from aiw_otel.redaction import Redactor
 
 class StepFailure(Exception):
     """A step that could not do its job (a command failed, an artifact is missing)."""
@@ -50,6 +53,28 @@ class RunOptions:
 
 
 ClientFactory = Callable[..., Any]
+
+
+def for_model(redactor: Redactor | None, message: dict[str, Any]) -> dict[str, Any]:
+    """A chat message as the model may see it: its text and tool-call arguments redacted (whole,
+    never cut). Secrets in the plan, in files, in command output or in the model's own replies
+    do not leave the process in the requests either; None (redaction off) sends it as it is."""
+    if redactor is None:
+        return message
+    redacted = dict(message)
+    if isinstance(message.get("content"), str):
+        redacted["content"] = redactor.redact_whole(message["content"])
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        redacted["tool_calls"] = [_call_for_model(redactor, call) for call in calls]
+    return redacted
+
+
+def _call_for_model(redactor: Redactor, call: Any) -> Any:
+    function = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+        return call
+    return {**call, "function": {**function, "arguments": redactor.redact_whole(function["arguments"])}}
 
 
 def command_environment(environ: Mapping[str, str] | None, allow: tuple[str, ...] = ()) -> dict[str, str]:
@@ -206,23 +231,24 @@ class Engine:
         preference = spec.model_preference
         provider, model = self._model_for(spec)
         client = self._client(provider, model)
-        messages = step_messages(self.plan, spec, self._read_inputs(step, spec))
+        redactor = self.telemetry.redactor
+        messages = [for_model(redactor, m) for m in step_messages(self.plan, spec, self._read_inputs(step, spec))]
         for _turn in range(self.options.max_turns):
             self.control.checkpoint()
             context = run.take_context()
             if context:
-                messages.append(user_context_message(context))
+                messages.append(for_model(redactor, user_context_message(context)))
                 step.log(LogLevel.INFO, "context_applied", "User context added to the next AI call.",
                          details={"context_items": len(context)})
             result = client.chat(step, model=model, messages=messages, tools=TOOL_DEFINITIONS,
                                  temperature=preference.temperature if preference else None,
                                  max_tokens=preference.max_tokens if preference else None, control=self.control)
-            messages.append(result.message)
+            messages.append(for_model(redactor, result.message))
             if not result.tool_calls:
                 return
             for call in result.tool_calls:
                 output = execute_tool(step, call, self._workspace, self.control, self.options.command_timeout_s)
-                messages.append({"role": "tool", "tool_call_id": call.id, "content": output})
+                messages.append(for_model(redactor, {"role": "tool", "tool_call_id": call.id, "content": output}))
         raise StepFailure("TurnLimitExceeded", f"the model did not finish within {self.options.max_turns} turns")
 
     def _agent(self, run: PlanRun, spec: StepSpec) -> Agent | None:
