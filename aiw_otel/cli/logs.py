@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 
 if TYPE_CHECKING:
+    from aiw_otel.readback.files import SignalFile
     from aiw_otel.readback.records import LogRecord, Span
     from aiw_otel.readback.select import Selection
 
@@ -40,12 +41,6 @@ def add_parser(commands: Commands) -> None:
 
 def json_line(record: Span | LogRecord) -> str:
     return json.dumps(record.as_json(), ensure_ascii=False, default=str)
-
-
-def _start(record: Span | LogRecord) -> int:
-    from aiw_otel.readback.records import Span
-
-    return record.start_ns if isinstance(record, Span) else record.time_ns
 
 
 def selection_of(args: argparse.Namespace) -> Selection:
@@ -117,6 +112,8 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)
         _error(f"no telemetry files ({names} or their backups) in {', '.join(args.paths)}")
         return 0
+    if args.json:
+        return _json(files, selection)
     spans, logs = load(files)
     if selection.step is not None:
         try:
@@ -125,11 +122,6 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
             _error(str(error))
             return 2
     spans, logs = selection.apply(spans, logs)
-    if args.json:
-        records: list[Span | LogRecord] = [*spans, *logs]
-        for record in sorted(records, key=_start):
-            print(json_line(record))
-        return 0
     from rich.console import Console
 
     from aiw_otel.readback.render import render_runs
@@ -139,6 +131,24 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
     if not runs:
         _error("no spans or log records match")
     render_runs(runs, Console(no_color=args.no_color or None, highlight=False), args.lines)
+    return 0
+
+
+def _json(files: Sequence[SignalFile], selection: Selection) -> int:
+    """One JSON line per record, streamed: memory is a line per stream, whatever the directory holds."""
+    from itertools import islice
+
+    from aiw_otel.readback.stream import stream_records
+
+    try:
+        records = stream_records(files, selection)
+    except ValueError as error:  # --step names no step (or several)
+        _error(str(error))
+        return 2
+    write = sys.stdout.write
+    while batch := list(islice(records, 512)):
+        write("".join(json_line(record) + "\n" for record in batch))
+    sys.stdout.flush()
     return 0
 
 

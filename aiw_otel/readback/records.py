@@ -7,11 +7,11 @@ a line that is JSON but not an export request is reported like any other bad lin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import iso_ms
-from aiw_otel.readback.files import SignalFile, Warn, json_lines, warn_on_stderr
+from aiw_otel.readback.files import SignalFile, Warn, json_lines, parse_line, read_lines, warn_on_stderr
 
 STATUS_ERROR = 2
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
@@ -36,6 +36,11 @@ def any_value(value: Any, depth: int = 0) -> Any:
     arrays and maps deeper than MAX_VALUE_DEPTH are refused, not recursed into."""
     if depth > MAX_VALUE_DEPTH:
         raise DecodeError(f"an attribute value nested deeper than {MAX_VALUE_DEPTH} levels")
+    if type(value) is dict and len(value) == 1:  # what json.loads makes: no ABC check (it was a third of --json)
+        if "stringValue" in value:
+            return str(value["stringValue"])
+        if "intValue" in value:
+            return int(value["intValue"])
     if not isinstance(value, Mapping) or not value:
         return None
     if "stringValue" in value:
@@ -56,7 +61,14 @@ def any_value(value: Any, depth: int = 0) -> Any:
 
 
 def attributes_of(items: Iterable[Mapping[str, Any]] | None, depth: int = 0) -> dict[str, Any]:
-    return {str(item["key"]): any_value(item.get("value"), depth) for item in items or ()}
+    attributes: dict[str, Any] = {}
+    for item in items or ():
+        value = item.get("value")
+        if type(value) is dict and len(value) == 1 and type(value.get("stringValue")) is str:
+            attributes[str(item["key"])] = value["stringValue"]  # most values: no call at all
+        else:
+            attributes[str(item["key"])] = any_value(value, depth)
+    return attributes
 
 
 def _nanos(value: Any) -> int:
@@ -258,6 +270,22 @@ def decode_or_warn(where: str, document: Mapping[str, Any], warn: Warn = warn_on
     except DecodeError as error:
         warn(f"{where}: {error}; skipped")
         return [], []
+
+
+def records_by_line(
+    file: SignalFile, keep_line: Callable[[bytes], bool] | None = None, warn: Warn = warn_on_stderr,
+) -> Iterator[tuple[list[Span], list[LogRecord]]]:
+    """The spans and log records of `file`, one export request (line) at a time: memory is one line's.
+
+    `keep_line` sees each raw line first: a line it refuses is skipped before `json.loads`, which
+    is how a filter passes over other runs' lines for the price of a substring search."""
+    for number, raw in read_lines(file.path, warn):
+        if keep_line is not None and not keep_line(raw):
+            continue
+        where = f"{file.path}:{number}"
+        document = parse_line(where, raw, warn)
+        if document is not None:
+            yield decode_or_warn(where, document, warn)
 
 
 def load(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> tuple[list[Span], list[LogRecord]]:

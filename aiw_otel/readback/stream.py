@@ -1,0 +1,126 @@
+"""Records read one line at a time, filtered as they are decoded: `logs --json` on a directory of any size.
+
+Memory is one export request (one line) per stream, never the directory: each stream (a signal's
+files, oldest first) yields its records in the order they were written, and the streams are merged
+by time, so spans (at their end, when they were written) and log lines come out interleaved as
+they happened. A `--trace` filter skips other runs' lines with a regex over the raw bytes, before
+`json.loads`; `--step` costs a first pass over the traces (which step ids and names exist, and which
+spans belong to the chosen step), so that bridged log lines without a step id are still kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import re
+from itertools import groupby
+from typing import Callable, Iterable, Iterator, Sequence
+
+from aiw_otel import conventions as sc
+from aiw_otel.readback.files import SignalFile, Warn, warn_on_stderr
+from aiw_otel.readback.records import LogRecord, Span, records_by_line
+from aiw_otel.readback.select import Selection
+
+Record = Span | LogRecord
+
+
+def time_written(record: Record) -> int:
+    """When a record reached the file: a span at its end, a log line at its time."""
+    return record.end_ns if isinstance(record, Span) else record.time_ns
+
+
+def trace_line_filter(prefix: str | None) -> Callable[[bytes], bool] | None:
+    """A raw-line test that is False only for lines holding no record of a trace starting with `prefix`."""
+    if not prefix:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]+", prefix):  # no hex id starts so: nothing matches, every line is skipped
+        return lambda raw: False
+    pattern = re.compile(rb'"traceId"\s*:\s*"' + prefix.encode("ascii"), re.IGNORECASE)
+    return lambda raw: pattern.search(raw) is not None
+
+
+def streams(files: Sequence[SignalFile]) -> list[list[SignalFile]]:
+    """The files grouped by stream (directory and signal), each oldest first, as find_files orders them."""
+    ours = [f for f in files if f.signal]
+    grouped = [list(group) for _, group in groupby(ours, key=lambda f: (f.path.resolve().parent, f.signal))]
+    return grouped + [[f] for f in files if not f.signal]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepScope:
+    """What `--step` keeps: the step id it resolved to, the traces that ran it and its spans' ids."""
+
+    selection: Selection
+    traces: frozenset[str]
+    spans: frozenset[str]
+
+
+def step_names(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> dict[str, str | None]:
+    """step id -> its name, from the step spans of the traces files."""
+    names: dict[str, str | None] = {}
+    marker = sc.AIW_STEP_STATE.encode()
+    for file in files:
+        if file.signal not in ("traces", None):
+            continue
+        for spans, _ in records_by_line(file, lambda raw: marker in raw, warn):
+            for span in spans:
+                if span.is_step and span.step_id:
+                    names[span.step_id] = span.attributes.get(sc.AIW_STEP_NAME) or names.get(span.step_id)
+    return names
+
+
+def step_scope(files: Sequence[SignalFile], selection: Selection, warn: Warn = warn_on_stderr) -> StepScope:
+    """Resolve `--step` (a name, an id or a unique prefix: StepNotFound lists the candidates) and find its spans."""
+    from aiw_otel.stepref import StepNotFound, StepRef, resolve
+
+    assert selection.step is not None
+    names = step_names(files, warn)
+    try:
+        step_id = resolve(selection.step, [StepRef(i, name) for i, name in names.items()])
+    except StepNotFound:  # a step known only from its log lines (its span not written yet)
+        for file in files:
+            if file.signal in ("logs", None):
+                for _, logs in records_by_line(file, lambda raw: sc.AIW_LOG_STEP_ID.encode() in raw, warn):
+                    for record in logs:
+                        if record.step_id:
+                            names.setdefault(record.step_id, None)
+        step_id = resolve(selection.step, [StepRef(i, name) for i, name in names.items()])
+    selection = dataclasses.replace(selection, step=step_id)
+    traces: set[str] = set()
+    spans: set[str] = set()
+    needle = step_id.encode()
+    trace_ok = trace_line_filter(selection.trace)
+    for file in files:
+        if file.signal not in ("traces", None):
+            continue
+        for line_spans, _ in records_by_line(file, lambda raw: needle in raw and (trace_ok is None or trace_ok(raw)),
+                                             warn):
+            for span in line_spans:
+                if span.step_id == step_id and selection.keeps_trace(span.trace_id):
+                    traces.add(span.trace_id)
+                    spans.add(span.span_id)
+    return StepScope(selection, frozenset(traces), frozenset(spans))
+
+
+def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope | None,
+            warn: Warn) -> Iterator[Record]:
+    keep_line = trace_line_filter(selection.trace)
+    step_spans = scope.spans if scope is not None else frozenset()
+    for file in files:
+        for spans, logs in records_by_line(file, keep_line, warn):
+            kept: list[Record] = []
+            kept += [s for s in spans if selection.keeps_span(s) and (scope is None or s.trace_id in scope.traces)]
+            kept += [r for r in logs if selection.keeps_log(r, step_spans)]
+            kept.sort(key=time_written)
+            yield from kept
+
+
+def stream_records(files: Sequence[SignalFile], selection: Selection = Selection(),
+                   warn: Warn = warn_on_stderr) -> Iterator[Record]:
+    """Every record `selection` keeps, streams merged by the time each was written.
+
+    `--step` is resolved here (StepNotFound, a ValueError, when it names no step in the files)."""
+    scope = step_scope(files, selection, warn) if selection.step is not None else None
+    if scope is not None:
+        selection = scope.selection
+    return heapq.merge(*(_stream(group, selection, scope, warn) for group in streams(files)), key=time_written)
