@@ -430,3 +430,41 @@ def test_follow_refuses_a_rotated_backup(tmp_path):
     backup.write_bytes(gzip.compress(b""))
     result = aiw("logs", str(backup), "--follow")
     assert result.returncode == 1 and "a rotated backup never grows" in result.stderr
+
+
+# -- choosing runs, streaming (issue 14) --------------------------------------------------------------
+
+def test_runs_lists_newest_first_with_outcome_tokens_and_cost(two_runs):
+    directory, (first, second) = two_runs
+    result = aiw("logs", str(directory), "--runs")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].endswith(f"trace {second}") and lines[1].endswith(f"trace {first}")
+    assert "plan-second" in lines[0] and "Failed" in lines[0] and "tokens 150 in / 30 out" in lines[0]
+    assert "$0.0020" in lines[1]
+
+
+def test_last_and_since_choose_runs_without_decoding_the_others(two_runs):
+    directory, (first, second) = two_runs
+    records = json_records(str(directory), "--last")
+    assert records and {r["trace_id"] for r in records} == {second}
+    tree = aiw("logs", str(directory), "--last", "--no-color").stdout
+    assert "invoke_workflow second" in tree and "invoke_workflow first" not in tree
+    assert {r["trace_id"] for r in json_records(str(directory), "--since", "1d")} == {first, second}
+    assert aiw("logs", str(directory), "--since", "2999-01-01", "--json").stdout == ""
+    assert aiw("logs", str(directory), "--since", "soon").returncode == 2
+
+
+def test_piped_tree_lines_are_never_wrapped_inside_an_id(two_runs):
+    directory, (first, _) = two_runs
+    text = aiw("logs", str(directory), "--no-color", "--trace", first[:8]).stdout
+    assert f"trace {first}" in text
+
+
+def test_json_streams_in_time_written_order_and_skips_other_traces_lines(two_runs):
+    from aiw_otel.readback.stream import stream_records, time_written
+
+    directory, (first, _) = two_runs
+    records = list(stream_records(find_files([directory], ("traces", "logs")), Selection(trace=first[:5])))
+    assert records and {r.trace_id for r in records} == {first}
+    assert [time_written(r) for r in records] == sorted(time_written(r) for r in records)

@@ -32,6 +32,11 @@ def add_parser(commands: Commands) -> None:
     logs.add_argument("--level", help="lowest severity of the log lines shown (DEBUG, INFO, WARNING, ERROR)")
     logs.add_argument("--component", help="only log lines of this component (ai_service, terminal_interaction...)")
     logs.add_argument("--trace", help="only this trace (hex id, a prefix is enough)")
+    logs.add_argument("--runs", action="store_true",
+                      help="list the runs, newest first: start, plan, outcome, duration, tokens, cost, trace id")
+    logs.add_argument("--last", action="store_true", help="only the newest run")
+    logs.add_argument("--since", metavar="TIME",
+                      help="only runs started at or after TIME (2024-05-01T12:00, or ago: 30m, 2h, 1d)")
     logs.add_argument("--follow", "-f", action="store_true", help="print spans and log lines as they are written")
     logs.add_argument("--json", action="store_true", help="one JSON object per span or log record")
     logs.add_argument("--lines", type=int, default=5, help="log lines kept per span, the last ones (0: all; default 5)")
@@ -81,6 +86,7 @@ def run_logs(args: argparse.Namespace) -> int:
 
     try:
         selection = selection_of(args)
+        _since(args.since)
         if args.lines < 0:
             raise ValueError(f"--lines must be 0 (all) or more, got {args.lines}")
     except ValueError as error:
@@ -112,9 +118,18 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)
         _error(f"no telemetry files ({names} or their backups) in {', '.join(args.paths)}")
         return 0
+    if args.runs:
+        return _list_runs(files, _since(args.since))
+    if args.last or args.since:
+        files, selection = _choose_runs(files, selection, args.last, _since(args.since))
+        if not files:
+            _error("no run matches")
+            return 0
     if args.json:
         return _json(files, selection)
-    spans, logs = load(files)
+    from aiw_otel.readback.stream import trace_line_filter
+
+    spans, logs = load(files, keep_line=trace_line_filter(selection.trace))
     if selection.step is not None:
         try:
             selection = resolve_step(selection, spans, logs)
@@ -130,7 +145,73 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
     runs = build_runs(spans, logs)
     if not runs:
         _error("no spans or log records match")
-    render_runs(runs, Console(no_color=args.no_color or None, highlight=False), args.lines)
+    # to a pipe, a line is as long as it is: an 80-column wrap would cut ids in two for grep
+    width = None if sys.stdout.isatty() else 1 << 16
+    render_runs(runs, Console(no_color=args.no_color or None, highlight=False, width=width), args.lines)
+    return 0
+
+
+def _since(text: str | None) -> int:
+    """--since as ns since the epoch (0: none); ValueError for what is neither a time nor `30m`/`2h`/`1d`."""
+    import re
+    import time
+    from datetime import datetime, timezone
+
+    if not text:
+        return 0
+    ago = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if ago:
+        seconds = float(ago.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[ago.group(2)]
+        return int((time.time() - seconds) * 1e9)
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {text!r}: not a time (2024-05-01T12:00, UTC unless it says) "
+                         "nor a time ago (30m, 2h, 1d)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1e9)
+
+
+def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
+                 since_ns: int) -> tuple[list[SignalFile], Selection]:
+    """The files holding the chosen runs, and the selection narrowed to them (by a full trace id for one run)."""
+    import dataclasses
+
+    from aiw_otel.readback.runs import files_holding, summaries
+
+    runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
+    if since_ns:
+        runs = [run for run in runs if run.start_ns == 0 or run.start_ns >= since_ns]
+    if last:
+        runs = runs[:1]
+    chosen = {run.trace_id for run in runs}
+    if not chosen:
+        return [], selection
+    if len(chosen) == 1:
+        selection = dataclasses.replace(selection, trace=next(iter(chosen)))
+    else:
+        selection = dataclasses.replace(selection, traces=frozenset(chosen))
+    return files_holding(files, chosen), selection
+
+
+def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
+    from aiw_otel.exporters.text_format import iso_ms
+    from aiw_otel.present import duration
+    from aiw_otel.readback.describe import usage_text
+    from aiw_otel.readback.runs import summaries
+    from aiw_otel.terminal_text import safe_line
+
+    runs = [run for run in summaries(files) if not since_ns or run.start_ns == 0 or run.start_ns >= since_ns]
+    lines = []
+    for run in runs:
+        start = iso_ms(run.start_ns) if run.start_ns else "(running)"
+        took = duration(run.duration_ms) if run.duration_ms is not None else "-"
+        lines.append("  ".join([start, safe_line(run.plan or "-"), run.outcome, took,
+                                usage_text(run.usage) or "-", f"trace {run.trace_id}"]))
+    if not lines:
+        _error("no runs in the traces files")
+    sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
 
 

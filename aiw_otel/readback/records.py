@@ -64,7 +64,7 @@ def attributes_of(items: Iterable[Mapping[str, Any]] | None, depth: int = 0) -> 
     attributes: dict[str, Any] = {}
     for item in items or ():
         value = item.get("value")
-        if type(value) is dict and len(value) == 1 and type(value.get("stringValue")) is str:
+        if not depth and type(value) is dict and len(value) == 1 and type(value.get("stringValue")) is str:
             attributes[str(item["key"])] = value["stringValue"]  # most values: no call at all
         else:
             attributes[str(item["key"])] = any_value(value, depth)
@@ -288,13 +288,13 @@ def records_by_line(
             yield decode_or_warn(where, document, warn)
 
 
-def load(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> tuple[list[Span], list[LogRecord]]:
-    """Every span and log record in `files`, bad lines skipped with one warning each."""
+def load(files: Iterable[SignalFile], warn: Warn = warn_on_stderr,
+         keep_line: Callable[[bytes], bool] | None = None) -> tuple[list[Span], list[LogRecord]]:
+    """Every span and log record in `files` (in lines `keep_line` accepts), bad lines skipped with one warning each."""
     spans: list[Span] = []
     logs: list[LogRecord] = []
     for file in files:
-        for number, document in json_lines(file, warn):
-            more_spans, more_logs = decode_or_warn(f"{file.path}:{number}", document, warn)
+        for more_spans, more_logs in records_by_line(file, keep_line, warn):
             spans += more_spans
             logs += more_logs
     return spans, logs

@@ -23,8 +23,11 @@ class Selection:
     step: str | None = None
     min_severity: int = 0
     component: str | None = None
+    traces: frozenset[str] | None = None  # whole ids: the runs --since chose
 
     def keeps_trace(self, trace_id: str) -> bool:
+        if self.traces is not None and trace_id not in self.traces:
+            return False
         return not self.trace or trace_id.startswith(self.trace.lower())
 
     def keeps_span(self, span: Span) -> bool:
