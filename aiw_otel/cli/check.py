@@ -40,14 +40,14 @@ def check_command(args: argparse.Namespace) -> int:
 
 def _is_plan(path: str) -> bool:
     """Plans are JSON, folders, or YAML with a `plan:` list; configs are YAML with telemetry/logging keys."""
-    from aiw_otel.config_yaml import parse_yaml
     from aiw_otel.errors import ConfigError
+    from aiw_otel.hand_edited import parse_yaml
     from aiw_otel.regular_file import read_regular
 
     if os.path.isdir(path) or path.endswith(".json"):
         return True
     try:
-        document = parse_yaml(read_regular(path).decode("utf-8"), path)
+        document = parse_yaml(read_regular(path).decode("utf-8"), path, ConfigError)
     except (OSError, UnicodeError, ConfigError):
         return False  # let the config reader report it with file and line
     return isinstance(document, dict) and "plan" in document
