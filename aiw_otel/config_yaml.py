@@ -33,7 +33,7 @@ from aiw_otel.config import (
     TelemetryConfig,
 )
 from aiw_otel.hand_edited import (LineDict, LineList, Where, check_all, decode_text, describe_value, is_int,
-                                  parse_yaml)
+                                  parse_yaml, refuse_nul)
 from aiw_otel.model import ComponentType, LogLevel
 from aiw_otel.regular_file import read_regular
 
@@ -220,6 +220,10 @@ def _string(value: Any, at: Where) -> str:
     if isinstance(value, str) and value.strip():
         return value
     raise at.expected("a non-empty string", value)
+
+
+def _path(value: Any, at: Where) -> str:
+    return refuse_nul(_string(value, at), at)
 
 
 def _boolean(value: Any, at: Where) -> bool:
@@ -438,7 +442,7 @@ _telemetry = _section(
                     FileSinkConfig,
                     {
                         "enabled": _boolean,
-                        "directory": _string,
+                        "directory": _path,
                         "max_bytes": _integer(4096),
                         "backup_count": _integer(0),
                         "rotate_when": _optional(_via(parse_rotate_when)),
@@ -552,6 +556,8 @@ def _check_complete(sections: dict[str, _Entries], loggers: list[tuple[LineDict,
     for entry, at in checked(handlers.values()):
         _noting(at, _check_factory, entry, at, ("()", "class"), required=True)
         _noting(at, _check_level, entry, at)
+        if isinstance(entry.get("filename"), str):  # FileHandler and its kin: dictConfig would open it
+            _noting(at, refuse_nul, entry["filename"], at.child(entry, "filename"))
         _noting(at, _check_reference, entry, at, "formatter", formatters)
         _noting(at, _check_references, entry, at, "filters", filters)
     for entry, at in checked(loggers):

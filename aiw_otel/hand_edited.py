@@ -278,7 +278,10 @@ def check_all(check: Callable[[Where], T], at: Where) -> T:
     except FileError as error:  # one that ends the check: unreadable file, not a mapping...
         problems.found.append(error)
     if problems.found:
-        first, *others = problems.found
+        # In the order of the files (a plan's overview, then its subtask files), line by line.
+        files = list(dict.fromkeys(error.source for error in problems.found))
+        found = sorted(problems.found, key=lambda error: (files.index(error.source), error.line or 0))
+        first, *others = found
         first.also = tuple(others)
         raise first
     return result  # type: ignore[return-value]  # set: check() returned without a mistake

@@ -15,6 +15,9 @@ def add_parser(commands: Commands) -> None:
     check = commands.add_parser("check", help="validate a plan or a config file without running anything")
     check.add_argument("config", help="a plan (JSON, YAML or folder), or a YAML config "
                                       "(seed logging_config.yaml format plus a telemetry: section)")
+    from aiw_otel.cli.run import add_ai_arguments
+
+    add_ai_arguments(check)  # check a plan with the options it will run with
     check.set_defaults(handler=check_command)
 
 

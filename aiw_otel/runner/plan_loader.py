@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 import yaml
 
@@ -80,9 +80,14 @@ def _plan(document: Any, top_at: Where) -> Plan:
     read_step = _single_file_step
     if is_overview:
         read_step = partial(_overview_step, plan_dir=os.path.dirname(source))
-    parsed = [read_step(entry, entries_at.item(entries, i)) for i, entry in enumerate(entries)]
+    wheres = [entries_at.item(entries, i) for i in range(len(entries))]
+    read = [where.attempt(partial(read_step, entry, where), None) for entry, where in zip(entries, wheres)]
+    parsed = [step for step in read if step is not None]
     plan = Plan(plan_id, name, goal, tuple(step for step, _ in parsed), source)
-    _check_graph(plan.steps, [places for _, places in parsed])
+    # A step with a mistake is left out; its id (when it has one) still counts as a step's.
+    ids = [entry.get(key) for entry, step in zip(entries, read) if step is None and isinstance(entry, dict)
+           for key in ("step_id", "subtask_id")]
+    _check_graph(plan.steps, [places for _, places in parsed], {step_id for step_id in ids if isinstance(step_id, str)})
     return plan
 
 
@@ -182,14 +187,22 @@ def _parse_json(text: str, source: str) -> Any:
 # -- value checks: each takes the value and where it was written ------------------------------
 
 
-def _required(mapping: Mapping[str, Any], key: str, at: Where, parse: _Parse[T]) -> T:
-    return parse(mapping.get(key, _MISSING), at.child(mapping, key))
+def _required(mapping: Mapping[str, Any], key: str, at: Where, parse: _Parse[T], *fallback: T) -> T:
+    """The value of `key`, checked; with a `fallback`, a mistake in it is noted and the checks go
+    on (without one, the mistake ends what the caller was reading: a step without an id)."""
+    where = at.child(mapping, key)
+    check = partial(parse, mapping.get(key, _MISSING), where)
+    return where.attempt(check, fallback[0]) if fallback else check()
 
 
 def _optional(mapping: Mapping[str, Any], key: str, at: Where, parse: _Parse[T], default: T) -> T:
-    """Absent and null both mean "not given": generated plans write `model_preference: null`."""
+    """Absent and null both mean "not given": generated plans write `model_preference: null`.
+    A mistaken value is noted, and the checks go on with the default."""
     value = mapping.get(key)
-    return default if value is None else parse(value, at.child(mapping, key))
+    if value is None:
+        return default
+    where = at.child(mapping, key)
+    return where.attempt(partial(parse, value, where), default)
 
 
 def _checked(
@@ -217,6 +230,8 @@ _any_text: _Parse[str] = _checked("a string", lambda v: isinstance(v, str))
 _temperature: _Parse[float] = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
 _positive_int: _Parse[int] = _checked("a positive integer", lambda v: is_int(v) and v > 0)
 _positive_number: _Parse[float] = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
+#: `run` would refuse any other before the first step (and `check` must refuse what `run` refuses).
+_provider: _Parse[str] = _checked(f"one of {', '.join(PROVIDERS)}", lambda v: v in PROVIDERS)
 
 
 def _text_items(value: Any, at: Where) -> list[tuple[str, Where]]:
@@ -245,7 +260,7 @@ def _confined(within: str) -> _Parse[str]:
     and a plan must not reach outside its own folder for subtask files."""
 
     def parse(value: Any, at: Where) -> str:
-        text = _text(value, at)
+        text = refuse_nul(_text(value, at), at)
         normal = posixpath.normpath(text.replace("\\", "/"))
         if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
             raise at.expected(f"a path relative to {within} (absolute paths are refused)", value)
@@ -294,7 +309,7 @@ def _single_file_step(value: Any, at: Where) -> tuple[StepSpec, _StepPlaces]:
     return (
         StepSpec(
             step_id,
-            _required(step, "description", at, _text),
+            _required(step, "description", at, _text, ""),
             type=_optional(spec, "type", spec_at, _text, _DEFAULT_STEP_TYPE),
             name=_optional(step, "name", at, _text, None),
             depends_on=tuple(dep for dep, _ in dependencies),
@@ -315,12 +330,12 @@ def _overview_step(value: Any, at: Where, plan_dir: str) -> tuple[StepSpec, _Ste
     detail = _mapping(_read_document(path, file_at, "subtask file"), detail_at)
     sides = ((entry, at), (detail, detail_at))
     for key, parse in _SHARED_FIELDS.items():
-        _check_agreement(key, parse, sides)
+        at.attempt(partial(_check_agreement, key, parse, sides), None)
     dependencies: list[tuple[str, Where]] = _shared("depends_on", sides, _text_items, [])
     return (
         StepSpec(
             step_id,
-            _required(detail, "description", detail_at, _text),
+            _required(detail, "description", detail_at, _text, ""),
             type=_shared("type", sides, _text, _DEFAULT_STEP_TYPE),
             name=_shared("name", sides, _text, None),
             depends_on=tuple(dep for dep, _ in dependencies),
@@ -369,9 +384,10 @@ def _work(
 ) -> dict[str, Any]:
     """What a step does: `spec` holds the AIWhisperer fields, `step` our `actions` extension
     (the same mapping in a subtask file; agent_spec and the step in a single-file plan)."""
+    found = step_at.found
     instructions: tuple[str, ...] = _optional(spec, "instructions", spec_at, _instructions, ())
     actions: tuple[Action, ...] = _optional(step, "actions", step_at, _actions, ())
-    if not instructions and not actions:
+    if not instructions and not actions and step_at.found == found:  # not when they were only mistaken
         where = spec_at.child(spec, "instructions")
         raise where.error("missing; a step needs instructions (for the AI) or actions (or both)")
     lists = ("input_artifacts", "output_artifacts", "constraints", "validation_criteria")
@@ -387,7 +403,7 @@ def _work(
 def _model_preference(value: Any, at: Where) -> ModelPreference:
     preference = _mapping(value, at)
     return ModelPreference(
-        provider=_optional(preference, "provider", at, _text, None),
+        provider=_optional(preference, "provider", at, _provider, None),
         model=_optional(preference, "model", at, _text, None),
         temperature=_optional(preference, "temperature", at, _temperature, None),
         max_tokens=_optional(preference, "max_tokens", at, _positive_int, None),
@@ -397,7 +413,9 @@ def _model_preference(value: Any, at: Where) -> ModelPreference:
 def _actions(value: Any, at: Where) -> tuple[Action, ...]:
     if not isinstance(value, list):
         raise at.expected("a list of actions", value)
-    return tuple(_action(item, at.item(value, index)) for index, item in enumerate(value))
+    wheres = [at.item(value, index) for index in range(len(value))]
+    actions = (where.attempt(partial(_action, item, where), None) for item, where in zip(value, wheres))
+    return tuple(action for action in actions if action is not None)
 
 
 def _action(value: Any, at: Where) -> Action:
@@ -412,7 +430,7 @@ def _action(value: Any, at: Where) -> Action:
     for key in action:
         if key not in allowed:
             message = f"unknown key for a {kind} action; allowed keys: {', '.join(allowed)}"
-            raise at.child(action, key).error(message)
+            at.report(at.child(action, key).error(message))
     if kind == "run":
         return Action(
             "run",
@@ -442,19 +460,23 @@ def _unplaced(step: StepSpec, plan_source: str | None) -> _StepPlaces:
     return _StepPlaces(replace(at, path="step_id"), dependencies)
 
 
-def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces]) -> None:
+def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces], mistaken: Collection[str] = ()) -> None:
+    """`mistaken`: the ids of steps left out for their own mistakes (depending on one is no mistake)."""
     first: dict[str, Where] = {}
+    duplicated = False
     for step, place in zip(steps, places):
         if step.step_id in first:
-            raise place.step_id.error(f"duplicate step id (first at {first[step.step_id].location})")
+            duplicated = True
+            place.step_id.report(place.step_id.error(f"duplicate step id (first at {first[step.step_id].location})"))
+            continue
         first[step.step_id] = place.step_id
     known = ", ".join(first)
     for step, place in zip(steps, places):
         for dep, dep_at in zip(step.depends_on, place.depends_on):
-            if dep not in first:
-                raise dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}")
+            if dep not in first and dep not in mistaken:
+                dep_at.report(dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}"))
     _, cycle = dependency_order(steps)
-    if cycle:
+    if cycle and not duplicated:
         start, following = steps[cycle[0]], steps[cycle[1]].step_id
         edge = places[cycle[0]].depends_on[start.depends_on.index(following)]
         path = " -> ".join(steps[i].step_id for i in cycle)
