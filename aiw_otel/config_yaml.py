@@ -14,12 +14,9 @@ import math
 import os
 import pkgutil
 import re
-from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 from urllib.parse import unquote, urlsplit
-
-import yaml
 
 from aiw_otel.config import (
     SIGNALS,
@@ -35,6 +32,8 @@ from aiw_otel.config import (
     SinksConfig,
     TelemetryConfig,
 )
+from aiw_otel.hand_edited import (LineDict, LineList, Where, check_all, decode_text, describe_value, is_int,
+                                  parse_yaml, refuse_nul)
 from aiw_otel.model import ComponentType, LogLevel
 from aiw_otel.regular_file import read_regular
 
@@ -63,20 +62,28 @@ def load_config_file(path: str | os.PathLike[str]) -> LoadedConfig:
 
 
 def config_from_text(text: str, source: str = "<string>") -> LoadedConfig:
-    """The same as `load_config_file` for text already in hand (tests, stdin, embedded configs)."""
-    document = parse_yaml(text, source)
-    top = _Where(source, "", None)
+    """The same as `load_config_file` for text already in hand (tests, stdin, embedded configs).
+
+    Every mistake of the file is reported: the ConfigError raised is the first, the others in its `also`.
+    """
+    document = parse_yaml(text, source, ConfigError)
     if document is None:
         raise ConfigError(
             "the file is empty; expected a mapping with a `telemetry:` section and/or "
             "logging.config.dictConfig keys (version: 1, handlers, ...)",
             source=source,
         )
-    mapping = _mapping(document, _Where(source, "top level", None))
+    return check_all(functools.partial(_config, document), Where(source, error_type=ConfigError))
+
+
+def _config(document: Any, top: Where) -> LoadedConfig:
+    mapping = _mapping(document, replace(top, path="top level"))
     _known_keys(mapping, top, _TOP_LEVEL_KEYS)
-    telemetry = _telemetry(mapping.get("telemetry"), top.child(mapping, "telemetry"))
-    logging_dict, logging_lines = _logging_part(mapping, top)
-    return LoadedConfig(telemetry, logging_dict, logging_lines, source)
+    telemetry = top.attempt(lambda: _telemetry(mapping.get("telemetry"), top.child(mapping, "telemetry")),
+                            TelemetryConfig())
+    no_logging: tuple[dict[str, Any] | None, dict[str, int]] = (None, {})
+    logging_dict, logging_lines = top.attempt(lambda: _logging_part(mapping, top), no_logging)
+    return LoadedConfig(telemetry, logging_dict, logging_lines, top.source)
 
 
 # Value rules shared with `config_env`, so that a file and a variable reject the same values the
@@ -173,139 +180,7 @@ def _read_text(source: str) -> str:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError(f"cannot read the config file: {reason}", source=source) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"not UTF-8 text ({exc.reason})", source=source, line=line) from None
-
-
-class _LineDict(dict):  # type: ignore[type-arg]
-    """A YAML mapping that remembers the line of each key, so later checks can point at it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: dict[Any, int] = {}
-
-
-class _LineList(list):  # type: ignore[type-arg]
-    """A YAML sequence that remembers the line of each item (block lists span several lines)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[int] = []
-
-
-class LineLoader(yaml.SafeLoader):
-    """SafeLoader building _LineDict / _LineList, and refusing duplicate keys.
-
-    PyYAML silently keeps the last of two equal keys; in a hand-edited file that is almost always
-    a paste mistake that drops half a handler, so it is an error here.
-    """
-
-
-def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> Iterator[_LineDict]:
-    mapping = _LineDict()
-    yield mapping  # yielded first so that anchors referring back to this mapping resolve
-    own_keys = {id(key_node) for key_node, _ in node.value}
-    loader.flatten_mapping(node)  # resolves `<<: *anchor` merges; merged pairs come first
-    written: dict[Any, int] = {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, Hashable):
-            raise yaml.constructor.ConstructorError(
-                None, None, "a mapping key must be a scalar", key_node.start_mark
-            )
-        if id(key_node) in own_keys:  # a merged key may be overridden; a written one only once
-            if key in written:
-                problem = f"duplicate key {key!r} (first at line {written[key]})"
-                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
-            written[key] = line
-        mapping[key] = loader.construct_object(value_node)
-        mapping.lines[key] = line
-
-
-def _construct_sequence(loader: LineLoader, node: yaml.SequenceNode) -> Iterator[_LineList]:
-    sequence = _LineList()
-    yield sequence
-    for item in node.value:
-        sequence.append(loader.construct_object(item))
-        sequence.lines.append(item.start_mark.line + 1)
-
-
-LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-
-
-#: Levels of mappings and lists in one file: configs and plans use under ten; the loader recurses.
-MAX_YAML_DEPTH = 64
-#: Nodes of a file with every alias expanded, as the checks and dictConfig walk them: billion
-#: laughs (nine aliases of nine aliases ...) stays a small file but expands without end.
-MAX_YAML_NODES = 1_000_000
-
-
-def check_yaml_structure(text: str, source: str) -> None:
-    """Refuse, before anything is built, what would exhaust the loader or whoever walks the
-    result: nesting beyond MAX_YAML_DEPTH, an alias inside the node it names (a cycle), and
-    more than MAX_YAML_NODES nodes once aliases are expanded. Reads the parser's events, which
-    needs no recursion; a ConfigError names the file and line."""
-    sizes: dict[str, int] = {}  # anchor -> expanded node count
-    stack: list[tuple[str | None, int]] = []  # open collections: (anchor, nodes so far)
-    total = 0
-    for event in yaml.parse(text, Loader=LineLoader):  # noqa: S506 - a SafeLoader subclass
-        line = event.start_mark.line + 1 if event.start_mark else None
-        if isinstance(event, yaml.CollectionStartEvent):
-            if len(stack) >= MAX_YAML_DEPTH:
-                raise ConfigError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source, line=line)
-            stack.append((event.anchor, 0))
-            continue
-        if isinstance(event, yaml.AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in stack):
-                raise ConfigError(f"alias *{event.anchor} refers to a node that contains it (a cycle)",
-                                  source=source, line=line)
-            size = sizes.get(event.anchor or "", 1)
-        elif isinstance(event, yaml.ScalarEvent):
-            size = 1
-            if event.anchor:
-                sizes[event.anchor] = 1
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, inside = stack.pop()
-            size = inside + 1
-            if anchor:
-                sizes[anchor] = size
-        else:
-            continue
-        total += size if not isinstance(event, yaml.CollectionEndEvent) else 1
-        if total > MAX_YAML_NODES:
-            raise ConfigError(f"more than {MAX_YAML_NODES} values once aliases are expanded "
-                              "(an alias bomb?)", source=source, line=line)
-        if stack:
-            anchor, inside = stack[-1]
-            stack[-1] = (anchor, inside + size)
-
-
-def parse_yaml(text: str, source: str) -> Any:
-    try:
-        check_yaml_structure(text, source)
-        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - text.rfind("\n", 0, exc.position)
-        problem = f"unacceptable character #x{exc.character:04x}: {exc.reason}"
-        raise _yaml_error(source, line, column, problem) from None
-    except yaml.MarkedYAMLError as exc:  # the parser's own words, where it gave up
-        mark, problem = exc.problem_mark, exc.problem or "unreadable YAML"
-        if exc.context and exc.context_mark:
-            problem += f" ({exc.context}, line {exc.context_mark.line + 1})"
-        if mark is None:  # PyYAML allows it; say what it said rather than fail on the missing mark
-            raise ConfigError(f"invalid YAML: {problem}", source=source) from None
-        raise _yaml_error(source, mark.line + 1, mark.column + 1, problem) from None
-
-
-def _yaml_error(source: str, line: int, column: int, problem: str) -> ConfigError:
-    message = f"invalid YAML at line {line}, column {column}: {problem}"
-    return ConfigError(message, source=source, line=line)
+    return decode_text(data, source, ConfigError)
 
 
 def _plain(value: Any) -> Any:
@@ -317,84 +192,48 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# -- where a value sits, and the small typed checks ------------------------------------------
+# -- the small typed checks, each at the Where its value was written -------------------------
 
 
-@dataclass(frozen=True)
-class _Where:
-    """The key path for the message and the line for the prefix of an error about one value."""
-
-    source: str
-    path: str
-    line: int | None
-
-    def child(self, mapping: _LineDict, key: Any) -> _Where:
-        path = f"{self.path}.{key}" if self.path else str(key)
-        return _Where(self.source, path, mapping.lines.get(key, self.line))
-
-    def item(self, sequence: _LineList, index: int) -> _Where:
-        return _Where(self.source, f"{self.path}[{index}]", sequence.lines[index])
-
-    def error(self, message: str) -> ConfigError:
-        text = f"{self.path}: {message}" if self.path else message
-        return ConfigError(text, source=self.source, line=self.line)
-
-    def expected(self, what: str, value: Any) -> ConfigError:
-        return self.error(f"expected {what}, got {describe_value(value)}")
+Parser = Callable[[Any, Where], Any]
 
 
-Parser = Callable[[Any, _Where], Any]
-
-
-def describe_value(value: Any) -> str:
-    """How YAML spells the value, so `'true'` (a string) and `true` (a boolean) read differently."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null (no value)"
-    if isinstance(value, bool):
-        return str(value).lower()
-    return repr(value)
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _mapping(value: Any, at: _Where) -> _LineDict:
+def _mapping(value: Any, at: Where) -> LineDict:
     if isinstance(value, dict):
         return value  # type: ignore[return-value]
     raise at.expected("a mapping", value)
 
 
-def _sequence(value: Any, at: _Where) -> _LineList:
+def _sequence(value: Any, at: Where) -> LineList:
     if isinstance(value, list):
         return value  # type: ignore[return-value]
     raise at.expected("a list", value)
 
 
-def _known_keys(mapping: _LineDict, at: _Where, allowed: Sequence[str]) -> None:
+def _known_keys(mapping: LineDict, at: Where, allowed: Sequence[str]) -> None:
     for key in mapping:
         if key not in allowed:
-            raise at.child(mapping, key).error(f"unknown key; allowed keys: {', '.join(allowed)}")
+            at.report(at.child(mapping, key).error(f"unknown key; allowed keys: {', '.join(allowed)}"))
 
 
-def _string(value: Any, at: _Where) -> str:
+def _string(value: Any, at: Where) -> str:
     if isinstance(value, str) and value.strip():
         return value
     raise at.expected("a non-empty string", value)
 
 
-def _boolean(value: Any, at: _Where) -> bool:
+def _path(value: Any, at: Where) -> str:
+    return refuse_nul(_string(value, at), at)
+
+
+def _boolean(value: Any, at: Where) -> bool:
     if isinstance(value, bool):
         return value
     raise at.expected("a boolean (true or false)", value)
 
 
 def _integer(minimum: int) -> Parser:
-    def parse(value: Any, at: _Where) -> int:
+    def parse(value: Any, at: Where) -> int:
         if is_int(value) and value >= minimum:
             return int(value)
         raise at.expected(f"an integer >= {minimum}", value)
@@ -402,38 +241,38 @@ def _integer(minimum: int) -> Parser:
     return parse
 
 
-def _positive_number(value: Any, at: _Where) -> float:
+def _positive_number(value: Any, at: Where) -> float:
     if (is_int(value) or isinstance(value, float)) and math.isfinite(value) and value > 0:
         return float(value)
     raise at.expected("a number > 0", value)
 
 
-def _non_negative_number(value: Any, at: _Where) -> float:
+def _non_negative_number(value: Any, at: Where) -> float:
     if (is_int(value) or isinstance(value, float)) and math.isfinite(value) and value >= 0:
         return float(value)
     raise at.expected("a number >= 0", value)
 
 
-def _port(value: Any, at: _Where) -> int:
+def _port(value: Any, at: Where) -> int:
     if is_int(value) and 0 <= value <= MAX_PORT:
         return int(value)
     raise at.expected(f"a port number from 0 to {MAX_PORT} (0: any free port)", value)
 
 
-def _scalar(value: Any, at: _Where) -> Any:
+def _scalar(value: Any, at: Where) -> Any:
     if isinstance(value, (str, int, float)):  # bool is an int
         return value
     raise at.expected("a string, number or boolean", value)
 
 
 def _optional(parse: Parser) -> Parser:
-    def parse_or_none(value: Any, at: _Where) -> Any:
+    def parse_or_none(value: Any, at: Where) -> Any:
         return None if value is None else parse(value, at)
 
     return parse_or_none
 
 
-def _convert(parse: Callable[[Any], T], value: Any, at: _Where) -> T:
+def _convert(parse: Callable[[Any], T], value: Any, at: Where) -> T:
     """Run one of the ValueError-raising parsers (LogLevel.parse, parse_protocol...) at a place."""
     try:
         return parse(value)
@@ -442,51 +281,64 @@ def _convert(parse: Callable[[Any], T], value: Any, at: _Where) -> T:
 
 
 def _via(parse: Callable[[str], Any]) -> Parser:
-    def parse_text(value: Any, at: _Where) -> Any:
+    def parse_text(value: Any, at: Where) -> Any:
         return _convert(parse, _string(value, at), at)
 
     return parse_text
 
 
-def _level(value: Any, at: _Where) -> LogLevel:
+def _level(value: Any, at: Where) -> LogLevel:
     return _convert(LogLevel.parse, value, at)
 
 
-def _component(value: Any, at: _Where) -> ComponentType:
+def _component(value: Any, at: Where) -> ComponentType:
     return _convert(ComponentType.parse, value, at)
 
 
+#: What a value check that failed (and was noted) leaves in a section, a list or a mapping.
+_FAILED: Any = object()
+
+
 def _list_of(parse_item: Parser) -> Parser:
-    def parse(value: Any, at: _Where) -> tuple[Any, ...]:
+    def parse(value: Any, at: Where) -> tuple[Any, ...]:
         items = _sequence(value, at)
-        return tuple(parse_item(item, at.item(items, index)) for index, item in enumerate(items))
+        wheres = [at.item(items, index) for index in range(len(items))]
+        parsed = (where.attempt(functools.partial(parse_item, item, where), _FAILED)
+                  for item, where in zip(items, wheres))
+        return tuple(item for item in parsed if item is not _FAILED)
 
     return parse
 
 
 def _mapping_of(parse_key: Parser, parse_value: Parser) -> Parser:
-    def parse(value: Any, at: _Where) -> dict[Any, Any]:
+    def parse(value: Any, at: Where) -> dict[Any, Any]:
         mapping = _mapping(value, at)
         parsed = {}
         for key, item in mapping.items():
             where = at.child(mapping, key)
-            parsed[parse_key(key, where)] = parse_value(item, where)
+            pair = where.attempt(lambda: (parse_key(key, where), parse_value(item, where)), None)  # noqa: B023
+            if pair is not None:
+                parsed[pair[0]] = pair[1]
         return parsed
 
     return parse
 
 
-def _section(cls: Callable[..., T], fields: Mapping[str, Parser]) -> Callable[[Any, _Where], T]:
+def _section(cls: Callable[..., T], fields: Mapping[str, Parser]) -> Callable[[Any, Where], T]:
     """Build a config dataclass from a mapping; absent keys keep the dataclass defaults.
 
     An empty section (`redaction:` with everything under it commented out) is the defaults too.
     """
 
-    def parse(value: Any, at: _Where) -> T:
-        mapping = _LineDict() if value is None else _mapping(value, at)
+    def parse(value: Any, at: Where) -> T:
+        mapping = LineDict() if value is None else _mapping(value, at)
         _known_keys(mapping, at, tuple(fields))
-        values = {key: fields[key](item, at.child(mapping, key)) for key, item in mapping.items()}
-        return cls(**values)
+        values = {}
+        for key, item in mapping.items():
+            where = at.child(mapping, key)
+            if key in fields:  # a mistaken value leaves the default, so the checks go on
+                values[key] = where.attempt(functools.partial(fields[key], item, where), _FAILED)
+        return cls(**{key: value for key, value in values.items() if value is not _FAILED})
 
     return parse
 
@@ -494,14 +346,14 @@ def _section(cls: Callable[..., T], fields: Mapping[str, Parser]) -> Callable[[A
 # -- the telemetry section --------------------------------------------------------------------
 
 
-def _attribute_key(value: Any, at: _Where) -> str:
+def _attribute_key(value: Any, at: Where) -> str:
     key = _string(value, at)
     if key in SERVICE_ATTRIBUTES:
         raise at.error(f"set telemetry.{SERVICE_ATTRIBUTES[key]} instead")
     return key
 
 
-def _redaction_pattern(value: Any, at: _Where) -> tuple[str, str]:
+def _redaction_pattern(value: Any, at: Where) -> tuple[str, str]:
     entry = _mapping(value, at)
     _known_keys(entry, at, ("label", "pattern"))
     for key in ("label", "pattern"):
@@ -520,7 +372,7 @@ def _redaction_pattern(value: Any, at: _Where) -> tuple[str, str]:
 _signal_list = _list_of(_via(functools.partial(_choose, choices=SIGNALS)))
 
 
-def _signals(value: Any, at: _Where) -> frozenset[str]:
+def _signals(value: Any, at: Where) -> frozenset[str]:
     return frozenset(_signal_list(value, at))
 
 
@@ -535,9 +387,10 @@ _QUEUE_SECTION = _section(
 )
 
 
-def _queue(value: Any, at: _Where) -> QueueConfig:
+def _queue(value: Any, at: Where) -> QueueConfig:
+    found = at.found
     queue = _QUEUE_SECTION(value, at)
-    if queue.batch_size > queue.max_size:
+    if at.found == found and queue.batch_size > queue.max_size:  # not against a mistaken one's default
         # Point at whichever of the two was written; the other is a default.
         key = "batch_size" if "batch_size" in value else "max_size"
         raise at.child(value, key).error(
@@ -589,7 +442,7 @@ _telemetry = _section(
                     FileSinkConfig,
                     {
                         "enabled": _boolean,
-                        "directory": _string,
+                        "directory": _path,
                         "max_bytes": _integer(4096),
                         "backup_count": _integer(0),
                         "rotate_when": _optional(_via(parse_rotate_when)),
@@ -614,19 +467,23 @@ _telemetry = _section(
 # -- the logging.config.dictConfig part -------------------------------------------------------
 
 #: name -> (its mapping, where it is), for one of formatters / filters / handlers / loggers.
-_Entries = dict[Any, tuple[_LineDict, _Where]]
+_Entries = dict[Any, tuple[LineDict, Where]]
 
 
-def _logging_part(document: _LineDict, top: _Where) -> tuple[dict[str, Any] | None, dict[str, int]]:
+def _logging_part(document: LineDict, top: Where) -> tuple[dict[str, Any] | None, dict[str, int]]:
     """Check what dictConfig would choke on, without letting it build (and open) anything."""
     keys = [key for key in document if key != "telemetry"]
     if not keys:
         return None, {}
-    _check_version(document, top, first_key=keys[0])
+    _noting(top, _check_version, document, top, first_key=keys[0])
     for flag in ("disable_existing_loggers", "incremental"):
         if _given(document, flag):
-            _boolean(document[flag], top.child(document, flag))
-    sections = {section: _entries(document, section, top) for section in _LOGGING_SECTIONS}
+            _noting(top, _boolean, document[flag], top.child(document, flag))
+    found = top.found
+    none: _Entries = {}
+    sections = {section: top.attempt(functools.partial(_entries, document, section, top), none)
+                for section in _LOGGING_SECTIONS}
+    complete = top.found == found  # a section that is no mapping: its names are unknown
     lines = {
         f"{section}.{name}": at.line
         for section, entries in sections.items()
@@ -636,33 +493,35 @@ def _logging_part(document: _LineDict, top: _Where) -> tuple[dict[str, Any] | No
     loggers = list(sections["loggers"].values())
     if _given(document, "root"):
         root_at = top.child(document, "root")
-        loggers.append((_mapping(document["root"], root_at), root_at))  # checked like a logger
+        root = top.attempt(functools.partial(_mapping, document["root"], root_at), _BROKEN)
+        loggers.append((root, root_at))  # checked like a logger
         lines["root"] = document.lines["root"]
     if document.get("incremental"):
         # dictConfig then only changes levels (and propagate) of objects that already exist.
         for entry, at in [*sections["handlers"].values(), *loggers]:
-            _check_level(entry, at)
-    else:
+            if entry is not _BROKEN:
+                _noting(at, _check_level, entry, at)
+    elif complete:
         _check_complete(sections, loggers)
     return _plain({key: document[key] for key in keys}), lines
 
 
-def _given(entry: _LineDict, key: str) -> bool:
+def _given(entry: LineDict, key: str) -> bool:
     """dictConfig reads an optional key that is null (`level:`) as absent; so must we."""
     return entry.get(key) is not None
 
 
-def _check_version(document: _LineDict, top: _Where, *, first_key: Any) -> None:
+def _check_version(document: LineDict, top: Where, *, first_key: Any) -> None:
     if "version" not in document:
         # Nothing to point at, so point at where the logging settings begin.
-        where = _Where(top.source, "version", document.lines[first_key])
+        where = replace(top, path="version", line=document.lines[first_key])
         raise where.error("missing; logging.config.dictConfig needs `version: 1` beside its keys")
     value = document["version"]
     if not (is_int(value) and value == 1):
         raise top.child(document, "version").expected("1 (dictConfig's only version)", value)
 
 
-def _entries(document: _LineDict, section: str, top: _Where) -> _Entries:
+def _entries(document: LineDict, section: str, top: Where) -> _Entries:
     if section not in document:
         return {}
     at = top.child(document, section)
@@ -670,32 +529,46 @@ def _entries(document: _LineDict, section: str, top: _Where) -> _Entries:
     entries: _Entries = {}
     for name, entry in mapping.items():
         where = at.child(mapping, name)
-        entries[name] = (_mapping(entry, where), where)
+        entries[name] = (where.attempt(functools.partial(_mapping, entry, where), _BROKEN), where)
     return entries
 
 
-def _check_complete(sections: dict[str, _Entries], loggers: list[tuple[_LineDict, _Where]]) -> None:
+#: An entry that is no mapping (and was reported): its name is defined, nothing in it is checked.
+_BROKEN = LineDict()
+
+
+def _noting(at: Where, check: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """One check among many: its mistake is noted (at `at`'s check) and the others go on."""
+    at.attempt(functools.partial(check, *args, **kwargs), None)
+
+
+def _check_complete(sections: dict[str, _Entries], loggers: list[tuple[LineDict, Where]]) -> None:
     formatters = sections["formatters"]
     filters = sections["filters"]
     handlers = sections["handlers"]
-    for entry, at in formatters.values():
-        _check_factory(entry, at, ("()", "class"), required=False)
-    for entry, at in filters.values():
-        _check_factory(entry, at, ("()",), required=False)
-    for entry, at in handlers.values():
-        _check_factory(entry, at, ("()", "class"), required=True)
-        _check_level(entry, at)
-        _check_reference(entry, at, "formatter", formatters)
-        _check_references(entry, at, "filters", filters)
-    for entry, at in loggers:
-        _check_level(entry, at)
-        _check_references(entry, at, "handlers", handlers)
-        _check_references(entry, at, "filters", filters)
+    def checked(entries: Iterable[tuple[LineDict, Where]]) -> Iterator[tuple[LineDict, Where]]:
+        return ((entry, at) for entry, at in entries if entry is not _BROKEN)
+
+    for entry, at in checked(formatters.values()):
+        _noting(at, _check_factory, entry, at, ("()", "class"), required=False)
+    for entry, at in checked(filters.values()):
+        _noting(at, _check_factory, entry, at, ("()",), required=False)
+    for entry, at in checked(handlers.values()):
+        _noting(at, _check_factory, entry, at, ("()", "class"), required=True)
+        _noting(at, _check_level, entry, at)
+        if isinstance(entry.get("filename"), str):  # FileHandler and its kin: dictConfig would open it
+            _noting(at, refuse_nul, entry["filename"], at.child(entry, "filename"))
+        _noting(at, _check_reference, entry, at, "formatter", formatters)
+        _noting(at, _check_references, entry, at, "filters", filters)
+    for entry, at in checked(loggers):
+        _noting(at, _check_level, entry, at)
+        _noting(at, _check_references, entry, at, "handlers", handlers)
+        _noting(at, _check_references, entry, at, "filters", filters)
         if _given(entry, "propagate"):
-            _boolean(entry["propagate"], at.child(entry, "propagate"))
+            _noting(at, _boolean, entry["propagate"], at.child(entry, "propagate"))
 
 
-def _check_factory(entry: _LineDict, at: _Where, keys: Sequence[str], *, required: bool) -> None:
+def _check_factory(entry: LineDict, at: Where, keys: Sequence[str], *, required: bool) -> None:
     """Import what dictConfig would import, so a typo is reported with its line, not at start-up."""
     key = next((key for key in keys if key in entry), None)
     if key is None:
@@ -710,7 +583,7 @@ def _check_factory(entry: _LineDict, at: _Where, keys: Sequence[str], *, require
         raise where.error(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from None
 
 
-def _check_level(entry: _LineDict, at: _Where) -> None:
+def _check_level(entry: LineDict, at: Where) -> None:
     """dictConfig's levels are the stdlib's: case-sensitive names (or numbers), unlike ours."""
     if not _given(entry, "level"):
         return
@@ -731,21 +604,21 @@ def _is_stdlib_level_name(value: Any) -> bool:
     return isinstance(value, str) and isinstance(logging.getLevelName(value), int)
 
 
-def _check_reference(entry: _LineDict, at: _Where, key: str, defined: _Entries) -> None:
+def _check_reference(entry: LineDict, at: Where, key: str, defined: _Entries) -> None:
     if _given(entry, key):
         _check_name(entry[key], at.child(entry, key), defined, kind=key)
 
 
-def _check_references(entry: _LineDict, at: _Where, key: str, defined: _Entries) -> None:
+def _check_references(entry: LineDict, at: Where, key: str, defined: _Entries) -> None:
     if not _given(entry, key):
         return
     where = at.child(entry, key)
     names = _sequence(entry[key], where)
     for index, name in enumerate(names):
-        _check_name(name, where.item(names, index), defined, kind=key.removesuffix("s"))
+        _noting(where, _check_name, name, where.item(names, index), defined, kind=key.removesuffix("s"))
 
 
-def _check_name(value: Any, at: _Where, defined: _Entries, *, kind: str) -> None:
+def _check_name(value: Any, at: Where, defined: _Entries, *, kind: str) -> None:
     if not isinstance(value, str):
         raise at.expected(f"the name of a {kind}", value)
     if value not in defined:

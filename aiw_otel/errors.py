@@ -28,16 +28,43 @@ def shown(text: str) -> str:
     return safe_lines(_display_redactor().redact_text(text))
 
 
-class ConfigError(ValueError):
-    """A bad configuration value: says where (file and line, or variable) and what was expected."""
+class FileError(ValueError):
+    """A mistake in something a person wrote: says where (file and line, the plan's step, the path
+    to the value; or a variable or an option) and what was expected.
 
-    def __init__(self, message: str, *, source: str | None = None, line: int | None = None) -> None:
+    A check that goes on after a mistake raises the first one it found, the others in `also`.
+    """
+
+    #: Whether the message is redacted when made (config errors quote values that hold credentials).
+    redacted = False
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
+                 step: str | None = None, field_name: str | None = None) -> None:
         where = source or ""
         if source and line is not None:
             where = f"{source}:{line}"
-        # Config errors quote the value they refuse, and values hold credentials: redacted here, once.
-        message = shown(message)
+        if step:
+            where = f"{where}: step '{step}'" if where else f"step '{step}'"
+        if field_name:
+            message = f"{field_name}: {message}"
+        if self.redacted:
+            message = shown(message)
         super().__init__(f"{where}: {message}" if where else message)
         self.source = source
         self.line = line
+        self.step = step
+        self.field_name = field_name
         self.detail = message
+        self.also: tuple[FileError, ...] = ()
+
+    @property
+    def every(self) -> tuple[FileError, ...]:
+        """This error and the others found in the same check, in the order found."""
+        return (self, *self.also)
+
+
+class ConfigError(FileError):
+    """A bad configuration value: says where (file and line, or variable) and what was expected."""
+
+    # Config errors quote the value they refuse, and values hold credentials: redacted here, once.
+    redacted = True

@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from aiw_otel.errors import ConfigError, shown
+from aiw_otel.errors import ConfigError, FileError, shown
 
 #: Each command's module, in the order `aiw-otel --help` lists them (`run` declares `demo` too).
 COMMANDS = {
@@ -49,9 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.handler(args))
-    except ConfigError as error:
-        print(f"aiw-otel: configuration error: {shown(str(error))}", file=sys.stderr)
-        return 2
-    except ValueError as error:  # PlanError, replay and AI client configuration errors
-        print(f"aiw-otel: {shown(str(error))}", file=sys.stderr)
+    except ValueError as error:  # ConfigError, PlanError, replay and AI client configuration errors
+        kind = "configuration error: " if isinstance(error, ConfigError) else ""
+        # A file's check goes on after a mistake: each one it found, a line each.
+        for problem in error.every if isinstance(error, FileError) else (error,):
+            print(f"aiw-otel: {kind}{shown(str(problem))}", file=sys.stderr)
         return 2

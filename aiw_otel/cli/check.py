@@ -15,6 +15,9 @@ def add_parser(commands: Commands) -> None:
     check = commands.add_parser("check", help="validate a plan or a config file without running anything")
     check.add_argument("config", help="a plan (JSON, YAML or folder), or a YAML config "
                                       "(seed logging_config.yaml format plus a telemetry: section)")
+    from aiw_otel.cli.run import add_ai_arguments
+
+    add_ai_arguments(check)  # check a plan with the options it will run with
     check.set_defaults(handler=check_command)
 
 
@@ -40,14 +43,14 @@ def check_command(args: argparse.Namespace) -> int:
 
 def _is_plan(path: str) -> bool:
     """Plans are JSON, folders, or YAML with a `plan:` list; configs are YAML with telemetry/logging keys."""
-    from aiw_otel.config_yaml import parse_yaml
     from aiw_otel.errors import ConfigError
+    from aiw_otel.hand_edited import parse_yaml
     from aiw_otel.regular_file import read_regular
 
     if os.path.isdir(path) or path.endswith(".json"):
         return True
     try:
-        document = parse_yaml(read_regular(path).decode("utf-8"), path)
+        document = parse_yaml(read_regular(path).decode("utf-8"), path, ConfigError)
     except (OSError, UnicodeError, ConfigError):
         return False  # let the config reader report it with file and line
     return isinstance(document, dict) and "plan" in document

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable, TypeVar
 
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
+from aiw_otel.runner.plan import PROVIDERS
 
 if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the engine
     from aiw_otel.cli.output import Commands
@@ -39,7 +40,6 @@ EXIT_CODES = {State.COMPLETED: 0, State.FAILED: 1, State.CANCELLED: 3}
 
 #: Package data, so `pip install .` (not only an editable install) has a working `aiw-otel demo`.
 DEMO_PLAN = Path(__file__).resolve().parents[1] / "demo"
-PROVIDERS = ("replay", "openai", "openrouter")
 
 
 def add_parser(commands: Commands) -> None:
@@ -57,13 +57,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                                             "system's temporary directory)")
     parser.add_argument("--log-dir", help="where the telemetry files go (default: ./logs, or the config's)")
     parser.add_argument("--config", help="YAML config file (default: $AIW_CONFIG, else built-in defaults)")
-    parser.add_argument("--provider", choices=PROVIDERS, help="AI provider for every step (overrides the plan)")
+    add_ai_arguments(parser)
     parser.add_argument("--model", help="model for every step (overrides the plan)")
     parser.add_argument("--replay", help="recorded conversation for --provider replay (default: replay.json beside the plan)")
     parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
     parser.add_argument("--no-console", action="store_true",
                         help="no live display: a plain line per finished span and log record (INFO and above)")
-    parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
     parser.add_argument("--prometheus-port", metavar="N", type=_port,
                         help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
                              "the host is the config's or $OTEL_EXPORTER_PROMETHEUS_HOST)")
@@ -76,6 +75,23 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
                              "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
+
+
+def add_ai_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `run` refuses before anything runs, which `check` takes too: it refuses the same."""
+    parser.add_argument("--provider", choices=PROVIDERS, help="AI provider for every step (overrides the plan)")
+    parser.add_argument("--max-turns", type=_positive_int, default=12,
+                        help="AI turns per step before it fails (default 12)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return number
 
 
 def _port(text: str) -> int:

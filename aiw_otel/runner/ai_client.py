@@ -26,6 +26,7 @@ from aiw_otel.runner.ai_chat import (
     Transport,
 )
 from aiw_otel.runner.openai_chat import OpenAITransport
+from aiw_otel.runner.plan import PROVIDERS
 from aiw_otel.runner.pricing import PriceTable
 from aiw_otel.runner.replay import ReplayError, ReplayTransport, load_recording
 
@@ -40,7 +41,6 @@ __all__ = [
     "make_client",
 ]
 
-PROVIDERS = ("openai", "openrouter", "replay")
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 

@@ -9,24 +9,15 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from aiw_otel.errors import FileError
 
-class PlanError(ValueError):
+
+class PlanError(FileError):
     """A plan that cannot run: names the file, the step and the field, and what was expected."""
 
-    def __init__(self, message: str, *, source: str | None = None, step: str | None = None,
-                 field_name: str | None = None, line: int | None = None) -> None:
-        where = source or ""
-        if source and line is not None:
-            where = f"{source}:{line}"
-        if step:
-            where = f"{where}: step '{step}'" if where else f"step '{step}'"
-        if field_name:
-            where = f"{where}: {field_name}" if where else field_name
-        super().__init__(f"{where}: {message}" if where else message)
-        self.source = source
-        self.step = step
-        self.field_name = field_name
-        self.line = line
+
+#: The AI providers a plan's `model_preference.provider` (and `run --provider`) may name.
+PROVIDERS = ("openai", "openrouter", "replay")
 
 
 @dataclass(frozen=True)

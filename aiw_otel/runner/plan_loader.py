@@ -4,7 +4,7 @@ A plan is written by hand or by a model, and a mistake found half-way through a 
 already done; so everything is checked before anything runs, and every error names the file, the
 step and the field (with the line), and says what was expected.
 
-Lines: YAML is read with config_yaml's line-tracking loader. JSON is read by `json` (its syntax
+Lines: YAML is read with hand_edited's line-tracking loader. JSON is read by `json` (its syntax
 errors carry line and column) and then, for the lines, once more by that loader: JSON is nearly
 always YAML too, and when the two readings differ the JSON one wins and errors go without a line.
 """
@@ -19,16 +19,15 @@ import re
 from dataclasses import dataclass, fields, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 import yaml
 
+from aiw_otel.hand_edited import (MAX_YAML_DEPTH, LineLoader, Where, check_all, check_yaml_structure, decode_text,
+                                  is_int, parse_yaml, refuse_nul)
 from aiw_otel.regular_file import read_regular
-
-from aiw_otel.config import ConfigError
-from aiw_otel.config_yaml import (check_yaml_structure, describe_value, is_int, LineLoader, MAX_YAML_DEPTH,
-                                  parse_yaml)
-from aiw_otel.runner.plan import Action, dependency_order, ModelPreference, Plan, PlanError, StepSpec
+from aiw_otel.runner.plan import (PROVIDERS, Action, ModelPreference, Plan, PlanError, StepSpec,
+                                  dependency_order)
 
 T = TypeVar("T")
 
@@ -64,8 +63,15 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     one overview file in it, so a plan folder can be run as it is.
     """
     source = _plan_file(os.fsdecode(path))
-    top_at = _At(source)
-    top = _mapping(_read_document(source, top_at, "plan file"), replace(top_at, field="top level"))
+    top_at = _at(source)
+    document = _read_document(source, top_at, "plan file")
+    return check_all(partial(_plan, document), top_at)
+
+
+def _plan(document: Any, top_at: Where) -> Plan:
+    """Every mistake is noted at `top_at` and the checks go on: a step, a field of a step, an action."""
+    source = top_at.source
+    top = _mapping(document, replace(top_at, path="top level"))
     plan_id, name = _identity(top, top_at)
     goal = _optional(top, "natural_language_goal", top_at, _text, "")
     entries_at = top_at.child(top, "plan")
@@ -74,9 +80,14 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     read_step = _single_file_step
     if is_overview:
         read_step = partial(_overview_step, plan_dir=os.path.dirname(source))
-    parsed = [read_step(entry, entries_at.item(entries, i)) for i, entry in enumerate(entries)]
+    wheres = [entries_at.item(entries, i) for i in range(len(entries))]
+    read = [where.attempt(partial(read_step, entry, where), None) for entry, where in zip(entries, wheres)]
+    parsed = [step for step in read if step is not None]
     plan = Plan(plan_id, name, goal, tuple(step for step, _ in parsed), source)
-    _check_graph(plan.steps, [places for _, places in parsed])
+    # A step with a mistake is left out; its id (when it has one) still counts as a step's.
+    ids = [entry.get(key) for entry, step in zip(entries, read) if step is None and isinstance(entry, dict)
+           for key in ("step_id", "subtask_id")]
+    _check_graph(plan.steps, [places for _, places in parsed], {step_id for step_id in ids if isinstance(step_id, str)})
     return plan
 
 
@@ -94,40 +105,9 @@ def validate_plan(plan: Plan) -> None:
 
 # -- where a value was written ----------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _At:
-    """The file, step, field path and line an error about one value points at."""
-
-    source: str
-    step: str | None = None
-    field: str | None = None
-    line: int | None = None
-
-    def child(self, mapping: Mapping[Any, Any], key: str) -> _At:
-        field = f"{self.field}.{key}" if self.field else key
-        line = getattr(mapping, "lines", {}).get(key, self.line)  # plain dicts (JSON) have none
-        return replace(self, field=field, line=line)
-
-    def item(self, sequence: Sequence[Any], index: int) -> _At:
-        lines = getattr(sequence, "lines", None)
-        return replace(self, field=f"{self.field}[{index}]", line=lines[index] if lines else self.line)
-
-    def in_step(self, step_id: str) -> _At:
-        """Once a step's id is known, its errors name the step, and field paths start afresh."""
-        return replace(self, step=step_id, field=None)
-
-    @property
-    def location(self) -> str:
-        return f"{self.source}:{self.line}" if self.line is not None else self.source
-
-    def error(self, message: str) -> PlanError:
-        return PlanError(
-            message, source=self.source, step=self.step, field_name=self.field, line=self.line
-        )
-
-    def expected(self, what: str, value: Any) -> PlanError:
-        return self.error(f"expected {what}, got {_show(value)}")
+def _at(source: str, step: str | None = None) -> Where:
+    """A place in a plan: its errors are PlanErrors naming the step; lists of names are shown whole."""
+    return Where(source, step=step, error_type=PlanError, show_names=True)
 
 
 class _Missing:
@@ -140,14 +120,7 @@ class _Missing:
 _MISSING = _Missing()
 
 #: A value check: takes the value and where it was written, returns it parsed or raises PlanError.
-_Parse = Callable[[Any, _At], T]
-
-
-def _show(value: Any) -> str:
-    """config_yaml's spelling of a value, except that a list of names is worth showing whole."""
-    if isinstance(value, (tuple, list)) and all(isinstance(item, str) for item in value):
-        return repr(list(value))
-    return describe_value(value)
+_Parse = Callable[[Any, Where], T]
 
 
 # -- reading files ----------------------------------------------------------------------------
@@ -169,7 +142,7 @@ def _is_overview_name(name: str) -> bool:
     return name.startswith("overview") and name.endswith((".json", *_YAML_SUFFIXES))
 
 
-def _read_document(source: str, blame: _At, what: str) -> Any:
+def _read_document(source: str, blame: Where, what: str) -> Any:
     """Read and parse one file; a file that cannot be read is blamed on whatever named it."""
     text = _read_text(source, blame, what)
     parse = _parse_yaml_text if source.endswith(_YAML_SUFFIXES) else _parse_json
@@ -179,7 +152,7 @@ def _read_document(source: str, blame: _At, what: str) -> Any:
     return document
 
 
-def _read_text(source: str, blame: _At, what: str) -> str:
+def _read_text(source: str, blame: Where, what: str) -> str:
     try:
         data = read_regular(source)
     except FileNotFoundError:
@@ -188,18 +161,11 @@ def _read_text(source: str, blame: _At, what: str) -> str:
         raise blame.error(f"{source} is a directory; expected a {what} (.json, .yaml or .yml)") from None
     except OSError as exc:
         raise blame.error(f"cannot read the {what} {source}: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise PlanError(f"not UTF-8 text ({exc.reason})", source=source, line=line) from None
+    return decode_text(data, source, PlanError)
 
 
 def _parse_yaml_text(text: str, source: str) -> Any:
-    try:
-        return parse_yaml(text, source)
-    except ConfigError as exc:
-        raise PlanError(exc.detail, source=source, line=exc.line) from None
+    return parse_yaml(text, source, PlanError)
 
 
 def _parse_json(text: str, source: str) -> Any:
@@ -211,10 +177,8 @@ def _parse_json(text: str, source: str) -> Any:
     except RecursionError:
         raise PlanError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source) from None
     try:
-        check_yaml_structure(text, source)  # the same bounds as a YAML plan, with the line
+        check_yaml_structure(text, source, PlanError)  # the same bounds as a YAML plan, with the line
         lined = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except ConfigError as exc:
-        raise PlanError(exc.detail, source=source, line=exc.line) from None
     except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
         return data
     return lined if lined == data else data
@@ -223,14 +187,22 @@ def _parse_json(text: str, source: str) -> Any:
 # -- value checks: each takes the value and where it was written ------------------------------
 
 
-def _required(mapping: Mapping[str, Any], key: str, at: _At, parse: _Parse[T]) -> T:
-    return parse(mapping.get(key, _MISSING), at.child(mapping, key))
+def _required(mapping: Mapping[str, Any], key: str, at: Where, parse: _Parse[T], *fallback: T) -> T:
+    """The value of `key`, checked; with a `fallback`, a mistake in it is noted and the checks go
+    on (without one, the mistake ends what the caller was reading: a step without an id)."""
+    where = at.child(mapping, key)
+    check = partial(parse, mapping.get(key, _MISSING), where)
+    return where.attempt(check, fallback[0]) if fallback else check()
 
 
-def _optional(mapping: Mapping[str, Any], key: str, at: _At, parse: _Parse[T], default: T) -> T:
-    """Absent and null both mean "not given": generated plans write `model_preference: null`."""
+def _optional(mapping: Mapping[str, Any], key: str, at: Where, parse: _Parse[T], default: T) -> T:
+    """Absent and null both mean "not given": generated plans write `model_preference: null`.
+    A mistaken value is noted, and the checks go on with the default."""
     value = mapping.get(key)
-    return default if value is None else parse(value, at.child(mapping, key))
+    if value is None:
+        return default
+    where = at.child(mapping, key)
+    return where.attempt(partial(parse, value, where), default)
 
 
 def _checked(
@@ -238,7 +210,7 @@ def _checked(
 ) -> _Parse[Any]:
     """A check of one kind of value; `what` is what its error says was expected."""
 
-    def parse(value: Any, at: _At) -> Any:
+    def parse(value: Any, at: Where) -> Any:
         if accept(value):
             return convert(value)
         raise at.expected(what, value)
@@ -258,9 +230,11 @@ _any_text: _Parse[str] = _checked("a string", lambda v: isinstance(v, str))
 _temperature: _Parse[float] = _checked("a number from 0 to 2", lambda v: _is_number(v) and 0 <= v <= 2, float)
 _positive_int: _Parse[int] = _checked("a positive integer", lambda v: is_int(v) and v > 0)
 _positive_number: _Parse[float] = _checked("a number > 0", lambda v: _is_number(v) and v > 0, float)
+#: `run` would refuse any other before the first step (and `check` must refuse what `run` refuses).
+_provider: _Parse[str] = _checked(f"one of {', '.join(PROVIDERS)}", lambda v: v in PROVIDERS)
 
 
-def _text_items(value: Any, at: _At) -> list[tuple[str, _At]]:
+def _text_items(value: Any, at: Where) -> list[tuple[str, Where]]:
     """Each string of a list with where it was written (dependency errors point at the item)."""
     if not isinstance(value, list):
         raise at.expected("a list of strings", value)
@@ -268,11 +242,11 @@ def _text_items(value: Any, at: _At) -> list[tuple[str, _At]]:
     return [(_text(item, place), place) for item, place in zip(value, places)]
 
 
-def _texts(value: Any, at: _At) -> tuple[str, ...]:
+def _texts(value: Any, at: Where) -> tuple[str, ...]:
     return tuple(text for text, _ in _text_items(value, at))
 
 
-def _instructions(value: Any, at: _At) -> tuple[str, ...]:
+def _instructions(value: Any, at: Where) -> tuple[str, ...]:
     """AIWhisperer's schema says a list; hand-written plans often give one string."""
     if isinstance(value, str):
         return (_text(value, at),)
@@ -285,8 +259,8 @@ def _confined(within: str) -> _Parse[str]:
     """A relative path that stays inside `within`: the runner confines files to the workspace,
     and a plan must not reach outside its own folder for subtask files."""
 
-    def parse(value: Any, at: _At) -> str:
-        text = _text(value, at)
+    def parse(value: Any, at: Where) -> str:
+        text = refuse_nul(_text(value, at), at)
         normal = posixpath.normpath(text.replace("\\", "/"))
         if normal.startswith("/") or re.match(r"[A-Za-z]:", normal):
             raise at.expected(f"a path relative to {within} (absolute paths are refused)", value)
@@ -310,11 +284,11 @@ _subtask_path = _confined("the plan's folder")
 class _StepPlaces:
     """Where a step's id and each of its dependencies were written, for the whole-plan checks."""
 
-    step_id: _At
-    depends_on: tuple[_At, ...]
+    step_id: Where
+    depends_on: tuple[Where, ...]
 
 
-def _identity(top: Mapping[str, Any], at: _At) -> tuple[str, str]:
+def _identity(top: Mapping[str, Any], at: Where) -> tuple[str, str]:
     """(plan_id, name): the name becomes a span name, so it is a short label, never the goal."""
     name = _optional(top, "name", at, _text, None) or _optional(top, "title", at, _text, None)
     task_id = _optional(top, "task_id", at, _text, None)
@@ -325,17 +299,17 @@ def _identity(top: Mapping[str, Any], at: _At) -> tuple[str, str]:
     return task_id or name, name
 
 
-def _single_file_step(value: Any, at: _At) -> tuple[StepSpec, _StepPlaces]:
+def _single_file_step(value: Any, at: Where) -> tuple[StepSpec, _StepPlaces]:
     step = _mapping(value, at)
     step_id = _required(step, "step_id", at, _text)
     at = at.in_step(step_id)
     spec_at = at.child(step, "agent_spec")
     spec = _required(step, "agent_spec", at, _mapping)
-    dependencies: list[tuple[str, _At]] = _optional(step, "depends_on", at, _text_items, [])
+    dependencies: list[tuple[str, Where]] = _optional(step, "depends_on", at, _text_items, [])
     return (
         StepSpec(
             step_id,
-            _required(step, "description", at, _text),
+            _required(step, "description", at, _text, ""),
             type=_optional(spec, "type", spec_at, _text, _DEFAULT_STEP_TYPE),
             name=_optional(step, "name", at, _text, None),
             depends_on=tuple(dep for dep, _ in dependencies),
@@ -346,22 +320,22 @@ def _single_file_step(value: Any, at: _At) -> tuple[StepSpec, _StepPlaces]:
     )
 
 
-def _overview_step(value: Any, at: _At, plan_dir: str) -> tuple[StepSpec, _StepPlaces]:
+def _overview_step(value: Any, at: Where, plan_dir: str) -> tuple[StepSpec, _StepPlaces]:
     entry = _mapping(value, at)
     step_id = _required(entry, "subtask_id", at, _text)
     at = at.in_step(step_id)
     file_at = at.child(entry, "file_path")
     path = os.path.normpath(os.path.join(plan_dir, _required(entry, "file_path", at, _subtask_path)))
-    detail_at = _At(path, step_id)
+    detail_at = replace(at, source=path, path=None, line=None)
     detail = _mapping(_read_document(path, file_at, "subtask file"), detail_at)
     sides = ((entry, at), (detail, detail_at))
     for key, parse in _SHARED_FIELDS.items():
-        _check_agreement(key, parse, sides)
-    dependencies: list[tuple[str, _At]] = _shared("depends_on", sides, _text_items, [])
+        at.attempt(partial(_check_agreement, key, parse, sides), None)
+    dependencies: list[tuple[str, Where]] = _shared("depends_on", sides, _text_items, [])
     return (
         StepSpec(
             step_id,
-            _required(detail, "description", detail_at, _text),
+            _required(detail, "description", detail_at, _text, ""),
             type=_shared("type", sides, _text, _DEFAULT_STEP_TYPE),
             name=_shared("name", sides, _text, None),
             depends_on=tuple(dep for dep, _ in dependencies),
@@ -372,7 +346,7 @@ def _overview_step(value: Any, at: _At, plan_dir: str) -> tuple[StepSpec, _StepP
     )
 
 
-_Side = tuple[Mapping[str, Any], _At]
+_Side = tuple[Mapping[str, Any], Where]
 
 #: Fields an overview entry and its subtask file may both carry.
 _SHARED_FIELDS: dict[str, _Parse[Any]] = {
@@ -401,18 +375,19 @@ def _check_agreement(key: str, parse: _Parse[Any], sides: tuple[_Side, _Side]) -
     if ours != theirs:
         where = entry_at.child(entry, key).location
         raise detail_at.child(detail, key).error(
-            f"{_show(ours)} differs from the overview's {_show(theirs)} ({where}); the two must agree"
+            f"{detail_at.describe(ours)} differs from the overview's {detail_at.describe(theirs)} ({where}); the two must agree"
         )
 
 
 def _work(
-    spec: Mapping[str, Any], spec_at: _At, step: Mapping[str, Any], step_at: _At
+    spec: Mapping[str, Any], spec_at: Where, step: Mapping[str, Any], step_at: Where
 ) -> dict[str, Any]:
     """What a step does: `spec` holds the AIWhisperer fields, `step` our `actions` extension
     (the same mapping in a subtask file; agent_spec and the step in a single-file plan)."""
+    found = step_at.found
     instructions: tuple[str, ...] = _optional(spec, "instructions", spec_at, _instructions, ())
     actions: tuple[Action, ...] = _optional(step, "actions", step_at, _actions, ())
-    if not instructions and not actions:
+    if not instructions and not actions and step_at.found == found:  # not when they were only mistaken
         where = spec_at.child(spec, "instructions")
         raise where.error("missing; a step needs instructions (for the AI) or actions (or both)")
     lists = ("input_artifacts", "output_artifacts", "constraints", "validation_criteria")
@@ -425,23 +400,25 @@ def _work(
     }
 
 
-def _model_preference(value: Any, at: _At) -> ModelPreference:
+def _model_preference(value: Any, at: Where) -> ModelPreference:
     preference = _mapping(value, at)
     return ModelPreference(
-        provider=_optional(preference, "provider", at, _text, None),
+        provider=_optional(preference, "provider", at, _provider, None),
         model=_optional(preference, "model", at, _text, None),
         temperature=_optional(preference, "temperature", at, _temperature, None),
         max_tokens=_optional(preference, "max_tokens", at, _positive_int, None),
     )
 
 
-def _actions(value: Any, at: _At) -> tuple[Action, ...]:
+def _actions(value: Any, at: Where) -> tuple[Action, ...]:
     if not isinstance(value, list):
         raise at.expected("a list of actions", value)
-    return tuple(_action(item, at.item(value, index)) for index, item in enumerate(value))
+    wheres = [at.item(value, index) for index in range(len(value))]
+    actions = (where.attempt(partial(_action, item, where), None) for item, where in zip(value, wheres))
+    return tuple(action for action in actions if action is not None)
 
 
-def _action(value: Any, at: _At) -> Action:
+def _action(value: Any, at: Where) -> Action:
     """Our own extension, so it is strict: one kind per action and no keys the runner ignores."""
     action = _mapping(value, at)
     kinds = [kind for kind in _ACTION_KEYS if kind in action]
@@ -453,7 +430,7 @@ def _action(value: Any, at: _At) -> Action:
     for key in action:
         if key not in allowed:
             message = f"unknown key for a {kind} action; allowed keys: {', '.join(allowed)}"
-            raise at.child(action, key).error(message)
+            at.report(at.child(action, key).error(message))
     if kind == "run":
         return Action(
             "run",
@@ -464,7 +441,7 @@ def _action(value: Any, at: _At) -> Action:
     return Action(kind, path=_required(action, kind, at, _workspace_path), content=content)
 
 
-def _command(value: Any, at: _At) -> str | tuple[str, ...]:
+def _command(value: Any, at: Where) -> str | tuple[str, ...]:
     """A string goes to the shell as written; a list is an argv, run without one."""
     if isinstance(value, str):
         return _text(value, at)
@@ -478,24 +455,28 @@ def _command(value: Any, at: _At) -> str | tuple[str, ...]:
 
 def _unplaced(step: StepSpec, plan_source: str | None) -> _StepPlaces:
     """Places for a step of a plan built in code: its file when known, no lines."""
-    at = _At(step.source or plan_source or "<plan>", step.step_id)
-    dependencies = tuple(replace(at, field=f"depends_on[{i}]") for i in range(len(step.depends_on)))
-    return _StepPlaces(replace(at, field="step_id"), dependencies)
+    at = _at(step.source or plan_source or "<plan>", step.step_id)
+    dependencies = tuple(replace(at, path=f"depends_on[{i}]") for i in range(len(step.depends_on)))
+    return _StepPlaces(replace(at, path="step_id"), dependencies)
 
 
-def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces]) -> None:
-    first: dict[str, _At] = {}
+def _check_graph(steps: Sequence[StepSpec], places: Sequence[_StepPlaces], mistaken: Collection[str] = ()) -> None:
+    """`mistaken`: the ids of steps left out for their own mistakes (depending on one is no mistake)."""
+    first: dict[str, Where] = {}
+    duplicated = False
     for step, place in zip(steps, places):
         if step.step_id in first:
-            raise place.step_id.error(f"duplicate step id (first at {first[step.step_id].location})")
+            duplicated = True
+            place.step_id.report(place.step_id.error(f"duplicate step id (first at {first[step.step_id].location})"))
+            continue
         first[step.step_id] = place.step_id
     known = ", ".join(first)
     for step, place in zip(steps, places):
         for dep, dep_at in zip(step.depends_on, place.depends_on):
-            if dep not in first:
-                raise dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}")
+            if dep not in first and dep not in mistaken:
+                dep_at.report(dep_at.error(f"depends on unknown step {dep!r}; steps in this plan: {known}"))
     _, cycle = dependency_order(steps)
-    if cycle:
+    if cycle and not duplicated:
         start, following = steps[cycle[0]], steps[cycle[1]].step_id
         edge = places[cycle[0]].depends_on[start.depends_on.index(following)]
         path = " -> ".join(steps[i].step_id for i in cycle)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from aiw_otel.config_yaml import MAX_YAML_DEPTH, load_config_file
+from aiw_otel.config_yaml import load_config_file
+from aiw_otel.hand_edited import MAX_YAML_DEPTH
 from aiw_otel.errors import ConfigError
 from aiw_otel.runner.plan import PlanError
 from aiw_otel.runner.plan_loader import load_plan
