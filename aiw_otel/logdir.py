@@ -24,14 +24,19 @@ def backup_name(base: str, index: int, compressed: bool) -> str:
 
 
 def backups(directory: Path, base: str) -> list[tuple[int, Path]]:
-    """Existing backups of `base` in `directory` as (index, path), newest (lowest index) first."""
+    """Existing backups of `base` in `directory` as (index, path), newest (lowest index) first.
+
+    One path per index: while a backup is being compressed, `x.1` and the finished `x.1.gz` exist
+    together for a moment (the archive is renamed into place complete, then the plain file goes);
+    the archive is taken, so a reader never reads the same records twice.
+    """
     pattern = re.compile(re.escape(base) + r"\.(\d+)(" + re.escape(GZIP_SUFFIX) + r")?$")
-    found = []
+    found: dict[int, Path] = {}
     for path in directory.glob(base + ".*"):
         match = pattern.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+        if match and (match.group(2) or int(match.group(1)) not in found):
+            found[int(match.group(1))] = path
+    return sorted(found.items())
 
 
 def files_oldest_first(directory: Path, base: str) -> list[Path]:

@@ -468,3 +468,18 @@ def test_json_streams_in_time_written_order_and_skips_other_traces_lines(two_run
     records = list(stream_records(find_files([directory], ("traces", "logs")), Selection(trace=first[:5])))
     assert records and {r.trace_id for r in records} == {first}
     assert [time_written(r) for r in records] == sorted(time_written(r) for r in records)
+
+
+def test_a_backup_caught_mid_compression_is_read_once(tmp_path):
+    """`x.1` and the finished `x.1.gz` side by side (the compressor's last instant): the archive is read, once."""
+    import gzip
+
+    directory = tmp_path / "logs"
+    record_runs(directory, "one")
+    live = directory / TRACES
+    text = live.read_bytes()
+    (directory / f"{TRACES}.1").write_bytes(text)
+    (directory / f"{TRACES}.1.gz").write_bytes(gzip.compress(text))
+    live.unlink()
+    files = [f.path.name for f in find_files([directory], ["traces"])]
+    assert files == [f"{TRACES}.1.gz"]
