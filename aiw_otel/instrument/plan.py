@@ -9,6 +9,7 @@ changes nothing and leaves a clear record of why.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from aiw_otel.model import (
     LogLevel,
     RunCancelled,
     State,
+    StateChange,
     check_transition,
 )
 
@@ -82,6 +84,12 @@ class Stateful(Operation):
             duration_ms=self.elapsed_ms if after.is_terminal else None,
             details=details,
         )
+        listener = self._instruments.states
+        if listener is not None:
+            error = (details or {}).get("error_message") or (details or {}).get("reason") if after is State.FAILED else None
+            listener(StateChange(self.entity_kind, self.step_id, before.value, after.value, time.time_ns(),
+                                 str(error) if error else None, getattr(self, "plan_id", None),
+                                 getattr(self, "run_id", None)))
 
     def _finish(self, target: State, details: dict[str, Any] | None = None) -> None:
         """End in `target`; a block that leaves while Paused counts as resumed first."""

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
-from aiw_otel.model import State
+from aiw_otel.model import State, StateChange
 from aiw_otel.present import Outcome, outcome
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
@@ -103,6 +103,7 @@ class StateTracker:
         self._version = 0
         self._view: RunView | None = None
         self._subscribers: tuple[Callable[[], None], ...] = ()
+        self._redactor: Redactor | None = None
         feed = _Feed(self)
         self.span_processor: SpanProcessor = feed
         self.log_processor: LogRecordProcessor = feed
@@ -110,7 +111,8 @@ class StateTracker:
     # -- wiring -----------------------------------------------------------------------------
     def sink(self, name: str = "console-state") -> ProcessorSink:
         """The sink to pass to `configure(sinks=...)`: behind redaction, like every other sink."""
-        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor)
+        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor,
+                             state_listener=self.state_changed)
 
     def seed(self, plan: Plan, redactor: Redactor | None = None) -> None:
         """List every step as Pending before the run starts: a step's span only exists once it runs.
@@ -120,9 +122,8 @@ class StateTracker:
         before any record exists. Ids are redacted with the same rules as the span attributes that
         carry them later, so a step's spans still find the row seeded for it.
         """
-        def clean(text: str) -> str:
-            return redactor.redact_text(text) if redactor is not None else text
-
+        self._redactor = redactor
+        clean = self._clean
         with self._lock:
             self._plan.update(plan_name=clean(plan.name), plan_id=clean(plan.plan_id))
             for spec in plan.steps:
@@ -282,6 +283,29 @@ class StateTracker:
                     step.move_to(str(state_after), at_ns)
                 self._changed(step)
         self._notify()
+
+    def state_changed(self, change: StateChange) -> None:
+        """A state change told by the engine itself: with the SDK disabled there are no spans or
+        records, and this is how the view still follows the run (redacted like the seed)."""
+        clean = self._clean
+        with self._lock:
+            if change.entity == "plan":
+                if change.plan_id:
+                    self._plan["plan_id"] = clean(change.plan_id)
+                if change.run_id:
+                    self._plan["run_id"] = change.run_id
+                self._move_plan(change.after, change.at_ns)
+                self._bump()
+            elif change.step_id is not None:
+                step = self._step(clean(change.step_id))
+                step.move_to(change.after, change.at_ns)
+                if change.error:
+                    step.error = clean(change.error)
+                self._changed(step)
+        self._notify()
+
+    def _clean(self, text: str) -> str:
+        return self._redactor.redact_text(text) if self._redactor is not None else text
 
     def note(self, message: str) -> None:
         """Show a message in the status bar (telemetry's own trouble, while the screen is taken)."""
