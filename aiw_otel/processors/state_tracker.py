@@ -45,10 +45,14 @@ _Attributes = Mapping[str, Any]
 
 
 class _Step:
-    """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty."""
+    """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty.
+
+    A finished step keeps only its view: its log lines and actions move into the view's tuples
+    when it reaches a final state, and come back into a deque and a dict only if a late record
+    changes it (a run of many steps keeps no mutable containers for the finished ones)."""
 
     __slots__ = ("step_id", "name", "description", "step_type", "state", "started_ns", "ended_ns", "input_tokens",
-                 "output_tokens", "cost_usd", "error", "logs", "actions", "view")
+                 "output_tokens", "cost_usd", "error", "_logs", "_actions", "_log_limit", "view")
 
     def __init__(self, step_id: str, log_limit: int) -> None:
         self.step_id = step_id
@@ -62,9 +66,22 @@ class _Step:
         self.output_tokens = 0
         self.cost_usd = 0.0
         self.error: str | None = None
-        self.logs: collections.deque[LogLine] = collections.deque(maxlen=log_limit)
-        self.actions: dict[int, ActionLine] = {}
+        self._log_limit = log_limit
+        self._logs: collections.deque[LogLine] | None = None
+        self._actions: dict[int, ActionLine] | None = None
         self.view = StepView(step_id)
+
+    @property
+    def logs(self) -> collections.deque[LogLine]:
+        if self._logs is None:
+            self._logs = collections.deque(self.view.logs, maxlen=self._log_limit)
+        return self._logs
+
+    @property
+    def actions(self) -> dict[int, ActionLine]:
+        if self._actions is None:
+            self._actions = {action.span_id: action for action in self.view.actions}
+        return self._actions
 
     def move_to(self, state: str, at_ns: int) -> None:
         self.state = state
@@ -74,9 +91,15 @@ class _Step:
             self.ended_ns = at_ns
 
     def freeze(self) -> StepView:
-        return StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns, self.ended_ns,
-                        self.input_tokens, self.output_tokens, self.cost_usd, self.error, tuple(self.logs),
-                        tuple(self.actions.values()), self.name)
+        """Rebuild `view`; a finished step then lets go of its deque and dict (the view has them)."""
+        logs = tuple(self._logs) if self._logs is not None else self.view.logs
+        actions = tuple(self._actions.values()) if self._actions is not None else self.view.actions
+        self.view = StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns,
+                             self.ended_ns, self.input_tokens, self.output_tokens, self.cost_usd, self.error, logs,
+                             actions, self.name)
+        if self.state in _TERMINAL_STATES:
+            self._logs = self._actions = None
+        return self.view
 
 
 class StateTracker:
@@ -178,7 +201,7 @@ class StateTracker:
                 return view
             if self._dirty:
                 for step in self._dirty:
-                    step.view = step.freeze()
+                    step.freeze()
                 self._dirty.clear()
                 self._steps_view = tuple(step.view for step in self._steps.values())
             if self._general_dirty:
@@ -324,6 +347,8 @@ class StateTracker:
 
     def _changed(self, step: _Step) -> None:
         self._dirty.add(step)
+        if step.state in _TERMINAL_STATES:
+            step.freeze()  # now, not at the next snapshot: a run nobody watches keeps no containers either
         self._bump()
 
     def _bump(self) -> None:
