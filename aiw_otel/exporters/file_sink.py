@@ -10,6 +10,7 @@ health report, so the rest of the batch still lands and nothing goes missing uns
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,7 +35,17 @@ METRIC_INTERVAL_MS = 10_000
 
 
 class LogDirectoryError(OSError):
-    """Writing the log directory failed; the message names the path and the reason."""
+    """Writing the log directory failed; the message names the path and the reason.
+
+    A full disk (or quota) is not reported on the spot, batch after batch, but once in the
+    end-of-run summary of what each sink lost (`report_at_end`)."""
+
+    def __init__(self, message: str, *, report_at_end: bool = False) -> None:
+        super().__init__(message)
+        self.report_at_end = report_at_end
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _write(file: RotatingFile, lines: Sequence[str]) -> None:
@@ -42,7 +53,8 @@ def _write(file: RotatingFile, lines: Sequence[str]) -> None:
         file.write_lines(lines)
         file.flush()
     except OSError as error:
-        raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}") from error
+        raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}",
+                                report_at_end=error.errno in _DISK_FULL) from error
 
 
 def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkipped:
