@@ -84,6 +84,8 @@ class TelemetryHealth:
         self._interval = report_interval_s
         self._log = internal_logger()
         self._reporter: Callable[[str], None] | None = None
+        #: Why a sink lost records, for failures reported only in the end-of-run summary.
+        self._reasons: dict[str, str] = {}
 
     def set_reporter(self, reporter: Callable[[str], None] | None) -> None:
         """Send reports somewhere else than stderr (None: back to stderr).
@@ -105,6 +107,9 @@ class TelemetryHealth:
         with self._lock:
             self._failures[(sink, signal)] += 1
             self._lost[(sink, signal)] += lost
+            if getattr(error, "report_at_end", False):  # a full disk: said once, with what it cost, at the end
+                self._reasons.setdefault(sink, str(error))
+                return
         detail = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
         self._report(sink, f"sink {sink!r} failed to handle {signal}: {detail}", error)
 
@@ -154,7 +159,8 @@ class TelemetryHealth:
             where = f"sink {sink!r}" + (f" ({self._destinations[sink]})" if sink in self._destinations else "")
             order = sorted(counts, key=lambda signal: list(_NOUNS).index(signal) if signal in _NOUNS else len(_NOUNS))
             what = ", ".join(f"{counts[signal]} {_NOUNS.get(signal, signal)}" for signal in order)
-            lines.append(f"{where} did not receive {what}")
+            reason = self._reasons.get(sink)
+            lines.append(f"{where} did not receive {what}" + (f" ({reason})" if reason else ""))
         return lines
 
     def _report(self, sink: str, message: str, error: BaseException | str | None, what: str = "this sink") -> None:

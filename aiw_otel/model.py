@@ -207,3 +207,21 @@ class Lifecycle:
 
 class RunCancelled(Exception):
     """Raised inside a step to unwind it after a cancel request; ends the step Cancelled, not Failed."""
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A plan or step changed state, as the engine's own Lifecycle saw it: what a run view follows
+    when there are no spans to follow (OTEL_SDK_DISABLED=true)."""
+
+    #: "plan" or "step".
+    entity: str
+    #: The step's id; None for the plan.
+    step_id: str | None
+    before: str
+    after: str
+    at_ns: int
+    #: Why a step or plan failed (its error message), when it did.
+    error: str | None = None
+    plan_id: str | None = None
+    run_id: str | None = None

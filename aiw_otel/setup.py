@@ -18,7 +18,7 @@ import time
 import uuid
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
@@ -39,7 +39,7 @@ from aiw_otel.instrument.base import Instruments
 from aiw_otel.instrument.metrics import RunInstruments
 from aiw_otel.instrument.plan import PlanRun
 from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, redact_handler, remove_stdlib_bridge
-from aiw_otel.model import LogMessage
+from aiw_otel.model import LogMessage, StateChange
 from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.limits import value_length_limit
 from aiw_otel.processors.metrics import MetricsProcessor
@@ -48,7 +48,7 @@ from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
 from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 from aiw_otel.redaction import Redactor
 from aiw_otel.settings import SettingsSource, load_settings
-from aiw_otel.sinks import BuiltSink, Sink
+from aiw_otel.sinks import BuiltSink, ProcessorSink, Sink
 
 SCOPE = "aiw_otel"
 
@@ -306,7 +306,10 @@ def _build(
     mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
     if not settings.enabled:
         emitter = LogEmitter(NoOpLogger(SCOPE), settings.component_levels, settings.log_level)
-        instruments = Instruments(trace.NoOpTracer(), emitter, None, settings.content_capture)
+        # No spans and no records, but a run view in this process (the console, `ctl status`)
+        # still follows the plan: through the engine's own state changes.
+        instruments = Instruments(trace.NoOpTracer(), emitter, None, settings.content_capture,
+                                  states=_state_listeners(sinks))
         return Telemetry(settings, instruments, health=health, redactor=redactor)
 
     resource = _resource(settings, redactor)
@@ -357,6 +360,18 @@ def _build(
         meter=meter,
         endpoints={b.name: b.endpoint for b in built if b.endpoint is not None},
     )
+
+
+def _state_listeners(sinks: Iterable[Sink]) -> Callable[[StateChange], None] | None:
+    listeners = [s.state_listener for s in sinks if isinstance(s, ProcessorSink) and s.state_listener is not None]
+    if not listeners:
+        return None
+
+    def tell_all(change: StateChange) -> None:
+        for listener in listeners:
+            listener(change)
+
+    return tell_all
 
 
 def _export_soon(meter_provider: MeterProvider) -> None:

@@ -7,7 +7,7 @@ set of processors that want live spans (the console's state tracker). Neither kn
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from opentelemetry.sdk._logs import LogRecordProcessor
 from opentelemetry.sdk._logs.export import LogRecordExporter
@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from aiw_otel.config import QueueConfig
 from aiw_otel.health import TelemetryHealth
+from aiw_otel.model import StateChange
 from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 
 
@@ -130,6 +131,8 @@ class ProcessorSink:
     span_processor: SpanProcessor | None = None
     log_processor: LogRecordProcessor | None = None
     metric_reader: MetricReader | None = None
+    #: Told of state changes directly, for when the SDK is disabled and the processors see nothing.
+    state_listener: Callable[[StateChange], None] | None = None
 
     def build(self, health: TelemetryHealth, queue: QueueConfig) -> BuiltSink:
         return BuiltSink(self.name, self.span_processor, self.log_processor, self.metric_reader)

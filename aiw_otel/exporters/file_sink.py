@@ -10,6 +10,7 @@ health report, so the rest of the batch still lands and nothing goes missing uns
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from aiw_otel.config import FileSinkConfig, QueueConfig
 from aiw_otel.exporters.otlp_json import OnSkipped, encode_logs, encode_metrics, encode_spans
+from aiw_otel.exporters.otlp_json.lines import MAX_LINE_BYTES
 from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.exporters.text_format import format_log_line
 from aiw_otel.health import TelemetryHealth
@@ -34,7 +36,17 @@ METRIC_INTERVAL_MS = 10_000
 
 
 class LogDirectoryError(OSError):
-    """Writing the log directory failed; the message names the path and the reason."""
+    """Writing the log directory failed; the message names the path and the reason.
+
+    A full disk (or quota) is not reported on the spot, batch after batch, but once in the
+    end-of-run summary of what each sink lost (`report_at_end`)."""
+
+    def __init__(self, message: str, *, report_at_end: bool = False) -> None:
+        super().__init__(message)
+        self.report_at_end = report_at_end
+
+
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def _write(file: RotatingFile, lines: Sequence[str]) -> None:
@@ -42,7 +54,8 @@ def _write(file: RotatingFile, lines: Sequence[str]) -> None:
         file.write_lines(lines)
         file.flush()
     except OSError as error:
-        raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}") from error
+        raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}",
+                                report_at_end=error.errno in _DISK_FULL) from error
 
 
 def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkipped:
@@ -54,13 +67,25 @@ def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkippe
     return skipped
 
 
+def _cut(line: str, max_bytes: int) -> str:
+    """A text log line that fits a file of `max_bytes` with its newline (cut on a character boundary)."""
+    data = line.encode("utf-8", "surrogateescape")
+    if len(data) < max_bytes:
+        return line
+    return data[: max_bytes - 4].decode("utf-8", "ignore") + "…"
+
+
 class FileSpanExporter(SpanExporter):
-    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None) -> None:
+    """`max_line_bytes`: no line longer (with its newline), so `max_bytes` bounds every file."""
+
+    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self._file = file
         self._on_skipped = on_skipped
+        self._max_line = max_line_bytes
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        _write(self._file, encode_spans(spans, on_skipped=self._on_skipped))
+        _write(self._file, encode_spans(spans, self._max_line, on_skipped=self._on_skipped))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -76,16 +101,18 @@ class FileLogExporter(LogRecordExporter):
         text: RotatingFile | None,
         text_min_severity: int,
         on_skipped: OnSkipped | None = None,
+        max_line_bytes: int = MAX_LINE_BYTES,
     ) -> None:
         self._file = file
         self._text = text
         self._text_min = text_min_severity
         self._on_skipped = on_skipped
+        self._max_line = max_line_bytes
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        _write(self._file, encode_logs(batch, on_skipped=self._on_skipped))
+        _write(self._file, encode_logs(batch, self._max_line, on_skipped=self._on_skipped))
         if self._text is not None:
-            lines = [format_log_line(r) for r in batch if _severity(r) >= self._text_min]
+            lines = [_cut(format_log_line(r), self._max_line) for r in batch if _severity(r) >= self._text_min]
             _write(self._text, lines)
         return LogRecordExportResult.SUCCESS
 
@@ -104,13 +131,15 @@ def _severity(record: ReadableLogRecord) -> int:
 
 
 class FileMetricExporter(MetricExporter):
-    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None) -> None:
+    def __init__(self, file: RotatingFile, on_skipped: OnSkipped | None = None,
+                 max_line_bytes: int = MAX_LINE_BYTES) -> None:
         super().__init__()
         self._file = file
         self._on_skipped = on_skipped
+        self._max_line = max_line_bytes
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-        _write(self._file, encode_metrics(metrics_data, on_skipped=self._on_skipped))
+        _write(self._file, encode_metrics(metrics_data, self._max_line, on_skipped=self._on_skipped))
         return MetricExportResult.SUCCESS
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
@@ -138,16 +167,21 @@ class FileSink:
         signals = self.config.signals
         text_min = SEVERITY[self.config.text_level][0].value
 
+        # A batch is many lines, none longer than a file may be: a file then rotates before it
+        # would pass max_bytes (one line the size of a batch made files ten times bigger).
+        line = min(MAX_LINE_BYTES, self.config.max_bytes)
+
         def lost(signal: str) -> OnSkipped:
             return counted_as_lost(health, self.name, signal)
 
         return ExporterSink(
             self.name,
-            span_exporter=FileSpanExporter(files["traces"], lost("traces")) if "traces" in signals else None,
+            span_exporter=FileSpanExporter(files["traces"], lost("traces"), line) if "traces" in signals else None,
             log_exporter=(
-                FileLogExporter(files["logs"], files.get("text"), text_min, lost("logs")) if "logs" in signals else None
+                FileLogExporter(files["logs"], files.get("text"), text_min, lost("logs"), line)
+                if "logs" in signals else None
             ),
-            metric_exporter=FileMetricExporter(files["metrics"], lost("metrics")) if "metrics" in signals else None,
+            metric_exporter=FileMetricExporter(files["metrics"], lost("metrics"), line) if "metrics" in signals else None,
             metric_interval_ms=METRIC_INTERVAL_MS,
             queue=replace(queue, schedule_delay_ms=min(queue.schedule_delay_ms, self.config.flush_interval_ms)),
         ).build(health, queue)

@@ -5,18 +5,23 @@ boundaries, so every file stays valid JSON Lines for the Collector's otlpjsonfil
 Files are created 0600: telemetry can hold prompts and paths that are nobody else's business.
 Backups are numbered like logging's RotatingFileHandler (`.1` newest) and gzip-compressed on a
 helper thread, so compressing 10 MB never holds up the writer.
+
+A write that fails (a full disk) may leave a torn line at the end of the file; nothing is written
+to that file after it, so the torn last line is the only damage, and every later write raises
+the same error (the caller counts those records as lost).
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import shutil
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import Callable, Iterable
 
 from aiw_otel.logdir import backup_name, backups
 
@@ -55,14 +60,20 @@ class RotatingFile:
         self._when = rotate_when
         self._compress = compress
         self._clock = clock
-        self._file: BinaryIO | None = None
+        #: Unbuffered: each batch is one write of whole lines, handed to the OS at once.
+        self._file: io.FileIO | None = None
         self._size = 0
+        #: The error that stopped this file: nothing more is written to it after a failed write.
+        self._broken: OSError | None = None
         self._rollover_at = next_boundary(rotate_when, clock())
         self._compressing: threading.Thread | None = None
         self._open()  # now, so an unwritable directory is reported at configure time
 
     def write_lines(self, lines: Iterable[str]) -> int:
-        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...)."""
+        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...),
+        and after that the same error for every later call: the file is left as the failure left it."""
+        if self._broken is not None:
+            raise self._broken
         written = 0
         chunk: list[bytes] = []
         chunk_size = 0
@@ -78,9 +89,7 @@ class RotatingFile:
         return written
 
     def flush(self) -> None:
-        """Hand buffered bytes to the OS: after this a SIGKILL of the process loses nothing written."""
-        if self._file is not None:
-            self._file.flush()
+        """Nothing to do: every batch is handed to the OS as it is written (a SIGKILL loses nothing written)."""
 
     def close(self) -> None:
         if self._file is not None:
@@ -129,17 +138,26 @@ class RotatingFile:
     def _flush_chunk(self, chunk: list[bytes]) -> int:
         if not chunk:
             return 0
-        data = b"".join(chunk)
-        self._open().write(data)
-        self._size += len(data)
-        return len(data)
+        data = memoryview(b"".join(chunk))
+        file = self._open()
+        done = 0
+        try:
+            while done < len(data):  # a raw write may take only part (the last bytes before the disk is full)
+                done += file.write(data[done:]) or 0
+        except OSError as error:
+            self._size += done
+            self._broken = error
+            self.close()
+            raise
+        self._size += done
+        return done
 
-    def _open(self) -> BinaryIO:
+    def _open(self) -> io.FileIO:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
             os.fchmod(fd, FILE_MODE)  # the umask may take bits away, never add; a file left by older runs may be 0644
-            self._file = os.fdopen(fd, "ab", buffering=1 << 16)
+            self._file = io.FileIO(fd, "ab")
             self._size = os.fstat(fd).st_size
         return self._file
 

@@ -12,7 +12,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from typing_extensions import Self
 
@@ -23,7 +23,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from aiw_otel import conventions as sc
 from aiw_otel.config import ContentCapture
 from aiw_otel.logs import LogEmitter
-from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, utc_timestamp
+from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, StateChange, utc_timestamp
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.redaction import Redactor
 
@@ -50,6 +50,9 @@ class Instruments:
     #: The pipeline's redactor, for what must be redacted before it is cut or split into records
     #: (command output: a line past `max_output_line`, a private key over several lines); None: off.
     redactor: Redactor | None = None
+    #: Told of every plan and step state change, besides the span and log records: a run view
+    #: (the console's StateTracker) when the SDK is disabled and there are no records to follow.
+    states: Callable[[StateChange], None] | None = None
 
 
 def error_type_of(error: BaseException) -> str:

@@ -9,6 +9,7 @@ changes nothing and leaves a clear record of why.
 from __future__ import annotations
 
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from aiw_otel.model import (
     LogLevel,
     RunCancelled,
     State,
+    StateChange,
     check_transition,
 )
 
@@ -82,6 +84,12 @@ class Stateful(Operation):
             duration_ms=self.elapsed_ms if after.is_terminal else None,
             details=details,
         )
+        listener = self._instruments.states
+        if listener is not None:
+            error = (details or {}).get("error_message") or (details or {}).get("reason") if after is State.FAILED else None
+            listener(StateChange(self.entity_kind, self.step_id, before.value, after.value, time.time_ns(),
+                                 str(error) if error else None, getattr(self, "plan_id", None),
+                                 getattr(self, "run_id", None)))
 
     def _finish(self, target: State, details: dict[str, Any] | None = None) -> None:
         """End in `target`; a block that leaves while Paused counts as resumed first."""
@@ -145,6 +153,21 @@ class Agent:
         }
 
 
+class FinishedStep:
+    """What a run keeps of a step once its span has ended: its id and final state, not the span
+    (its attributes, events and context are the SDK's and the sinks' business by then). A run of
+    200,000 steps would otherwise keep every one of them alive to its end."""
+
+    __slots__ = ("step_id", "state")
+
+    def __init__(self, step_id: str, state: State) -> None:
+        self.step_id = step_id
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"FinishedStep({self.step_id!r}, {self.state.value})"
+
+
 class Step(Stateful, ActionHost):
     """A plan step: a child span named after the step kind, or `invoke_agent {kind}` when an
     AI agent runs it; Pending -> Running on entry."""
@@ -194,6 +217,12 @@ class Step(Stateful, ActionHost):
         )
         return self
 
+    def end(self) -> None:
+        ended = not self._ended
+        super().end()
+        if ended:
+            self.run._step_ended(self)
+
     def tool_call(self, name: str, call_id: str | None = None, arguments: Any = None) -> ToolCall:
         return ToolCall(self._instruments, self, name, call_id, arguments)
 
@@ -222,7 +251,11 @@ class PlanRun(Stateful):
             sc.AIW_PLAN_STATE: State.PENDING.value,
         }
         super().__init__(instruments, f"{sc.OP_INVOKE_WORKFLOW} {name}", label=name, attributes=attributes)
-        self.steps: dict[str, Step] = {}
+        #: Every step by id: the Step while its span is open, a FinishedStep (id and state) after.
+        self.steps: dict[str, Step | FinishedStep] = {}
+        #: Steps whose span is open, in start order (what `active_step` looks through).
+        self._live: dict[str, Step] = {}
+        self._failed: list[str] = []
         self._control = threading.RLock()
         self._context: list[str] = []
 
@@ -242,7 +275,7 @@ class PlanRun(Stateful):
         readable name (`aiw.step.name`), shown instead of an id that is a UUID.
         """
         step = Step(self._instruments, self, step_id, step_type, description, agent, name)
-        self.steps[step_id] = step
+        self.steps[step_id] = self._live[step_id] = step
         return step
 
     def skip_step(
@@ -257,7 +290,7 @@ class PlanRun(Stateful):
     ) -> Step:
         """Record a step that never ran: Pending -> Skipped (dependency) or Cancelled (run cancelled)."""
         step = Step(self._instruments, self, step_id, step_type, description, name=name)
-        self.steps[step_id] = step
+        self.steps[step_id] = self._live[step_id] = step
         step.start()
         step.set_attribute(sc.AIW_SKIP_REASON, reason)
         step.transition(state, message=f"Step '{step_id}' {_VERBS[state]}: {reason}", details={"reason": reason})
@@ -267,13 +300,28 @@ class PlanRun(Stateful):
     @property
     def active_step(self) -> Step | None:
         """The most recently started step that is Running or Paused."""
-        for step in reversed(list(self.steps.values())):
+        for step in reversed(list(self._live.values())):
             if step.state in (State.RUNNING, State.PAUSED):
                 return step
         return None
 
+    @property
+    def failed_steps(self) -> tuple[str, ...]:
+        """The ids of the steps that ended Failed so far, in the order they ended."""
+        return tuple(self._failed)
+
+    def _step_ended(self, step: Step) -> None:
+        """Keep only the id and the state of a step whose span ended."""
+        with self._control:
+            if self._live.get(step.step_id) is step:
+                del self._live[step.step_id]
+            if self.steps.get(step.step_id) is step:
+                self.steps[step.step_id] = FinishedStep(step.step_id, step.state)
+            if step.state is State.FAILED:
+                self._failed.append(step.step_id)
+
     def _clean_exit_state(self) -> State:
-        failed = [s.step_id for s in self.steps.values() if s.state is State.FAILED]
+        failed = list(self._failed) + [s.step_id for s in self._live.values() if s.state is State.FAILED]
         if failed:
             self.set_error("step_failed", f"{len(failed)} step(s) failed: {', '.join(failed)}")
             return State.FAILED

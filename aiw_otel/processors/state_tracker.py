@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
-from aiw_otel.model import State
+from aiw_otel.model import State, StateChange
 from aiw_otel.present import Outcome, outcome
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
@@ -45,10 +45,14 @@ _Attributes = Mapping[str, Any]
 
 
 class _Step:
-    """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty."""
+    """One step's mutable state; `view` is its last frozen StepView, rebuilt only when marked dirty.
+
+    A finished step keeps only its view: its log lines and actions move into the view's tuples
+    when it reaches a final state, and come back into a deque and a dict only if a late record
+    changes it (a run of many steps keeps no mutable containers for the finished ones)."""
 
     __slots__ = ("step_id", "name", "description", "step_type", "state", "started_ns", "ended_ns", "input_tokens",
-                 "output_tokens", "cost_usd", "error", "logs", "actions", "view")
+                 "output_tokens", "cost_usd", "error", "_logs", "_actions", "_log_limit", "view")
 
     def __init__(self, step_id: str, log_limit: int) -> None:
         self.step_id = step_id
@@ -62,9 +66,22 @@ class _Step:
         self.output_tokens = 0
         self.cost_usd = 0.0
         self.error: str | None = None
-        self.logs: collections.deque[LogLine] = collections.deque(maxlen=log_limit)
-        self.actions: dict[int, ActionLine] = {}
+        self._log_limit = log_limit
+        self._logs: collections.deque[LogLine] | None = None
+        self._actions: dict[int, ActionLine] | None = None
         self.view = StepView(step_id)
+
+    @property
+    def logs(self) -> collections.deque[LogLine]:
+        if self._logs is None:
+            self._logs = collections.deque(self.view.logs, maxlen=self._log_limit)
+        return self._logs
+
+    @property
+    def actions(self) -> dict[int, ActionLine]:
+        if self._actions is None:
+            self._actions = {action.span_id: action for action in self.view.actions}
+        return self._actions
 
     def move_to(self, state: str, at_ns: int) -> None:
         self.state = state
@@ -74,9 +91,15 @@ class _Step:
             self.ended_ns = at_ns
 
     def freeze(self) -> StepView:
-        return StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns, self.ended_ns,
-                        self.input_tokens, self.output_tokens, self.cost_usd, self.error, tuple(self.logs),
-                        tuple(self.actions.values()), self.name)
+        """Rebuild `view`; a finished step then lets go of its deque and dict (the view has them)."""
+        logs = tuple(self._logs) if self._logs is not None else self.view.logs
+        actions = tuple(self._actions.values()) if self._actions is not None else self.view.actions
+        self.view = StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns,
+                             self.ended_ns, self.input_tokens, self.output_tokens, self.cost_usd, self.error, logs,
+                             actions, self.name)
+        if self.state in _TERMINAL_STATES:
+            self._logs = self._actions = None
+        return self.view
 
 
 class StateTracker:
@@ -103,6 +126,7 @@ class StateTracker:
         self._version = 0
         self._view: RunView | None = None
         self._subscribers: tuple[Callable[[], None], ...] = ()
+        self._redactor: Redactor | None = None
         feed = _Feed(self)
         self.span_processor: SpanProcessor = feed
         self.log_processor: LogRecordProcessor = feed
@@ -110,7 +134,8 @@ class StateTracker:
     # -- wiring -----------------------------------------------------------------------------
     def sink(self, name: str = "console-state") -> ProcessorSink:
         """The sink to pass to `configure(sinks=...)`: behind redaction, like every other sink."""
-        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor)
+        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor,
+                             state_listener=self.state_changed)
 
     def seed(self, plan: Plan, redactor: Redactor | None = None) -> None:
         """List every step as Pending before the run starts: a step's span only exists once it runs.
@@ -120,9 +145,8 @@ class StateTracker:
         before any record exists. Ids are redacted with the same rules as the span attributes that
         carry them later, so a step's spans still find the row seeded for it.
         """
-        def clean(text: str) -> str:
-            return redactor.redact_text(text) if redactor is not None else text
-
+        self._redactor = redactor
+        clean = self._clean
         with self._lock:
             self._plan.update(plan_name=clean(plan.name), plan_id=clean(plan.plan_id))
             for spec in plan.steps:
@@ -177,7 +201,7 @@ class StateTracker:
                 return view
             if self._dirty:
                 for step in self._dirty:
-                    step.view = step.freeze()
+                    step.freeze()
                 self._dirty.clear()
                 self._steps_view = tuple(step.view for step in self._steps.values())
             if self._general_dirty:
@@ -283,6 +307,29 @@ class StateTracker:
                 self._changed(step)
         self._notify()
 
+    def state_changed(self, change: StateChange) -> None:
+        """A state change told by the engine itself: with the SDK disabled there are no spans or
+        records, and this is how the view still follows the run (redacted like the seed)."""
+        clean = self._clean
+        with self._lock:
+            if change.entity == "plan":
+                if change.plan_id:
+                    self._plan["plan_id"] = clean(change.plan_id)
+                if change.run_id:
+                    self._plan["run_id"] = change.run_id
+                self._move_plan(change.after, change.at_ns)
+                self._bump()
+            elif change.step_id is not None:
+                step = self._step(clean(change.step_id))
+                step.move_to(change.after, change.at_ns)
+                if change.error:
+                    step.error = clean(change.error)
+                self._changed(step)
+        self._notify()
+
+    def _clean(self, text: str) -> str:
+        return self._redactor.redact_text(text) if self._redactor is not None else text
+
     def note(self, message: str) -> None:
         """Show a message in the status bar (telemetry's own trouble, while the screen is taken)."""
         with self._lock:
@@ -300,6 +347,8 @@ class StateTracker:
 
     def _changed(self, step: _Step) -> None:
         self._dirty.add(step)
+        if step.state in _TERMINAL_STATES:
+            step.freeze()  # now, not at the next snapshot: a run nobody watches keeps no containers either
         self._bump()
 
     def _bump(self) -> None:

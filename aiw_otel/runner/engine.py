@@ -175,7 +175,7 @@ class Engine:
             run.skip_step(spec.step_id, f"dependency {', '.join(repr(b) for b in blocked)} did not complete",
                           step_type=spec.type, description=spec.description, name=spec.name)
             return
-        if self.options.fail_fast and any(s.state is State.FAILED for s in run.steps.values()):
+        if self.options.fail_fast and run.failed_steps:
             run.skip_step(spec.step_id, "an earlier step failed (--fail-fast)", step_type=spec.type,
                           description=spec.description, name=spec.name)
             return
