@@ -126,7 +126,7 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     warning = LogLine(NOW, "WARN", "ai_service", "rate limited \x1b[31mred\x1b[0m\nsecond line", "s1")
     shown = step("s1", "Running", actions=actions, logs=(*logs, warning), input_tokens=120, output_tokens=40,
                  cost_usd=0.002)
-    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: s1 Running 120 in / 40 out $0.0020" in text
     assert "✔ chat gpt-4o-mini  2.0 s  in 120 / out 40 tokens" in text
@@ -138,13 +138,10 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     assert len(text.splitlines()) == 20
 
 
-def test_the_step_panel_shows_general_logs_before_any_step_and_a_long_reply_over_them():
+def test_the_step_panel_shows_general_logs_before_any_step():
     view = RunView(general_logs=(LogLine(NOW, "INFO", "runner", "Plan 'demo' has 2 steps."),))
-    text, _ = render(StepLog.of(view, None, pinned=False, overlay=(), now_ns=NOW), height=8)
+    text, _ = render(StepLog.of(view, None, pinned=False, now_ns=NOW), height=8)
     assert "General Logs" in text and "Plan 'demo' has 2 steps." in text
-    text, _ = render(StepLog.of(view, None, pinned=False, overlay=("commands:", "  pause  pause it"), now_ns=NOW),
-                     height=8)
-    assert "Reply" in text and "  pause  pause it" in text and "Esc to close" in text
 
 
 def test_the_status_bar_counts_states_and_sums_tokens_cost_and_drops():
@@ -161,11 +158,13 @@ def test_the_status_bar_counts_states_and_sums_tokens_cost_and_drops():
     assert all(len(line) <= 80 for line in narrow.splitlines())
 
 
-def test_the_prompt_shows_the_typed_line_its_cursor_and_the_last_reply():
-    text, lines = render(Prompt("pause", 2, "cannot pause: the run is already paused", "error"), width=60)
-    assert "> pause" in text and "cannot pause: the run is already paused" in text
+def test_the_prompt_shows_the_typed_line_its_cursor_and_the_keys_that_act():
+    text, lines = render(Prompt("pause", 2, "↑↓/jk select", "dim"), width=60)
+    assert "> pause" in text and "↑↓/jk select" in text
     assert style_of(lines, "u") == "reverse"  # the character under the cursor
-    assert style_of(lines, "cannot pause") == "red"
+    assert style_of(lines, "jk select") == "dim"
+    text, _ = render(Prompt("/twine", 6), width=60)
+    assert "Filter" in text and "> /twine" in text
     long_line = "context " + "x" * 100 + "END"
     text, _ = render(Prompt(long_line, len(long_line)), width=40)
     assert "END" in text and "context" not in text  # scrolled to keep the cursor in view
@@ -548,7 +547,7 @@ def test_a_failed_commands_last_output_lines_are_shown_under_it_and_a_retry_is_y
         ActionLine(3, "chat gpt-4o-mini", "ai", NOW - 2 * SECOND, NOW - SECOND, True, "cancelled", "cancelled"),
     )
     shown = step("publish", "Failed", actions=actions, name="Publish greet", error="output artifact(s) not produced")
-    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: Publish greet Failed" in text
     assert "↻ chat gpt-4o-mini  1.0 s  retried after RateLimitError" in text

@@ -63,6 +63,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
     parser.add_argument("--no-console", action="store_true",
                         help="no live display: a plain line per finished span and log record (INFO and above)")
+    parser.add_argument("--exit-on-end", action="store_true",
+                        help="the live console closes when the run ends (default: it holds until q is pressed)")
     parser.add_argument("--max-turns", type=int, default=12, help="AI turns per step before it fails (default 12)")
     parser.add_argument("--prometheus-port", metavar="N", type=_port,
                         help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
@@ -178,7 +180,7 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     if metrics_url is not None:
         _say(f"aiw-otel: metrics at {metrics_url}")
     try:
-        state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine, relay)
+        state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end) if _live(args) else _run_until_done(engine, relay)
         if metrics_url is not None:
             _linger(metrics_url, state, settings.sinks.prometheus.linger_s)
         telemetry.shutdown()
@@ -304,8 +306,9 @@ def _run_until_done(engine: Engine, relay: ControlRelay) -> State:
     return worker.result()
 
 
-def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay) -> State:
-    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes).
+def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True) -> State:
+    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes); with
+    `hold`, it stays after the run until q, so the user can look at what failed.
 
     While it runs, telemetry's health reports go into the run's view (the console's status bar)
     instead of stderr."""
@@ -316,7 +319,7 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
     try:
-        ConsoleApp(relay).run(worker.done)
+        ConsoleApp(relay).run(worker.done, hold=hold)
     finally:
         engine.telemetry.health.set_reporter(None)
         signal.signal(signal.SIGTERM, previous)
