@@ -16,15 +16,17 @@ import signal
 import sys
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
 
 if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the engine
     from aiw_otel.cli.output import Commands
+    from aiw_otel.console.starting import Starting
     from aiw_otel.control.relay import ControlRelay
     from aiw_otel.control.socket_server import ControlServer
     from aiw_otel.processors.state_tracker import StateTracker
@@ -159,6 +161,22 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     from aiw_otel.runner.plan_loader import load_plan
     from aiw_otel.setup import configure
 
+    with ExitStack() as stack:
+        starting = None
+        if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
+            from aiw_otel.console.starting import starting_screen
+
+            starting = stack.enter_context(starting_screen())
+            stack.enter_context(_deferred_lines())
+        return _load_and_run(plan_path, args, provider, starting)
+
+
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
+    from aiw_otel.processors.state_tracker import StateTracker
+    from aiw_otel.runner.engine import Engine, RunOptions
+    from aiw_otel.runner.plan_loader import load_plan
+    from aiw_otel.setup import configure
+
     plan = load_plan(plan_path)
     loaded = _settings(args)
     settings = loaded.telemetry
@@ -180,7 +198,11 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     if metrics_url is not None:
         _say(f"aiw-otel: metrics at {metrics_url}")
     try:
-        state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end) if _live(args) else _run_until_done(engine, relay)
+        if starting is not None:
+            starting.hand_over()
+            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
+        else:
+            state = _run_until_done(engine, relay)
         if metrics_url is not None:
             _linger(metrics_url, state, settings.sinks.prometheus.linger_s)
         telemetry.shutdown()
@@ -201,9 +223,36 @@ def _shown(telemetry: Telemetry, text: str) -> str:
     return safe_line(telemetry.redactor.redact_text(text) if telemetry.redactor is not None else text)
 
 
+#: Lines said while the console holds the screen, printed when it lets go (None: print at once).
+_DEFERRED: list[str] | None = None
+
+
+@contextmanager
+def _deferred_lines() -> Iterator[None]:
+    """While the console (or its starting frame) holds the screen, a line printed would tear it:
+    keep the lines, and print them to the scrollback once it has let go."""
+    global _DEFERRED
+    _DEFERRED = []
+    try:
+        yield
+    finally:
+        _say_deferred()
+
+
+def _say_deferred() -> None:
+    """The lines kept while the screen was held, now (once)."""
+    global _DEFERRED
+    lines, _DEFERRED = _DEFERRED or [], None
+    for line in lines:
+        _say(line)
+
+
 def _say(line: str) -> None:
     """A line on stdout; a reader that went away (`aiw-otel run ... | head`) is no error, and the
     run goes on to its end and its exit code. Later output goes nowhere."""
+    if _DEFERRED is not None:
+        _DEFERRED.append(line)
+        return
     try:
         print(line, flush=True)
     except BrokenPipeError:
@@ -321,6 +370,7 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     try:
         ConsoleApp(relay).run(worker.done, hold=hold)
     finally:
+        _say_deferred()  # the console let go of the screen: what was said before it, first
         engine.telemetry.health.set_reporter(None)
         signal.signal(signal.SIGTERM, previous)
     state = worker.result()
