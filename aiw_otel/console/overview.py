@@ -87,9 +87,9 @@ class Overview:
     cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
     #: Index of the row under the cursor (navigation), drawn in reverse.
     cursor: int | None = None
-    #: The widest label and description (cells), for `width_for`.
-    label_width: int = 4
-    description_width: int = 0
+    #: The widest label and description (cells), worked out once by `width_for` (the Cached panel
+    #: keeps the Overview shown while a new one compares equal, so once per change).
+    _widths: list[int] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(cls, view: RunView, focus: str | None, now_ns: int, cache: RowCache | None = None,
@@ -104,19 +104,20 @@ class Overview:
         cursor_index = next((i for i, s in enumerate(view.steps) if s.step_id == cursor), None)
         index = cursor_index if cursor_index is not None else next(
             (i for i, s in enumerate(view.steps) if s.step_id == focus), None)
-        return cls(rows, index, cache or RowCache(), cursor_index,
-                   max((cell_len(one_line(r.label)) for r in rows), default=4),
-                   max((cell_len(one_line(r.description)) for r in rows), default=0))
+        return cls(rows, index, cache or RowCache(), cursor_index)
 
     def width_for(self, screen: int) -> int:
         """Columns to give the overview on a screen `screen` wide: what its columns need, at most half.
 
         Below USAGE_SCREEN it stays narrower than USAGE_INNER needs (no tokens and cost); from there,
         at least that wide."""
-        label = min(_ID_MAX, max(4, self.label_width))
-        need = label + 1 + _STATE_WIDTH + 1 + _TIME_WIDTH
-        if self.description_width:
-            need += 1 + min(_DESCRIPTION_MAX, max(_DESCRIPTION_MIN, self.description_width))
+        if not self._widths:
+            self._widths[:] = (max((cell_len(one_line(r.label)) for r in self.rows), default=4),
+                               max((cell_len(one_line(r.description)) for r in self.rows), default=0))
+        label_width, description_width = self._widths
+        need = min(_ID_MAX, max(4, label_width)) + 1 + _STATE_WIDTH + 1 + _TIME_WIDTH
+        if description_width:
+            need += 1 + min(_DESCRIPTION_MAX, max(_DESCRIPTION_MIN, description_width))
         if screen >= USAGE_SCREEN:
             need += _USAGE_WIDTH
             lowest, highest = USAGE_INNER + _BORDER, screen // 2

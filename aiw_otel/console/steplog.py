@@ -82,7 +82,7 @@ class StepLog:
         if above:
             parts.append((f"↑{above} older", ""))
         if below:
-            parts.append((f"↓{below} newer (End)", "bold"))
+            parts.append((f"↓{below} newer", "bold"))
         if not parts:
             return None
         subtitle = Text()
