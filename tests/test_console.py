@@ -618,7 +618,9 @@ def test_a_reply_is_shown_whole_in_its_own_area_at_every_size(width, height):
     assert REFUSAL in words  # every word, in order: wrapped, never cut at a border
     assert "Reply" in text and "Esc to close" in text
     assert style_of(lines, "cannot resume") == "red"
-    help_text = "commands:\n  pause   hold the run\n" + KEYS_HELP
+    from aiw_otel.control.relay import COMMANDS
+
+    help_text = "commands:\n" + "\n".join(f"  {u:<18} {m}" for u, m in COMMANDS.items()) + "\n" + KEYS_HELP  # as `help`
     screen.update(nav_view(), now_ns=NOW, reply=Reply(help_text, "ok"))
     text, _ = screen_text(screen, width, height)
     for line in help_text.splitlines():

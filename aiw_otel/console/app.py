@@ -65,14 +65,11 @@ CONFIRM_S = 3.0
 CONFIRM_MESSAGE = "Press Ctrl-C again (or type cancel) to cancel the run"
 SOURCE = "console"
 #: What `help` adds to the relay's list of commands: the keys of this console.
-KEYS_HELP = """keys (with the command line empty):
-  Up/Down or j/k     move the cursor in the plan overview
-  Enter              show the cursor's step (its actions and log lines)
-  PgUp/PgDn Home/End scroll the log lines
-  /TEXT              keep the log lines holding TEXT (or a level: /error); Enter keeps the filter
-  Esc                close this reply, then clear the filter, then follow the active step again
-  q                  quit, once the run has ended
-while typing: Tab completes, Up/Down (or Ctrl-P/Ctrl-N) walk the history, Ctrl-C twice cancels"""
+KEYS_HELP = """keys, with the command line empty:
+  j/k or Up/Down  move the cursor    Enter  show that step's logs
+  PgUp/PgDn Home/End  scroll them    /TEXT  keep lines with TEXT (/error)
+  Esc  back (reply, filter, step)    q      quit once the run has ended
+typing: Tab completes, Up/Down or Ctrl-P/N: history, Ctrl-C twice: cancel"""
 #: The keys that act now, under the command line.
 HINT_KEYS = "↑↓/jk select · Enter details · PgUp/PgDn scroll · / filter · help"
 HINT_FILTER = "filtering the log lines as you type · Enter keeps it · Esc clears it"
@@ -330,8 +327,9 @@ class ConsoleApp:
 
     def _enter(self) -> None:
         if self._filtering:
-            self._filtering = False  # the filter stays
+            self._filtering = False  # the filter stays; like a command, it takes the last reply away
             self._editor.clear()
+            self._reply = ReplyArea()
             return
         line = self._editor.submit().strip()
         if not line:

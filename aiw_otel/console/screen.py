@@ -2,7 +2,8 @@
 
     header (3 lines)
     plan overview (what its columns need, up to 1/2) | current step's logs (the rest)
-    reply (full width, as tall as the reply wrapped; only when there is one)
+    reply (full width, as tall as the reply wrapped; only when there is one; below NARROW_WIDTH a
+           reply taller than the panels' rows takes the status bar's too)
     status (3/4) | command (1/4, at least 60 columns)     below NARROW_WIDTH: status over command
 
 Not Rich's Layout: it renders every region and splits its lines again on every refresh, which for
@@ -53,7 +54,10 @@ class Frame:
         footer = 2 * FOOTER_ROWS if narrow else FOOTER_ROWS
         main = max(0, height - HEADER_ROWS - footer)
         answer = _content(reply)  # whole before the panels: they get the rows it leaves
-        reply_rows = min(answer.height_for(console, width), main) if isinstance(answer, Reply) else 0
+        needed = answer.height_for(console, width) if isinstance(answer, Reply) else 0
+        show_status = not (narrow and needed > main)  # a long reply (help at 80x24) takes the status bar's rows too
+        main += 0 if show_status else FOOTER_ROWS
+        reply_rows = min(needed, main)
         main -= reply_rows
         plan = _content(overview)
         left = plan.width_for(width) if isinstance(plan, Overview) else min(width, max(OVERVIEW_MIN_WIDTH, width // 3))
@@ -64,8 +68,9 @@ class Frame:
         if reply_rows:
             rows.append(_lines(reply, console, options, width, reply_rows))
         if narrow:
-            rows += [_lines(status, console, options, width, FOOTER_ROWS),
-                     _lines(prompt, console, options, width, FOOTER_ROWS)]
+            if show_status:
+                rows.append(_lines(status, console, options, width, FOOTER_ROWS))
+            rows.append(_lines(prompt, console, options, width, FOOTER_ROWS))
         else:
             right = max(PROMPT_MIN_WIDTH, width // 4)
             rows.append(_beside(_lines(status, console, options, width - right, FOOTER_ROWS),
