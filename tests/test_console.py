@@ -806,3 +806,28 @@ def test_the_starting_frame_takes_the_screen_at_once_and_hands_it_over():
     finally:
         os.close(write_fd)
         os.close(read_fd)
+
+
+def test_a_scrolled_log_panel_stays_in_place_while_new_lines_arrive(nav_app):
+    running, relay, _ = nav_app
+    running.type(b"\x1b[5~")
+    until(lambda: running.app.scroll > 0, "scrolled up")
+    before = running.app.scroll
+    view = nav_view()
+    more = tuple(LogLine(NOW, "INFO", "x", f"s2 new {i}", "s2") for i in range(5))
+    s2 = view.steps[1]
+    relay.view = RunView("nav", state="Running", started_ns=view.started_ns,
+                         steps=(view.steps[0], StepView(**{**s2.__dict__, "logs": s2.logs + more}), view.steps[2]))
+    running.app._run_changed.set()
+    running.app.select_step(None)  # a wake-up: the loop looks at the run again
+    until(lambda: running.app.scroll == before + 5, "the scroll moved with the new lines")
+    running.type(b"\x1b[4~")
+    until(lambda: running.app.scroll == 0, "End: following the newest again")
+
+
+def test_run_and_demo_take_exit_on_end():
+    from aiw_otel.cli import build_parser
+
+    parser = build_parser(["demo"])
+    assert parser.parse_args(["demo", "--exit-on-end"]).exit_on_end
+    assert not parser.parse_args(["run", "plan.yaml"]).exit_on_end

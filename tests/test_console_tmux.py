@@ -161,7 +161,7 @@ UUID_PLAN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("width, height", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40), (200, 60)])
 def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(tmp_path, width, height):
     tmux = ensure_tmux()
     (tmp_path / "plan.yaml").write_text(UUID_PLAN)

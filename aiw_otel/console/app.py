@@ -53,7 +53,7 @@ from aiw_otel.console.steplog import filtered
 from aiw_otel.console.style import LIVE_STATES
 from aiw_otel.console.terminal import keys_mode
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
-from aiw_otel.runview import RunView
+from aiw_otel.runview import LogLine, RunView
 from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
 
 #: Redraws for run updates are at least this far apart (keys redraw at once).
@@ -94,6 +94,8 @@ class ConsoleApp:
         #: Rows the log panel is scrolled up from its newest line, and the step it was scrolled in.
         self._scroll = 0
         self._scrolled_step: str | None = None
+        #: The newest log line of the panel at the last frame (to keep a scrolled view in place).
+        self._newest: LogLine | None = None
         #: The run ended and the console holds until q.
         self._ended = False
         self._quit = False
@@ -207,9 +209,13 @@ class ConsoleApp:
         self._run_changed.clear()
         view = self._view = self._relay.snapshot()
         shown = shown_step(view, self._selected)
+        lines = filtered(shown.logs if shown is not None else view.general_logs, self._filter)
         if shown is None or shown.step_id != self._scrolled_step:  # another step: from its newest line
             self._scroll = 0
             self._scrolled_step = shown.step_id if shown else None
+        elif self._scroll and self._newest is not None:  # scrolled up: the lines read stay where they are
+            self._scroll += _newer_than(lines, self._newest)
+        self._newest = lines[-1] if lines else None
         return self._screen.update(view, now_ns=time.time_ns(), selected=self._selected, prompt=self._prompt(view),
                                    reply=self._reply, cursor=self._cursor, filter=self._filter, scroll=self._scroll)
 
@@ -437,6 +443,14 @@ class ConsoleApp:
             self._armed_until = 0.0
             if self._reply.message == CONFIRM_MESSAGE:
                 self._show("", "info")
+
+
+def _newer_than(lines: tuple[LogLine, ...], newest: LogLine) -> int:
+    """How many of `lines` came after `newest` (0 if it is not among the last ones any more)."""
+    for back, line in enumerate(reversed(lines[-256:])):
+        if line == newest:
+            return back
+    return 0
 
 
 def _refs(view: RunView) -> list[StepRef]:
