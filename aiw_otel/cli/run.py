@@ -156,12 +156,7 @@ def _live(args: argparse.Namespace) -> bool:
 
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
-    from aiw_otel.processors.state_tracker import StateTracker
-    from aiw_otel.runner.engine import Engine, RunOptions
-    from aiw_otel.runner.plan_loader import load_plan
-    from aiw_otel.setup import configure
-
-    with ExitStack() as stack:
+    with ExitStack() as stack:  # nothing heavy imported before the first frame
         starting = None
         if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
             from aiw_otel.console.starting import starting_screen

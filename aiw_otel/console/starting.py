@@ -47,7 +47,7 @@ def starting_screen(console: Console | None = None, input_fd: int | None = None)
         try:
             screen = Screen()
             screen.update(RunView(state="Starting"), now_ns=time.time_ns(), prompt=Prompt(hint=STARTING_HINT))
-            console.print(screen.frame, height=console.height, end="")
+            console.update_screen(screen.frame)  # in place, like Live: a print's last line break would scroll it
             console.file.flush()
             yield starting
         finally:
