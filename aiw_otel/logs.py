@@ -123,15 +123,26 @@ class LogEmitter:
         )
 
 
+#: Name prefixes of the threads telemetry itself runs: our sink queues, bounded flush/shutdown calls,
+#: metric exports and compressors, the SDK's periodic metric reader and batch processors (not the
+#: engine's or the control socket's threads: what they log belongs to the run).
+TELEMETRY_THREADS = ("aiw-otel-sink-", "aiw-otel-bounded-call", "aiw-otel-metrics-now", "aiw-otel-gzip-",
+                     "OtelPeriodicExportingMetricReader", "OtelBatch")
+
+
 class _BridgeFilter(logging.Filter):
     """Skips mirrored LogMessages (already in OTel) and the SDK's own complaints, tags `aiw.<component>` records.
 
     An exporter that fails logs about it; bridging that back into the pipeline would feed the
     failing sink more records about its failure. TelemetryHealth reports those failures instead.
+    The same holds for what telemetry's own threads log through other libraries (urllib3's
+    "Starting new HTTP connection" while an OTLP exporter sends): exporting must not make records.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, _MIRROR_MARK, False) or record.name.startswith("opentelemetry"):
+            return False
+        if (record.threadName or "").startswith(TELEMETRY_THREADS):
             return False
         name = record.name
         if name.startswith(STDLIB_PREFIX):

@@ -99,7 +99,7 @@ def naive_layout(view: RunView, now_ns: int) -> RenderableType:
 def uncached_layout(view: RunView, now_ns: int) -> RenderableType:
     step = shown_step(view, None)
     return Frame(Header.of(view, now_ns), Overview.of(view, step.step_id if step else None, now_ns),
-                         StepLog.of(view, step, pinned=False, overlay=(), now_ns=now_ns), StatusBar.of(view), Prompt())
+                         StepLog.of(view, step, pinned=False, now_ns=now_ns), StatusBar.of(view), Prompt())
 
 
 def cached_frames() -> Callable[[RunView, int], RenderableType]:

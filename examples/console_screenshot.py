@@ -3,8 +3,9 @@
     python examples/console_screenshot.py
 
 It runs the bundled demo plan (replayed AI, real files and commands) with the state tracker the
-console uses, then draws one frame with Rich's recorder: what the terminal shows near the end of a
-run, with the failed step selected.
+console uses, then draws one frame with Rich's recorder: what the terminal shows when the run has
+ended and the console holds ("press q to quit"), the overview's cursor moved to the failed step and
+Enter pressed on it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from rich.console import Console
 
 import aiw_otel
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+from aiw_otel.console.prompt import Prompt
+from aiw_otel.console.reply import Reply
 from aiw_otel.console.screen import Screen
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.cli.run import DEMO_PLAN
@@ -40,7 +43,10 @@ def main() -> None:
         telemetry.shutdown()
     console = Console(record=True, width=160, height=36, file=open("/dev/null", "w"), force_terminal=True)
     screen = Screen()
-    screen.update(tracker.snapshot(), now_ns=time.time_ns(), selected="publish_package")
+    view = tracker.snapshot()
+    end = f"run {view.state} — press q to quit"  # as the console says it when it holds at the end
+    screen.update(view, now_ns=time.time_ns(), selected="publish_package", cursor="publish_package",
+                  prompt=Prompt(hint=end, hint_style="bold red"), reply=Reply(end, "error"))
     console.print(screen.frame, height=36)
     OUTPUT.parent.mkdir(exist_ok=True)
     console.save_svg(str(OUTPUT), title="aiw-otel demo")

@@ -31,7 +31,12 @@ def process_state(pid: int) -> str | None:
 
 
 def process_with(marker: str, *, shells: bool = True) -> int | None:
-    """The pid of a process whose command line holds `marker` (never the runner or tmux itself)."""
+    """The pid of a process whose command line holds `marker` (never the runner or tmux itself).
+
+    The topmost one: a shell running a loop forks children that carry its command line until they
+    exec (`sleep`), and such a child, gone a moment later, must not be mistaken for the command.
+    """
+    found: dict[int, str] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -43,8 +48,19 @@ def process_with(marker: str, *, shells: bool = True) -> int | None:
             continue
         if not shells and cmdline.startswith("/bin/sh"):
             continue
-        return int(entry)
+        found[int(entry)] = cmdline
+    for pid in sorted(found):
+        if _parent_of(pid) not in found:
+            return pid
     return None
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def pid_of(marker: str, seconds: float = DEADLINE_S) -> int:

@@ -126,7 +126,7 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     warning = LogLine(NOW, "WARN", "ai_service", "rate limited \x1b[31mred\x1b[0m\nsecond line", "s1")
     shown = step("s1", "Running", actions=actions, logs=(*logs, warning), input_tokens=120, output_tokens=40,
                  cost_usd=0.002)
-    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: s1 Running 120 in / 40 out $0.0020" in text
     assert "✔ chat gpt-4o-mini  2.0 s  in 120 / out 40 tokens" in text
@@ -138,13 +138,10 @@ def test_the_step_panel_lists_actions_as_they_run_and_finish_then_the_latest_log
     assert len(text.splitlines()) == 20
 
 
-def test_the_step_panel_shows_general_logs_before_any_step_and_a_long_reply_over_them():
+def test_the_step_panel_shows_general_logs_before_any_step():
     view = RunView(general_logs=(LogLine(NOW, "INFO", "runner", "Plan 'demo' has 2 steps."),))
-    text, _ = render(StepLog.of(view, None, pinned=False, overlay=(), now_ns=NOW), height=8)
+    text, _ = render(StepLog.of(view, None, pinned=False, now_ns=NOW), height=8)
     assert "General Logs" in text and "Plan 'demo' has 2 steps." in text
-    text, _ = render(StepLog.of(view, None, pinned=False, overlay=("commands:", "  pause  pause it"), now_ns=NOW),
-                     height=8)
-    assert "Reply" in text and "  pause  pause it" in text and "Esc to close" in text
 
 
 def test_the_status_bar_counts_states_and_sums_tokens_cost_and_drops():
@@ -161,11 +158,13 @@ def test_the_status_bar_counts_states_and_sums_tokens_cost_and_drops():
     assert all(len(line) <= 80 for line in narrow.splitlines())
 
 
-def test_the_prompt_shows_the_typed_line_its_cursor_and_the_last_reply():
-    text, lines = render(Prompt("pause", 2, "cannot pause: the run is already paused", "error"), width=60)
-    assert "> pause" in text and "cannot pause: the run is already paused" in text
+def test_the_prompt_shows_the_typed_line_its_cursor_and_the_keys_that_act():
+    text, lines = render(Prompt("pause", 2, "↑↓/jk select", "dim"), width=60)
+    assert "> pause" in text and "↑↓/jk select" in text
     assert style_of(lines, "u") == "reverse"  # the character under the cursor
-    assert style_of(lines, "cannot pause") == "red"
+    assert style_of(lines, "jk select") == "dim"
+    text, _ = render(Prompt("/twine", 6), width=60)
+    assert "Filter" in text and "> /twine" in text
     long_line = "context " + "x" * 100 + "END"
     text, _ = render(Prompt(long_line, len(long_line)), width=40)
     assert "END" in text and "context" not in text  # scrolled to keep the cursor in view
@@ -548,7 +547,7 @@ def test_a_failed_commands_last_output_lines_are_shown_under_it_and_a_retry_is_y
         ActionLine(3, "chat gpt-4o-mini", "ai", NOW - 2 * SECOND, NOW - SECOND, True, "cancelled", "cancelled"),
     )
     shown = step("publish", "Failed", actions=actions, name="Publish greet", error="output artifact(s) not produced")
-    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, overlay=(), now_ns=NOW),
+    text, lines = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW),
                          width=100, height=20)
     assert "Logs for Step: Publish greet Failed" in text
     assert "↻ chat gpt-4o-mini  1.0 s  retried after RateLimitError" in text
@@ -582,3 +581,253 @@ def test_the_tracker_carries_names_failed_output_retries_cancels_and_context_tex
                                                                ("building", "stderr: No module named twine"))
     assert (cancelled.outcome, cancelled.summary) == ("cancelled", "cancelled")
     assert any(line.message == "User added context: 'use British spelling'." for line in view.general_logs)
+
+
+# -- issue 11: the reply area, navigation, holding at the end, width by need ------------------------
+from aiw_otel.console.app import KEYS_HELP  # noqa: E402
+from aiw_otel.console.overview import USAGE_SCREEN  # noqa: E402
+from aiw_otel.console.reply import Reply  # noqa: E402
+
+SIZES = [(80, 24), (120, 40), (200, 60)]
+REFUSAL = ("cannot resume: the run is not paused (it is Running); resume only continues a run that pause or the "
+           "socket's pause stopped, so there is nothing to resume right now — END")
+
+
+def nav_view(state: str = "Running") -> RunView:
+    logs = tuple(LogLine(NOW, "ERROR" if i % 10 == 7 else "INFO", "execution_engine", f"s2 line {i:02d}", "s2")
+                 for i in range(60))
+    return RunView("nav", state=state, started_ns=NOW - SECOND,
+                   steps=(step("s1", "Completed", ended_ns=NOW, logs=(LogLine(NOW, "INFO", "x", "s1 only line", "s1"),)),
+                          step("s2", "Running" if state == "Running" else state, logs=logs),
+                          step("s3")))
+
+
+def screen_text(screen: Screen, width: int, height: int) -> tuple[str, list[list[Segment]]]:
+    text, lines = render(screen.frame, width=width, height=height)
+    rows = text.splitlines()
+    assert len(rows) == height and all(len(row) == width for row in rows)  # nothing overflows, nothing missing
+    return text, lines
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_a_reply_is_shown_whole_in_its_own_area_at_every_size(width, height):
+    screen = Screen()
+    screen.update(nav_view(), now_ns=NOW, reply=Reply(REFUSAL, "error"))
+    text, lines = screen_text(screen, width, height)
+    words = " ".join(text.replace("│", " ").split())
+    assert REFUSAL in words  # every word, in order: wrapped, never cut at a border
+    assert "Reply" in text and "Esc to close" in text
+    assert style_of(lines, "cannot resume") == "red"
+    from aiw_otel.control.relay import COMMANDS
+
+    help_text = "commands:\n" + "\n".join(f"  {u:<18} {m}" for u, m in COMMANDS.items()) + "\n" + KEYS_HELP  # as `help`
+    screen.update(nav_view(), now_ns=NOW, reply=Reply(help_text, "ok"))
+    text, _ = screen_text(screen, width, height)
+    for line in help_text.splitlines():
+        assert " ".join(line.split()) in " ".join(text.replace("│", " ").split())
+    screen.update(nav_view(), now_ns=NOW)  # no reply: no area, the panels get the rows back
+    text, _ = screen_text(screen, width, height)
+    assert "Reply" not in text
+
+
+@pytest.mark.parametrize("width,height", SIZES)
+def test_the_cursor_row_the_filter_and_the_scroll_are_drawn_at_every_size(width, height):
+    screen = Screen()
+    screen.update(nav_view(), now_ns=NOW, cursor="s1", selected="s2", filter="line 4", scroll=0)
+    text, lines = screen_text(screen, width, height)
+    assert "reverse" in style_of(lines, "s1 ")  # the cursor's row
+    assert "s2 line 49" in text and "s2 line 39" not in text and "s2 line 50" not in text
+    assert "/line 4 (10)" in text and "pinned" in text
+    screen.update(nav_view(), now_ns=NOW, selected="s2", scroll=10)
+    text, _ = screen_text(screen, width, height)
+    assert "s2 line 49" in text and "s2 line 59" not in text  # up from the newest (at most to the oldest)
+    assert "newer" in text and ("↓10 newer" in text) == (height < 60) and ("older" in text) == (height < 60)
+
+
+def test_a_filter_by_level_keeps_only_that_levels_lines():
+    shown = nav_view().steps[1]
+    text, _ = render(StepLog.of(nav_view(), shown, pinned=False, now_ns=NOW, filter="error"), width=100, height=12)
+    assert "s2 line 07" in text and "s2 line 57" in text and "s2 line 08" not in text
+
+
+@pytest.mark.parametrize("width", [80, 100, 119, 120, 160, 200])
+def test_the_overview_takes_what_its_columns_need_and_tokens_show_from_120_columns(width):
+    screen = Screen()
+    steps = tuple(step(f"step_{i}", "Completed", ended_ns=NOW, input_tokens=1000, output_tokens=500,
+                       cost_usd=0.01, description=f"Step {i} writes a module and checks it compiles")
+                  for i in range(3))
+    screen.update(RunView("w", state="Running", steps=steps), now_ns=NOW)
+    text, _ = screen_text(screen, width, 24)
+    assert ("Tokens" in text and "$0.0100" in text) == (width >= USAGE_SCREEN)
+    overview_width = text.splitlines()[3].index("╮") + 1
+    assert overview_width <= max(40, width // 2)
+    if width >= 200:  # room for the whole description, and not more: the rest is the logs'
+        assert "Step 2 writes a module and checks it compiles" in text
+        assert overview_width < width // 2
+
+
+def test_the_key_decoder_knows_paging_home_end_and_history_keys():
+    decoder = KeyDecoder()
+    assert decoder.feed(b"\x1b[5~\x1b[6~\x1b[1~\x1b[4~\x1b[H\x1b[F\x10\x0e") == [
+        Key.PAGE_UP, Key.PAGE_DOWN, Key.HOME, Key.END, Key.HOME, Key.END, Key.HISTORY_PREVIOUS, Key.HISTORY_NEXT]
+
+
+class ViewRelay(FakeRelay):
+    """A relay whose run is a fixed view (set `view` to change it)."""
+
+    def __init__(self, view: RunView) -> None:
+        super().__init__(StateTracker())
+        self.view = view
+        self.snapshot = lambda: self.view
+
+
+@pytest.fixture
+def nav_app() -> Iterator[tuple[Running, ViewRelay, threading.Event]]:
+    relay = ViewRelay(nav_view())
+    read_fd, write_fd = os.pipe()
+    console = Console(file=io.StringIO(), force_terminal=True, width=120, height=30, record=True)
+    app = ConsoleApp(relay, console=console, input_fd=read_fd)
+    stop = threading.Event()
+    thread = threading.Thread(target=app.run, args=(stop,), kwargs={"hold": True}, daemon=True)
+    thread.start()
+    yield Running(app, write_fd, console), relay, stop
+    stop.set()
+    until(lambda: app._ended or not thread.is_alive(), "the console holding")
+    app.interrupt()  # Ctrl-C leaves a held console
+    thread.join(5)
+    assert not thread.is_alive()
+    os.close(write_fd)
+    os.close(read_fd)
+
+
+def test_arrows_and_jk_move_the_cursor_and_enter_shows_that_step(nav_app):
+    running, relay, _ = nav_app
+    running.type("k")  # from the step shown (the running s2) up to s1
+    until(lambda: running.app.cursor == "s1", "the cursor on s1")
+    running.type(b"\x1b[B\x1b[B\x1b[B")  # down past the end stays on the last step
+    until(lambda: running.app.cursor == "s3", "the cursor on s3")
+    running.type(b"\x1b[Aj" + b"k")
+    until(lambda: running.app.cursor == "s2", "the cursor back on s2")
+    running.type(b"k\r")
+    until(lambda: running.app.selected == "s1", "Enter showed s1")
+    assert relay.calls == [("details s1", "console")]  # recorded like a typed `details`
+    until(lambda: "s1 only line" in running.console.export_text(clear=False), "s1's log drawn")
+    running.type(b"\x1b")
+    until(lambda: running.app.selected is None and running.app.cursor is None, "Esc follows the active step")
+
+
+def test_keys_typed_into_a_command_are_not_taken_for_navigation(nav_app):
+    running, relay, _ = nav_app
+    running.type("details jk\x1b[A")  # j, k and Up edit or walk the history while a line is typed
+    until(lambda: running.app.typed == "details jk", "typed as text")
+    assert running.app.cursor is None
+    running.type(b"\x15pause\r")
+    until(lambda: relay.calls == [("pause", "console")], "pause sent")
+    running.type(b"\x10")  # Ctrl-P on an empty line: the history
+    until(lambda: running.app.typed == "pause", "history recalled")
+    running.type(b"\x15\x1b[A")  # Up on an empty line: the cursor
+    until(lambda: running.app.cursor == "s1", "Up moved the cursor")
+    running.type("q")
+    until(lambda: "q quits once the run has ended" in running.app.notice, "q refused while the run goes on")
+
+
+def test_page_keys_scroll_the_log_panel_and_home_end_go_to_the_ends(nav_app):
+    running, _, _ = nav_app
+    running.type(b"\x1b[5~")
+    until(lambda: running.app.scroll > 0, "scrolled up")
+    until(lambda: "newer" in running.console.export_text(clear=False), "the scroll shown")
+    running.type(b"\x1b[6~\x1b[6~")
+    until(lambda: running.app.scroll == 0, "back at the newest")
+    running.type(b"\x1b[1~")
+    until(lambda: "s2 line 00" in running.console.export_text(clear=False), "Home: the oldest line")
+    running.type(b"\x1b[4~")
+    until(lambda: running.app.scroll == 0, "End: the newest")
+
+
+def test_slash_filters_the_log_lines_as_typed_enter_keeps_it_esc_clears_it(nav_app):
+    running, relay, _ = nav_app
+    running.type("/line 3")
+    until(lambda: running.app.filter == "line 3", "filtering as typed")
+    until(lambda: "/line 3 (10)" in running.console.export_text(clear=False), "the filter drawn")
+    running.type("\r")
+    until(lambda: running.app.typed == "" and running.app.filter == "line 3", "Enter keeps the filter")
+    assert relay.calls == []  # a filter is no command
+    running.type(b"\x1b")
+    until(lambda: running.app.filter == "", "Esc cleared it")
+    running.type(b"/xyz\x7f\x7f\x7f\x7f")  # erasing the / leaves the filter
+    until(lambda: running.app.typed == "" and running.app.filter == "", "no filter left")
+
+
+def test_at_the_end_the_console_holds_until_q(nav_app):
+    running, relay, stop = nav_app
+    relay.view = nav_view("Failed")
+    stop.set()
+    until(lambda: running.app.notice == "run Failed — press q to quit", "the end said")
+    until(lambda: "press q to quit" in running.console.export_text(clear=False), "drawn")
+    running.type("j")  # navigation still works
+    until(lambda: running.app.cursor is not None, "the cursor moved after the end")
+    chosen = running.app.cursor
+    running.type("\r")
+    until(lambda: running.app.selected == chosen, "a step looked at after the end")
+    running.type("q")
+    until(lambda: running.app._quit, "q quits")
+
+
+def test_without_hold_the_console_returns_when_the_run_ends():
+    relay = ViewRelay(nav_view("Completed"))
+    read_fd, write_fd = os.pipe()
+    app = ConsoleApp(relay, console=Console(file=io.StringIO(), force_terminal=True, width=80, height=24),
+                     input_fd=read_fd)
+    stop = threading.Event()
+    stop.set()
+    try:
+        app.run(stop)  # --exit-on-end: returns at once
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+    assert app.notice == ""
+
+
+def test_the_starting_frame_takes_the_screen_at_once_and_hands_it_over():
+    from aiw_otel.console.starting import starting_screen
+
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=80, height=24)
+    read_fd, write_fd = os.pipe()
+    try:
+        with starting_screen(console, input_fd=read_fd) as starting:
+            drawn = output.getvalue()
+            assert "\x1b[?1049h" in drawn and "Starting" in drawn and "keys typed now are kept" in drawn
+            starting.hand_over()
+        assert "\x1b[?1049l" not in output.getvalue()  # the console leaves the alternate screen itself
+        with pytest.raises(RuntimeError), starting_screen(console, input_fd=read_fd):
+            raise RuntimeError("a plan that does not load")
+        assert "\x1b[?1049l" in output.getvalue()  # an error while loading: the normal screen back
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+def test_a_scrolled_log_panel_stays_in_place_while_new_lines_arrive(nav_app):
+    running, relay, _ = nav_app
+    running.type(b"\x1b[5~")
+    until(lambda: running.app.scroll > 0, "scrolled up")
+    before = running.app.scroll
+    view = nav_view()
+    more = tuple(LogLine(NOW, "INFO", "x", f"s2 new {i}", "s2") for i in range(5))
+    s2 = view.steps[1]
+    relay.view = RunView("nav", state="Running", started_ns=view.started_ns,
+                         steps=(view.steps[0], StepView(**{**s2.__dict__, "logs": s2.logs + more}), view.steps[2]))
+    running.app._run_changed.set()
+    running.app.select_step(None)  # a wake-up: the loop looks at the run again
+    until(lambda: running.app.scroll == before + 5, "the scroll moved with the new lines")
+    running.type(b"\x1b[4~")
+    until(lambda: running.app.scroll == 0, "End: following the newest again")
+
+
+def test_run_and_demo_take_exit_on_end():
+    from aiw_otel.cli import build_parser
+
+    parser = build_parser(["demo"])
+    assert parser.parse_args(["demo", "--exit-on-end"]).exit_on_end
+    assert not parser.parse_args(["run", "plan.yaml"]).exit_on_end

@@ -94,13 +94,13 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
     pane = Pane(tmux, name)
     try:
         pane.wait_for("Plan: tmux-test")
-        shell = until(lambda: process_with("while [ ! -f go ]"), "the waiting command", 30)
+        shell = until(lambda: process_with("marker-wait-4711"), "the waiting command", 30)  # not another run's
 
         pane.type("pause")
         pane.wait_for("Paused")
-        until(lambda: process_state(shell) == "T", "the command stopped (state T)")
+        until(lambda: process_state(shell) == "T", f"the command stopped (state T)\n{pane.screen()}")
         pane.type("resume")
-        until(lambda: process_state(shell) in ("S", "R"), "the command running again")
+        until(lambda: process_state(shell) in ("S", "R"), f"the command running again\n{pane.screen()}")
 
         pane.type("context use British spelling")
         (workspace / "go").write_text("")
@@ -113,7 +113,16 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
         pane.type("resume")  # invalid now: a clear message, no crash
         pane.wait_for("not paused")
 
+        pane.type("help")  # a long reply, whole in the reply area (not cut in a border)
+        screen = pane.wait_for("Ctrl-C twice: cancel")
+        assert "suspend the running command and hold the next AI call" in screen
+        pane.keys("Escape")
+        until(lambda: "Ctrl-C twice: cancel" not in pane.screen(), "Esc closed the reply")
+
         pane.type("cancel")
+        pane.wait_for("run Cancelled — press q to quit", 60)  # the console holds at the end
+        assert "EXIT=" not in pane.screen()
+        pane.keys("q")
         pane.wait_for("EXIT=3", 60)
         assert process_state(sleeper) is None
         with pytest.raises(ProcessLookupError):
@@ -152,7 +161,7 @@ UUID_PLAN = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("width, height", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("width, height", [(80, 24), (120, 40), (200, 60)])
 def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(tmp_path, width, height):
     tmux = ensure_tmux()
     (tmp_path / "plan.yaml").write_text(UUID_PLAN)
@@ -179,7 +188,26 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Enter")
         pane.wait_for("Logs for Step: write_module")
         pane.wait_for("✔ sleep 0.3")
+        pane.keys("Escape")  # follow the active step again
         (workspace / "go").write_text("")
+        pane.wait_for("run Failed — press q to quit", 60)  # the console holds: look at what failed
+
+        # the arrows move a cursor in the overview (the line is empty), Enter shows that step
+        pane.keys("Up")
+        pane.keys("Up")
+        pane.keys("Enter")
+        pane.wait_for("Logs for Step: write_module")
+        pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
+        screen = pane.wait_for("Logs for Step: …0003")
+        assert "No module named twine" in screen
+        # `/` filters the log lines as typed; Esc clears the filter
+        pane.keys("-l", "/starting")
+        screen = pane.wait_for("/starting (1)")
+        assert "Filter" in screen
+        pane.keys("Enter")
+        pane.keys("Escape")
+        until(lambda: "/starting" not in pane.screen(), "Esc cleared the filter")
+        pane.keys("q")
         screen = pane.wait_for("EXIT=1", 60)
         assert "No module named twine" in screen  # the final summary says why the step failed
     finally:

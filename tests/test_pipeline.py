@@ -213,6 +213,23 @@ def test_stdlib_records_are_bridged_with_extra_fields_and_levels(capture):
     assert "file debug from stdlib: below INFO" not in records
 
 
+def test_what_telemetrys_own_threads_log_is_not_bridged_back(capture):
+    """An exporter's HTTP client logs ("Starting new HTTP connection") on the sink's thread:
+    bridged, exporting would make records (and one run's records would land in another's files)."""
+    import threading
+
+    cap = capture()
+    from_sink = threading.Thread(target=lambda: logging.getLogger("urllib3.connectionpool").warning("from a sink"),
+                                 name="aiw-otel-sink-otlp-traces")
+    from_work = threading.Thread(target=lambda: logging.getLogger("urllib3.connectionpool").warning("from the run"),
+                                 name="aiw-otel-engine")
+    for thread in (from_sink, from_work):
+        thread.start()
+        thread.join()
+    bodies = [r.body for r in cap.logs()]
+    assert "from the run" in bodies and "from a sink" not in bodies
+
+
 def test_seed_logging_config_handlers_receive_log_messages(capture, tmp_path, monkeypatch):
     from aiw_otel.config_yaml import config_from_text
 

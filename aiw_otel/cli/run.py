@@ -16,9 +16,10 @@ import signal
 import sys
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
@@ -26,6 +27,7 @@ from aiw_otel.runner.plan import PROVIDERS
 
 if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the engine
     from aiw_otel.cli.output import Commands
+    from aiw_otel.console.starting import Starting
     from aiw_otel.control.relay import ControlRelay
     from aiw_otel.control.socket_server import ControlServer
     from aiw_otel.processors.state_tracker import StateTracker
@@ -63,6 +65,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-fast", action="store_true", help="skip the remaining steps after a failure")
     parser.add_argument("--no-console", action="store_true",
                         help="no live display: a plain line per finished span and log record (INFO and above)")
+    parser.add_argument("--exit-on-end", action="store_true",
+                        help="the live console closes when the run ends (default: it holds until q is pressed)")
     parser.add_argument("--prometheus-port", metavar="N", type=_port,
                         help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
                              "the host is the config's or $OTEL_EXPORTER_PROMETHEUS_HOST)")
@@ -168,6 +172,17 @@ def _live(args: argparse.Namespace) -> bool:
 
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
+    with ExitStack() as stack:  # nothing heavy imported before the first frame
+        starting = None
+        if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
+            from aiw_otel.console.starting import starting_screen
+
+            starting = stack.enter_context(starting_screen())
+            stack.enter_context(_deferred_lines())
+        return _load_and_run(plan_path, args, provider, starting)
+
+
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -194,7 +209,11 @@ def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) ->
     if metrics_url is not None:
         _say(f"aiw-otel: metrics at {metrics_url}")
     try:
-        state = _run_with_console(engine, tracker, relay) if _live(args) else _run_until_done(engine, relay)
+        if starting is not None:
+            starting.hand_over()
+            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
+        else:
+            state = _run_until_done(engine, relay)
         if metrics_url is not None:
             _linger(metrics_url, state, settings.sinks.prometheus.linger_s)
         telemetry.shutdown()
@@ -215,9 +234,36 @@ def _shown(telemetry: Telemetry, text: str) -> str:
     return safe_line(telemetry.redactor.redact_text(text) if telemetry.redactor is not None else text)
 
 
+#: Lines said while the console holds the screen, printed when it lets go (None: print at once).
+_DEFERRED: list[str] | None = None
+
+
+@contextmanager
+def _deferred_lines() -> Iterator[None]:
+    """While the console (or its starting frame) holds the screen, a line printed would tear it:
+    keep the lines, and print them to the scrollback once it has let go."""
+    global _DEFERRED
+    _DEFERRED = []
+    try:
+        yield
+    finally:
+        _say_deferred()
+
+
+def _say_deferred() -> None:
+    """The lines kept while the screen was held, now (once)."""
+    global _DEFERRED
+    lines, _DEFERRED = _DEFERRED or [], None
+    for line in lines:
+        _say(line)
+
+
 def _say(line: str) -> None:
     """A line on stdout; a reader that went away (`aiw-otel run ... | head`) is no error, and the
     run goes on to its end and its exit code. Later output goes nowhere."""
+    if _DEFERRED is not None:
+        _DEFERRED.append(line)
+        return
     try:
         print(line, flush=True)
     except BrokenPipeError:
@@ -320,8 +366,9 @@ def _run_until_done(engine: Engine, relay: ControlRelay) -> State:
     return worker.result()
 
 
-def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay) -> State:
-    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes).
+def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True) -> State:
+    """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes); with
+    `hold`, it stays after the run until q, so the user can look at what failed.
 
     While it runs, telemetry's health reports go into the run's view (the console's status bar)
     instead of stderr."""
@@ -332,8 +379,9 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
     try:
-        ConsoleApp(relay).run(worker.done)
+        ConsoleApp(relay).run(worker.done, hold=hold)
     finally:
+        _say_deferred()  # the console let go of the screen: what was said before it, first
         engine.telemetry.health.set_reporter(None)
         signal.signal(signal.SIGTERM, previous)
     state = worker.result()

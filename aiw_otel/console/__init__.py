@@ -16,8 +16,11 @@ Wiring for `aiw-otel run` / `demo`, when `is_interactive()` (otherwise keep the 
 
     worker = threading.Thread(target=work, name="aiw-otel-engine", daemon=True)
     worker.start()
-    ConsoleApp(relay).run(stop)                               # on the main thread; returns when stop is set
-    worker.join()
+    ConsoleApp(relay).run(stop, hold=True)                    # on the main thread; returns when stop is set
+    worker.join()                                             # (with hold: once q is pressed after that)
+
+The CLI takes the terminal before any of this (`starting.starting_screen()`: a first frame within
+~300 ms, keys kept, not echoed) and hands it to the ConsoleApp.
 
 On the main thread `run()` takes SIGINT for the duration and turns it into the double press (the
 first Ctrl-C asks, a second within 3 s submits `cancel`), redraws at once on SIGWINCH, and

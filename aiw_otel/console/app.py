@@ -10,8 +10,18 @@ touches the engine or the state tracker, and prints nothing (a print would tear 
 `details STEP` is submitted like every command (so it is recorded, and the relay may refuse it),
 and then handled here: the console checks the step against what it shows (an unknown one gets a
 clear answer) and switches its log panel to it; `details` alone, or Esc, follows the active step
-again. So the relay needs no way back into the console. A reply of several lines (help) takes
-over the log panel until Esc or the next command.
+again. So the relay needs no way back into the console. Every reply (help, a refusal, a
+confirmation) goes to the reply area, whole, until Esc or the next command.
+
+Navigation, as in k9s and lazygit, acts when the command line is empty (no command starts with
+j, k, q or /, so typing a command is never taken for navigation): Up/Down or j/k move a cursor in
+the overview, Enter shows the cursor's step (as `details` does), PgUp/PgDn and Home/End scroll
+its log lines, `/` starts a filter typed on the command line (live; Enter keeps it), and Esc
+steps back one level: the reply, then the filter, then the pinned step (following the active one
+again). While a line is typed, the keys edit it (Up/Down walk the history; Ctrl-P/Ctrl-N always do).
+
+When the run ends the loop holds (`run(stop, hold=True)`) with "run Completed — press q to quit"
+and the same keys, so a failed step can be looked at; q (or Ctrl-C, or the end of input) leaves.
 
 Ctrl-C: in cbreak mode the terminal still sends SIGINT. Run on the main thread, `run()` installs a
 handler that only calls `interrupt()`, so no KeyboardInterrupt tears a frame; run elsewhere, the
@@ -37,11 +47,13 @@ from rich.live import Live
 from aiw_otel.console.editor import LineEditor
 from aiw_otel.console.keys import Key, KeyDecoder, Keystroke
 from aiw_otel.console.prompt import Prompt
-from aiw_otel.console.screen import Screen
+from aiw_otel.console.reply import Reply as ReplyArea
+from aiw_otel.console.screen import Screen, shown_step
+from aiw_otel.console.steplog import filtered
 from aiw_otel.console.style import LIVE_STATES
 from aiw_otel.console.terminal import keys_mode
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
-from aiw_otel.runview import RunView
+from aiw_otel.runview import LogLine, RunView
 from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
 
 #: Redraws for run updates are at least this far apart (keys redraw at once).
@@ -52,6 +64,16 @@ POLL_S = 0.05
 CONFIRM_S = 3.0
 CONFIRM_MESSAGE = "Press Ctrl-C again (or type cancel) to cancel the run"
 SOURCE = "console"
+#: What `help` adds to the relay's list of commands: the keys of this console.
+KEYS_HELP = """keys, with the command line empty:
+  j/k or Up/Down  move the cursor    Enter  show that step's logs
+  PgUp/PgDn Home/End  scroll them    /TEXT  keep lines with TEXT (/error)
+  Esc  back (reply, filter, step)    q      quit once the run has ended
+typing: Tab completes, Up/Down or Ctrl-P/N: history, Ctrl-C twice: cancel"""
+#: The keys that act now, under the command line.
+HINT_KEYS = "↑↓/jk select · Enter details · PgUp/PgDn scroll · / filter · help"
+HINT_FILTER = "filtering the log lines as you type · Enter keeps it · Esc clears it"
+_END_TONES = {"Completed": "ok", "Failed": "error"}
 
 
 class ConsoleApp:
@@ -62,9 +84,21 @@ class ConsoleApp:
         self._screen = Screen()
         self._editor = LineEditor()
         self._keys = KeyDecoder()
-        self._notice = ("", "info")
-        self._overlay: tuple[str, ...] = ()
+        self._reply = ReplyArea()
         self._selected: str | None = None
+        #: The overview's cursor (a step id), moved with the arrows or j/k.
+        self._cursor: str | None = None
+        #: Log lines shown: those holding this text; `_filtering` while it is being typed.
+        self._filter = ""
+        self._filtering = False
+        #: Rows the log panel is scrolled up from its newest line, and the step it was scrolled in.
+        self._scroll = 0
+        self._scrolled_step: str | None = None
+        #: The newest log line of the panel at the last frame (to keep a scrolled view in place).
+        self._newest: LogLine | None = None
+        #: The run ended and the console holds until q.
+        self._ended = False
+        self._quit = False
         self._view = RunView()
         #: Ctrl-C presses (monotonic times), appended from a signal handler or another thread.
         self._presses: collections.deque[float] = collections.deque()
@@ -80,11 +114,24 @@ class ConsoleApp:
 
     @property
     def notice(self) -> str:
-        return self._notice[0]
+        """The reply shown (empty: none)."""
+        return self._reply.message
 
     @property
     def selected(self) -> str | None:
         return self._selected
+
+    @property
+    def cursor(self) -> str | None:
+        return self._cursor
+
+    @property
+    def filter(self) -> str:
+        return self._filter
+
+    @property
+    def scroll(self) -> int:
+        return self._scroll
 
     # -- any thread ---------------------------------------------------------------------------
     def interrupt(self) -> None:
@@ -99,8 +146,9 @@ class ConsoleApp:
         self._wake()
 
     # -- the UI thread --------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
-        """Draw and read keys until `stop` is set; the terminal is restored however this ends."""
+    def run(self, stop: threading.Event, hold: bool = False) -> None:
+        """Draw and read keys until `stop` is set (with `hold`, until q after that); the terminal is
+        restored however this ends."""
         wake_read, wake_write = os.pipe()
         os.set_blocking(wake_write, False)
         self._wake_fd = wake_write
@@ -114,19 +162,25 @@ class ConsoleApp:
                 self._update_screen()
                 live = stack.enter_context(Live(self._screen.frame, console=self._console, screen=True,
                                                 auto_refresh=False, redirect_stdout=False, redirect_stderr=False))
-                self._loop(live, stop, wake_read)
+                self._loop(live, stop, wake_read, hold)
         finally:
             unsubscribe()
             self._wake_fd = None
             os.close(wake_write)
             os.close(wake_read)
 
-    def _loop(self, live: Live, stop: threading.Event, wake_read: int) -> None:
+    def _loop(self, live: Live, stop: threading.Event, wake_read: int, hold: bool) -> None:
         watched = [wake_read, self._input_fd]
         size = self._console.size
         last_frame = time.monotonic()
         second = int(last_frame)
-        while not stop.is_set():
+        while not self._quit:
+            if stop.is_set() and not self._ended:
+                if not hold or self._input_fd not in watched:
+                    return
+                self._hold()
+            elif self._ended and self._input_fd not in watched:
+                return
             readable = select.select(watched, [], [], POLL_S)[0]
             if wake_read in readable:
                 os.read(wake_read, 512)
@@ -144,13 +198,38 @@ class ConsoleApp:
                 if self._update_screen() or resized:
                     live.refresh()
 
+    def _hold(self) -> None:
+        """The run is over: say so, and keep the screen until q."""
+        self._ended = True
+        state = self._relay.snapshot().state
+        self._show(f"run {state} — press q to quit", _END_TONES.get(state, "warn"))
+
     def _update_screen(self) -> bool:
         self._dirty = False
         self._run_changed.clear()
-        self._view = self._relay.snapshot()
-        prompt = Prompt(self._editor.text, self._editor.cursor, *self._notice)
-        return self._screen.update(self._view, now_ns=time.time_ns(), selected=self._selected,
-                                   overlay=self._overlay, prompt=prompt)
+        view = self._view = self._relay.snapshot()
+        shown = shown_step(view, self._selected)
+        lines = filtered(shown.logs if shown is not None else view.general_logs, self._filter)
+        if shown is None or shown.step_id != self._scrolled_step:  # another step: from its newest line
+            self._scroll = 0
+            self._scrolled_step = shown.step_id if shown else None
+        elif self._scroll and self._newest is not None:  # scrolled up: the lines read stay where they are
+            self._scroll += _newer_than(lines, self._newest)
+        self._newest = lines[-1] if lines else None
+        return self._screen.update(view, now_ns=time.time_ns(), selected=self._selected, prompt=self._prompt(view),
+                                   reply=self._reply, cursor=self._cursor, filter=self._filter, scroll=self._scroll)
+
+    def _prompt(self, view: RunView) -> Prompt:
+        editor = self._editor
+        if self._ended:
+            hint, style = f"run {view.state} — press q to quit", "bold " + ("green" if view.state == "Completed" else "red")
+        elif self._filtering:
+            hint, style = HINT_FILTER, "yellow"
+        elif not editor.text:
+            hint, style = HINT_KEYS, "dim"
+        else:
+            hint, style = "", "dim"
+        return Prompt(editor.text, editor.cursor, hint, style)
 
     def _wake(self) -> None:
         fd = self._wake_fd
@@ -176,20 +255,92 @@ class ConsoleApp:
         edits: dict[Key, Callable[[], None]] = {
             Key.BACKSPACE: editor.backspace, Key.LEFT: editor.left, Key.RIGHT: editor.right, Key.HOME: editor.home,
             Key.END: editor.end, Key.UP: editor.previous, Key.DOWN: editor.next, Key.CLEAR_LINE: editor.clear,
+            Key.HISTORY_PREVIOUS: editor.previous, Key.HISTORY_NEXT: editor.next,
             Key.ENTER: self._enter, Key.ESCAPE: self._escape, Key.INTERRUPT: self.interrupt, Key.TAB: self._complete,
+            Key.PAGE_UP: lambda: self._scroll_by(self._page()), Key.PAGE_DOWN: lambda: self._scroll_by(-self._page()),
+        }
+        #: With the command line empty, these keys navigate instead.
+        navigation: dict[Key, Callable[[], None]] = {
+            Key.UP: lambda: self._move(-1), Key.DOWN: lambda: self._move(1), Key.ENTER: self._open,
+            Key.HOME: lambda: self._scroll_by(1 << 30), Key.END: lambda: self._scroll_by(-(1 << 30)),
         }
         for key in keys:
             if isinstance(key, str):
-                editor.insert(key)
+                self._type(key)
+            elif key in navigation and not editor.text and not (key is Key.ENTER and self._cursor is None):
+                navigation[key]()
             else:
                 edits[key]()
+            self._follow_filter()
         self._dirty = True
 
+    def _type(self, text: str) -> None:
+        """Typed text: into the command line, but a navigation key when the line is empty."""
+        editor = self._editor
+        for index, char in enumerate(text):
+            if editor.text:
+                editor.insert(text[index:])
+                return
+            if char in "jk":
+                self._move(1 if char == "j" else -1)
+            elif char == "q":
+                self._q()
+            else:
+                editor.insert(char)
+
+    def _follow_filter(self) -> None:
+        """While `/TEXT` is typed the log lines are filtered by TEXT as it stands."""
+        text = self._editor.text
+        if text.startswith("/"):
+            if text[1:] != self._filter:
+                self._scroll = 0
+            self._filter, self._filtering = text[1:], True
+        elif self._filtering:  # the `/` was erased
+            self._filter, self._filtering = "", False
+
+    def _q(self) -> None:
+        if self._ended:
+            self._quit = True
+        else:
+            self._show("q quits once the run has ended: to end it now, type cancel (or press Ctrl-C twice)", "info")
+
+    def _move(self, delta: int) -> None:
+        """Move the overview's cursor; the first move starts from the step the log panel shows."""
+        steps = self._view.steps
+        if not steps:
+            return
+        ids = [s.step_id for s in steps]
+        if self._cursor in ids:
+            index = ids.index(self._cursor) + delta
+        else:
+            shown = shown_step(self._view, self._selected)
+            index = ids.index(shown.step_id) + delta if shown is not None else (0 if delta > 0 else len(ids) - 1)
+        self._cursor = ids[min(max(0, index), len(ids) - 1)]
+
+    def _open(self) -> None:
+        """Enter on the overview: show the cursor's step, as `details` does."""
+        if self._cursor is not None:
+            self._details(self._cursor, f"details {self._cursor}")
+
+    def _page(self) -> int:
+        return max(1, self._console.size.height // 2 - 3)
+
+    def _scroll_by(self, rows: int) -> None:
+        """Scroll the log panel `rows` up (negative: down), between the newest line and about the oldest."""
+        step = shown_step(self._view, self._selected)
+        lines = filtered(step.logs if step is not None else self._view.general_logs, self._filter)
+        self._scroll = min(max(0, self._scroll + rows), max(0, len(lines) - self._page()))
+
     def _enter(self) -> None:
+        if self._filtering:
+            self._filtering = False  # the filter stays; like a command, it takes the last reply away
+            self._editor.clear()
+            self._reply = ReplyArea()
+            return
         line = self._editor.submit().strip()
         if not line:
             return
-        self._overlay = ()
+        self._reply = ReplyArea()
         word, _, argument = line.partition(" ")
         if word.lower() == "details":
             self._details(argument.strip(), line)
@@ -197,17 +348,23 @@ class ConsoleApp:
             self._send(line)
 
     def _escape(self) -> None:
-        if self._overlay:
-            self._overlay = ()
-        elif self._selected is not None:
+        """One level back: the filter being typed, else the reply, else the filter, else the pinned step."""
+        if self._filtering:
+            self._editor.clear()
+            self._filter, self._filtering, self._scroll = "", False, 0
+        elif self._reply:
+            self._reply = ReplyArea()
+        elif self._filter:
+            self._filter, self._scroll = "", 0
+        else:
+            self._cursor, self._scroll = None, 0
             self.select_step(None)
-            self._show("following the active step", "info")
 
     def _details(self, typed: str, line: str) -> None:
         """`details STEP`: the step's name, id, what the overview shows, or a unique prefix of one."""
         if not typed:
+            self._cursor = None
             self.select_step(None)
-            self._show("following the active step", "info")
             return
         reply = self._call(line)  # first, so the request is recorded whatever comes of it
         if reply is not None and not reply.ok:
@@ -221,8 +378,8 @@ class ConsoleApp:
             except StepNotFound as refused:
                 self._show(str(refused), "error")
                 return
-        self.select_step(chosen)
-        self._show(f"showing step '{view.step_labels().get(chosen, chosen)}' (Esc: follow the active step)", "ok")
+        self._cursor, self._scroll = chosen, 0
+        self.select_step(chosen)  # the log panel's title says which step, and that it is pinned
 
     def _complete(self) -> None:
         """Tab: complete a command name, or the step after `details`; several candidates are listed."""
@@ -254,7 +411,10 @@ class ConsoleApp:
     def _send(self, line: str) -> None:
         reply = self._call(line)
         if reply is not None:
-            self._show(reply.message, "ok" if reply.ok else "error", overlay=True)
+            message = reply.message
+            if reply.ok and line.split()[0].lower() == "help":
+                message += "\n" + KEYS_HELP
+            self._show(message, "ok" if reply.ok else "error")
 
     def _call(self, line: str) -> Reply | None:
         """Submit, turning a failure of the relay itself into a message (None: it failed)."""
@@ -264,16 +424,16 @@ class ConsoleApp:
             self._show(f"{line.split(' ', 1)[0]} failed: {error}", "error")
             return None
 
-    def _show(self, message: str, tone: str, overlay: bool = False) -> None:
-        self._notice = (message, tone)
-        lines = tuple(message.splitlines())
-        self._overlay = lines if overlay and len(lines) > 1 else ()
+    def _show(self, message: str, tone: str) -> None:
+        self._reply = ReplyArea(message, tone)
         self._dirty = True
 
     def _take_presses(self, now: float) -> None:
         while self._presses:
             pressed = self._presses.popleft()
-            if pressed <= self._armed_until:
+            if self._ended:  # nothing left to cancel: Ctrl-C leaves
+                self._quit = True
+            elif pressed <= self._armed_until:
                 self._armed_until = 0.0
                 self._send("cancel")
             else:
@@ -281,8 +441,16 @@ class ConsoleApp:
                 self._show(CONFIRM_MESSAGE, "warn")
         if self._armed_until and now > self._armed_until:
             self._armed_until = 0.0
-            if self._notice[0] == CONFIRM_MESSAGE:
+            if self._reply.message == CONFIRM_MESSAGE:
                 self._show("", "info")
+
+
+def _newer_than(lines: tuple[LogLine, ...], newest: LogLine) -> int:
+    """How many of `lines` came after `newest` (0 if it is not among the last ones any more)."""
+    for back, line in enumerate(reversed(lines[-256:])):
+        if line == newest:
+            return back
+    return 0
 
 
 def _refs(view: RunView) -> list[StepRef]:

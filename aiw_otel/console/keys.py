@@ -22,6 +22,12 @@ class Key(enum.Enum):
     RIGHT = "right"
     HOME = "home"
     END = "end"
+    PAGE_UP = "page_up"
+    PAGE_DOWN = "page_down"
+    #: Ctrl-P / Ctrl-N: the history, whatever the line holds (Up/Down move the overview's cursor
+    #: when the line is empty).
+    HISTORY_PREVIOUS = "history_previous"
+    HISTORY_NEXT = "history_next"
     ESCAPE = "escape"
     CLEAR_LINE = "clear_line"
     #: Complete the command or the step being typed.
@@ -34,9 +40,11 @@ class Key(enum.Enum):
 Keystroke = Union[str, Key]
 
 _CONTROL = {"\r": Key.ENTER, "\n": Key.ENTER, "\x7f": Key.BACKSPACE, "\x08": Key.BACKSPACE, "\x03": Key.INTERRUPT, "\t": Key.TAB,
-            "\x15": Key.CLEAR_LINE}
+            "\x15": Key.CLEAR_LINE, "\x10": Key.HISTORY_PREVIOUS, "\x0e": Key.HISTORY_NEXT}
 #: Final bytes of CSI (`ESC [`) and SS3 (`ESC O`) sequences without parameters.
 _FINAL = {"A": Key.UP, "B": Key.DOWN, "C": Key.RIGHT, "D": Key.LEFT, "H": Key.HOME, "F": Key.END}
+#: `ESC [ n ~` sequences: Home, End, PgUp, PgDn (as xterm, rxvt and the Linux console send them).
+_TILDE = {"1": Key.HOME, "7": Key.HOME, "4": Key.END, "8": Key.END, "5": Key.PAGE_UP, "6": Key.PAGE_DOWN}
 _ESC = "\x1b"
 
 
@@ -96,8 +104,9 @@ def _escape_sequence(text: str, start: int) -> tuple[int | None, Key | None]:
             end += 1
         if end >= len(text):
             return None, None
-        key = _FINAL.get(text[end]) if end == start + 2 else None
-        return end + 1, key
+        if end == start + 2:
+            return end + 1, _FINAL.get(text[end])
+        return end + 1, _TILDE.get(text[start + 2:end]) if text[end] == "~" else None
     if kind == "O":
         if start + 2 >= len(text):
             return None, None

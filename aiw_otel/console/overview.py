@@ -1,9 +1,12 @@
 """The plan overview: every step with its state, time, tokens and cost, as many as fit.
 
-With more steps than rows, it shows the window that holds the step in focus (the selected or the
-active one), so the interesting row never scrolls out of view. Columns are chosen by the width
-there is, in order of use: the step (its name, else its id, shortened when it is a UUID) and state
-always, then time, description, tokens and cost; the step column gives way to time first. Rows
+With more steps than rows, it shows the window that holds the step in focus (the cursor, else the
+selected or active one), so the interesting row never scrolls out of view; the cursor's row (moved
+with the arrows or j/k) is drawn in reverse. Its width is what its columns need, up to half the
+screen (`width_for`): the rest goes to the log panel. Columns are chosen by the width there is: the
+step (its name, else its id, shortened when it is a UUID) and state always, then time; from
+USAGE_INNER columns (a screen of USAGE_SCREEN) tokens and cost, then the description with what is
+left once the step's name fits; the step column gives way to time and usage first. Rows
 are laid out as fixed-width text rather than a Rich Table, which measures every cell of every
 row on each render (~15 ms for a screenful).
 """
@@ -34,6 +37,14 @@ _TOKENS_WIDTH = len("999.9k")
 _COST_WIDTH = len("$0.1234")
 _DESCRIPTION_MIN = 8
 _HEADINGS = ("Step", "Description", "State", "Time", "Tokens", "Cost")
+_USAGE_WIDTH = 2 + _TOKENS_WIDTH + _COST_WIDTH
+#: Inside width from which tokens and cost are shown, and the screen width that gives it.
+USAGE_INNER = _ID_MIN + 1 + _STATE_WIDTH + 1 + _TIME_WIDTH + _USAGE_WIDTH + 1 + _DESCRIPTION_MIN
+USAGE_SCREEN = 120
+#: Inside width beyond which a description is not worth more room.
+_DESCRIPTION_MAX = 48
+_BORDER = 4
+OVERVIEW_MIN_WIDTH = 40
 
 
 class StepRow(NamedTuple):
@@ -54,15 +65,18 @@ class _Columns(NamedTuple):
 
     @classmethod
     def fitting(cls, inner: int, id_width: int) -> _Columns:
+        if inner >= USAGE_INNER:  # tokens and cost, the whole name if it fits, then the description
+            fixed = 1 + _STATE_WIDTH + 1 + _TIME_WIDTH + _USAGE_WIDTH
+            id_width = min(id_width, inner - fixed)
+            description = inner - id_width - fixed - 1
+            return cls(id_width, description if description >= _DESCRIPTION_MIN else 0, True, True)
         if inner - id_width - 1 - _STATE_WIDTH < 1 + _TIME_WIDTH:  # time matters more than a long name's end
             id_width = max(min(id_width, _ID_MIN), inner - 1 - _STATE_WIDTH - 1 - _TIME_WIDTH)
         room = inner - id_width - 1 - _STATE_WIDTH
         time = room >= 1 + _TIME_WIDTH
         room -= 1 + _TIME_WIDTH if time else 0
-        usage_width = 2 + _TOKENS_WIDTH + _COST_WIDTH
-        usage = room >= 1 + _DESCRIPTION_MIN + usage_width
-        description = room - 1 - (usage_width if usage else 0)
-        return cls(id_width, description if description >= _DESCRIPTION_MIN else 0, time, usage)
+        description = room - 1
+        return cls(id_width, description if description >= _DESCRIPTION_MIN else 0, time, False)
 
 
 @dataclass(frozen=True)
@@ -71,9 +85,15 @@ class Overview:
     #: Index of the row to keep in view, if any.
     focus: int | None = None
     cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
+    #: Index of the row under the cursor (navigation), drawn in reverse.
+    cursor: int | None = None
+    #: The widest label and description (cells), worked out once by `width_for` (the Cached panel
+    #: keeps the Overview shown while a new one compares equal, so once per change).
+    _widths: list[int] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
-    def of(cls, view: RunView, focus: str | None, now_ns: int, cache: RowCache | None = None) -> Overview:
+    def of(cls, view: RunView, focus: str | None, now_ns: int, cache: RowCache | None = None,
+           cursor: str | None = None) -> Overview:
         shown = view.step_labels()
         rows = tuple(
             StepRow(shown[s.step_id], s.description, s.state, duration(s.started_ns, s.ended_ns, now_ns),
@@ -81,8 +101,29 @@ class Overview:
                     cost(s.cost_usd))
             for s in view.steps
         )
-        index = next((i for i, s in enumerate(view.steps) if s.step_id == focus), None)
-        return cls(rows, index, cache or RowCache())
+        cursor_index = next((i for i, s in enumerate(view.steps) if s.step_id == cursor), None)
+        index = cursor_index if cursor_index is not None else next(
+            (i for i, s in enumerate(view.steps) if s.step_id == focus), None)
+        return cls(rows, index, cache or RowCache(), cursor_index)
+
+    def width_for(self, screen: int) -> int:
+        """Columns to give the overview on a screen `screen` wide: what its columns need, at most half.
+
+        Below USAGE_SCREEN it stays narrower than USAGE_INNER needs (no tokens and cost); from there,
+        at least that wide."""
+        if not self._widths:
+            self._widths[:] = (max((cell_len(one_line(r.label)) for r in self.rows), default=4),
+                               max((cell_len(one_line(r.description)) for r in self.rows), default=0))
+        label_width, description_width = self._widths
+        need = min(_ID_MAX, max(4, label_width)) + 1 + _STATE_WIDTH + 1 + _TIME_WIDTH
+        if description_width:
+            need += 1 + min(_DESCRIPTION_MAX, max(_DESCRIPTION_MIN, description_width))
+        if screen >= USAGE_SCREEN:
+            need += _USAGE_WIDTH
+            lowest, highest = USAGE_INNER + _BORDER, screen // 2
+        else:
+            lowest, highest = OVERVIEW_MIN_WIDTH, min(screen // 2, USAGE_INNER + _BORDER - 1)
+        return min(screen, max(lowest, min(need + _BORDER, highest)))
 
     def window(self, height: int | None) -> tuple[int, int]:
         """The rows [start, end) that fit in `height` lines, the focused one a third of the way down."""
@@ -97,8 +138,9 @@ class Overview:
         start, end = self.window(options.height)
         rows = self.rows[start:end]
         id_width = min(_ID_MAX, max((cell_len(one_line(r.label)) for r in rows), default=4))
-        columns = _Columns.fitting(options.max_width - 4, max(id_width, 4))
-        keys = [(columns, None), *((columns, row) for row in rows)]
+        columns = _Columns.fitting(options.max_width - _BORDER, max(id_width, 4))
+        cursor = -1 if self.cursor is None else self.cursor - start
+        keys = [(columns, None, False), *((columns, row, i == cursor) for i, row in enumerate(rows))]
         title = "[b]Plan Overview[/b]"
         if end - start < len(self.rows):
             title += f" {start + 1}-{end} of {len(self.rows)}"
@@ -107,11 +149,14 @@ class Overview:
 
 
 def _draw(key: Hashable, width: int) -> Text:
-    """A row as (columns, StepRow), or the headings as (columns, None)."""
-    columns, row = cast("tuple[_Columns, StepRow | None]", key)  # the keys this module made
+    """A row as (columns, StepRow, under the cursor), or the headings as (columns, None, False)."""
+    columns, row, under_cursor = cast("tuple[_Columns, StepRow | None, bool]", key)  # the keys this module made
     if row is None:
         return _row(columns, StepRow(*_HEADINGS), "bold", "bold")
-    return _row(columns, row, "cyan", state_style(row.state))
+    body = _row(columns, row, "cyan", state_style(row.state))
+    if under_cursor:
+        body.style = "reverse"  # the padding too: the whole row
+    return body
 
 
 def _row(columns: _Columns, row: StepRow, id_style: str, state_style: str) -> Text:

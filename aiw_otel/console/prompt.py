@@ -1,4 +1,7 @@
-"""The command line: what is being typed, where the cursor is, and the answer to the last command."""
+"""The command line: what is being typed, where the cursor is, and which keys do what now.
+
+Replies to what was typed go to the reply area (`reply.py`), never into this panel's border.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from rich.text import Text
 
 from aiw_otel.console.style import one_line
 
-#: Tones of a notice (a command's reply, a Ctrl-C warning) and their colours.
-TONES = {"ok": "green", "error": "red", "warn": "yellow", "info": "dim"}
 _PROMPT = "> "
 
 
@@ -19,8 +20,9 @@ _PROMPT = "> "
 class Prompt:
     text: str = ""
     cursor: int = 0
-    notice: str = ""
-    tone: str = "info"
+    #: A short line under the input: the keys that act now, or "press q to quit" at the end.
+    hint: str = ""
+    hint_style: str = "dim"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         # Borders and padding take 4 columns, the prompt 2, the cursor may sit after the last char.
@@ -33,5 +35,6 @@ class Prompt:
         line.append(shown[:at])
         line.append(shown[at:at + 1] or " ", style="reverse")
         line.append(shown[at + 1:])
-        notice = Text(one_line(self.notice.split("\n", 1)[0]), style=TONES.get(self.tone, "")) if self.notice else None
-        yield Panel(line, title="[b]Command[/b] (help)", title_align="left", subtitle=notice, subtitle_align="left")
+        title = "[b]Filter[/b] (Enter keeps, Esc clears)" if self.text.startswith("/") else "[b]Command[/b] (help)"
+        hint = Text(one_line(self.hint), style=self.hint_style) if self.hint else None
+        yield Panel(line, title=title, title_align="left", subtitle=hint, subtitle_align="left")

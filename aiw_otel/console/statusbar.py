@@ -47,7 +47,7 @@ class StatusBar:
             line.append(f"{count} {state.lower() if wide else _SHORT[state]}", style=state_style(state))
         if self.dropped:
             line.append(f" | dropped {self.dropped}", style="bold red")
-        line.append(f" | {tokens(self.input_tokens)} in / {tokens(self.output_tokens)} out tokens")
+        line.append(f"{' | ' if line else ''}{tokens(self.input_tokens)} in / {tokens(self.output_tokens)} out tokens")
         if self.cost_usd:
             line.append(f" | {cost(self.cost_usd)}")
         if self.last_message:

@@ -1,8 +1,9 @@
 """The current step's panel: its sub-actions as they run and finish, then its latest log lines.
 
-The step is the one chosen with `details STEP`, else the active one, else the last that started;
-before any step starts it shows the run's general log. A long reply (help, status) takes the panel
-over until Esc or the next command. Every line is one screen row, cut with an ellipsis: the full
+The step is the one chosen with `details STEP` (or Enter on the overview's cursor), else the active
+one, else the last that started; before any step starts it shows the run's general log. `/TEXT`
+keeps the log lines holding TEXT (case-blind, in the level, component or message), PgUp/PgDn
+scroll them (`scroll`: rows up from the newest). Every line is one screen row, cut with an ellipsis: the full
 text is in the log files, one row per record is what lets the newest ones always fit, and rows
 that only scroll are not drawn again (RowCache).
 """
@@ -44,35 +45,55 @@ class StepLog:
     #: What the step is shown as (its name, else its id).
     label: str = ""
     pinned: bool = False
-    #: A multi-line reply shown instead of the logs.
-    overlay: tuple[str, ...] = ()
+    #: Only the log lines holding this text (case-blind).
+    filter: str = ""
+    #: Rows up from the newest log line (clamped to the oldest).
+    scroll: int = 0
     #: Whole seconds of the clock, only while an action runs: nothing else here moves with time.
     now_s: int = 0
     cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
 
     @classmethod
-    def of(cls, view: RunView, step: StepView | None, *, pinned: bool, overlay: tuple[str, ...],
-           now_ns: int, cache: RowCache | None = None) -> StepLog:
+    def of(cls, view: RunView, step: StepView | None, *, pinned: bool, now_ns: int, cache: RowCache | None = None,
+           filter: str = "", scroll: int = 0) -> StepLog:
         cache = cache or RowCache()
-        if overlay:
-            return cls(None, overlay=overlay, cache=cache)
         if step is None:
-            return cls(None, view.general_logs, cache=cache)
+            return cls(None, view.general_logs, cache=cache, filter=filter, scroll=scroll)
         running = any(a.ended_ns is None for a in step.actions)
-        return cls(step, label=view.step_labels().get(step.step_id, step.step_id), pinned=pinned, now_s=now_ns // 1_000_000_000 if running else 0, cache=cache)
+        return cls(step, label=view.step_labels().get(step.step_id, step.step_id), pinned=pinned,
+                   now_s=now_ns // 1_000_000_000 if running else 0, cache=cache, filter=filter, scroll=scroll)
+
+    def lines(self) -> tuple[LogLine, ...]:
+        """The log lines shown, oldest first: the step's (or the general ones), filtered."""
+        return filtered(self.general if self.step is None else self.step.logs, self.filter)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        # A renderable yielded from here is rendered without the height: each Panel gets it passed on.
-        if self.overlay:
-            yield Panel(Rows(self.overlay, _draw, self.cache), title="[b]Reply[/b]", subtitle="Esc to close",
-                        border_style="green", height=options.height)
-            return
-        yield Panel(Rows(self._keys(options.height), _draw, self.cache), title=self._title(),
-                    subtitle="details: pinned, Esc to follow" if self.pinned else None, title_align="left",
-                    border_style="green", height=options.height)
+        # A renderable yielded from here is rendered without the height: the Panel gets it passed on.
+        keys, above, below = self._keys(options.height)
+        yield Panel(Rows(keys, _draw, self.cache), title=self._title(), subtitle=self._subtitle(above, below),
+                    title_align="left", subtitle_align="left", border_style="green", height=options.height)
 
-    def _keys(self, height: int | None) -> list[Hashable]:
-        """Rows that fit: the latest actions (up to a third), a rule, then the latest log lines."""
+    def _subtitle(self, above: int, below: int) -> Text | None:
+        parts = []
+        if self.pinned:
+            parts.append(("pinned", "cyan"))
+        if self.filter:
+            parts.append((f"/{one_line(self.filter)} ({len(self.lines())})", "bold yellow"))
+        if above:
+            parts.append((f"↑{above} older", ""))
+        if below:
+            parts.append((f"↓{below} newer", "bold"))
+        if not parts:
+            return None
+        subtitle = Text()
+        for index, (part, style) in enumerate(parts):
+            subtitle.append(" · " if index else "", style="dim")
+            subtitle.append(part, style=style)
+        return subtitle
+
+    def _keys(self, height: int | None) -> tuple[list[Hashable], int, int]:
+        """Rows that fit: the latest actions (up to a third), a rule, then the latest log lines (or
+        older ones, `scroll` rows up), and how many log lines are above and below those shown."""
         room = None if height is None else max(0, height - 2)
         step = self.step
         keys: list[Hashable] = []
@@ -82,13 +103,15 @@ class StepLog:
                 keys.append((action, self.now_s if action.ended_ns is None else 0))
                 keys += [_Output(line) for line in action.output]
             keys.append(_RULE)
-        logs = self.general if step is None else step.logs
+        logs = self.lines()
         if room is None:
-            return keys + list(logs)
+            return keys + list(logs), 0, 0
         room -= len(keys)
         if room <= 0:  # a panel too short even for its actions
-            return keys[:len(keys) + room]
-        return keys + list(logs[-room:])
+            return keys[:len(keys) + room], len(logs), 0
+        end = len(logs) - min(self.scroll, max(0, len(logs) - room))
+        start = max(0, end - room)
+        return keys + list(logs[start:end]), start, len(logs) - end
 
     def _title(self) -> Text:
         step = self.step
@@ -103,6 +126,16 @@ class StepLog:
         if step.error and step.state not in LIVE_STATES:
             title.append(f" {one_line(step.error)}", style="red")
         return title
+
+
+def filtered(lines: tuple[LogLine, ...], text: str) -> tuple[LogLine, ...]:
+    """The lines holding `text` (case-blind) in their level, component or message."""
+    if not text:
+        return lines
+    folded = text.casefold()
+    return tuple(line for line in lines
+                 if folded in line.message.casefold() or folded in line.component.casefold()
+                 or folded == line.level.casefold())
 
 
 def _draw(key: Hashable, width: int) -> Text:

@@ -52,7 +52,7 @@ class ExportQueue:
         self._stopping = False
         self._in_flight = 0
         health.track_pending(name, signal, self.pending)
-        self._thread = threading.Thread(target=self._run, name=f"aiw-otel-{name}-{signal}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"aiw-otel-sink-{name}-{signal}", daemon=True)
         self._thread.start()
 
     def pending(self) -> int:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import iso_ms
-from aiw_otel.readback.files import SignalFile, Warn, json_lines, parse_line, read_lines, warn_on_stderr
+from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr
 
 STATUS_ERROR = 2
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
