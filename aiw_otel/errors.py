@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 @functools.lru_cache(maxsize=1)
-def _display_redactor() -> Redactor:
-    from aiw_otel.redaction import Redactor  # here: most commands never print an error
+def default_redactor() -> Redactor:
+    """The built-in rules, built once and only when needed (most commands never print an error)."""
+    from aiw_otel.redaction import Redactor
 
     return Redactor()
 
@@ -25,7 +26,7 @@ def shown(text: str) -> str:
     `htp://admin:password@host` echoed back loses its password) and safe for a terminal."""
     from aiw_otel.terminal_text import safe_lines
 
-    return safe_lines(_display_redactor().redact_text(text))
+    return safe_lines(default_redactor().redact_text(text))
 
 
 class FileError(ValueError):

@@ -58,10 +58,6 @@ def state_style(state: State | str | None) -> str:
     return STATE_STYLES.get(found, "") if found is not None else ""
 
 
-def is_live(state: State | str | None) -> bool:
-    found = state if isinstance(state, State) else state_of(state)
-    return found in LIVE_STATES
-
 
 # -- durations ----------------------------------------------------------------------------------
 def duration(ms: float) -> str:

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 #: The streams `logs` reads (metrics have no place in a run's tree).
@@ -135,7 +133,7 @@ def measure(argv: list[str]) -> tuple[float, float]:
     out = subprocess.run([sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True)
     elapsed, rss_kb, code = out.stdout.split()
     if code != "0":
-        return float("nan"), float("nan")  # not supported (yet) by this version
+        raise SystemExit(f"bench_readback: {' '.join(argv)} exited {code}")
     return float(elapsed), int(rss_kb) / 1024
 
 

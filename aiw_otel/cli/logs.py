@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Sequence
 
-from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
+from aiw_otel.cli.output import PATHS_ARGUMENT, stdout_to_devnull
+from aiw_otel.cli.output import error as _error
 
 if TYPE_CHECKING:
     from aiw_otel.readback.files import SignalFile
@@ -103,8 +103,7 @@ def run_logs(args: argparse.Namespace) -> int:
 
 def _reader_went_away() -> int:
     """`aiw-otel logs | head`: the reader stopped reading, which is no error (and must not raise again at exit)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    stdout_to_devnull()
     return 0
 
 

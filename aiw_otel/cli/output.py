@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,14 @@ PATHS_ARGUMENT: dict[str, Any] = {
     "nargs": "*", "default": ["logs"], "metavar": "PATH",
     "help": "log directory or telemetry files, rotated and .gz backups included (default: ./logs)",
 }
+
+
+def stdout_to_devnull() -> None:
+    """The reader of our stdout went away (`aiw-otel ... | head`): that is no error, and later
+    output, the interpreter's own flush at exit included, must go nowhere rather than raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def error(message: str) -> None:

@@ -267,9 +267,9 @@ def _say(line: str) -> None:
     try:
         print(line, flush=True)
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
+        from aiw_otel.cli.output import stdout_to_devnull
+
+        stdout_to_devnull()
 
 
 def _workspace(given: str | None) -> Path:
@@ -392,7 +392,6 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
 def failure_summary(view: RunView) -> list[str]:
     """The failed steps, each with its error and the last output lines of the command that failed in
     it: what to read first, left in the scrollback whether the console ran or not."""
-    from aiw_otel.model import State
     from aiw_otel.present import Outcome
     from aiw_otel.runview import STDERR_MARK
     from aiw_otel.terminal_text import safe_line

@@ -52,7 +52,6 @@ _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 def _write(file: RotatingFile, lines: Sequence[str]) -> None:
     try:
         file.write_lines(lines)
-        file.flush()
     except OSError as error:
         raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}",
                                 report_at_end=error.errno in _DISK_FULL) from error
@@ -69,6 +68,8 @@ def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkippe
 
 def _cut(line: str, max_bytes: int) -> str:
     """A text log line that fits a file of `max_bytes` with its newline (cut on a character boundary)."""
+    if len(line) * 4 < max_bytes:  # no character is longer than 4 bytes in UTF-8: fits without encoding
+        return line
     data = line.encode("utf-8", "surrogateescape")
     if len(data) < max_bytes:
         return line

@@ -10,7 +10,6 @@ shows as `⏎` instead of forging a new line of the log.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from opentelemetry.trace import StatusCode
@@ -20,6 +19,7 @@ if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here w
     from opentelemetry.sdk.trace import ReadableSpan
 
 from aiw_otel import conventions as sc
+from aiw_otel.model import utc_timestamp
 from aiw_otel.present import Outcome, duration, outcome
 from aiw_otel.terminal_text import safe_line
 
@@ -45,9 +45,8 @@ _LOG_DETAILS = (
 
 
 def iso_ms(time_ns: int | None) -> str:
-    if not time_ns:
-        return "-"
-    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A record's time as the seed's timestamp (the same text, to the millisecond, as LogMessage's)."""
+    return utc_timestamp(time_ns) if time_ns else "-"
 
 
 #: The first attribute present decides which seed component a span line is shown under.

@@ -165,9 +165,11 @@ class LogPipeline(_Fanout, LogRecordProcessor):
             redact_log_record(self._redactor, log_record)
         attributes = log_record.log_record.attributes
         if self._value_limit is not None and attributes:
-            cut = cut_attributes(plain_attributes(attributes), self._value_limit)
+            plain = plain_attributes(attributes)
+            cut = cut_attributes(plain, self._value_limit)
             for key, value in (cut or {}).items():
-                attributes[key] = value  # type: ignore[index]
+                if value is not plain.get(key):  # write back only what was cut
+                    attributes[key] = value  # type: ignore[index]
         for name, sink in self._sinks:
             try:
                 sink.on_emit(log_record)
@@ -185,10 +187,12 @@ def redact_log_record(redactor: Redactor, log_record: ReadWriteLogRecord) -> Non
         record.body = redactor.redact_value(None, body)
     attributes = record.attributes
     if attributes:
-        changed = redactor.redact_attributes(plain_attributes(attributes))
+        plain = plain_attributes(attributes)
+        changed = redactor.redact_attributes(plain)
         if changed is not None:
             for key, value in changed.items():
-                attributes[key] = value  # type: ignore[index]
+                if value is not plain.get(key):  # write back only what redaction changed
+                    attributes[key] = value  # type: ignore[index]
 
 
 def flush_sinks(sinks: Sequence[Any], timeout_millis: int) -> bool:

@@ -27,6 +27,7 @@ from aiw_otel.readback.files import (
 from aiw_otel.regular_file import NotRegularFile, open_regular
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn
 from aiw_otel.readback.select import Selection
+from aiw_otel.readback.stream import time_written
 
 #: How often the files are polled.
 POLL_INTERVAL_S = 0.5
@@ -139,7 +140,7 @@ def follow(
                         spans, logs = decode_or_warn(where, document, warn)
                         batch += [s for s in spans if selection.keeps_span(s)]
                         batch += [r for r in logs if selection.keeps_log(r)]
-            for record in sorted(batch, key=_time):
+            for record in sorted(batch, key=time_written):
                 emit(record)
             if stopping:
                 return
@@ -147,10 +148,6 @@ def follow(
     finally:
         for tail in tails:
             tail.close()
-
-
-def _time(record: Span | LogRecord) -> int:
-    return record.end_ns if isinstance(record, Span) else record.time_ns
 
 
 def plain_line(record: Span | LogRecord) -> str:

@@ -19,7 +19,7 @@ import re
 from typing import Iterable, Mapping
 from urllib.parse import unquote
 
-from aiw_otel.redaction import Redactor
+from aiw_otel.errors import default_redactor
 
 #: The runner's environment variable holding extra names to pass through (comma-separated).
 ALLOW_VARIABLE = "AIW_COMMAND_ENV_ALLOW"
@@ -32,7 +32,6 @@ DENYLIST: tuple[str, ...] = (
     "*_DSN",
 )
 _DENIED = re.compile("|".join(fnmatch.translate(pattern) for pattern in DENYLIST))
-_VALUE_RULES = Redactor()
 
 
 def is_credential_name(name: str) -> bool:
@@ -43,10 +42,10 @@ def is_credential_name(name: str) -> bool:
 def holds_secret(value: str) -> bool:
     """Whether the redaction rules find a secret in `value`, as it is or percent-decoded
     (`OTEL_RESOURCE_ATTRIBUTES=ci.url=postgres%3A%2F%2Fapp%3Apw%40db` hides its URL from them)."""
-    if _VALUE_RULES.redact_text(value) is not value:
+    if default_redactor().redact_text(value) is not value:
         return True
     decoded = unquote(value) if "%" in value else value
-    return decoded is not value and _VALUE_RULES.redact_text(decoded) is not decoded
+    return decoded is not value and default_redactor().redact_text(decoded) is not decoded
 
 
 def allowed_names(environ: Mapping[str, str], extra: Iterable[str] = ()) -> frozenset[str]:
