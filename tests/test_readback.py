@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import signal
@@ -12,7 +13,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 import aiw_otel
 from aiw_otel import LogLevel
@@ -21,7 +21,7 @@ from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.files import ReadbackError, find_files, read_lines
 from aiw_otel.readback.follow import Tail, follow, plain_line
 from aiw_otel.readback.records import LogRecord, Span, load
-from aiw_otel.readback.render import render_runs
+from aiw_otel.readback.render import PlainWriter, render_runs
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.tree import build_runs, failure
 from tests.cli_process import AIW, ROOT, aiw
@@ -44,9 +44,9 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def rendered(spans: list[Span], logs: list[LogRecord], log_lines: int = 5) -> str:
-    console = Console(record=True, width=120, force_terminal=False)
-    render_runs(build_runs(spans, logs), console, log_lines)
-    return console.export_text()
+    out = io.StringIO()
+    render_runs(build_runs(spans, logs), PlainWriter(out), log_lines)
+    return out.getvalue()
 
 
 def one_record_per_line(line: str) -> list[str]:
@@ -453,6 +453,32 @@ def test_last_and_since_choose_runs_without_decoding_the_others(two_runs):
     assert {r["trace_id"] for r in json_records(str(directory), "--since", "1d")} == {first, second}
     assert aiw("logs", str(directory), "--since", "2999-01-01", "--json").stdout == ""
     assert aiw("logs", str(directory), "--since", "soon").returncode == 2
+
+
+def test_the_tree_is_built_one_run_at_a_time_as_the_records_stream_by(two_runs):
+    from aiw_otel.readback.stream import stream_records
+    from aiw_otel.readback.tree import runs_as_they_end
+
+    directory, (first, second) = two_runs
+    records = list(stream_records(find_files([directory], ("traces", "logs"))))
+    consumed = 0
+
+    def counted():
+        nonlocal consumed
+        for record in records:
+            consumed += 1
+            yield record
+
+    runs = runs_as_they_end(counted(), settle_ns=0)
+    run = next(runs)
+    assert run.trace_id == first and run.root.span.name == "invoke_workflow first"
+    assert consumed < len(records)  # the second run's records were not read yet
+    assert [(r.trace_id, r.root.span.name) for r in runs] == [(second, "invoke_workflow second")]
+    assert [r.trace_id for r in runs_as_they_end(records)] == [first, second]  # ending within SETTLE_NS: in start order
+    spans, logs = load(find_files([directory]))
+    built = build_runs(spans, logs)
+    assert [[n.span_id for n in r.nodes()] for r in runs_as_they_end(records)] == \
+        [[n.span_id for n in r.nodes()] for r in built]
 
 
 def test_piped_tree_lines_are_never_wrapped_inside_an_id(two_runs):

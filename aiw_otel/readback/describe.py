@@ -6,8 +6,7 @@ words; only the tree applies the styles. Both print every piece through `termina
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import span_component
@@ -31,10 +30,15 @@ ERROR_STYLE = FAILED_STYLE
 
 
 def clock(time_ns: int) -> str:
-    """HH:MM:SS.mmm (UTC, like the files): the date is on the run's header line."""
+    """HH:MM:SS.mmm (UTC, like the files): the date is on the run's header line.
+
+    Arithmetic, not datetime: it is called for every line of a tree (UTC has no leap seconds to mind)."""
     if not time_ns:
         return "--:--:--.---"
-    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    seconds, millis = divmod(time_ns // 1_000_000, 1000)
+    minutes, second = divmod(seconds % 86400, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}"
 
 
 def usage_text(usage: Usage) -> str:
@@ -128,7 +132,7 @@ def log_pieces(record: LogRecord, *, with_step: bool = False) -> list[Piece]:
     ]
 
 
-def plain(pieces: list[Piece], separator: str = "  ") -> str:
+def plain(pieces: Sequence[Piece], separator: str = "  ") -> str:
     """The pieces as one line, safe for a terminal (the files hold whatever the plan and model wrote)."""
     return safe_line(separator.join(text for text, _ in pieces if text))
 
