@@ -481,6 +481,41 @@ def test_the_tree_is_built_one_run_at_a_time_as_the_records_stream_by(two_runs):
         [[n.span_id for n in r.nodes()] for r in built]
 
 
+def test_last_reads_back_from_the_end_only_as_far_as_the_newest_run(tmp_path):
+    directory = tmp_path / "logs"
+    record_runs(directory, "older")
+    for base in (TRACES, LOGS):  # rotated, as the sink does
+        (directory / base).rename(directory / f"{base}.1")
+        (directory / f"{base}.2.gz").write_bytes(b"\x1f\x8b not gzip at all")  # older still, and unreadable
+    record_runs(directory, "newer one", "newest")
+    shown = aiw("logs", str(directory), "--last", "--no-color")
+    assert shown.returncode == 0 and shown.stderr == ""  # the broken backups were never opened
+    assert "invoke_workflow newest" in shown.stdout and "invoke_workflow newer one" not in shown.stdout
+    assert "what failed" in shown.stdout and "Step 'deploy' failed." in shown.stdout  # its logs are there
+    everything = aiw("logs", str(directory), "--no-color")
+    assert "unreadable" in everything.stderr and "invoke_workflow older" in everything.stdout
+    as_json = aiw("logs", str(directory), "--last", "--json")
+    newest = {json.loads(line)["trace_id"] for line in as_json.stdout.splitlines()}
+    assert as_json.stderr == "" and len(newest) == 1
+    assert aiw("logs", str(directory), "--runs").stdout.splitlines()[0].endswith(f"trace {newest.pop()}")
+
+
+def test_last_shows_a_run_still_being_written_whose_plan_span_is_not_in_the_files(tmp_path):
+    directory = tmp_path / "logs"
+    record_runs(directory, "done", "going")
+    traces = directory / TRACES
+    lines = traces.read_text().splitlines()
+    last = json.loads(lines[-1])
+    for resource in last["resourceSpans"]:  # the plan of the last run has not ended yet
+        for scope in resource["scopeSpans"]:
+            scope["spans"] = [s for s in scope["spans"] if s.get("parentSpanId")]
+    traces.write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    shown = aiw("logs", str(directory), "--last", "--no-color")
+    assert shown.returncode == 0, shown.stderr
+    assert "plan: span" in shown.stdout and "is not in the files (still running, or lost)" in shown.stdout
+    assert "Starting plan 'going'" in shown.stdout and "'done'" not in shown.stdout
+
+
 def test_piped_tree_lines_are_never_wrapped_inside_an_id(two_runs):
     directory, (first, _) = two_runs
     text = aiw("logs", str(directory), "--no-color", "--trace", first[:8]).stdout

@@ -167,8 +167,14 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
     """The files holding the chosen runs, and the selection narrowed to them (by a full trace id for one run)."""
     import dataclasses
 
-    from aiw_otel.readback.runs import files_holding, summaries
+    from aiw_otel.readback.runs import files_holding, newest_run, summaries
 
+    if last and not since_ns:  # read from the end of the files, as far back as the newest run goes
+        newest = newest_run(files, selection.keeps_trace)
+        if newest is None:
+            return [], selection
+        trace_id, narrowed = newest
+        return narrowed, dataclasses.replace(selection, trace=trace_id)
     runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
     if since_ns:
         runs = [run for run in runs if run.start_ns == 0 or run.start_ns >= since_ns]

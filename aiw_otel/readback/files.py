@@ -42,10 +42,14 @@ def warn_on_stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class SignalFile:
-    """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold)."""
+    """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold).
+
+    `start`: the byte offset (of the uncompressed text) of the first line to read, when only the end
+    of the file matters (`logs --last`); the lines before it are counted, not read."""
 
     path: Path
     signal: str | None
+    start: int = 0
 
 
 def backup_index(path: Path) -> int:
@@ -100,8 +104,8 @@ def open_binary(path: Path) -> IO[bytes]:
     return stream  # type: ignore[return-value]
 
 
-def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, bytes]]:
-    """Complete lines, numbered from 1, without their newline.
+def read_lines(path: Path, warn: Warn = warn_on_stderr, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Complete lines, numbered from 1, without their newline; from byte `start` (a line's first byte) on.
 
     A last line without a newline is torn (a crash mid-write) or still being written: either way it
     is not a record yet. A broken gzip stream ends the file with a warning; what came before stands.
@@ -109,6 +113,8 @@ def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, b
     number = 0
     try:
         with open_binary(path) as stream:
+            if start:
+                number = _skip_to(stream, start)
             while line := stream.readline(MAX_LINE_BYTES):
                 number += 1
                 if line.endswith(b"\n"):
@@ -121,6 +127,76 @@ def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, b
                     warn(f"{path}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
     except (OSError, EOFError, zlib.error) as error:
         warn(f"{path}: unreadable after line {number} ({error}); the rest of this file is skipped")
+
+
+def _skip_to(stream: IO[bytes], start: int) -> int:
+    """Move to byte `start`, returning the number of lines before it: a plain file seeks (and counts
+    the newlines of the prefix at memory speed), a gzip one is decompressed up to it."""
+    lines = 0
+    if isinstance(stream, gzip.GzipFile):
+        left = start
+        while left and (chunk := stream.read(min(left, 1 << 20))):
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+        return lines
+    while stream.tell() < start and (chunk := stream.read(min(start - stream.tell(), 1 << 20))):
+        lines += chunk.count(b"\n")
+    return lines
+
+
+def lines_from_end(path: Path, warn: Warn = warn_on_stderr, block: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, line) from the last complete line back to the first, without their newline.
+
+    A plain file is read backwards a block at a time, so stopping early costs only what was read; a
+    gzip backup cannot be read backwards and is decompressed whole (it is at most the sink's
+    rotation size). A torn last line is skipped, as by read_lines."""
+    if path.name.endswith(GZIP_SUFFIX) or not path.exists():
+        lines: list[tuple[int, bytes]] = []
+        offset = 0
+        try:
+            with open_binary(path) as stream:
+                while line := stream.readline(MAX_LINE_BYTES):
+                    if line.endswith(b"\n"):
+                        lines.append((offset, line.rstrip(b"\r\n")))
+                    offset += len(line)
+        except (OSError, EOFError, zlib.error) as error:
+            warn(f"{path}: unreadable after byte {offset} ({error}); the rest of this file is skipped")
+        yield from reversed(lines)
+        return
+    try:
+        with open_regular(path) as stream:
+            yield from _backwards(path, stream, stream.seek(0, os.SEEK_END), block, warn)
+    except OSError as error:
+        warn(f"{path}: unreadable ({error}); skipped")
+
+
+def _backwards(path: Path, stream: IO[bytes], size: int, block: int, warn: Warn) -> Iterator[tuple[int, bytes]]:
+    position = size
+    carry = b""  # the start of the line that straddles the block read last
+    dropping = True  # inside the bytes after the last newline (torn), or inside an overlong line
+    while position > 0:
+        begin = max(0, position - block)
+        stream.seek(begin)
+        pieces = (stream.read(position - begin) + carry).split(b"\n")
+        position = begin
+        if dropping:
+            if len(pieces) == 1:
+                carry = b""
+                continue
+            pieces.pop()
+            dropping = False
+        carry = pieces[0] if begin else b""
+        lines = pieces[1:] if begin else pieces
+        offset = begin + len(carry) + 1 if begin else 0
+        starts = []
+        for line in lines:
+            starts.append(offset)
+            offset += len(line) + 1
+        for start, line in zip(reversed(starts), reversed(lines)):
+            yield start, line.rstrip(b"\r")
+        if len(carry) > MAX_LINE_BYTES:
+            warn(f"{path}: a line ending at byte {begin + len(carry)} is longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
+            carry, dropping = b"", True
 
 
 def _skip_to_newline(stream: IO[bytes]) -> None:
@@ -146,7 +222,7 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
 
 
 def json_lines(file: SignalFile, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, raw in read_lines(file.path, warn):
+    for number, raw in read_lines(file.path, warn, file.start):
         document = parse_line(f"{file.path}:{number}", raw, warn)
         if document is not None:
             yield number, document
