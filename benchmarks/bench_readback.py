@@ -5,18 +5,19 @@ through the file sink, rotated so that each signal has a gzip backup:
 
 - big:  one run of STEPS steps (5,000 by default: about 11 MB of OTLP/JSON);
 - many: RUNS runs (20) of STEPS // RUNS steps each, the same bytes split across runs;
-- huge (`--huge`): the big directory's files copied 10x under new trace ids, for peak memory.
+- huge: the big directory's files copied 10x under new trace ids, for peak memory.
 
 The floor is the least any reader does: open every file of the directory (gunzip the backups),
 read every line and `json.loads` it. Every command runs as a child process (the floor too), so
 interpreter start-up is in both; peak memory is the child's max RSS (RUSAGE_CHILDREN of a
 wrapper process that runs only that child). Prints seconds, MB and the ratio to the floor.
 
-    python benchmarks/bench_readback.py [--steps N] [--runs N] [--huge] [--ship]
+    python benchmarks/bench_readback.py [--steps N] [--runs N] [--repeat N] [--no-huge] [--no-ship]
 
 Generated directories are cached under $TMPDIR/aiw-bench-readback (delete it to regenerate).
 Goals (issue 14): logs --json <= 3x the floor, logs tree <= 4x, logs --last on the many-runs
-directory <= 1x that directory's floor, peak memory of logs --json < 100 MB whatever the size.
+directory <= 1x that directory's floor, peak memory of logs --json < 100 MB whatever the size,
+ship to a local OTLP/HTTP receiver at >= 50% of the floor's rate (over traces, logs and metrics).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ MAX_BYTES = 4 * 1024 * 1024
 FLOOR = r"""
 import gzip, json, sys
 from pathlib import Path
-for directory in sys.argv[1:]:
+signals = tuple(sys.argv[1].split(","))
+for directory in sys.argv[2:]:
     for path in sorted(Path(directory).iterdir()):
-        if not path.name.startswith(("traces.otlp.jsonl", "logs.otlp.jsonl")):
+        if not path.name.startswith(signals):
             continue
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rb") as stream:
@@ -89,7 +91,7 @@ def write_runs(directory: Path, runs: int, steps: int) -> None:
 
 
 def multiply(source: Path, target: Path, times: int) -> None:
-    """`source`'s files `times` over (as backups of one stream), each copy under its own trace ids."""
+    """`source`'s files `times` over (as backups of one stream), each copy under its own trace ids and an hour apart."""
     target.mkdir(parents=True, exist_ok=True)
     files = sorted(p for p in source.iterdir() if p.name.startswith(SIGNALS))
     for copy in range(times):
@@ -99,8 +101,10 @@ def multiply(source: Path, target: Path, times: int) -> None:
             opener = gzip.open if path.name.endswith(".gz") else open
             with opener(path, "rb") as stream:
                 data = stream.read()
-            # the trace ids start with the copy number, so each copy is its own run
+            # the trace ids start with the copy number, so each copy is its own run, an hour after the one before
             data = re.sub(rb'"traceId":"[0-9a-f]{2}', b'"traceId":"%02x' % copy, data)
+            shift = (copy - times + 1) * 3600 * 10**9
+            data = re.sub(rb'(UnixNano":")(\d+)"', lambda m: m.group(1) + b"%d\"" % (int(m.group(2)) + shift), data)
             number = (times - 1 - copy) * 10 + index
             name = f"{base}.{number}.gz" if number else base
             with (gzip.open if number else open)(target / name, "wb") as out:
@@ -118,14 +122,19 @@ def directory_of(name: str, runs: int, steps: int) -> Path:
     return directory
 
 
+def raw_bytes(directory: Path, signals: tuple[str, ...] = SIGNALS) -> int:
+    total = 0
+    for path in directory.iterdir():
+        if path.name.startswith(signals):
+            with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    total += len(chunk)
+    return total
+
+
 def size_mb(directory: Path) -> str:
     files = [p for p in directory.iterdir() if p.name.startswith(SIGNALS)]
-    raw = 0
-    for path in files:
-        with (gzip.open if path.name.endswith(".gz") else open)(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                raw += len(chunk)
-    return f"{raw / 1e6:.1f} MB of OTLP/JSON in {len(files)} files"
+    return f"{raw_bytes(directory) / 1e6:.1f} MB of OTLP/JSON in {len(files)} files"
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
@@ -146,32 +155,56 @@ def aiw(*args: str) -> list[str]:
     return [sys.executable, "-m", "aiw_otel.cli", *args]
 
 
-def floor(*directories: Path) -> list[str]:
-    return [sys.executable, "-c", FLOOR, *map(str, directories)]
+def floor(*directories: Path, signals: tuple[str, ...] = SIGNALS) -> list[str]:
+    return [sys.executable, "-c", FLOOR, ",".join(signals), *map(str, directories)]
 
 
 def report(name: str, seconds: float, rss: float, floor_s: float, goal: str = "") -> None:
     print(f"{name:<34} {seconds:7.2f} s {rss:7.0f} MB {seconds / floor_s:6.2f}x the floor  {goal}")
 
 
-def ship_rate(directory: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.otlp_receiver import Receiver
+SINK = r"""
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), Sink)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
 
-    lines = sum(1 for p in directory.iterdir() if p.name.startswith(SIGNALS) for _ in
-                (gzip.open if p.name.endswith(".gz") else open)(p, "rb"))
-    with tempfile.TemporaryDirectory() as scratch:
-        copy = Path(scratch) / "logs"
-        shutil.copytree(directory, copy)
-        receiver = Receiver()
-        try:
-            started = time.perf_counter()
-            subprocess.run(aiw("ship", str(copy), "--endpoint", receiver.endpoint), check=True,
-                           stdout=subprocess.DEVNULL)
-            elapsed = time.perf_counter() - started
-        finally:
-            receiver.close()
-    print(f"{'ship (OTLP/HTTP, local receiver)':<34} {elapsed:7.2f} s  {lines / elapsed:8.0f} requests/s")
+
+def ship_rates(directory: Path, floor_s: float, repeat: int) -> None:
+    """ship's rate (MB of lines per second) for each HTTP protocol against the floor's rate over the
+    same bytes. The receiver is a minimal real OTLP/HTTP endpoint in its own process: it reads each
+    request and answers 200 (a collector's own cost is not ship's)."""
+    sink = subprocess.Popen([sys.executable, "-c", SINK], stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = f"http://127.0.0.1:{sink.stdout.readline().strip()}"  # type: ignore[union-attr]
+        megabytes = raw_bytes(directory, ("traces.otlp.jsonl", "logs.otlp.jsonl", "metrics.otlp.jsonl")) / 1e6
+        floor_rate = megabytes / floor_s
+        print(f"{'floor rate (read + json.loads)':<34} {floor_rate:7.1f} MB/s")
+        with tempfile.TemporaryDirectory() as scratch:
+            for protocol in ("http/json", "http/protobuf"):
+                timings = []
+                for _ in range(repeat):
+                    copy = Path(scratch) / f"logs-{len(timings)}-{protocol.replace('/', '-')}"
+                    shutil.copytree(directory, copy)  # a fresh copy: no resume state, everything is sent
+                    timings.append(measure(aiw("ship", str(copy), "--endpoint", endpoint, "--protocol", protocol)))
+                    shutil.rmtree(copy)
+                seconds, rss = min(t[0] for t in timings), max(t[1] for t in timings)
+                rate = megabytes / seconds
+                print(f"{'ship ' + protocol:<34} {seconds:7.2f} s {rss:7.0f} MB {rate:6.1f} MB/s, "
+                      f"{rate / floor_rate:4.0%} of the floor's rate  {'goal >= 50%' if protocol == 'http/json' else ''}")
+    finally:
+        sink.kill()
+        sink.wait()
 
 
 def main() -> None:
@@ -179,8 +212,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--huge", action="store_true", help="also the big directory 10x, for peak memory")
-    parser.add_argument("--ship", action="store_true", help="also ship the big directory to a local receiver")
+    parser.add_argument("--no-huge", action="store_true", help="leave out the 10x directory (peak memory)")
+    parser.add_argument("--no-ship", action="store_true", help="leave out ship's rates")
     args = parser.parse_args()
 
     big = directory_of("big", 1, args.steps)
@@ -198,9 +231,10 @@ def main() -> None:
     report(f"floor (many: {args.runs} runs)", many_s, many_rss, many_s)
     report("logs --last (many)", *best(aiw("logs", str(many), "--last", "--no-color"), args.repeat), many_s,
            "goal <= 1x")
+    report("logs --last --json (many)", *best(aiw("logs", str(many), "--last", "--json"), args.repeat), many_s)
     report("logs --runs (many)", *best(aiw("logs", str(many), "--runs", "--no-color"), args.repeat), many_s)
     report("logs --json (many)", *best(aiw("logs", str(many), "--json"), args.repeat), many_s)
-    if args.huge:
+    if not args.no_huge:
         huge = CACHE / f"huge-10x{args.steps}"
         if not (huge / "done").exists():
             shutil.rmtree(huge, ignore_errors=True)
@@ -210,9 +244,11 @@ def main() -> None:
         huge_s, huge_rss = best(floor(huge), 1)
         report("floor (huge)", huge_s, huge_rss, huge_s)
         report("logs --json (huge)", *best(aiw("logs", str(huge), "--json"), 1), huge_s, "goal < 100 MB")
-    if args.ship:
+        report("logs (tree, huge)", *best(aiw("logs", str(huge), "--no-color"), 1), huge_s)
+    if not args.no_ship:
         print()
-        ship_rate(big)
+        all_signals = SIGNALS + ("metrics.otlp.jsonl",)
+        ship_rates(big, best(floor(big, signals=all_signals), args.repeat)[0], args.repeat)
 
 
 if __name__ == "__main__":

@@ -236,4 +236,7 @@ def _follow(args: argparse.Namespace, selection: Selection) -> int:
         follow(args.paths, lambda record: print(line(record), flush=True), selection)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends
+    except ValueError as error:  # --step fits several steps
+        _error(str(error))
+        return 2
     return 0
