@@ -200,6 +200,16 @@ def test_http_json_sends_the_lines_as_written_and_resumes_like_the_others(receiv
     assert_everything_arrived_once(receiver, log_dir)
 
 
+def test_a_json_answer_says_what_the_endpoint_dropped_in_otlp_json_names():
+    from aiw_otel.readback.ship import SIGNALS, Acknowledged
+
+    traces, logs, _ = SIGNALS
+    answer = b'{"partialSuccess": {"rejectedSpans": "2", "errorMessage": "too old"}}'
+    assert Acknowledged.of_json(traces, answer) == Acknowledged(2, "too old")
+    assert Acknowledged.of_json(logs, b'{"partialSuccess": {"rejectedLogRecords": 3}}') == Acknowledged(3, "")
+    assert Acknowledged.of_json(traces, b"") == Acknowledged.of_json(traces, b"<html>") == Acknowledged()
+
+
 def test_progress_is_shown_on_a_terminal_only(receiver, log_dir):
     import pty
 

@@ -69,7 +69,9 @@ class PlainWriter:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self._stream, no_color=True, highlight=False, width=1 << 16)
+            # as wide as its lines off a terminal (a pipe does not wrap), the terminal's width on one
+            width = None if self._stream.isatty() else 1 << 16
+            self._console = Console(file=self._stream, no_color=True, highlight=False, width=width)
         self._console.print(panel)
 
     def blank(self) -> None:
@@ -96,24 +98,32 @@ class RichWriter:
 
 
 def render_runs(runs: Iterable[Run], writer: Writer, log_lines: int = DEFAULT_LOG_LINES) -> int:
-    """Each run as it comes (a generator of runs is drawn one at a time); the number of runs drawn."""
+    """Each run as it comes (a generator of runs is drawn one at a time); the number of runs drawn.
+
+    A run is let go before the next is asked for, so a generator building runs holds one at a time."""
     count = 0
-    for run in runs:
+    pending = iter(runs)
+    while (run := next(pending, None)) is not None:
         if count:
             writer.blank()
         count += 1
-        labels = step_labels(run)
-        found = failure(run)
-        if found is not None:
-            writer.panel(failure_panel(run, found, labels))
-        batch: list[Line] = []
-        for line in run_lines(run, log_lines, labels):
-            batch.append(line)
-            if len(batch) >= _BATCH:
-                writer.lines(batch)
-                batch = []
-        writer.lines(batch)
+        _render_run(run, writer, log_lines)
+        run = None
     return count
+
+
+def _render_run(run: Run, writer: Writer, log_lines: int) -> None:
+    labels = step_labels(run)
+    found = failure(run)
+    if found is not None:
+        writer.panel(failure_panel(run, found, labels))
+    batch: list[Line] = []
+    for line in run_lines(run, log_lines, labels):
+        batch.append(line)
+        if len(batch) >= _BATCH:
+            writer.lines(batch)
+            batch = []
+    writer.lines(batch)
 
 
 def step_labels(run: Run) -> dict[str, str]:

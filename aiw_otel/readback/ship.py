@@ -16,24 +16,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import itertools
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-import grpc
-import requests
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-from aiw_otel.config_yaml import parse_pairs
+from aiw_otel.otlp_values import parse_pairs
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 STATE_FILE = ".ship-state.json"
 ALL_SIGNALS = ("traces", "logs", "metrics")
@@ -46,27 +42,39 @@ _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 
 @dataclass(frozen=True)
 class SignalKind:
-    """How one signal travels: its JSON key, request and response messages, HTTP path and gRPC stub."""
+    """How one signal travels: its JSON key, HTTP path, and (loaded when first needed: http/json needs
+    none of them, and loading protobuf, gRPC and the OTLP messages was most of a small ship) its
+    request and response messages and gRPC stub."""
 
     name: str
     json_key: str
-    request: type[Message]
-    response: type[Message]
     http_path: str
-    stub: Any
-    rejected_field: str
+    rejected_field: str  # the count of items the endpoint dropped, in its partial_success
+    service: str  # the OTLP service's name: Trace, Logs, Metrics
+    package: str  # of its generated modules
+
+    def _module(self, suffix: str) -> Any:
+        return importlib.import_module(f"opentelemetry.proto.collector.{self.package}.v1.{self.package}_service_{suffix}")
+
+    @property
+    def request(self) -> type[Message]:
+        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceRequest")
+        return message
+
+    @property
+    def response(self) -> type[Message]:
+        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceResponse")
+        return message
+
+    @property
+    def stub(self) -> Any:
+        return getattr(self._module("pb2_grpc"), f"{self.service}ServiceStub")
 
 
 SIGNALS = (
-    SignalKind("traces", "resourceSpans", trace_service_pb2.ExportTraceServiceRequest,
-               trace_service_pb2.ExportTraceServiceResponse, "/v1/traces", trace_service_pb2_grpc.TraceServiceStub,
-               "rejected_spans"),
-    SignalKind("logs", "resourceLogs", logs_service_pb2.ExportLogsServiceRequest,
-               logs_service_pb2.ExportLogsServiceResponse, "/v1/logs", logs_service_pb2_grpc.LogsServiceStub,
-               "rejected_log_records"),
-    SignalKind("metrics", "resourceMetrics", metrics_service_pb2.ExportMetricsServiceRequest,
-               metrics_service_pb2.ExportMetricsServiceResponse, "/v1/metrics",
-               metrics_service_pb2_grpc.MetricsServiceStub, "rejected_data_points"),
+    SignalKind("traces", "resourceSpans", "/v1/traces", "rejected_spans", "Trace", "trace"),
+    SignalKind("logs", "resourceLogs", "/v1/logs", "rejected_log_records", "Logs", "logs"),
+    SignalKind("metrics", "resourceMetrics", "/v1/metrics", "rejected_data_points", "Metrics", "metrics"),
 )
 
 
@@ -122,6 +130,8 @@ def to_request(document: dict[str, Any]) -> tuple[SignalKind, Message]:
     kind = next((k for k in SIGNALS if k.json_key in document), None)
     if kind is None:
         raise ValueError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
+    from google.protobuf import json_format
+
     request = kind.request()
     try:
         json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
@@ -200,25 +210,53 @@ def json_items(kind: SignalKind, document: dict[str, Any]) -> int:
 # ---------------------------------------------------------------- senders
 
 
+@dataclass(frozen=True)
+class Acknowledged:
+    """What the endpoint answered to a request it took: how many items it dropped anyway, and why."""
+
+    rejected: int = 0
+    message: str = ""
+
+    @classmethod
+    def of_message(cls, kind: SignalKind, response: Message) -> Acknowledged:
+        partial = getattr(response, "partial_success", None)
+        return cls(int(getattr(partial, kind.rejected_field, 0) or 0), str(getattr(partial, "error_message", "")))
+
+    @classmethod
+    def of_json(cls, kind: SignalKind, body: bytes) -> Acknowledged:
+        """OTLP/JSON's camelCase names; a body that is not that JSON acknowledges the request all the same."""
+        try:
+            partial = (json.loads(body or b"{}") or {}).get("partialSuccess") or {}
+            first, *rest = kind.rejected_field.split("_")
+            return cls(int(partial.get(first + "".join(word.title() for word in rest)) or 0),
+                       str(partial.get("errorMessage") or ""))
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
 class Sender(Protocol):
     #: Whether batches are built as JSON text (http/json) rather than protobuf messages.
     as_json: bool
 
-    def send(self, batch: Batch) -> Message:
-        """Deliver one batch; the endpoint's response, or ShipError."""
+    def send(self, batch: Batch) -> Acknowledged:
+        """Deliver one batch; what the endpoint said of it, or ShipError."""
 
     def close(self) -> None: ...
 
 
 class HttpSender:
     def __init__(self, target: Target) -> None:
+        import requests
+
         self._target = target
         self.as_json = target.protocol == "http/json"
         self._session = requests.Session()
         content_type = "application/json" if self.as_json else "application/x-protobuf"
         self._session.headers.update({**target.headers, "Content-Type": content_type})
 
-    def send(self, batch: Batch) -> Message:
+    def send(self, batch: Batch) -> Acknowledged:
+        import requests
+
         kind = batch.kind
         url = self._target.endpoint.rstrip("/") + kind.http_path
         assert self.as_json or batch.message is not None
@@ -231,15 +269,16 @@ class HttpSender:
             detail = response.text.strip()[:200]
             raise ShipError(f"POST {url} answered {response.status_code} {response.reason}"
                             + (f": {detail}" if detail else ""))
+        if self.as_json:
+            return Acknowledged.of_json(kind, response.content)
+        from google.protobuf.message import DecodeError
+
         answer = kind.response()
         try:
-            if self.as_json:
-                json_format.Parse(response.content or b"{}", answer, ignore_unknown_fields=True)
-            else:
-                answer.ParseFromString(response.content)
-        except (DecodeError, json_format.ParseError):  # a 2xx acknowledges the request whatever its body says
-            pass
-        return answer
+            answer.ParseFromString(response.content)
+        except DecodeError:  # a 2xx acknowledges the request whatever its body says; only partial success is lost
+            return Acknowledged()
+        return Acknowledged.of_message(kind, answer)
 
     def close(self) -> None:
         self._session.close()
@@ -249,6 +288,8 @@ class GrpcSender:
     as_json = False
 
     def __init__(self, target: Target) -> None:
+        import grpc
+
         self._target = target
         address = target.endpoint
         if address.startswith("https://"):
@@ -257,16 +298,18 @@ class GrpcSender:
             self._channel = grpc.insecure_channel(address.removeprefix("http://").rstrip("/"))
         self._stubs = {kind.name: kind.stub(self._channel) for kind in SIGNALS}
 
-    def send(self, batch: Batch) -> Message:
+    def send(self, batch: Batch) -> Acknowledged:
+        import grpc
+
         try:
             # The generated stubs are untyped; the Export response is the signal's protobuf message.
             response: Message = self._stubs[batch.kind.name].Export(batch.message, timeout=self._target.timeout_s,
                                                                     metadata=tuple(self._target.headers.items()))
-            return response
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
             raise ShipError(f"gRPC export to {self._target.shown} failed: {getattr(code, 'name', code)}: {details}") from error
+        return Acknowledged.of_message(batch.kind, response)
 
     def close(self) -> None:
         self._channel.close()
@@ -460,11 +503,7 @@ def _send(file: SignalFile, batch: Batch, identity: str, shipment: _Shipment) ->
         shipment.progress(summary)
 
 
-def _note_partial_success(kind: SignalKind, response: Any, where: str, summary: Summary) -> None:
+def _note_partial_success(kind: SignalKind, answer: Acknowledged, where: str, summary: Summary) -> None:
     """The endpoint took the request but dropped part of it: reported, not retried (it would drop it again)."""
-    partial = getattr(response, "partial_success", None)
-    if partial is None:
-        return
-    rejected = getattr(partial, kind.rejected_field, 0)
-    if rejected:
-        summary.rejected.append(f"{where}: the endpoint rejected {rejected} {kind.name} items: {partial.error_message}")
+    if answer.rejected:
+        summary.rejected.append(f"{where}: the endpoint rejected {answer.rejected} {kind.name} items: {answer.message}")
