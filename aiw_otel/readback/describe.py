@@ -6,6 +6,7 @@ words; only the tree applies the styles. Both print every piece through `termina
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 from aiw_otel import conventions as sc
@@ -36,9 +37,15 @@ def clock(time_ns: int) -> str:
     if not time_ns:
         return "--:--:--.---"
     seconds, millis = divmod(time_ns // 1_000_000, 1000)
-    minutes, second = divmod(seconds % 86400, 60)
+    return f"{_hms(seconds % 86400)}.{millis:03d}"
+
+
+@lru_cache(maxsize=256)
+def _hms(second_of_day: int) -> str:
+    """Lines come in time order: most share their second with the line before."""
+    minutes, second = divmod(second_of_day, 60)
     hour, minute = divmod(minutes, 60)
-    return f"{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}"
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def usage_text(usage: Usage) -> str:
@@ -134,7 +141,7 @@ def log_pieces(record: LogRecord, *, with_step: bool = False) -> list[Piece]:
 
 def plain(pieces: Sequence[Piece], separator: str = "  ") -> str:
     """The pieces as one line, safe for a terminal (the files hold whatever the plan and model wrote)."""
-    return safe_line(separator.join(text for text, _ in pieces if text))
+    return safe_line(separator.join([text for text, _ in pieces if text]))
 
 
 def span_line(span: Span) -> str:
