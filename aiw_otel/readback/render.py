@@ -12,7 +12,7 @@ most of `logs`); `RichWriter` colours it for a terminal. Only the failure panel 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Iterator, Protocol, Sequence, TextIO
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, TextIO
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import command_output, iso_ms
@@ -117,13 +117,9 @@ def _render_run(run: Run, writer: Writer, log_lines: int) -> None:
     found = failure(run)
     if found is not None:
         writer.panel(failure_panel(run, found, labels))
-    batch: list[Line] = []
-    for line in run_lines(run, log_lines, labels):
-        batch.append(line)
-        if len(batch) >= _BATCH:
-            writer.lines(batch)
-            batch = []
-    writer.lines(batch)
+    lines = run_lines(run, log_lines, labels)
+    for start in range(0, len(lines), _BATCH):
+        writer.lines(lines[start:start + _BATCH])
 
 
 def step_labels(run: Run) -> dict[str, str]:
@@ -167,17 +163,17 @@ def _run_heading(run: Run) -> list[Sequence[Piece]]:
     return [node_pieces(root, is_root=True), facts]
 
 
-def run_lines(run: Run, log_lines: int = DEFAULT_LOG_LINES, labels: dict[str, str] | None = None) -> Iterator[Line]:
+def run_lines(run: Run, log_lines: int = DEFAULT_LOG_LINES, labels: dict[str, str] | None = None) -> list[Line]:
     """The run's heading, then its tree: the plan's steps, their actions and log lines, in time order."""
-    for heading in _run_heading(run):
-        yield "", heading
+    lines: list[Line] = [("", heading) for heading in _run_heading(run)]
     root = run.root
     labels = step_labels(run) if labels is None else labels
     if root is not None:
         items = _items(root.children, root.logs, log_lines)
     else:
         items = _items(run.top, [], log_lines)
-    yield from _branch(items + _items([], run.logs, log_lines), "", log_lines, labels, 0)
+    _branch(lines, items + _items([], run.logs, log_lines), "", log_lines, labels, 0)
+    return lines
 
 
 def _items(children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int) -> list[Node | LogRecord | str]:
@@ -197,10 +193,10 @@ def _items(children: Sequence[Node], logs: Sequence[LogRecord], log_lines: int) 
     return items
 
 
-def _branch(items: Sequence[Node | LogRecord | str], indent: str, log_lines: int, labels: dict[str, str],
-            depth: int) -> Iterator[Line]:
-    """One level of the tree; below MAX_TREE_DEPTH levels a subtree is counted, not drawn (each level
-    indents the next). Recursion is as deep as the levels drawn, so at most MAX_TREE_DEPTH."""
+def _branch(lines: list[Line], items: Sequence[Node | LogRecord | str], indent: str, log_lines: int,
+            labels: dict[str, str], depth: int) -> None:
+    """One level of the tree, appended to `lines`; below MAX_TREE_DEPTH levels a subtree is counted,
+    not drawn (each level indents the next). Recursion is as deep as the levels drawn, so at most MAX_TREE_DEPTH."""
     if depth >= MAX_TREE_DEPTH and any(isinstance(item, Node) for item in items):
         hidden_spans = sum(1 for item in items if isinstance(item, Node) for _ in item.walk())
         note = (f"... {hidden_spans} span{'s' if hidden_spans != 1 else ''} nested deeper than "
@@ -210,13 +206,12 @@ def _branch(items: Sequence[Node | LogRecord | str], indent: str, log_lines: int
     for index, item in enumerate(items):
         guide, below = ("└── ", "    ") if index == last else ("├── ", "│   ")
         if isinstance(item, Node):
-            yield indent + guide, node_pieces(item, labels=labels)
-            yield from _branch(_items(item.children, item.logs, log_lines), indent + below, log_lines, labels,
-                               depth + 1)
+            lines.append((indent + guide, node_pieces(item, labels=labels)))
+            _branch(lines, _items(item.children, item.logs, log_lines), indent + below, log_lines, labels, depth + 1)
         elif isinstance(item, str):
-            yield indent + guide, [(item, "dim italic")]
+            lines.append((indent + guide, [(item, "dim italic")]))
         else:
-            yield indent + guide, log_pieces(item)
+            lines.append((indent + guide, log_pieces(item)))
 
 
 def _one_line(text: Text) -> Text:
