@@ -11,7 +11,7 @@ The floor is the least any reader does: open every file of the directory (gunzip
 read every line and `json.loads` it. Every command runs as a child process (the floor too), so
 interpreter start-up is in both; peak memory is the child's max RSS (RUSAGE_CHILDREN of a
 wrapper process that runs only that child). Each command is timed in turns with the floor (the
-load of a shared machine drifts) and the best of each is kept. Prints seconds, MB and the ratio.
+load of a shared machine drifts) and the best of each is kept. Prints seconds, MB and the ratios (of wall and of CPU time).
 
     python benchmarks/bench_readback.py [--steps N] [--runs N] [--repeat N] [--no-huge] [--no-ship]
 
@@ -58,7 +58,8 @@ import resource, subprocess, sys, time
 start = time.perf_counter()
 code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode
 elapsed = time.perf_counter() - start
-print(elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, code)
 """
 
 
@@ -138,13 +139,13 @@ def size_mb(directory: Path) -> str:
     return f"{raw_bytes(directory) / 1e6:.1f} MB of OTLP/JSON in {len(files)} files"
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one child process."""
+def measure(argv: list[str]) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MB) and CPU seconds of one child process."""
     out = subprocess.run([sys.executable, "-c", MEASURE, *argv], capture_output=True, text=True, check=True)
-    elapsed, rss_kb, code = out.stdout.split()
+    elapsed, rss_kb, cpu, code = out.stdout.split()
     if code != "0":
         raise SystemExit(f"bench_readback: {' '.join(argv)} exited {code}")
-    return float(elapsed), int(rss_kb) / 1024
+    return float(elapsed), int(rss_kb) / 1024, float(cpu)
 
 
 def best(argv: list[str], repeat: int) -> tuple[float, float]:
@@ -161,12 +162,14 @@ def floor(*directories: Path, signals: tuple[str, ...] = SIGNALS) -> list[str]:
 
 
 def report(name: str, argv: list[str], floor_argv: list[str], repeat: int, goal: str = "") -> None:
-    """The command and the floor measured in turns, so that both see the same load on a shared machine;
-    the best time of each, the command's peak memory and the ratio."""
+    """The command and the floor measured in turns, so that both see the same load on a shared machine:
+    the best wall time of each and their ratio, the command's peak memory, and the ratio of their best
+    CPU times (steadier than wall time when other work shares the cores)."""
     pairs = [(measure(floor_argv), measure(argv)) for _ in range(repeat)]
-    floor_s = min(f[0] for f, _ in pairs)
-    seconds, rss = min(c[0] for _, c in pairs), max(c[1] for _, c in pairs)
-    print(f"{name:<34} {seconds:7.2f} s {rss:7.0f} MB {seconds / floor_s:6.2f}x the floor ({floor_s:.2f} s)  {goal}")
+    floor_s, floor_cpu = min(f[0] for f, _ in pairs), min(f[2] for f, _ in pairs)
+    seconds, rss, cpu = min(c[0] for _, c in pairs), max(c[1] for _, c in pairs), min(c[2] for _, c in pairs)
+    print(f"{name:<28} {seconds:6.2f} s {rss:5.0f} MB {seconds / floor_s:5.2f}x the floor ({floor_s:.2f} s), "
+          f"CPU {cpu / floor_cpu:4.2f}x  {goal}")
 
 
 SINK = r"""
@@ -202,14 +205,15 @@ def ship_rates(directory: Path, repeat: int) -> None:
                 for _ in range(repeat):
                     copy = Path(scratch) / "logs"
                     shutil.copytree(directory, copy)  # a fresh copy: no resume state, everything is sent
-                    floors.append(measure(floor(copy, signals=signals))[0])
+                    floors.append(measure(floor(copy, signals=signals)))
                     timings.append(measure(aiw("ship", str(copy), "--endpoint", endpoint, "--protocol", protocol)))
                     shutil.rmtree(copy)
-                floor_rate = megabytes / min(floors)
+                floor_rate = megabytes / min(f[0] for f in floors)
                 seconds, rss = min(t[0] for t in timings), max(t[1] for t in timings)
+                cpu_share = min(f[2] for f in floors) / min(t[2] for t in timings)
                 rate = megabytes / seconds
-                print(f"{'ship ' + protocol:<34} {seconds:7.2f} s {rss:7.0f} MB {rate:6.1f} MB/s, "
-                      f"{rate / floor_rate:4.0%} of the floor's {floor_rate:.1f} MB/s  "
+                print(f"{'ship ' + protocol:<28} {seconds:6.2f} s {rss:5.0f} MB {rate:5.1f} MB/s, "
+                      f"{rate / floor_rate:4.0%} of the floor's {floor_rate:.1f} MB/s (CPU: {cpu_share:4.0%})  "
                       f"{'goal >= 50%' if protocol == 'http/json' else ''}")
     finally:
         sink.kill()
@@ -231,12 +235,12 @@ def main() -> None:
 
     repeat = args.repeat
     floor_s, floor_rss = best(floor(big), repeat)
-    print(f"{'floor: read + json.loads (big)':<34} {floor_s:7.2f} s {floor_rss:7.0f} MB")
+    print(f"{'floor: read + json.loads (big)':<28} {floor_s:6.2f} s {floor_rss:5.0f} MB")
     report("logs --json", aiw("logs", str(big), "--json"), floor(big), repeat, "goal <= 3x, < 100 MB")
     report("logs (tree)", aiw("logs", str(big), "--no-color"), floor(big), repeat, "goal <= 4x")
     report("logs --level error --json", aiw("logs", str(big), "--json", "--level", "error"), floor(big), repeat)
     many_s, many_rss = best(floor(many), repeat)
-    print(f"\n{f'floor (many: {args.runs} runs)':<34} {many_s:7.2f} s {many_rss:7.0f} MB")
+    print(f"\n{f'floor (many: {args.runs} runs)':<28} {many_s:6.2f} s {many_rss:5.0f} MB")
     report("logs --last (many)", aiw("logs", str(many), "--last", "--no-color"), floor(many), repeat, "goal <= 1x")
     report("logs --last --json (many)", aiw("logs", str(many), "--last", "--json"), floor(many), repeat)
     report("logs --runs (many)", aiw("logs", str(many), "--runs"), floor(many), repeat)
