@@ -79,6 +79,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
                              "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
+    parser.add_argument("--web", action="store_true",
+                        help="also serve the web monitor (as aiw-otel web does) while the run lasts; its address is printed")
+    parser.add_argument("--web-port", metavar="N", type=_port, default=0,
+                        help="the web monitor's port on 127.0.0.1 (default: any free one)")
 
 
 def add_ai_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,16 +177,37 @@ def _live(args: argparse.Namespace) -> bool:
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
     with ExitStack() as stack:  # nothing heavy imported before the first frame
+        web_url = stack.enter_context(_web_monitor(args)) if args.web else None
         starting = None
         if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
             from aiw_otel.console.starting import starting_screen
 
             starting = stack.enter_context(starting_screen())
             stack.enter_context(_deferred_lines())
-        return _load_and_run(plan_path, args, provider, starting)
+        return _load_and_run(plan_path, args, provider, starting, web_url)
 
 
-def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
+@contextmanager
+def _web_monitor(args: argparse.Namespace) -> Iterator[str]:
+    """`--web`: the web monitor on a thread of this process, for this run and its log dir's others.
+
+    Started before the console takes the screen, so its address is printed where it can be read
+    (and the console's status bar shows it at first); it serves until the run's command returns."""
+    from aiw_otel.cli.web import DEFAULT_HOST, start
+
+    log_dir = Path(_settings(args).telemetry.sinks.file.directory)
+    sockets = [Path(args.control_socket)] if args.control_socket else []
+    server = start(log_dir, sockets, DEFAULT_HOST, args.web_port)
+    server.start()
+    print(f"aiw-otel: web monitor at {server.url}", flush=True)
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None,
+                  web_url: str | None = None) -> State:
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -210,6 +235,8 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
         _say(f"aiw-otel: metrics at {metrics_url}")
     try:
         if starting is not None:
+            if web_url is not None:
+                tracker.note(f"web monitor at {web_url}")
             starting.hand_over()
             state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
         else:

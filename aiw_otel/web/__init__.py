@@ -1,1 +1,5 @@
-"""`aiw-otel web`: a local page showing live runs (steered through their control sockets) and finished ones (from their files)."""
+"""`aiw-otel web`: a local page showing runs live (and steering them) and finished runs from their files.
+
+`server` serves it (token, origin, static files, routes), `live` reaches live runs through their
+control sockets; the page itself is static HTML, CSS and JavaScript in `static/` (no build step).
+"""
