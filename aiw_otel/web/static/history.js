@@ -79,7 +79,7 @@ const AiwHistory = (() => {
     const table = el("table", "hist-runs");
     const head = table.createTHead().insertRow();
     for (const [title, cls] of [["Started (UTC)", ""], ["Plan", ""], ["Outcome", ""], ["Duration", "num"],
-                                ["Tokens", "num"], ["Cost", "num"], ["Trace", "trace"]]) {
+                                ["Tokens in / out", "num"], ["Cost", "num"], ["Trace", "trace"]]) {
       head.append(el("th", cls, title));
     }
     const body = table.createTBody();
@@ -138,7 +138,8 @@ const AiwHistory = (() => {
     const outcome = root.state || (root.status === "ERROR" ? "Failed" : "done");
     const state = el("span", "state", outcome);
     state.dataset.state = outcome;
-    header.append(el("strong", "plan", root.title || root.name), state);
+    const plan = root.attributes["gen_ai.workflow.name"] || root.title || root.name;
+    header.append(el("strong", "plan", plan), state);
     if (root.end != null) header.append(el("span", "figure", duration((root.end - root.start) / 1e6)));
     const used = usage(root);
     if (used) header.append(el("span", "figure", used));
@@ -193,7 +194,7 @@ const AiwHistory = (() => {
     axis.append(el("span", "wf-label", "span"));
     const ticks = el("span", "wf-track");
     for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
-      const tick = el("span", "wf-tick", duration(total * fraction / 1e6));
+      const tick = el("span", "wf-tick", fraction ? duration(total * fraction / 1e6) : "0");
       tick.style.left = `${fraction * 100}%`;
       ticks.append(tick);
     }
@@ -207,23 +208,32 @@ const AiwHistory = (() => {
       row.dataset.outcome = span.missing ? "missing" : span.outcome;
       if (span.span_id === run.failure) row.classList.add("failure");
       if (span.span_id === run.failed_step) row.classList.add("failed-step");
+      if (span.state) row.dataset.state = span.state;
       const label = el("span", "wf-label");
       label.style.paddingLeft = `${0.4 + span.depth * 1.1}em`;
-      label.append(el("span", "mark", span.missing ? "?" : MARKS[span.outcome] || "✔"),
+      label.append(el("span", "mark", markOf(span)),
                    el("span", "name", span.missing ? "(a span not in the files)" : span.title || span.name));
-      if (span.state) {
-        const state = el("span", "state", span.state);
-        state.dataset.state = span.state;
-        label.append(state);
-      }
-      label.title = span.name;
+      label.title = span.title || span.name;
       const track = el("span", "wf-track");
       const bar = el("span", "wf-bar");
       const end = span.end == null ? span.start : span.end;
-      bar.style.left = `${(span.start - base) / total * 100}%`;
-      bar.style.width = `${Math.max((end - span.start) / total * 100, 0.15)}%`;
+      const [from, to] = [(span.start - base) / total * 100, (end - base) / total * 100];
+      bar.style.left = `${from}%`;
+      bar.style.width = `${Math.max(to - from, 0.15)}%`;
       const took = el("span", "wf-took", span.end == null ? "" : duration((span.end - span.start) / 1e6));
-      took.style.left = `${Math.min((end - base) / total * 100, 88)}%`;
+      if (span.state) {
+        const state = el("span", "state", span.state);
+        state.dataset.state = span.state;
+        took.append(state);
+      }
+      if (to <= 70) {
+        took.style.left = `${to}%`;
+      } else if (from >= 25) {  // no room after the bar: before it
+        took.style.right = `${100 - from}%`;
+      } else {  // a bar across the chart: inside it
+        took.classList.add("inside");
+        took.style.left = `${from}%`;
+      }
       track.append(bar, took);
       row.append(label, track);
       row.tabIndex = 0;
@@ -234,6 +244,12 @@ const AiwHistory = (() => {
     }
     chart.append(list);
     return chart;
+  }
+
+  function markOf(span) {
+    if (span.missing) return "?";
+    if (span.state === "Skipped") return "–";
+    return MARKS[span.outcome] || MARKS.ok;
   }
 
   function keyOnRow(event, spanId) {
