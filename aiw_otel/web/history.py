@@ -177,11 +177,19 @@ def _log_row(record: LogRecord) -> dict[str, Any]:
 
 
 def json_safe(value: Any) -> Any:
-    """`value` with every NaN or infinity replaced by its name, which JSON can carry."""
-    if isinstance(value, float) and not math.isfinite(value):
+    """`value` with every NaN or infinity replaced by its name, which JSON can carry; a dict or list
+    of plain values (nearly every one) is returned as it is, uncopied."""
+    kind = type(value)
+    if kind is float and not math.isfinite(value):
         return str(value).replace("inf", "Infinity").replace("nan", "NaN")
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [json_safe(item) for item in value]
+    if kind is dict:
+        return value if all(map(_plain, value.values())) else {key: json_safe(item) for key, item in value.items()}
+    if kind is list:
+        return value if all(map(_plain, value)) else [json_safe(item) for item in value]
     return value
+
+
+def _plain(value: Any) -> bool:
+    """A value JSON carries as it is."""
+    kind = type(value)
+    return kind is str or kind is int or kind is bool or value is None or (kind is float and math.isfinite(value))
