@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from aiw_otel.control.client import NoRunListening
 from aiw_otel.web.live import LiveRuns, UnknownRun
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,6 +39,7 @@ CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; cha
 TOKEN_HEADER = "X-AIW-Token"
 #: A control request's body is a command and a line of context: nothing legitimate is near this.
 MAX_BODY_BYTES = 64 * 1024
+NO_SUCH_RUN = {"ok": False, "message": "no such live run (it may have ended)"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
@@ -173,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             event, data = next(events)
         except (UnknownRun, OSError, ValueError, StopIteration):
             events.close()
-            self._send_json(HTTPStatus.NOT_FOUND, {"ok": False, "message": "no such live run (it may have ended)"})
+            self._send_json(HTTPStatus.NOT_FOUND, NO_SUCH_RUN)
             return
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -204,8 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.live.control(run, command, text)
         except ValueError as error:
             self._send_json(HTTPStatus.BAD_REQUEST, {"ok": False, "message": str(error)})
-        except UnknownRun:
-            self._send_json(HTTPStatus.NOT_FOUND, {"ok": False, "message": "no such live run (it may have ended)"})
+        except (UnknownRun, NoRunListening):
+            self._send_json(HTTPStatus.NOT_FOUND, NO_SUCH_RUN)
         except OSError as error:
             self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"ok": False, "message": f"the run did not answer: {error}"})
         else:

@@ -5,13 +5,27 @@
 
 const AiwLive = (() => {
   // -- the console's vocabulary, mirrored (aiw_otel/present.py, aiw_otel/console/style.py) ----------
+  // Python's format(x, ".{d}f") for x >= 0: the nearest, an exact half to the even neighbour
+  // (JavaScript's toFixed sends halves up: 12.5 ms would read "13 ms" here and "12 ms" in the console).
+  function fixed(x, digits) {
+    const [whole, fraction] = x.toFixed(100).split(".");  // the double's exact decimal expansion
+    if (/^50*$/.test(fraction.slice(digits))) {
+      const last = digits ? fraction[digits - 1] : whole[whole.length - 1];
+      if (Number(last) % 2 === 0) return digits ? `${whole}.${fraction.slice(0, digits)}` : whole;
+    }
+    return x.toFixed(digits);
+  }
+
+  // Python's round(x) for x >= 0.
+  const round = (x) => Number(fixed(x, 0));
+
   function duration(ms) {
     ms = Math.max(0, Number(ms));
-    if (ms < 0.95) return `${ms.toFixed(1)} ms`;
-    if (Math.round(ms) < 1000) return `${ms.toFixed(0)} ms`;
-    const tenths = Math.round(ms / 100);
-    if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
-    const seconds = Math.round(ms / 1000);
+    if (ms < 0.95) return `${fixed(ms, 1)} ms`;
+    if (round(ms) < 1000) return `${fixed(ms, 0)} ms`;
+    const tenths = round(ms / 100);
+    if (tenths < 600) return `${fixed(tenths / 10, 1)} s`;
+    const seconds = round(ms / 1000);
     if (seconds < 3600) return `${Math.floor(seconds / 60)} m ${String(seconds % 60).padStart(2, "0")} s`;
     return `${Math.floor(seconds / 3600)} h ${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")} m`;
   }
@@ -23,13 +37,13 @@ const AiwLive = (() => {
 
   function tokens(count) {
     if (count < 1000) return String(count);
-    if (count < 1000000) return `${(count / 1000).toFixed(1)}k`;
-    return `${(count / 1000000).toFixed(1)}M`;
+    if (count < 1000000) return `${fixed(count / 1000, 1)}k`;
+    return `${fixed(count / 1000000, 1)}M`;
   }
 
   function cost(usd) {
     if (!usd) return "";
-    return usd < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+    return usd < 1 ? `$${fixed(usd, 4)}` : `$${fixed(usd, 2)}`;
   }
 
   const STATE_ORDER = ["Pending", "Running", "Paused", "Completed", "Failed", "Cancelled", "Skipped"];

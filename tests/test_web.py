@@ -1,0 +1,232 @@
+"""The web monitor's server with a plain HTTP client: the token, the Origin check, the static files,
+and a real run reached through its control socket (listed, streamed as events, steered).
+
+The page itself, in a real browser, is tests/test_web_browser.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiw_otel.control.socket_server import ControlServer
+from aiw_otel.web.live import LiveRuns
+from aiw_otel.web.server import WebServer
+from tests.processes import pid_of, process_state, until
+from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
+
+
+class Client:
+    """Plain HTTP to the monitor: each call a fresh connection, the token sent only when asked."""
+
+    def __init__(self, server: WebServer) -> None:
+        self.server = server
+        self.host = f"127.0.0.1:{server.server_port}"
+
+    def request(self, method: str, path: str, *, token: bool = True, headers: dict[str, str] | None = None,
+                body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.server_port, timeout=10)
+        sent = dict(headers or {})
+        if token:
+            sent["X-AIW-Token"] = self.server.token
+        data = json.dumps(body).encode() if body is not None else None
+        if data is not None:
+            sent["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=data, headers=sent)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
+    def get_json(self, path: str) -> Any:
+        status, _, body = self.request("GET", path)
+        assert status == 200, body
+        return json.loads(body)
+
+    def control(self, run: str, command: str, text: str = "") -> tuple[int, dict[str, Any]]:
+        status, _, body = self.request("POST", "/api/live/control", headers={"Origin": f"http://{self.host}"},
+                                       body={"run": run, "command": command, "text": text})
+        return status, json.loads(body)
+
+    def events(self, run: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The event stream's (event, data) pairs as they arrive."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.server_port, timeout=30)
+        conn.request("GET", f"/api/live/events?run={run}", headers={"X-AIW-Token": self.server.token})
+        response = conn.getresponse()
+        assert response.status == 200
+        assert response.getheader("Content-Type", "").startswith("text/event-stream")
+        try:
+            event = None
+            for raw in response:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    assert event is not None
+                    yield event, json.loads(line.removeprefix("data: "))
+        finally:
+            conn.close()
+
+
+@pytest.fixture
+def monitor(tmp_path: Path) -> Iterator[Client]:
+    """The monitor for `tmp_path/logs`, serving on a thread."""
+    server = WebServer(LiveRuns(tmp_path / "logs"))
+    server.start()
+    yield Client(server)
+    server.close()
+
+
+ROUTES = [("GET", "/"), ("GET", "/static/live.js"), ("GET", "/api/live"), ("GET", "/api/live/events?run=x"),
+          ("POST", "/api/live/control"), ("GET", "/no/such/page")]
+
+
+@pytest.mark.parametrize("method, path", ROUTES)
+def test_every_request_without_the_token_is_refused(monitor: Client, method: str, path: str):
+    origin = {"Origin": f"http://{monitor.host}"}
+    for headers in (origin, {**origin, "X-AIW-Token": "not-the-token"},
+                    {**origin, "Cookie": f"{monitor.server.cookie_name}=not-the-token"}):
+        status, _, body = monitor.request(method, path, token=False, headers=headers, body={"run": "x"})
+        assert status == 403
+        assert body.startswith(b"forbidden")
+    status, _, _ = monitor.request(method, path + ("&" if "?" in path else "?") + "token=wrong", token=False,
+                                   headers=origin, body={"run": "x"})
+    assert status == 403
+
+
+def test_the_token_in_the_first_address_becomes_a_strict_cookie(monitor: Client):
+    status, headers, body = monitor.request("GET", f"/?token={monitor.server.token}", token=False)
+    assert status == 200 and b"<title>aiw-otel</title>" in body
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith(f"{monitor.server.cookie_name}={monitor.server.token};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert headers["Referrer-Policy"] == "no-referrer"  # the address with the token goes nowhere else
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    status, _, body = monitor.request("GET", "/api/live", token=False,
+                                      headers={"Cookie": f"{monitor.server.cookie_name}={monitor.server.token}"})
+    assert status == 200 and json.loads(body) == {"runs": []}
+
+
+def test_a_control_request_needs_the_pages_own_origin(monitor: Client):
+    request = {"run": "none", "command": "pause"}
+    for headers in ({}, {"Origin": "http://evil.example"}, {"Origin": "null"},
+                    {"Origin": f"http://{monitor.host}.evil.example"}):
+        status, _, body = monitor.request("POST", "/api/live/control", headers=headers, body=request)
+        assert (status, body) == (403, b"forbidden: a control request must come from the monitor's own page\n")
+    status, _, body = monitor.request("POST", "/api/live/control", headers={"Origin": f"http://{monitor.host}"},
+                                      body=request)
+    assert status == 404 and json.loads(body)["message"] == "no such live run (it may have ended)"
+
+
+def test_only_the_pages_own_files_are_served(monitor: Client):
+    status, headers, body = monitor.request("GET", "/static/live.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript") and b"textContent" in body
+    assert monitor.request("GET", "/static/style.css")[1]["Content-Type"].startswith("text/css")
+    for path in ("/static/../server.py", "/static/%2e%2e/server.py", "/static/..%2fserver.py", "/static/",
+                 "/static/missing.js", "/static/.hidden.js", "/static//etc/passwd"):
+        assert monitor.request("GET", path)[0] == 404, path
+
+
+def test_malformed_control_requests_get_a_reason(monitor: Client):
+    origin = {"Origin": f"http://{monitor.host}"}
+    for body in ([1, 2], {"run": 1, "command": "pause"}, {"run": "x", "command": None}):
+        status, _, reply = monitor.request("POST", "/api/live/control", headers=origin, body=body)
+        assert status == 400 and json.loads(reply)["ok"] is False
+    status, _, reply = monitor.request("POST", "/api/live/control", headers={**origin, "Content-Length": "0"})
+    assert status == 400
+
+
+def test_bound_to_loopback_by_default(tmp_path: Path):
+    server = WebServer(LiveRuns(tmp_path))
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        assert server.url.startswith(f"http://127.0.0.1:{server.server_port}/?token=")
+        assert len(server.token) >= 32
+        assert WebServer(LiveRuns(tmp_path)).token != server.token  # per start
+    finally:
+        server.server_close()
+
+
+def test_a_live_run_listed_streamed_and_steered_through_its_socket(steered, monitor: Client, tmp_path: Path):
+    command, marker = sleeper()
+    run = steered(long_then_ai(command))
+    with ControlServer(run.relay, tmp_path / "logs" / "control.sock"):
+        run.start()
+        pid = pid_of(marker)
+        (listed,) = until(lambda: monitor.get_json("/api/live")["runs"], "the run listed")
+        assert listed["plan_name"] == "plan" and listed["state"] == "Running"
+        assert listed["socket"] == str(tmp_path / "logs" / "control.sock")
+
+        events = monitor.events(listed["run"])
+        event, first = next(events)  # the whole current state first
+        assert event == "update"
+        assert [s["step_id"] for s in first["view"]["steps"]] == ["long", "ask"]
+        assert first["labels"] == {"long": "long", "ask": "ask"}
+
+        assert monitor.control(listed["run"], "resume") == (
+            200, {"ok": False, "message": "cannot resume: the run is not paused (it is Running)", "data": None})
+        status, reply = monitor.control(listed["run"], "pause")
+        assert status == 200 and reply["ok"] and reply["message"].startswith("paused")
+        until(lambda: process_state(pid) == "T", "the command stopped (state T)")
+        until(lambda: next(events)[1]["view"]["state"] == "Paused", "a pushed update saying Paused")
+        assert monitor.control(listed["run"], "details", "lo")[1]["data"] == {"select_step": "long"}
+        assert monitor.control(listed["run"], "status")[0] == 400  # only the page's commands
+        assert monitor.control(listed["run"], "context", "be brief")[1]["ok"]
+        assert monitor.control(listed["run"], "resume")[1]["ok"]
+        until(lambda: process_state(pid) in ("S", "R"), "the command running again")
+        assert monitor.control(listed["run"], "cancel")[1]["ok"]
+
+        last = until(lambda: (pair := next(events)) and pair[0] == "end" and pair, "the end event", 30)
+        assert last[1]["view"]["state"] == "Cancelled"
+        assert run.finish().value == "Cancelled"
+    assert monitor.get_json("/api/live") == {"runs": []}  # the socket is gone with its run
+    status, _ = monitor.control(listed["run"], "pause")
+    assert status == 404
+
+
+def test_a_run_on_a_named_socket_outside_the_log_dir(steered, tmp_path: Path):
+    run = steered(WAIT_FOR_GO)
+    socket_path = tmp_path / "elsewhere" / "ctl.sock"
+    server = WebServer(LiveRuns(tmp_path / "logs", [socket_path]))
+    server.start()
+    try:
+        with ControlServer(run.relay, socket_path):
+            run.start()
+            (listed,) = Client(server).get_json("/api/live")["runs"]
+            assert listed["socket"] == str(socket_path)
+            (run.workspace / "go").write_text("")
+            assert run.finish().value == "Completed"
+    finally:
+        server.close()
+
+
+def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Client, tmp_path: Path):
+    """Pages come and go (reloads): each stream is its own thread and socket connection."""
+    run = steered(WAIT_FOR_GO)
+    with ControlServer(run.relay, tmp_path / "logs" / "control.sock"):
+        run.start()
+        (listed,) = until(lambda: monitor.get_json("/api/live")["runs"], "the run listed")
+        for _ in range(5):
+            events = monitor.events(listed["run"])
+            assert next(events)[0] == "update"
+            events.close()
+        ended = threading.Event()
+
+        def follow() -> None:
+            if any(event == "end" for event, _ in monitor.events(listed["run"])):
+                ended.set()
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        (run.workspace / "go").write_text("")
+        follower.join(30)
+        assert ended.is_set()
+        assert run.finish().value == "Completed"
