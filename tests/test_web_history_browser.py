@@ -6,59 +6,43 @@ What the page shows is compared with traces.otlp.jsonl and logs.otlp.jsonl thems
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from aiw_otel.logdir import SIGNAL_FILES
-from tests.cli_process import AIW, ROOT
-from tests.otlp_files import attrs, items_in, file_lines
+from tests.otlp_files import attrs, file_lines, items_in
+from tests.web_process import WebProcess, launched_chromium
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-URL = re.compile(r"http://127\.0\.0\.1:\d+/\?token=\S+")
 
 
 @pytest.fixture(scope="module")
 def web_url(demo_logs: Path) -> Iterator[str]:
     """`aiw-otel web DEMO_LOGS` as a user starts it; its printed address (token included)."""
-    server = subprocess.Popen([*AIW, "web", str(demo_logs), "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        found = URL.search(line)
-        assert found, f"no address in {line!r}; stderr: {server.stderr.read() if server.poll() is not None else ''}"
-        yield found.group(0)
-    finally:
-        server.terminate()
-        server.wait(10)
+    server = WebProcess("web", str(demo_logs))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        yield launched
-        launched.close()
+    chromium = launched_chromium()
+    yield next(chromium)
+    chromium.close()
 
 
 @pytest.fixture
 def page(browser: Any, web_url: str) -> Iterator[Any]:
-    opened = browser.new_page(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.goto(web_url + "#history")
     yield opened
-    opened.close()
-    assert errors == [], "the page's scripts failed"
+    context.close()
+    assert errors == [], f"the page's scripts failed: {errors}"
 
 
 def file_spans(directory: Path) -> list[dict[str, Any]]:
