@@ -269,7 +269,9 @@ const AiwHistory = (() => {
   function select(spanId) {
     const span = view.run && view.run.spans.find((item) => item.span_id === spanId);
     if (!span) return;
-    for (const [id, row] of view.rows) row.classList.toggle("selected", id === spanId);
+    const previous = view.rows.get(view.selected);
+    if (previous) previous.classList.remove("selected");
+    view.rows.get(spanId).classList.add("selected");
     view.selected = spanId;
     const base = view.run.spans.length ? view.run.spans[0].start : span.start;
     const detail = document.getElementById("span-detail");
