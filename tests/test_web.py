@@ -93,7 +93,8 @@ def monitor(tmp_path: Path) -> Iterator[Client]:
 
 
 ROUTES = [("GET", "/"), ("GET", "/static/live.js"), ("GET", "/api/live"), ("GET", "/api/live/events?run=x"),
-          ("POST", "/api/live/control"), ("GET", "/no/such/page")]
+          ("POST", "/api/live/control"), ("GET", "/api/runs"), ("GET", "/api/runs/0af7651916cd43dd"),
+          ("GET", "/no/such/page")]
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
@@ -150,6 +151,15 @@ def test_malformed_control_requests_get_a_reason(monitor: Client):
         assert status == 400 and json.loads(reply)["ok"] is False
     status, _, reply = monitor.request("POST", "/api/live/control", headers={**origin, "Content-Length": "0"})
     assert status == 400
+
+
+def test_finished_runs_by_trace_id_or_a_reason(monitor: Client):
+    assert monitor.get_json("/api/runs") == {"runs": [], "warnings": []}  # no log dir yet: no runs yet
+    status, _, body = monitor.request("GET", "/api/runs/0af7651916cd43dd")
+    assert status == 404 and json.loads(body)["message"] == (
+        "no run with a trace id starting '0af7651916cd43dd' in the log files")
+    status, _, body = monitor.request("GET", "/api/runs/not%20hex")
+    assert status == 400 and json.loads(body)["message"] == "'not hex' is not a trace id (1 to 32 hex digits)"
 
 
 def test_bound_to_loopback_by_default(tmp_path: Path):
@@ -289,6 +299,12 @@ def test_no_secret_of_a_plan_or_a_context_reaches_any_response(tmp_path: Path):
         assert run.wait() == 1, run.output
     finally:
         run.stop()
+    web = WebProcess("web", str(tmp_path / "logs"))  # the finished run, from its files
+    try:
+        (finished,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
+        bodies += [json.dumps(finished).encode(), _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)]
+    finally:
+        web.stop()
     text = b"\n".join(bodies).decode()
     assert "[REDACTED:" in text  # ...redacted
     assert leaks([key, token], text) == []
