@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
+import subprocess
+import textwrap
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +23,11 @@ import pytest
 from aiw_otel.control.socket_server import ControlServer
 from aiw_otel.web.live import LiveRuns
 from aiw_otel.web.server import WebServer
+from tests.cli_process import aiw
+from tests.leak_check import github_token, leaks, openai_key
 from tests.processes import pid_of, process_state, until
 from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
+from tests.web_process import WebProcess
 
 
 class Client:
@@ -85,7 +93,8 @@ def monitor(tmp_path: Path) -> Iterator[Client]:
 
 
 ROUTES = [("GET", "/"), ("GET", "/static/live.js"), ("GET", "/api/live"), ("GET", "/api/live/events?run=x"),
-          ("POST", "/api/live/control"), ("GET", "/no/such/page")]
+          ("POST", "/api/live/control"), ("GET", "/api/runs"), ("GET", "/api/runs/0af7651916cd43dd"),
+          ("GET", "/no/such/page")]
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
@@ -142,6 +151,15 @@ def test_malformed_control_requests_get_a_reason(monitor: Client):
         assert status == 400 and json.loads(reply)["ok"] is False
     status, _, reply = monitor.request("POST", "/api/live/control", headers={**origin, "Content-Length": "0"})
     assert status == 400
+
+
+def test_finished_runs_by_trace_id_or_a_reason(monitor: Client):
+    assert monitor.get_json("/api/runs") == {"runs": [], "warnings": []}  # no log dir yet: no runs yet
+    status, _, body = monitor.request("GET", "/api/runs/0af7651916cd43dd")
+    assert status == 404 and json.loads(body)["message"] == (
+        "no run with a trace id starting '0af7651916cd43dd' in the log files")
+    status, _, body = monitor.request("GET", "/api/runs/not%20hex")
+    assert status == 400 and json.loads(body)["message"] == "'not hex' is not a trace id (1 to 32 hex digits)"
 
 
 def test_bound_to_loopback_by_default(tmp_path: Path):
@@ -230,3 +248,91 @@ def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Cli
         follower.join(30)
         assert ended.is_set()
         assert run.finish().value == "Completed"
+
+
+# -- as a user runs it: real processes --------------------------------------------------------------
+
+def _read(url: str, token: str, **headers: str) -> bytes:
+    request = urllib.request.Request(url, headers={"X-AIW-Token": token, **headers})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+@pytest.mark.slow
+def test_no_secret_of_a_plan_or_a_context_reaches_any_response(tmp_path: Path):
+    key, token = openai_key(), github_token()
+    (tmp_path / "plan.yaml").write_text(textwrap.dedent(f"""
+        task_id: web-secrets
+        name: deploy with {key}
+        natural_language_goal: deploy with {token}
+        plan:
+          - step_id: wait
+            name: wait for {token}
+            description: wait for the go file, then use {key}
+            agent_spec: {{type: analysis}}
+            actions: [{{run: "while [ ! -f go ]; do sleep 0.05; done; echo {key}"}}]
+          - step_id: leak
+            description: "print {token}"
+            depends_on: [wait]
+            agent_spec: {{type: analysis}}
+            actions: [{{run: "sh -c 'echo {key}; echo {token} >&2; exit 1'"}}]
+    """))
+    run = WebProcess("run", str(tmp_path / "plan.yaml"), "--no-console", "--web", "--workspace", str(tmp_path / "ws"),
+                     "--log-dir", str(tmp_path / "logs"))
+    bodies: list[bytes] = []
+    try:
+        origin = run.origin
+        (listed,) = until(lambda: json.loads(_read(f"{origin}/api/live", run.token))["runs"], "the run listed", 30)
+        bodies += [_read(f"{origin}/", run.token), _read(f"{origin}/static/live.js", run.token),
+                   _read(f"{origin}/api/live", run.token)]
+        for command, text in (("context", f"the key is {key}"), ("pause", ""), ("resume", "")):
+            request = urllib.request.Request(
+                f"{origin}/api/live/control", method="POST",
+                data=json.dumps({"run": listed["run"], "command": command, "text": text}).encode(),
+                headers={"X-AIW-Token": run.token, "Origin": origin, "Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                bodies.append(response.read())
+        (tmp_path / "ws" / "go").write_text("")
+        stream = _read(f"{origin}/api/live/events?run={listed['run']}", run.token)  # to the run's end
+        bodies.append(stream)
+        assert b"event: end" in stream and b"sh -c" in stream  # the failed command's output is there...
+        assert run.wait() == 1, run.output
+    finally:
+        run.stop()
+    web = WebProcess("web", str(tmp_path / "logs"))  # the finished run, from its files
+    try:
+        (finished,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
+        bodies += [json.dumps(finished).encode(), _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)]
+    finally:
+        web.stop()
+    text = b"\n".join(bodies).decode()
+    assert "[REDACTED:" in text  # ...redacted
+    assert leaks([key, token], text) == []
+    assert leaks([key, token], run.output) == []
+
+
+@pytest.mark.slow
+def test_aiw_otel_web_listens_on_loopback_only_and_says_so(tmp_path: Path):
+    web = WebProcess("web", str(tmp_path / "logs"))
+    try:
+        assert web.url.startswith("http://127.0.0.1:")
+        port = int(web.origin.rsplit(":", 1)[1])
+        assert json.loads(_read(f"{web.origin}/api/live", web.token)) == {"runs": []}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{web.origin}/api/live", timeout=10)
+        assert refused.value.code == 403
+        for address in _other_addresses():  # not reachable on the machine's other addresses
+            with pytest.raises(OSError):
+                socket.create_connection((address, port), timeout=2).close()
+        taken = aiw("web", str(tmp_path / "logs"), "--port", str(port))
+        assert taken.returncode == 2
+        assert taken.stderr.strip().splitlines() == [
+            f"aiw-otel: cannot serve the web monitor on 127.0.0.1:{port}: Address already in use"]
+    finally:
+        web.stop()
+
+
+def _other_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (none in some sandboxes)."""
+    found = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    return [address for address in found if "." in address and not address.startswith("127.")]

@@ -26,7 +26,7 @@ from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiw_otel.control.client import NoRunListening
 from aiw_otel.web.live import LiveRuns, UnknownRun
@@ -133,6 +133,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._events(_first(query, "run"))
         elif method == "POST" and path == "/api/live/control":
             self._control()
+        elif method == "GET" and path == "/api/runs":
+            self._runs()
+        elif method == "GET" and path.startswith("/api/runs/"):
+            self._run(unquote(path.removeprefix("/api/runs/")))
         else:
             self._send_text(HTTPStatus.NOT_FOUND, "not found\n")
 
@@ -193,6 +197,31 @@ class _Handler(BaseHTTPRequestHandler):
             return  # the run went away, or the page did
         finally:
             events.close()  # hang up on the run's socket now, not when collected
+
+    def _runs(self) -> None:
+        """The finished (and running) runs in the log files, newest first; a bad line is a warning."""
+        from aiw_otel.web.history import run_list
+
+        warnings: list[str] = []  # not stderr: beside the console it would tear its screen
+        runs = run_list(self.server.live.log_dir, warn=warnings.append)
+        self._send_json(HTTPStatus.OK, {"runs": runs, "warnings": warnings})
+
+    def _run(self, trace_prefix: str) -> None:
+        """One run's spans, log lines and failure, by its trace id or a unique prefix of it."""
+        from aiw_otel.web.history import AmbiguousTrace, TraceLookupError, UnknownTrace, run_detail
+
+        warnings: list[str] = []
+        try:
+            detail = run_detail(self.server.live.log_dir, trace_prefix, warn=warnings.append)
+        except TraceLookupError as error:
+            status = HTTPStatus.NOT_FOUND if isinstance(error, UnknownTrace) else HTTPStatus.BAD_REQUEST
+            candidates = error.candidates if isinstance(error, AmbiguousTrace) else []
+            self._send_json(status, {"ok": False, "message": str(error), "candidates": candidates})
+            return
+        if detail is None:
+            self._send_json(HTTPStatus.NOT_FOUND, {"ok": False, "message": "the run's records are gone from the files"})
+            return
+        self._send_json(HTTPStatus.OK, {**detail, "warnings": warnings})
 
     def _control(self) -> None:
         request = self._json_body()
