@@ -115,3 +115,24 @@ def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(page):
     assert "no run with a trace id starting '0123'" in page.locator(".hist-error").inner_text()
     page.click("text=← all runs")
     page.wait_for_selector(".hist-run-row")
+
+
+def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, browser, demo_logs):
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    traces = SIGNAL_FILES["traces"]
+    torn = b'{"resourceSpans": [{"aiw.plan.state": \n'  # decoded by the run list, which looks for plan spans
+    (directory / traces).write_bytes(torn + (demo_logs / traces).read_bytes())
+    server = WebProcess("web", str(directory))
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server.url + "#history")
+        page.wait_for_selector(".hist-run-row")
+        note = page.locator(".hist-warnings summary")
+        assert note.inner_text() == "1 line of the files could not be read"
+        note.click()
+        assert f"{traces}:1: not JSON" in page.locator(".hist-warnings li").inner_text()
+    finally:
+        context.close()
+        server.stop()

@@ -63,15 +63,16 @@ const AiwHistory = (() => {
     heading.append(" ", refresh);
     list.append(heading);
     section.replaceChildren(list);
-    let runs;
+    let body;
     try {
-      const body = await getJson("/api/runs");
-      runs = Array.isArray(body) ? body : body.runs;
+      body = await getJson("/api/runs");
     } catch (error) {
       list.append(el("p", "hist-error", error.message));
       return;
     }
+    const runs = body.runs;
     view.runs = runs;
+    list.append(...warningsNote(body));
     if (!runs.length) {
       list.append(el("p", "empty", "No runs in this log directory yet."));
       return;
@@ -82,9 +83,9 @@ const AiwHistory = (() => {
                                 ["Tokens in / out", "num"], ["Cost", "num"], ["Trace", "trace"]]) {
       head.append(el("th", cls, title));
     }
-    const body = table.createTBody();
+    const tbody = table.createTBody();
     for (const run of runs) {
-      const row = body.insertRow();
+      const row = tbody.insertRow();
       row.className = "hist-run-row";
       row.dataset.trace = run.trace_id;
       row.dataset.outcome = run.outcome;
@@ -119,7 +120,7 @@ const AiwHistory = (() => {
     view.rows.clear();
     const byId = new Map(run.spans.map((span) => [span.span_id, span]));
     const root = run.spans.find((span) => span.depth === 0) || run.spans[0];
-    page.append(runHeader(run, root));
+    page.append(runHeader(run, root), ...warningsNote(run));
     if (run.failure) page.append(failurePanel(run, byId));
     const body = el("div", "hist-body");
     const detail = el("div", "span-detail");
@@ -130,6 +131,18 @@ const AiwHistory = (() => {
       page.append(el("h3", "", "Log lines tied to no span"), logList(run.logs, root ? root.start : 0));
     }
     select(run.failure || (root && root.span_id));
+  }
+
+  /** The lines of the files the server could not read (torn, not JSON): said once, folded. */
+  function warningsNote(body) {
+    const warnings = body.warnings || [];
+    if (!warnings.length) return [];
+    const note = el("details", "hist-warnings");
+    note.append(el("summary", "", `${warnings.length} line${warnings.length === 1 ? "" : "s"} of the files could not be read`));
+    const list = el("ul");
+    for (const warning of warnings) list.append(el("li", "", warning));
+    note.append(list);
+    return [note];
   }
 
   function runHeader(run, root) {
