@@ -207,3 +207,29 @@ def test_a_nan_attribute_reaches_the_page_as_json(tmp_path):
     logged = next(log for log in step_row["logs"] if log["message"] == "ratio computed")
     assert (logged["attributes"]["aiw.ratio"], logged["attributes"]["aiw.peak"]) == ("NaN", "Infinity")
     json.dumps(detail, allow_nan=False)
+
+
+def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_path):
+    """A span reaches the file when it ends: mid-run, the files hold finished steps and no plan span."""
+    directory = tmp_path / "logs"
+    record_runs(directory, "earlier", fail=False)
+    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
+    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
+    try:
+        with telemetry.plan_run("plan-going", "going") as run:
+            with run.step("first", "analysis", "Look around") as step:
+                step.log(LogLevel.INFO, "looked", "looked around")
+            assert telemetry.force_flush(10.0)
+            listed = run_list(directory)
+            detail = run_detail(directory, listed[0]["trace_id"])
+    finally:
+        assert telemetry.shutdown(10.0)
+    assert [(run["plan"], run["outcome"], run["start"], run["duration_s"]) for run in listed][0] == ("", "running", None, None)
+    assert listed[1]["plan"] == "plan-earlier"
+    plan_row, step_row = detail["spans"]
+    assert plan_row["missing"] and plan_row["depth"] == 0 and plan_row["end"] is None
+    assert plan_row["span_id"] == step_row["parent_span_id"] and plan_row["start"] <= step_row["start"]
+    assert (step_row["title"], step_row["depth"], step_row["state"]) == ("first (analysis)", 1, "Completed")
+    assert "looked around" in [log["message"] for log in step_row["logs"]]
+    assert detail["failure"] is None
+    json.dumps(detail, allow_nan=False)
