@@ -1,6 +1,6 @@
 """Render the web monitor's live page for a real demo run to docs/web-live.png (the README's picture).
 
-    python examples/web_screenshot.py
+    python examples/web_screenshot.py [OUTPUT.png]
 
 It starts `aiw-otel demo --no-console --web` (replayed AI, real files and commands), opens the printed
 address in Debian's chromium (/usr/bin/chromium, driven by Playwright: `pip install -e '.[test]'`),
@@ -24,7 +24,7 @@ OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "web-live.png"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def main() -> None:
+def main(output: Path = OUTPUT) -> None:
     with tempfile.TemporaryDirectory() as directory:
         demo = subprocess.Popen([sys.executable, "-m", "aiw_otel.cli", "demo", "--no-console", "--web",
                                  "--log-dir", f"{directory}/logs", "--workspace", f"{directory}/ws"],
@@ -42,16 +42,16 @@ def main() -> None:
                 expect(page.locator("#actions li").nth(3)).to_be_visible(timeout=30_000)  # four actions done or going
                 page.click("#pause")
                 expect(page.locator("#plan-state")).to_have_text("Paused")
-                OUTPUT.parent.mkdir(exist_ok=True)
-                page.screenshot(path=str(OUTPUT))
+                output.parent.mkdir(exist_ok=True)
+                page.screenshot(path=str(output))
                 page.click("#resume")
                 browser.close()
         finally:
             for _ in demo.stdout:  # the demo goes on to its end (it fails one step on purpose, exits 0)
                 pass
             demo.wait(120)
-    print(f"wrote {OUTPUT}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUTPUT)

@@ -336,3 +336,31 @@ def _other_addresses() -> list[str]:
     """This machine's IPv4 addresses other than loopback (none in some sandboxes)."""
     found = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
     return [address for address in found if "." in address and not address.startswith("127.")]
+
+
+def test_a_refused_post_is_not_read_as_the_next_request(monitor: Client):
+    """A 403 leaves the refused body unread: the connection closes rather than parse it as a request."""
+    conn = http.client.HTTPConnection("127.0.0.1", monitor.server.server_port, timeout=10)
+    smuggled = b"GET /api/live HTTP/1.1\r\nHost: x\r\nX-AIW-Token: " + monitor.server.token.encode() + b"\r\n\r\n"
+    try:
+        conn.request("POST", "/api/live/control", body=smuggled, headers={"Origin": "http://evil.example"})
+        response = conn.getresponse()
+        assert response.status == 403 and response.getheader("Connection") == "close"
+        response.read()
+        assert conn.sock is None  # closed: nothing more is served on it
+    finally:
+        conn.close()
+
+
+def test_every_live_run_of_a_log_dir_newest_first(steered, monitor: Client, tmp_path: Path):
+    first, second = steered(WAIT_FOR_GO), steered(WAIT_FOR_GO)
+    with ControlServer(first.relay, tmp_path / "logs" / "a" / "control.sock"), \
+            ControlServer(second.relay, tmp_path / "logs" / "b" / "control.sock"):
+        first.start()
+        second.start()
+        runs = until(lambda: len(found := monitor.get_json("/api/live")["runs"]) == 2 and found, "both runs listed")
+        assert [run["socket"] for run in runs] == [str(tmp_path / "logs" / name / "control.sock") for name in "ba"]
+        assert len({run["run"] for run in runs}) == 2
+        assert {run["plan_name"] for run in runs} == {"plan"}
+        (first.workspace / "go").write_text("")  # the two share the workspace: both go on
+        assert first.finish().value == second.finish().value == "Completed"

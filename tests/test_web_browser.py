@@ -5,6 +5,8 @@ Cancel asks first, then ends the run Cancelled (exit 3)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -17,6 +19,7 @@ from aiw_otel.console.style import cost, tokens
 from aiw_otel.present import duration
 from aiw_otel.web.live import LiveRuns
 from aiw_otel.web.server import WebServer
+from tests.cli_process import ROOT
 from tests.fake_openai import FakeOpenAI, completion
 from tests.otlp_files import attrs, spans_in
 from tests.processes import process_state, process_with, until
@@ -96,6 +99,8 @@ def test_a_live_run_seen_and_steered_from_the_browser(tmp_path: Path, page: Any,
         expect(page.locator("#plan-state")).to_have_text("Paused")
         until(lambda: process_state(shell) == "T", "the command stopped (state T)")
 
+        page.click("#context-form button")  # no text: the run says what it needs
+        expect(page.locator("#reply")).to_have_text("context needs text: context <text>")
         page.fill("#context-text", "use British spelling")
         page.click("#context-form button")
         expect(page.locator("#reply")).to_have_text("context added: it goes into the next AI call")
@@ -195,3 +200,13 @@ def test_nothing_from_a_run_becomes_markup(tmp_path: Path, page: Any):
         assert run.wait() == 0, run.output
     finally:
         run.stop()
+
+
+def test_the_readme_picture_is_made_from_a_real_run(tmp_path: Path):
+    """examples/web_screenshot.py (docs/web-live.png) still drives the page it pictures."""
+    picture = tmp_path / "web-live.png"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "web_screenshot.py"), str(picture)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout == f"wrote {picture}\n"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000

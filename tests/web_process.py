@@ -1,5 +1,5 @@
 """A real `aiw-otel run --web` (or `aiw-otel web`) process and the monitor address it prints, and
-Debian's chromium driven by Playwright: what the web monitor's tests and its screenshot use."""
+Debian's chromium driven by Playwright: what the web monitor's tests use."""
 
 from __future__ import annotations
 

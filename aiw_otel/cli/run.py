@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
+from aiw_otel.cli.output import port_number
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
 from aiw_otel.runner.plan import PROVIDERS
@@ -67,7 +68,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no live display: a plain line per finished span and log record (INFO and above)")
     parser.add_argument("--exit-on-end", action="store_true",
                         help="the live console closes when the run ends (default: it holds until q is pressed)")
-    parser.add_argument("--prometheus-port", metavar="N", type=_port,
+    parser.add_argument("--prometheus-port", metavar="N", type=port_number,
                         help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
                              "the host is the config's or $OTEL_EXPORTER_PROMETHEUS_HOST)")
     parser.add_argument("--prometheus-linger", metavar="SECONDS", type=_linger_seconds,
@@ -81,7 +82,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                              "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
     parser.add_argument("--web", action="store_true",
                         help="also serve the web monitor (as aiw-otel web does) while the run lasts; its address is printed")
-    parser.add_argument("--web-port", metavar="N", type=_port, default=0,
+    parser.add_argument("--web-port", metavar="N", type=port_number, default=0,
                         help="the web monitor's port on 127.0.0.1 (default: any free one)")
 
 
@@ -100,15 +101,6 @@ def _positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return number
-
-
-def _port(text: str) -> int:
-    from aiw_otel.config_yaml import parse_port
-
-    try:
-        return parse_port(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _linger_seconds(text: str) -> float:
@@ -177,37 +169,37 @@ def _live(args: argparse.Namespace) -> bool:
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
     with ExitStack() as stack:  # nothing heavy imported before the first frame
-        web_url = stack.enter_context(_web_monitor(args)) if args.web else None
+        if args.web:
+            stack.enter_context(_web_monitor(args))
         starting = None
         if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
             from aiw_otel.console.starting import starting_screen
 
             starting = stack.enter_context(starting_screen())
             stack.enter_context(_deferred_lines())
-        return _load_and_run(plan_path, args, provider, starting, web_url)
+        return _load_and_run(plan_path, args, provider, starting)
 
 
 @contextmanager
-def _web_monitor(args: argparse.Namespace) -> Iterator[str]:
+def _web_monitor(args: argparse.Namespace) -> Iterator[None]:
     """`--web`: the web monitor on a thread of this process, for this run and its log dir's others.
 
-    Started before the console takes the screen, so its address is printed where it can be read
-    (and the console's status bar shows it at first); it serves until the run's command returns."""
+    Started before the console takes the screen, so its address is printed where it stays (the
+    console's alternate screen hides it until the console ends); it serves until the command returns."""
     from aiw_otel.cli.web import DEFAULT_HOST, start
 
     log_dir = Path(_settings(args).telemetry.sinks.file.directory)
     sockets = [Path(args.control_socket)] if args.control_socket else []
     server = start(log_dir, sockets, DEFAULT_HOST, args.web_port)
     server.start()
-    print(f"aiw-otel: web monitor at {server.url}", flush=True)
+    _say(f"aiw-otel: web monitor at {server.url}")
     try:
-        yield server.url
+        yield
     finally:
         server.close()
 
 
-def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None,
-                  web_url: str | None = None) -> State:
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -235,8 +227,6 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
         _say(f"aiw-otel: metrics at {metrics_url}")
     try:
         if starting is not None:
-            if web_url is not None:
-                tracker.note(f"web monitor at {web_url}")
             starting.hand_over()
             state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
         else:

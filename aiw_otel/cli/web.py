@@ -1,7 +1,7 @@
 """`aiw-otel web [LOG_DIR]`: the monitor in a browser, the live runs of a log dir and its finished ones.
 
-It serves until Ctrl-C; `aiw-otel run --web` and `demo --web` start the same server beside their
-console instead (`web_beside`).
+It serves until Ctrl-C; `aiw-otel run --web` and `demo --web` start the same server (`start`) on a
+thread beside their run instead.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from aiw_otel.cli.output import port_number
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
@@ -25,27 +27,13 @@ def add_parser(commands: Commands) -> None:
                                              "and finished runs")
     parser.add_argument("log_dir", nargs="?", metavar="LOG_DIR",
                         help="where the runs write their files and control sockets (default: $AIW_LOG_DIR or ./logs)")
-    add_web_arguments(parser)
-    parser.add_argument("--socket", action="append", default=[], metavar="PATH",
-                        help="also a run listening on this control socket (repeatable)")
-    parser.set_defaults(handler=web_command)
-
-
-def add_web_arguments(parser: argparse.ArgumentParser) -> None:
-    """--port and --host, which `run --web` takes too."""
-    parser.add_argument("--port", type=_port, default=0, metavar="N", help="port to listen on (default: any free one)")
+    parser.add_argument("--port", type=port_number, default=0, metavar="N", help="port to listen on (default: any free one)")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help="address to listen on (default: 127.0.0.1; anyone who can reach another one and "
                              "has the printed address can steer the runs)")
-
-
-def _port(text: str) -> int:
-    from aiw_otel.config_yaml import parse_port
-
-    try:
-        return parse_port(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    parser.add_argument("--socket", action="append", default=[], metavar="PATH",
+                        help="also a run listening on this control socket (repeatable)")
+    parser.set_defaults(handler=web_command)
 
 
 def web_command(args: argparse.Namespace) -> int:

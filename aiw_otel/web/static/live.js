@@ -213,7 +213,9 @@ const AiwLive = (() => {
         row = el("tr");
         row.dataset.step = step.step_id;
         for (const cls of ["name", "state", "num", "num", "num"]) row.append(el("td", cls));
+        row.tabIndex = 0;
         row.addEventListener("click", () => pick(step.step_id));
+        row.addEventListener("keydown", (event) => { if (event.key === "Enter") pick(step.step_id); });
         live.rows.set(step.step_id, row);
         body.append(row);
       }
@@ -312,12 +314,7 @@ const AiwLive = (() => {
     $("context-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const input = $("context-text");
-      const text = input.value.trim();
-      if (!text) {
-        showReply({ok: false, message: "context needs text"});
-        return;
-      }
-      const reply = await command("context", text);
+      const reply = await command("context", input.value.trim());  // empty: the run says what it needs
       if (reply && reply.ok) input.value = "";
     });
     $("follow").addEventListener("click", () => {
@@ -326,8 +323,10 @@ const AiwLive = (() => {
     });
     $("run-picker").addEventListener("change", (event) => watch(event.target.value));
     refreshRuns();
-    setInterval(() => {
-      if (!live.run || live.ended) refreshRuns();
+    let ticks = 0;
+    setInterval(() => {  // a new run is looked for every second while none is followed, else every 5
+      ticks += 1;
+      if (!live.run || live.ended || ticks % 5 === 0) refreshRuns();
     }, 1000);
     setInterval(() => {  // the clocks of what is running move without a push
       if (live.state && !live.ended) {
