@@ -202,11 +202,12 @@ def test_nothing_from_a_run_becomes_markup(tmp_path: Path, page: Any):
         run.stop()
 
 
-def test_the_readme_picture_is_made_from_a_real_run(tmp_path: Path):
-    """examples/web_screenshot.py (docs/web-live.png) still drives the page it pictures."""
-    picture = tmp_path / "web-live.png"
-    result = subprocess.run([sys.executable, str(ROOT / "examples" / "web_screenshot.py"), str(picture)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=180)
+def test_the_readme_pictures_are_made_from_a_real_run(tmp_path: Path):
+    """examples/web_screenshot.py (docs/web-live.png, docs/web-run.png) still drives the pages it pictures."""
+    pictures = [tmp_path / "web-live.png", tmp_path / "web-run.png"]
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "web_screenshot.py"), *map(str, pictures)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == f"wrote {picture}\n"
-    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    assert result.stdout == "".join(f"wrote {picture}\n" for picture in pictures)
+    for picture in pictures:
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
