@@ -107,6 +107,13 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
         assert attribute_names == sorted(attrs(span))
     assert sum(1 for r in records if r.get("spanId") in by_id) == len(records), "every record belongs to a span"
 
+    # the keyboard walks the rows as the mouse does
+    rows.nth(0).focus()
+    for key, index in (("ArrowDown", 1), ("ArrowDown", 2), ("ArrowUp", 1)):
+        page.keyboard.press(key)
+        assert page.locator("#waterfall .span-row.selected").get_attribute("data-span-id") == shown[index]
+        assert page.locator("#span-detail h3").inner_text() == names[index]
+
 
 def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(page):
     page.wait_for_selector(".hist-run-row")
