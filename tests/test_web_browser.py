@@ -23,28 +23,10 @@ from tests.cli_process import ROOT
 from tests.fake_openai import FakeOpenAI, completion
 from tests.otlp_files import attrs, spans_in
 from tests.processes import process_state, process_with, until
-from tests.web_process import WebProcess, launched_chromium
+from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
 
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = launched_chromium()
-    yield next(chromium)
-    chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == [], f"the page's scripts failed: {errors}"
 
 
 def plan(marker: str, seconds: str) -> str:

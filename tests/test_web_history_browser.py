@@ -13,7 +13,7 @@ import pytest
 
 from aiw_otel.logdir import SIGNAL_FILES
 from tests.otlp_files import attrs, file_lines, items_in
-from tests.web_process import WebProcess, launched_chromium
+from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -24,25 +24,6 @@ def web_url(demo_logs: Path) -> Iterator[str]:
     server = WebProcess("web", str(demo_logs))
     yield server.url
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium = launched_chromium()
-    yield next(chromium)
-    chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, web_url: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
-    opened.goto(web_url + "#history")
-    yield opened
-    context.close()
-    assert errors == [], f"the page's scripts failed: {errors}"
 
 
 def file_spans(directory: Path) -> list[dict[str, Any]]:
@@ -58,7 +39,16 @@ def depth(span: dict[str, Any], by_id: dict[str, dict[str, Any]]) -> int:
     return 0 if parent is None else 1 + depth(parent, by_id)
 
 
-def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines(page, demo_logs):
+@pytest.fixture
+def history(page: Any, web_url: str) -> Any:
+    """The page at the finished runs of the demo's log directory."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(web_url + "#history")
+    return page
+
+
+def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines(history, demo_logs):
+    page = history
     spans = file_spans(demo_logs)
     by_id = {span["spanId"]: span for span in spans}
     trace_id = spans[0]["traceId"]
@@ -115,7 +105,8 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
         assert page.locator("#span-detail h3").inner_text() == names[index]
 
 
-def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(page):
+def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(history):
+    page = history
     page.wait_for_selector(".hist-run-row")
     page.evaluate("AiwHistory.showRun('0123')")
     page.wait_for_selector(".hist-error")
@@ -124,16 +115,14 @@ def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(page):
     page.wait_for_selector(".hist-run-row")
 
 
-def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, browser, demo_logs):
+def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, page, demo_logs):
     directory = tmp_path / "logs"
     directory.mkdir()
     traces = SIGNAL_FILES["traces"]
     torn = b'{"resourceSpans": [{"aiw.plan.state": \n'  # decoded by the run list, which looks for plan spans
     (directory / traces).write_bytes(torn + (demo_logs / traces).read_bytes())
     server = WebProcess("web", str(directory))
-    context = browser.new_context()
     try:
-        page = context.new_page()
         page.goto(server.url + "#history")
         page.wait_for_selector(".hist-run-row")
         note = page.locator(".hist-warnings summary")
@@ -141,5 +130,4 @@ def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, browser,
         note.click()
         assert f"{traces}:1: not JSON" in page.locator(".hist-warnings li").inner_text()
     finally:
-        context.close()
         server.stop()

@@ -9,7 +9,9 @@ import shutil
 import subprocess
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import pytest
 
 from tests.cli_process import AIW, ROOT
 
@@ -99,3 +101,24 @@ def launched_chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One chromium per test module (import this fixture into the module)."""
+    chromium = launched_chromium()
+    yield next(chromium)
+    chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page in its own context; the test fails if the page's scripts threw."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == [], f"the page's scripts failed: {errors}"
+
