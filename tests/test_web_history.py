@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -233,3 +235,32 @@ def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_
     assert "looked around" in [log["message"] for log in step_row["logs"]]
     assert detail["failure"] is None
     json.dumps(detail, allow_nan=False)
+
+
+def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tmp_path):
+    directory = tmp_path / "logs"
+    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
+    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
+    try:
+        with telemetry.plan_run("plan-retry", "retry") as run:
+            with run.step("check", "validation", "Check") as step:
+                argv = [sys.executable, "-c", "import sys; sys.exit(2)"]
+                with step.command(argv, cwd=str(tmp_path)) as cmd:
+                    proc = subprocess.run(argv, env=cmd.child_env(), cwd=tmp_path, timeout=60)
+                    cmd.started(4242)
+                    cmd.exited(proc.returncode)
+                with step.ai_call(provider="openai", model="gpt-4o", attempt=1) as call:  # later, as deep
+                    call.request_sent(prompt_tokens=10)
+                    call.response_failed(error_type="RateLimitError", message="slow down", status_code=429,
+                                         retry_after_s=0.01)
+                with step.ai_call(provider="openai", model="gpt-4o", attempt=2) as call:
+                    call.request_sent(prompt_tokens=10)
+                    call.response_received(response_model="gpt-4o", input_tokens=10, output_tokens=2)
+                step.fail("CheckFailed", "the check exited 2")
+    finally:
+        assert telemetry.shutdown(10.0)
+    detail = run_detail(directory, run_list(directory)[0]["trace_id"])
+    rows = {row["span_id"]: row for row in detail["spans"]}
+    assert [row["outcome"] for row in detail["spans"] if row["name"] == "chat gpt-4o"] == ["retried", "ok"]
+    assert rows[detail["failure"]]["attributes"]["process.exit.code"] == 2
+    assert rows[detail["failed_step"]]["title"] == "check (validation)"

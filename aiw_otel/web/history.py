@@ -119,10 +119,14 @@ def run_detail(log_dir: Path, trace_id_prefix: str, warn: Warn = warn_on_stderr)
 
 
 def _innermost_failed(failing: Node, depths: dict[int, int]) -> str:
-    """The deepest failed span under the failing step (the command, not the tool call around it);
-    `depths` by id(node), as nodes are mutable and unhashable."""
+    """The deepest failed span under the failing step (the command, not the tool call around it), a
+    real failure before an AI attempt that was retried; `depths` by id(node), as nodes are unhashable."""
+    from aiw_otel.present import Outcome
+    from aiw_otel.readback.describe import span_outcome
+
     failed = [node for node in failing.walk() if node.span is not None and node.span.failed] or [failing]
-    return max(failed, key=lambda node: (depths[id(node)], node.start_ns)).span_id
+    return max(failed, key=lambda node: (node.span is not None and span_outcome(node.span) is Outcome.FAILED,
+                                         depths[id(node)], node.start_ns)).span_id
 
 
 def _depth_first(run: Run) -> list[tuple[Node, int]]:
