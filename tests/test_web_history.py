@@ -12,8 +12,9 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -48,6 +49,17 @@ def raw_items(directory: Path, signal: str) -> list[dict[str, Any]]:
 
 def of_trace(found: list[dict[str, Any]], trace_id: str) -> list[dict[str, Any]]:
     return [item for item in found if item.get("traceId", "").lower() == trace_id]
+
+
+@contextmanager
+def recording(directory: Path) -> Iterator[aiw_otel.Telemetry]:
+    """A pipeline writing to `directory` through the real file sink, shut down (so flushed) at the end."""
+    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
+    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
+    try:
+        yield telemetry
+    finally:
+        assert telemetry.shutdown(10.0)
 
 
 @pytest.fixture(scope="module")
@@ -196,14 +208,10 @@ def test_no_directory_yet_is_no_runs(tmp_path):
 def test_a_nan_attribute_reaches_the_page_as_json(tmp_path):
     """OTLP/JSON writes a NaN double as the string "NaN"; the page's JSON.parse would refuse a bare NaN."""
     directory = tmp_path / "logs"
-    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
-    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
-    try:
+    with recording(directory) as telemetry:
         with telemetry.plan_run("plan-nan", "nan") as run:
             with run.step("measure", "analysis", "Measure") as step:
                 step.log(LogLevel.INFO, "ratio", "ratio computed", details={"ratio": float("nan"), "peak": float("inf")})
-    finally:
-        assert telemetry.shutdown(10.0)
     detail = run_detail(directory, run_list(directory)[0]["trace_id"])
     step_row = next(row for row in detail["spans"] if row["title"] == "measure (analysis)")
     logged = next(log for log in step_row["logs"] if log["message"] == "ratio computed")
@@ -215,17 +223,13 @@ def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_
     """A span reaches the file when it ends: mid-run, the files hold finished steps and no plan span."""
     directory = tmp_path / "logs"
     record_runs(directory, "earlier", fail=False)
-    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
-    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
-    try:
+    with recording(directory) as telemetry:
         with telemetry.plan_run("plan-going", "going") as run:
             with run.step("first", "analysis", "Look around") as step:
                 step.log(LogLevel.INFO, "looked", "looked around")
             assert telemetry.force_flush(10.0)
             listed = run_list(directory)
             detail = run_detail(directory, listed[0]["trace_id"])
-    finally:
-        assert telemetry.shutdown(10.0)
     assert [(run["plan"], run["outcome"], run["start"], run["duration_s"]) for run in listed][0] == ("", "running", None, None)
     assert listed[1]["plan"] == "plan-earlier"
     plan_row, step_row = detail["spans"]
@@ -239,9 +243,7 @@ def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_
 
 def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tmp_path):
     directory = tmp_path / "logs"
-    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
-    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
-    try:
+    with recording(directory) as telemetry:
         with telemetry.plan_run("plan-retry", "retry") as run:
             with run.step("check", "validation", "Check") as step:
                 argv = [sys.executable, "-c", "import sys; sys.exit(2)"]
@@ -257,8 +259,6 @@ def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tm
                     call.request_sent(prompt_tokens=10)
                     call.response_received(response_model="gpt-4o", input_tokens=10, output_tokens=2)
                 step.fail("CheckFailed", "the check exited 2")
-    finally:
-        assert telemetry.shutdown(10.0)
     detail = run_detail(directory, run_list(directory)[0]["trace_id"])
     rows = {row["span_id"]: row for row in detail["spans"]}
     assert [row["outcome"] for row in detail["spans"] if row["name"] == "chat gpt-4o"] == ["retried", "ok"]
