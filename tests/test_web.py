@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from aiw_otel.control.socket_server import ControlServer
+from aiw_otel.control.client import ControlClient
+from aiw_otel.control.socket_server import MAX_CLIENTS, ControlServer
 from aiw_otel.web.live import LiveRuns
 from aiw_otel.web.server import WebServer
 from tests.cli_process import aiw
@@ -226,13 +227,15 @@ def test_a_run_on_a_named_socket_outside_the_log_dir(steered, tmp_path: Path):
         server.close()
 
 
-def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Client, tmp_path: Path):
-    """Pages come and go (reloads): each stream is its own thread and socket connection."""
+def test_a_page_that_leaves_frees_its_place_on_the_runs_socket_at_once(steered, monitor: Client, tmp_path: Path):
+    """Pages come and go (reloads) while a long command changes nothing; each open stream holds one of
+    the run's MAX_CLIENTS connections, so a stream whose page left must hang up now, not at the run's
+    next change: more reloads than that, and the run still answers the page, `ctl` and `watch`."""
     run = steered(WAIT_FOR_GO)
     with ControlServer(run.relay, tmp_path / "logs" / "control.sock"):
         run.start()
         (listed,) = until(lambda: monitor.get_json("/api/live")["runs"], "the run listed")
-        for _ in range(5):
+        for _ in range(MAX_CLIENTS + 8):
             events = monitor.events(listed["run"])
             assert next(events)[0] == "update"
             events.close()
@@ -244,6 +247,7 @@ def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Cli
 
         follower = threading.Thread(target=follow)
         follower.start()
+        assert ControlClient(tmp_path / "logs" / "control.sock").request("status")["ok"]
         (run.workspace / "go").write_text("")
         follower.join(30)
         assert ended.is_set()
