@@ -93,6 +93,9 @@ class WebServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: WebServer
     protocol_version = "HTTP/1.1"
+    #: Seconds a connection may sit idle (or a page not read its stream) before it is closed: a
+    #: client that opens connections and sends nothing must not hold threads for ever.
+    timeout = 60
     server_version = "aiw-otel"
     sys_version = ""
 
