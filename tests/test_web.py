@@ -8,24 +8,29 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import subprocess
+import sys
 import textwrap
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aiw_otel.control.socket_server import ControlServer
+from aiw_otel.control.client import ControlClient
+from aiw_otel.control.socket_server import MAX_CLIENTS, ControlServer
 from aiw_otel.web.live import LiveRuns
 from aiw_otel.web.server import WebServer
-from tests.cli_process import aiw
+from tests.cli_process import ROOT, aiw
 from tests.leak_check import github_token, leaks, openai_key
 from tests.processes import pid_of, process_state, until
+from tests.test_console_tmux import Pane, ensure_tmux
 from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
 from tests.web_process import WebProcess
 
@@ -226,13 +231,15 @@ def test_a_run_on_a_named_socket_outside_the_log_dir(steered, tmp_path: Path):
         server.close()
 
 
-def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Client, tmp_path: Path):
-    """Pages come and go (reloads): each stream is its own thread and socket connection."""
+def test_a_page_that_leaves_frees_its_place_on_the_runs_socket_at_once(steered, monitor: Client, tmp_path: Path):
+    """Pages come and go (reloads) while a long command changes nothing; each open stream holds one of
+    the run's MAX_CLIENTS connections, so a stream whose page left must hang up now, not at the run's
+    next change: more reloads than that, and the run still answers the page, `ctl` and `watch`."""
     run = steered(WAIT_FOR_GO)
     with ControlServer(run.relay, tmp_path / "logs" / "control.sock"):
         run.start()
         (listed,) = until(lambda: monitor.get_json("/api/live")["runs"], "the run listed")
-        for _ in range(5):
+        for _ in range(MAX_CLIENTS + 8):
             events = monitor.events(listed["run"])
             assert next(events)[0] == "update"
             events.close()
@@ -244,6 +251,7 @@ def test_a_watcher_that_leaves_costs_nothing_to_the_others(steered, monitor: Cli
 
         follower = threading.Thread(target=follow)
         follower.start()
+        assert ControlClient(tmp_path / "logs" / "control.sock").request("status")["ok"]
         (run.workspace / "go").write_text("")
         follower.join(30)
         assert ended.is_set()
@@ -364,3 +372,44 @@ def test_every_live_run_of_a_log_dir_newest_first(steered, monitor: Client, tmp_
         assert {run["plan_name"] for run in runs} == {"plan"}
         (first.workspace / "go").write_text("")  # the two share the workspace: both go on
         assert first.finish().value == second.finish().value == "Completed"
+
+
+@pytest.mark.slow
+def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path):
+    """`demo --web` with the live console in a real terminal (tmux): the address is printed before the
+    console takes the screen, and nothing the server does (refusals, a page that leaves mid-stream)
+    writes into the console's screen."""
+    tmux = ensure_tmux()
+    name, output = f"aiw-web-{uuid.uuid4().hex[:8]}", tmp_path / "pane.out"
+    command = (f"sleep 0.5; {sys.executable} -m aiw_otel.cli demo --web --log-dir {tmp_path / 'logs'} "
+               f"--workspace {tmp_path / 'ws'}; echo EXIT=$?; sleep 600")
+    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "140", "-y", "40", "-e", "TERM=xterm-256color",
+                    "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+    pane = Pane(tmux, name)
+    try:
+        subprocess.run([tmux, "pipe-pane", "-t", name, f"cat > {output}"], check=True)  # before the run prints
+        address = until(lambda: re.search(r"web monitor at (http://127\.0\.0\.1:(\d+)/\?token=([\w-]+))",
+                                          output.read_text(errors="replace") if output.exists() else ""),
+                        "the address in the pane's output", 30)
+        origin, token = f"http://127.0.0.1:{address.group(2)}", address.group(3)
+        pane.wait_for("Plan: greet-release")
+        (listed,) = until(lambda: json.loads(_read(f"{origin}/api/live", token))["runs"], "the run listed", 30)
+        for path in ("/api/live", "/nowhere", "/static/../x"):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(origin + path, timeout=10)
+        with socket.create_connection(("127.0.0.1", int(address.group(2))), timeout=10) as left:  # leaves mid-stream
+            left.sendall(f"GET /api/live/events?run={listed['run']} HTTP/1.1\r\nHost: x\r\n"
+                         f"X-AIW-Token: {token}\r\n\r\n".encode())
+            assert left.recv(100).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(("127.0.0.1", int(address.group(2))), timeout=10) as garbage:
+            garbage.sendall(b"\x16\x03\x01 not http at all\r\n\r\n")
+        screen = pane.wait_for("press q to quit", 90)
+        assert "Plan: greet-release" in screen.splitlines()[1]
+        pane.keys("q")
+        pane.wait_for("EXIT=0", 60)
+        # Everything written to the terminal, not only the last frame (a redraw hides a stray line)
+        written = output.read_text(errors="replace")
+        for stray in ("Traceback", "HTTP/1.1", "GET /", "code 400", "forbidden", "Exception"):
+            assert stray not in written
+    finally:
+        subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)

@@ -26,6 +26,8 @@ from tests.processes import process_state, process_with, until
 from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
+#: The machine may be busy (the tests share two cores with others): a run takes seconds to start.
+expect.set_options(timeout=20_000)
 
 
 

@@ -72,19 +72,23 @@ class LiveRuns:
                 return path
         raise UnknownRun(run)
 
-    def watch(self, run: str) -> Generator[tuple[str, dict[str, Any]], None, None]:
-        """(event, page state) as the run changes: its whole current state first, `end` last."""
-        for event in ControlClient(self.socket_of(run)).watch():
-            view = event.get("data")
-            if isinstance(view, dict):
-                yield str(event.get("event", "update")), page_state(view)
+    def client(self, run: str) -> ControlClient:
+        return ControlClient(self.socket_of(run))
 
     def control(self, run: str, command: str, text: str = "") -> dict[str, Any]:
         """The run's reply `{"ok", "message", "data"}` to one of CONTROL_COMMANDS (ValueError for others)."""
         if command not in CONTROL_COMMANDS:
             raise ValueError(f"unknown command {command!r}; the page sends one of {', '.join(sorted(CONTROL_COMMANDS))}")
-        client = ControlClient(self.socket_of(run))
+        client = self.client(run)
         return client.request(command, text) if command in ARGUMENT_KEYS else client.request(command)
+
+
+def page_events(client: ControlClient) -> Generator[tuple[str, dict[str, Any]], None, None]:
+    """(event, page state) as the client's run changes: its whole current state first, `end` last."""
+    for event in client.watch():
+        view = event.get("data")
+        if isinstance(view, dict):
+            yield str(event.get("event", "update")), page_state(view)
 
 
 def run_id_of(socket: Path) -> str:

@@ -20,6 +20,8 @@ import hmac
 import json
 import re
 import secrets
+import select
+import socket
 import threading
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -28,8 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from aiw_otel.control.client import NoRunListening
-from aiw_otel.web.live import LiveRuns, UnknownRun
+from aiw_otel.control.client import ControlClient, NoRunListening
+from aiw_otel.web.live import LiveRuns, UnknownRun, page_events
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: The page's own files: plain names, no paths.
@@ -91,6 +93,9 @@ class WebServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: WebServer
     protocol_version = "HTTP/1.1"
+    #: Seconds a connection may sit idle (or a page not read its stream) before it is closed: a
+    #: client that opens connections and sends nothing must not hold threads for ever.
+    timeout = 60
     server_version = "aiw-otel"
     sys_version = ""
 
@@ -174,10 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _events(self, run: str) -> None:
         """Server-Sent Events: the run's whole state first (so a page that reconnects is whole
         again), then each change as the run's socket coalesces them (at most 4 a second), `end` last."""
-        events = self.server.live.watch(run)
+        try:
+            client = self.server.live.client(run)
+        except UnknownRun:
+            self._send_json(HTTPStatus.NOT_FOUND, NO_SUCH_RUN)
+            return
+        events = page_events(client)
         try:
             event, data = next(events)
-        except (UnknownRun, OSError, ValueError, StopIteration):
+        except (OSError, ValueError, StopIteration):
             events.close()
             self._send_json(HTTPStatus.NOT_FOUND, NO_SUCH_RUN)
             return
@@ -186,6 +196,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")  # the stream ends with the response
         self._security_headers()
         self.end_headers()
+        streaming = threading.Event()
+        streaming.set()
+        threading.Thread(target=_hang_up_when_gone, args=(self.connection, client, streaming),
+                         name="aiw-otel-web-stream", daemon=True).start()
         try:
             while True:
                 self.wfile.write(f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n".encode())
@@ -196,6 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (StopIteration, OSError, ValueError):
             return  # the run went away, or the page did
         finally:
+            streaming.clear()
             events.close()  # hang up on the run's socket now, not when collected
 
     def _runs(self) -> None:
@@ -281,6 +296,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _security_headers(self) -> None:
         for name, value in SECURITY_HEADERS.items():
             self.send_header(name, value)
+
+
+def _hang_up_when_gone(browser: socket.socket, client: ControlClient, streaming: threading.Event) -> None:
+    """A page that closes its event stream sends nothing first: its connection just becomes readable
+    (end of file). The stream's thread is then blocked on the run's socket until the run's next
+    change, which may be minutes away; hanging up on the run frees it (and the run's client slot,
+    of which it has 32) now."""
+    while streaming.is_set():
+        try:
+            readable, _, _ = select.select([browser], [], [], 1.0)
+        except (OSError, ValueError):  # closed under us: the stream is over anyway
+            break
+        if readable:
+            break
+    client.hang_up()
 
 
 def _first(query: dict[str, list[str]], name: str) -> str:

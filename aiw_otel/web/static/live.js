@@ -108,11 +108,13 @@ const AiwLive = (() => {
   // -- finding runs -----------------------------------------------------------------------------
   async function refreshRuns() {
     let runs = [];
+    let problem = "";
     try {
       const response = await fetch("/api/live");
       if (response.ok) runs = (await response.json()).runs;
+      else problem = (await response.text()).trim();  // 403: the address without its token
     } catch (error) {
-      // the monitor is gone (its run ended): keep what is shown
+      problem = "the monitor does not answer (it ends with the run that started it)";
     }
     live.runs = runs;
     drawPicker();
@@ -120,7 +122,8 @@ const AiwLive = (() => {
     if (runs.length && (!live.run || (live.ended && !current))) {
       watch(runs[0].run);
     } else if (!runs.length && !live.state) {
-      $("live-empty").textContent = "No live run: start one with aiw-otel run (or demo) using this log directory.";
+      $("live-empty").textContent = problem ||
+        "No live run: start one with aiw-otel run (or demo) using this log directory.";
     }
   }
 
