@@ -8,7 +8,7 @@ const AiwHistory = (() => {
   const {duration, tokens, cost} = AiwLive;
   const MARKS = {ok: "✔", failed: "✖", retried: "↻", cancelled: "■"};
   const section = document.getElementById("history");
-  const view = {runs: [], run: null, selected: null, rows: new Map()};
+  const view = {run: null, selected: null, rows: new Map()};  // the run shown, its selected span, its rows
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -71,7 +71,6 @@ const AiwHistory = (() => {
       return;
     }
     const runs = body.runs;
-    view.runs = runs;
     list.append(...warningsNote(body));
     if (!runs.length) {
       list.append(el("p", "empty", "No runs in this log directory yet."));
@@ -354,5 +353,5 @@ const AiwHistory = (() => {
 
   window.addEventListener("hashchange", onTab);
   onTab();
-  return {showList, showRun};
+  return {showRun};
 })();
