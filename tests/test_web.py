@@ -210,6 +210,15 @@ def test_a_live_run_listed_streamed_and_steered_through_its_socket(steered, moni
         last = until(lambda: (pair := next(events)) and pair[0] == "end" and pair, "the end event", 30)
         assert last[1]["view"]["state"] == "Cancelled"
         assert run.finish().value == "Cancelled"
+        # Recorded as the web's requests; a socket client cannot pass for another front end.
+        ControlClient(tmp_path / "logs" / "control.sock").request("details", "ask", source="console")
+    sources = [(r.attributes["aiw.requested_step"], r.attributes["aiw.interaction.source"])
+               for r in run.logs("details_requested")]
+    assert sources == [("long", "web"), ("ask", "socket")]
+    interactions = [(s.name, s.attributes["aiw.interaction.source"]) for s in run.cap.spans()
+                    if s.name.startswith("user_interaction")]
+    assert interactions == [("user_interaction pause", "web"), ("user_interaction context", "web"),
+                            ("user_interaction resume", "web"), ("user_interaction cancel", "web")]
     assert monitor.get_json("/api/live") == {"runs": []}  # the socket is gone with its run
     status, _ = monitor.control(listed["run"], "pause")
     assert status == 404

@@ -129,9 +129,10 @@ def test_a_live_run_seen_and_steered_from_the_browser(tmp_path: Path, page: Any,
         assert process_state(sleeper) is None
     finally:
         run.stop()
-    interactions = [s["name"] for s in spans_in(logs) if s["name"].startswith("user_interaction")]
-    assert interactions == ["user_interaction pause", "user_interaction context", "user_interaction resume",
-                            "user_interaction cancel"]
+    interactions = [(s["name"], attrs(s)["aiw.interaction.source"]) for s in spans_in(logs)
+                    if s["name"].startswith("user_interaction")]
+    assert interactions == [("user_interaction pause", "web"), ("user_interaction context", "web"),
+                            ("user_interaction resume", "web"), ("user_interaction cancel", "web")]
     (root,) = [s for s in spans_in(logs) if s["name"] == "invoke_workflow web-test"]
     assert attrs(root)["aiw.plan.state"] == "Cancelled"
 

@@ -27,10 +27,11 @@ class ControlClient:
         self.timeout_s = timeout_s
         self._watching: socket.socket | None = None
 
-    def request(self, command: str, argument: str | None = None) -> dict[str, Any]:
-        """The reply `{"ok", "message", "data"}` to one command."""
+    def request(self, command: str, argument: str | None = None, source: str | None = None) -> dict[str, Any]:
+        """The reply `{"ok", "message", "data"}` to one command; `source` names the front end the run
+        records it as coming from (`protocol.SOURCES`; default: the socket)."""
         with self._connect() as conn, conn.makefile("rb") as replies:
-            conn.sendall(encode(request(command, argument)))
+            conn.sendall(encode(request(command, argument, source)))
             return _decode(replies.readline())
 
     def watch(self) -> Iterator[dict[str, Any]]:

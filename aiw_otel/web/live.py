@@ -79,8 +79,7 @@ class LiveRuns:
         """The run's reply `{"ok", "message", "data"}` to one of CONTROL_COMMANDS (ValueError for others)."""
         if command not in CONTROL_COMMANDS:
             raise ValueError(f"unknown command {command!r}; the page sends one of {', '.join(sorted(CONTROL_COMMANDS))}")
-        client = self.client(run)
-        return client.request(command, text) if command in ARGUMENT_KEYS else client.request(command)
+        return self.client(run).request(command, text if command in ARGUMENT_KEYS else None, source="web")
 
 
 def page_events(client: ControlClient) -> Generator[tuple[str, dict[str, Any]], None, None]:
