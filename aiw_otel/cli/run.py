@@ -324,12 +324,15 @@ def _beside(plan_path: Path, name: str) -> str | None:
 
 
 class _Worker:
-    """The engine on its own thread; `done` is set however it ends."""
+    """The engine on its own thread; `done` is set however it ends, or once a cancelled engine is
+    given up on (runner/watchdog.py): then the run ends Cancelled without it."""
 
     def __init__(self, engine: Engine) -> None:
         self.done = threading.Event()
+        self._engine = engine
         self._outcome: list[State] = []
         self._failure: list[BaseException] = []
+        self._given_up: list[str] = []
         self._thread = threading.Thread(target=self._work, args=(engine,), name="aiw-otel-engine", daemon=True)
 
     def _work(self, engine: Engine) -> None:
@@ -341,9 +344,19 @@ class _Worker:
             self.done.set()
 
     def start(self) -> None:
+        from aiw_otel.runner.watchdog import CancelWatchdog
+
         self._thread.start()
+        CancelWatchdog(self._engine, self._thread, self._give_up, exit_code=EXIT_CODES[State.CANCELLED]).start()
+
+    def _give_up(self, reason: str) -> None:
+        self._given_up.append(reason)
+        self.done.set()
 
     def result(self) -> State:
+        if self._given_up:  # the shutdown that follows ends its open spans as interrupted, the plan Cancelled
+            _say(f"aiw-otel: {self._given_up[0]}")
+            return State.CANCELLED
         self._thread.join()
         if self._failure:
             raise self._failure[0]
