@@ -222,7 +222,8 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
     for line in failure_summary(tracker.snapshot()):
         _say(line)
     _say(f"aiw-otel: plan '{shown_name}' {state.value}")
-    if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
+    file_sink_off = ("file", "setup") in telemetry.health.snapshot().failures  # a file, unwritable
+    if settings.sinks.file.enabled and not file_sink_off:
         _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
 

@@ -63,9 +63,13 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     one overview file in it, so a plan folder can be run as it is.
     """
     source = _plan_file(os.fsdecode(path))
-    top_at = _at(source)
-    document = _read_document(source, top_at, "plan file")
-    return check_all(partial(_plan, document), top_at)
+    return plan_from_document(_read_document(source, _at(source), "plan file"), source)
+
+
+def plan_from_document(document: Any, source: str) -> Plan:
+    """The same as `load_plan` for a plan file already read and parsed (`aiw-otel check` reads a
+    YAML file once to tell a plan from a config); subtask files are read beside `source`."""
+    return check_all(partial(_plan, document), _at(source))
 
 
 def _plan(document: Any, top_at: Where) -> Plan:
