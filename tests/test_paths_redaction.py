@@ -21,16 +21,6 @@ from tests.cli_process import AIW, aiw
 from tests.leak_check import github_token, leaks, openai_key, pem_key, read_all
 
 
-@pytest.fixture
-def loose_umask() -> Iterator[None]:
-    """A umask that would leave new files world-readable: ours must be 0600 regardless."""
-    old = os.umask(0o002)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 

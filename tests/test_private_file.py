@@ -5,34 +5,20 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterator
-
-import pytest
-
 from aiw_otel.private_file import open_private
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    """A umask that takes nothing away: the mode must come from us, not from the environment."""
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_a_new_file_is_private(tmp_path: Path, open_umask: None) -> None:
+def test_a_new_file_is_private(tmp_path: Path, loose_umask: None) -> None:
     path = tmp_path / "new.log"
     os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     assert _mode(path) == 0o600
 
 
-def test_an_existing_file_is_made_private_and_opened_as_asked(tmp_path: Path, open_umask: None) -> None:
+def test_an_existing_file_is_made_private_and_opened_as_asked(tmp_path: Path, loose_umask: None) -> None:
     appended, truncated = tmp_path / "appended.log", tmp_path / "truncated.log"
     for path in (appended, truncated):
         path.write_text("older run\n")
