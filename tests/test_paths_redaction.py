@@ -11,7 +11,7 @@ import os
 import stat
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
