@@ -7,6 +7,7 @@ next thing that fails, so every bad line costs one warning on stderr and is skip
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
@@ -75,8 +76,8 @@ def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] =
                     for member in files_oldest_first(path, SIGNAL_FILES[signal]):
                         found.setdefault(member.resolve(), SignalFile(member, signal))
             elif path.is_file():
-                if not os.access(path, os.R_OK):
-                    raise PermissionError(given)
+                if not os.access(path, os.R_OK):  # found out now, not as a warning halfway through the output
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(given))
                 found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
             elif path.exists():
                 raise ReadbackError(f"{given}: not a regular file or a directory; refused")
