@@ -328,9 +328,10 @@ class _Worker:
     """The engine on its own thread; `done` is set however it ends, or once a cancelled engine is
     given up on (runner/watchdog.py): then the run ends Cancelled without it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, before_exit: Callable[[], None] | None = None) -> None:
         self.done = threading.Event()
         self._engine = engine
+        self._before_exit = before_exit
         self._outcome: list[State] = []
         self._failure: list[BaseException] = []
         self._given_up: list[str] = []
@@ -348,14 +349,15 @@ class _Worker:
         from aiw_otel.runner.watchdog import CancelWatchdog
 
         self._thread.start()
-        CancelWatchdog(self._engine, self._thread, self._give_up, exit_code=EXIT_CODES[State.CANCELLED]).start()
+        CancelWatchdog(self._engine, self._thread, self._give_up, exit_code=EXIT_CODES[State.CANCELLED],
+                       before_exit=self._before_exit).start()
 
     def _give_up(self, reason: str) -> None:
         self._given_up.append(reason)
         self.done.set()
 
     def result(self) -> State:
-        if self._given_up:  # the shutdown that follows ends its open spans as interrupted, the plan Cancelled
+        if self._given_up:  # the watchdog ended the run: its open spans interrupted, the plan Cancelled
             _say(f"aiw-otel: {self._given_up[0]}")
             return State.CANCELLED
         self._thread.join()
@@ -388,7 +390,7 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     instead of stderr."""
     from aiw_otel.console import ConsoleApp
 
-    worker = _Worker(engine)
+    worker = _Worker(engine, before_exit=_terminal_back_to_normal)
     previous = signal.signal(signal.SIGTERM, lambda *_: relay.interrupt("signal"))
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
@@ -401,6 +403,19 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     state = worker.result()
     _print_final_overview(relay.snapshot())
     return state
+
+
+def _terminal_back_to_normal() -> None:
+    """The console's screen and key mode undone by hand, for an exit that skips its own teardown
+    (a stuck engine whose ending blocked too, see runner/watchdog.py)."""
+    if sys.stdin.isatty():
+        import termios
+
+        mode = termios.tcgetattr(sys.stdin.fileno())
+        mode[3] |= termios.ECHO | termios.ICANON
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, mode)
+    sys.stdout.write("\x1b[?1049l\x1b[?25h")  # leave the alternate screen, show the cursor
+    sys.stdout.flush()
 
 
 def failure_summary(view: RunView) -> list[str]:

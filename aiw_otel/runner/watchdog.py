@@ -5,10 +5,11 @@ AI request's sockets are shut down, the next checkpoint raises. A thread stuck w
 reaches (a read from a hung network filesystem, a C call that ignores signals) would keep the
 process alive forever, deaf to the user's cancel and to SIGTERM alike. So after a cancel the
 engine gets CANCEL_GRACE_S to end the run; then the watchdog gives up on it: it records why on the
-run and hands the ending to the front end, which ends the run as usual (telemetry's bounded
-shutdown ends the open spans as interrupted and the plan Cancelled). If even that does not end the
-process in time (the stuck thread may hold a lock the ending needs), it ends it itself: the
-bounded shutdown once more, then `os._exit`.
+run, ends the run without it (telemetry's bounded shutdown ends the open spans as interrupted and
+the plan Cancelled, so a live console shows the end too) and hands over to the front end, which
+ends as it does after any run. If that does not end the process in time (the stuck thread may
+hold a lock the ending needs), the watchdog ends it itself: what telemetry can still flush, the
+front end's last words (`before_exit`: a terminal given back), then `os._exit`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ if TYPE_CHECKING:
 #: How long a cancelled engine may take to end its run. A command's group gets SIGTERM, then
 #: SIGKILL 3 s later (processes.run_command's grace), so a working engine is done well before.
 CANCEL_GRACE_S = 10.0
-#: What the front end gets beyond telemetry's shutdown budget to end the process by itself.
+#: What the front end gets to end the process by itself once the run is given up, beyond two
+#: shutdown budgets (the watchdog's own shutdown, and whatever the front end still flushes).
 EXIT_MARGIN_S = 2.0
 #: How often the watchdog looks whether the run ended without a cancel (then it has nothing to do).
 _POLL_S = 0.5
@@ -37,11 +39,13 @@ class CancelWatchdog:
     """Watches one engine thread; `give_up(reason)` is the front end's cue to end the run without it."""
 
     def __init__(self, engine: Engine, worker: threading.Thread, give_up: Callable[[str], None], *,
-                 exit_code: int, grace_s: float = CANCEL_GRACE_S) -> None:
+                 exit_code: int, before_exit: Callable[[], None] | None = None,
+                 grace_s: float = CANCEL_GRACE_S) -> None:
         self._engine = engine
         self._worker = worker
         self._give_up = give_up
         self._exit_code = exit_code
+        self._before_exit = before_exit
         self._grace_s = grace_s
         self._thread = threading.Thread(target=self._watch, name="aiw-otel-cancel-watchdog", daemon=True)
 
@@ -57,8 +61,9 @@ class CancelWatchdog:
             return
         reason = (f"the engine did not stop within {self._grace_s:g} s of the cancel ({self._stuck_at()}); "
                   "the run ends without it")
+        telemetry = self._engine.telemetry
         # Armed before anything that might block on what the engine holds.
-        backstop = threading.Timer(self._engine.telemetry.config.shutdown_timeout_s + EXIT_MARGIN_S,
+        backstop = threading.Timer(2 * telemetry.config.shutdown_timeout_s + EXIT_MARGIN_S,
                                    self._end_process, args=(reason,))
         backstop.daemon = True
         backstop.start()
@@ -66,6 +71,7 @@ class CancelWatchdog:
         if run is not None:
             run.log(LogLevel.ERROR, "engine_unresponsive", reason.capitalize() + ".",
                     details={"grace_s": self._grace_s})
+        telemetry.shutdown()
         self._give_up(reason)
 
     def _stuck_at(self) -> str:
@@ -83,16 +89,18 @@ class CancelWatchdog:
         flush.start()
         flush.join(telemetry.config.shutdown_timeout_s)
         try:
+            if self._before_exit is not None:
+                self._before_exit()
             print(f"aiw-otel: {reason}; the process is ended", file=sys.stderr, flush=True)
             sys.stdout.flush()
-        except (OSError, ValueError):  # a closed or broken stream: nothing more to say
+        except Exception:  # a closed stream, a terminal gone: nothing must stop the exit
             pass
         os._exit(self._exit_code)
 
 
 def _flush_and_shut_down(telemetry: Telemetry) -> None:
-    """The bounded shutdown; if the front end's shutdown began and got stuck (it ended the open
-    spans first), its records are still handed to the sinks."""
+    """The bounded shutdown; if one began and got stuck (it ended the open spans first), their
+    records are still handed to the sinks."""
     budget = telemetry.config.shutdown_timeout_s
     telemetry.shutdown(budget / 2)
     telemetry.force_flush(budget / 2)
