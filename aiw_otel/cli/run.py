@@ -349,8 +349,8 @@ class _Worker:
         from aiw_otel.runner.watchdog import CancelWatchdog
 
         self._thread.start()
-        CancelWatchdog(self._engine, self._thread, self._give_up, exit_code=EXIT_CODES[State.CANCELLED],
-                       before_exit=self._before_exit).start()
+        CancelWatchdog(self._engine, self._thread, self._give_up, EXIT_CODES[State.CANCELLED],
+                       self._before_exit).start()
 
     def _give_up(self, reason: str) -> None:
         self._given_up.append(reason)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from aiw_otel.model import LogLevel
@@ -35,67 +36,64 @@ EXIT_MARGIN_S = 2.0
 _POLL_S = 0.5
 
 
+@dataclass(frozen=True)
 class CancelWatchdog:
-    """Watches one engine thread; `give_up(reason)` is the front end's cue to end the run without it."""
+    """Watches one engine thread; `give_up(reason)` is the front end's cue that the run ended without it."""
 
-    def __init__(self, engine: Engine, worker: threading.Thread, give_up: Callable[[str], None], *,
-                 exit_code: int, before_exit: Callable[[], None] | None = None,
-                 grace_s: float = CANCEL_GRACE_S) -> None:
-        self._engine = engine
-        self._worker = worker
-        self._give_up = give_up
-        self._exit_code = exit_code
-        self._before_exit = before_exit
-        self._grace_s = grace_s
-        self._thread = threading.Thread(target=self._watch, name="aiw-otel-cancel-watchdog", daemon=True)
+    engine: Engine
+    worker: threading.Thread
+    give_up: Callable[[str], None]
+    exit_code: int
+    before_exit: Callable[[], None] | None = None
+    grace_s: float = CANCEL_GRACE_S
 
     def start(self) -> None:
-        self._thread.start()
+        threading.Thread(target=self._watch, name="aiw-otel-cancel-watchdog", daemon=True).start()
 
     def _watch(self) -> None:
-        while not self._engine.cancel_requested.wait(_POLL_S):
-            if not self._worker.is_alive():
+        while not self.engine.cancel_requested.wait(_POLL_S):
+            if not self.worker.is_alive():
                 return
-        self._worker.join(self._grace_s)
-        if not self._worker.is_alive():
+        self.worker.join(self.grace_s)
+        if not self.worker.is_alive():
             return
-        reason = (f"the engine did not stop within {self._grace_s:g} s of the cancel ({self._stuck_at()}); "
+        reason = (f"the engine did not stop within {self.grace_s:g} s of the cancel ({self._stuck_at()}); "
                   "the run ends without it")
-        telemetry = self._engine.telemetry
+        telemetry = self.engine.telemetry
         # Armed before anything that might block on what the engine holds.
         backstop = threading.Timer(2 * telemetry.config.shutdown_timeout_s + EXIT_MARGIN_S,
                                    self._end_process, args=(reason,))
         backstop.daemon = True
         backstop.start()
-        run = self._engine.run_record
+        run = self.engine.run_record
         if run is not None:
             run.log(LogLevel.ERROR, "engine_unresponsive", reason.capitalize() + ".",
-                    details={"grace_s": self._grace_s})
+                    details={"grace_s": self.grace_s})
         telemetry.shutdown()
-        self._give_up(reason)
+        self.give_up(reason)
 
     def _stuck_at(self) -> str:
         """Where the engine thread is: the innermost Python frame (a C call shows as its caller)."""
-        frame = sys._current_frames().get(self._worker.ident or -1)
+        frame = sys._current_frames().get(self.worker.ident or -1)
         if frame is None:
             return "stuck"
         return f"stuck in {frame.f_code.co_name} at {os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
 
     def _end_process(self, reason: str) -> None:
         """The front end could not end the process: flush what telemetry can in its budget, then exit."""
-        telemetry = self._engine.telemetry
+        telemetry = self.engine.telemetry
         flush = threading.Thread(target=_flush_and_shut_down, args=(telemetry,), name="aiw-otel-cancel-shutdown",
                                  daemon=True)
         flush.start()
         flush.join(telemetry.config.shutdown_timeout_s)
         try:
-            if self._before_exit is not None:
-                self._before_exit()
+            if self.before_exit is not None:
+                self.before_exit()
             print(f"aiw-otel: {reason}; the process is ended", file=sys.stderr, flush=True)
             sys.stdout.flush()
         except Exception:  # a closed stream, a terminal gone: nothing must stop the exit
             pass
-        os._exit(self._exit_code)
+        os._exit(self.exit_code)
 
 
 def _flush_and_shut_down(telemetry: Telemetry) -> None:

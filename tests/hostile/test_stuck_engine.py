@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from aiw_otel.runner.watchdog import CANCEL_GRACE_S, EXIT_MARGIN_S
 from tests.hostile.cli import HANG_GUARD_S, ROOT, aiw
 from tests.otlp_files import attrs, log_records_in, spans_in
 from tests.processes import until
+from tests.test_console_tmux import Pane, ensure_tmux
 
 #: Real aiw-otel processes: not in the fast loop (`pytest -m "not slow"`).
 pytestmark = pytest.mark.slow
@@ -120,3 +122,48 @@ def test_a_stuck_run_whose_ending_blocks_too_is_ended_by_the_watchdog(tmp_path):
     spans = spans_in(tmp_path / "logs")
     assert any(attrs(span).get("aiw.file.relative_path") == "hung" and attrs(span)["error.type"] == "interrupted"
                for span in spans)
+
+
+def _console_pane(tmp_path: Path, *extra: str) -> Pane:
+    """The stuck run with its live console in a real terminal (tmux); after it, its exit code and the terminal's mode."""
+    tmux = ensure_tmux()
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    name = f"aiw-stuck-{uuid.uuid4().hex[:8]}"
+    command = (f"{sys.executable} {SEAM} run {tmp_path / 'plan.yaml'} --workspace {tmp_path / 'ws'} "
+               f"--log-dir {tmp_path / 'logs'} --control-socket {tmp_path / 'c.sock'} {' '.join(extra)}; "
+               "echo EXIT=$?; stty -a; sleep 600")
+    subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-e", "TERM=xterm-256color",
+                    "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+    pane = Pane(tmux, name)
+    until(lambda: (tmp_path / "ws" / "hung.reached").exists(), f"the engine to get stuck\n{pane.screen()}", HANG_GUARD_S)
+    return pane
+
+
+def _close(pane: Pane) -> None:
+    subprocess.run([pane.tmux, "kill-session", "-t", pane.name], capture_output=True)
+
+
+def test_a_live_console_shows_a_stuck_run_cancelled_and_quits_with_3(tmp_path):
+    pane = _console_pane(tmp_path)
+    try:
+        pane.type("cancel")
+        pane.wait_for("run Cancelled — press q to quit", ENDS_WITHIN_S)
+        pane.keys("q")
+        screen = pane.wait_for("EXIT=3", HANG_GUARD_S)
+        assert "the engine did not stop within" in screen
+    finally:
+        _close(pane)
+
+
+def test_a_forced_exit_gives_the_terminal_back(tmp_path):
+    """The ending blocks too (logging's lock held): the watchdog ends the process under the console."""
+    pane = _console_pane(tmp_path, "--hold-logging-lock")
+    try:
+        pane.type("cancel")
+        screen = pane.wait_for("EXIT=3", ENDS_WITHIN_S + HANG_GUARD_S)
+        unwrapped = "".join(screen.splitlines())  # the pane wraps long lines at its width
+        assert "the run ends without it; the process is ended" in unwrapped  # on the normal screen again
+        modes = screen.split("EXIT=3", 1)[1].split()
+        assert "icanon" in modes and "echo" in modes, screen  # not -icanon / -echo: keys echo again
+    finally:
+        _close(pane)
