@@ -239,7 +239,8 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
     for line in failure_summary(tracker.snapshot()):
         _say(line)
     _say(f"aiw-otel: plan '{shown_name}' {state.value}")
-    if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
+    file_sink_off = ("file", "setup") in telemetry.health.snapshot().failures  # a file, unwritable
+    if settings.sinks.file.enabled and not file_sink_off:
         _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
 
@@ -341,12 +342,16 @@ def _beside(plan_path: Path, name: str) -> str | None:
 
 
 class _Worker:
-    """The engine on its own thread; `done` is set however it ends."""
+    """The engine on its own thread; `done` is set however it ends, or once a cancelled engine is
+    given up on (runner/watchdog.py): then the run ends Cancelled without it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, before_exit: Callable[[], None] | None = None) -> None:
         self.done = threading.Event()
+        self._engine = engine
+        self._before_exit = before_exit
         self._outcome: list[State] = []
         self._failure: list[BaseException] = []
+        self._given_up: list[str] = []
         self._thread = threading.Thread(target=self._work, args=(engine,), name="aiw-otel-engine", daemon=True)
 
     def _work(self, engine: Engine) -> None:
@@ -358,9 +363,20 @@ class _Worker:
             self.done.set()
 
     def start(self) -> None:
+        from aiw_otel.runner.watchdog import CancelWatchdog
+
         self._thread.start()
+        CancelWatchdog(self._engine, self._thread, self._give_up, EXIT_CODES[State.CANCELLED],
+                       self._before_exit).start()
+
+    def _give_up(self, reason: str) -> None:
+        self._given_up.append(reason)
+        self.done.set()
 
     def result(self) -> State:
+        if self._given_up:  # the watchdog ended the run: its open spans interrupted, the plan Cancelled
+            _say(f"aiw-otel: {self._given_up[0]}")
+            return State.CANCELLED
         self._thread.join()
         if self._failure:
             raise self._failure[0]
@@ -391,7 +407,7 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     instead of stderr."""
     from aiw_otel.console import ConsoleApp
 
-    worker = _Worker(engine)
+    worker = _Worker(engine, before_exit=_terminal_back_to_normal)
     previous = signal.signal(signal.SIGTERM, lambda *_: relay.interrupt("signal"))
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
@@ -404,6 +420,19 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     state = worker.result()
     _print_final_overview(relay.snapshot())
     return state
+
+
+def _terminal_back_to_normal() -> None:
+    """The console's screen and key mode undone by hand, for an exit that skips its own teardown
+    (a stuck engine whose ending blocked too, see runner/watchdog.py)."""
+    if sys.stdin.isatty():
+        import termios
+
+        mode = termios.tcgetattr(sys.stdin.fileno())
+        mode[3] |= termios.ECHO | termios.ICANON
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, mode)
+    sys.stdout.write("\x1b[?1049l\x1b[?25h")  # leave the alternate screen, show the cursor
+    sys.stdout.flush()
 
 
 def failure_summary(view: RunView) -> list[str]:
