@@ -66,7 +66,11 @@ def config_from_text(text: str, source: str = "<string>") -> LoadedConfig:
 
     Every mistake of the file is reported: the ConfigError raised is the first, the others in its `also`.
     """
-    document = parse_yaml(text, source, ConfigError)
+    return config_from_document(parse_yaml(text, source, ConfigError), source)
+
+
+def config_from_document(document: Any, source: str) -> LoadedConfig:
+    """The same for a YAML document already parsed with `hand_edited.parse_yaml` (lines kept)."""
     if document is None:
         raise ConfigError(
             "the file is empty; expected a mapping with a `telemetry:` section and/or "

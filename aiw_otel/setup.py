@@ -45,6 +45,7 @@ from aiw_otel.processors.limits import value_length_limit
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
+from aiw_otel.private_file import PRIVATE_FILE_MODE, open_private
 from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 from aiw_otel.redaction import Redactor
 from aiw_otel.settings import SettingsSource, load_settings
@@ -242,21 +243,13 @@ def apply_logging_dict(loaded: LoadedConfig, redactor: Redactor | None = None) -
             _keep_private(handler)
 
 
-#: Files we create (and the config file's stdlib handlers create for us) are readable by the owner only.
-PRIVATE_FILE_MODE = 0o600
-
-
 def _create_private(path: str) -> None:
     """Create `path` 0600 if missing and make it 0600 if not, before a handler opens it for append."""
     try:
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
             return  # dictConfig reports the missing directory itself
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
-        try:
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-        finally:
-            os.close(fd)
+        os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     except OSError:
         pass  # unwritable: the handler's own open will fail with the error worth showing
 

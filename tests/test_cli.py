@@ -121,8 +121,9 @@ def test_run_config_applies_the_files_stdlib_logging_section(tmp_path):
     assert '"from-the-file"' in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
 
 
-def test_a_built_wheel_carries_the_demo_plan(tmp_path):
-    """`pip install .` (not only -e) must give a working `aiw-otel demo`: the plan is package data."""
+def test_a_built_wheel_carries_the_demo_plan_and_the_web_page(tmp_path):
+    """`pip install .` (not only -e) must give a working `aiw-otel demo` and `aiw-otel web`: the plan
+    and the page are package data."""
     import shutil
     import zipfile
 
@@ -134,9 +135,9 @@ def test_a_built_wheel_carries_the_demo_plan(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("aiw_otel-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    demo = ROOT / "aiw_otel" / "demo"
-    for path in demo.iterdir():
-        assert f"aiw_otel/demo/{path.name}" in names
+    for data in ("demo", "web/static"):
+        for path in (ROOT / "aiw_otel" / data).iterdir():
+            assert f"aiw_otel/{data}/{path.name}" in names
 
 
 def test_ctl_and_logs_do_not_load_what_they_do_not_use(tmp_path):

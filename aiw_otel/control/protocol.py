@@ -17,17 +17,28 @@ from typing import Any
 ARGUMENT_KEYS = {"context": "text", "details": "step"}
 #: A request line longer than this is refused (the connection is closed): nothing legitimate is near it.
 MAX_REQUEST_BYTES = 1 << 20
+#: The front ends a request may say it came through (`"source": "web"`), recorded on the run's trace
+#: as `aiw.interaction.source`; any other request is recorded as from the `socket`.
+SOURCES = frozenset({"socket", "web"})
 
 
 def encode(message: dict[str, Any]) -> bytes:
     return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
 
 
-def request(command: str, argument: str | None = None) -> dict[str, Any]:
+def request(command: str, argument: str | None = None, source: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"command": command}
     if argument is not None:
         message[ARGUMENT_KEYS[command]] = argument
+    if source is not None:
+        message["source"] = source
     return message
+
+
+def source_of(message: dict[str, Any]) -> str:
+    """Who the run records a request as coming from: a known front end it names, else `socket`."""
+    source = message.get("source")
+    return source if isinstance(source, str) and source in SOURCES else "socket"
 
 
 def command_line(message: Any) -> str:

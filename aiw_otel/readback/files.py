@@ -7,12 +7,14 @@ next thing that fails, so every bad line costs one warning on stderr and is skip
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
 import re
 import sys
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -72,18 +74,30 @@ def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] =
     found: dict[Path, SignalFile] = {}
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            for signal in wanted:
-                for member in files_oldest_first(path, SIGNAL_FILES[signal]):
-                    found.setdefault(member.resolve(), SignalFile(member, signal))
-        elif path.is_file():
-            found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
-        elif path.exists():
-            raise ReadbackError(f"{given}: not a regular file or a directory; refused")
-        else:
-            raise ReadbackError(f"{given}: no such file or directory")
+        with denied_as_error(given):
+            if path.is_dir():
+                for signal in wanted:
+                    for member in files_oldest_first(path, SIGNAL_FILES[signal]):
+                        found.setdefault(member.resolve(), SignalFile(member, signal))
+            elif path.is_file():
+                if not os.access(path, os.R_OK):  # found out now, not as a warning halfway through the output
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(given))
+                found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
+            elif path.exists():
+                raise ReadbackError(f"{given}: not a regular file or a directory; refused")
+            else:
+                raise ReadbackError(f"{given}: no such file or directory")
     ours = sorted((f for f in found.values() if f.signal), key=_write_order)
     return ours + [f for f in found.values() if not f.signal]
+
+
+@contextmanager
+def denied_as_error(given: str | os.PathLike[str]) -> Iterator[None]:
+    """A PATH the user named that they may not read (or look into) is their mistake: one line, no traceback."""
+    try:
+        yield
+    except PermissionError:
+        raise ReadbackError(f"{given}: permission denied") from None
 
 
 def _write_order(file: SignalFile) -> tuple[str, int, int]:
@@ -125,6 +139,8 @@ def read_lines(path: Path, warn: Warn = warn_on_stderr, start: int = 0) -> Itera
                 else:
                     _skip_to_newline(stream)
                     warn(f"{path}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
+    except PermissionError:  # one file of a directory: the others are still shown
+        warn(f"{path}: permission denied; skipped")
     except (OSError, EOFError, zlib.error) as error:
         warn(f"{path}: unreadable after line {number} ({error}); the rest of this file is skipped")
 
@@ -159,6 +175,8 @@ def lines_from_end(path: Path, warn: Warn = warn_on_stderr, block: int = 1 << 20
                     if line.endswith(b"\n"):
                         lines.append((offset, line.rstrip(b"\r\n")))
                     offset += len(line)
+        except PermissionError:
+            warn(f"{path}: permission denied; skipped")
         except (OSError, EOFError, zlib.error) as error:
             warn(f"{path}: unreadable after byte {offset} ({error}); the rest of this file is skipped")
         yield from reversed(lines)
@@ -166,6 +184,8 @@ def lines_from_end(path: Path, warn: Warn = warn_on_stderr, block: int = 1 << 20
     try:
         with open_regular(path) as stream:
             yield from _backwards(path, stream, stream.seek(0, os.SEEK_END), block, warn)
+    except PermissionError:
+        warn(f"{path}: permission denied; skipped")
     except OSError as error:
         warn(f"{path}: unreadable ({error}); skipped")
 

@@ -22,6 +22,7 @@ from aiw_otel.readback.files import (
     MAX_LINE_BYTES,
     ReadbackError,
     backup_index,
+    denied_as_error,
     Warn,
     find_files,
     parse_line,
@@ -71,7 +72,8 @@ class Tail:
 
     def _open(self) -> bool:
         try:
-            self._file = open_regular(self.path)
+            with denied_as_error(self.path):
+                self._file = open_regular(self.path)
         except FileNotFoundError:  # not created yet, or between a rotation and the next write
             return False
         except NotRegularFile as error:  # a FIFO blocks, a link to /dev/zero never ends
@@ -110,14 +112,15 @@ def live_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found: list[Path] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found += [path / SIGNAL_FILES[signal] for signal in FOLLOWED_SIGNALS]
-        elif not path.is_file():
-            raise ReadbackError(f"{given}: no such file or directory")
-        elif backup_index(path) or path.name.endswith(GZIP_SUFFIX):
-            raise ReadbackError(f"{given}: a rotated backup never grows; --follow takes a log directory or a live file")
-        else:
-            found.append(path)
+        with denied_as_error(given):
+            if path.is_dir():
+                found += [path / SIGNAL_FILES[signal] for signal in FOLLOWED_SIGNALS]
+            elif not path.is_file():
+                raise ReadbackError(f"{given}: no such file or directory")
+            elif backup_index(path) or path.name.endswith(GZIP_SUFFIX):
+                raise ReadbackError(f"{given}: a rotated backup never grows; --follow takes a log directory or a live file")
+            else:
+                found.append(path)
     return found
 
 

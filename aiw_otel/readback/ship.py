@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from aiw_otel.otlp_values import parse_pairs
+from aiw_otel.private_file import open_private
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
 
 if TYPE_CHECKING:
@@ -353,9 +354,8 @@ class ShipState:
         """Saved at once and atomically: a ship killed right after a request never sends it again."""
         self._done[identity] = lines
         partial = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-        # 0600 from its creation: it names the endpoints shipped to (their credentials are stripped, the hosts are not).
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
+        # Private: it names the endpoints shipped to (their credentials are stripped, the hosts are not).
+        fd = open_private(partial, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             json.dump(self._data, stream, indent=1, sort_keys=True)
             stream.flush()

@@ -102,6 +102,9 @@ class Engine:
         self.control = RunControl()
         self.run_record: PlanRun | None = None
         self._started = threading.Event()
+        #: Set as soon as a cancel is asked for, before it is recorded or takes effect: what the
+        #: front end's watchdog waits on, in case the engine cannot act on it (runner/watchdog.py).
+        self.cancel_requested = threading.Event()
         self._clients: dict[str, Any] = {}
         self._client_factory = client_factory
         self._workspace: Any = None
@@ -120,6 +123,7 @@ class Engine:
         self.control.resume()
 
     def cancel(self, source: str = "api") -> None:
+        self.cancel_requested.set()
         self._require_run().cancel(source=source)
         self.control.cancel()
 
@@ -131,6 +135,7 @@ class Engine:
         first checkpoint (nothing to record yet); a repeated request, or one after the end, does nothing."""
         if self.control.cancelled:
             return
+        self.cancel_requested.set()
         if not self.wait_until_started(0):
             self.control.cancel()
             return
