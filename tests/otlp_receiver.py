@@ -26,7 +26,7 @@ MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
 class Received:
     """What a receiver was sent: `received[path]` is [(headers, request)] per signal path."""
 
-    received: dict[str, list[tuple[dict[str, str], Any]]]
+    received: dict[str, list[tuple[Any, Any]]]  # (headers: looked up case-insensitively, request)
 
     def spans(self) -> list[Any]:
         return [span for _, r in self.received["/v1/traces"] for rs in r.resource_spans for ss in rs.scope_spans
@@ -67,7 +67,7 @@ class Receiver(Received):
                     request = to_request(json.loads(body))[1]
                 else:
                     request = MESSAGES[self.path].FromString(body)
-                receiver.received[self.path].append((dict(self.headers), request))
+                receiver.received[self.path].append((self.headers, request))  # names case-insensitive, as in HTTP
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.end_headers()

@@ -279,6 +279,8 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     assert "hunter2" not in result.stdout + result.stderr
     assert "hunter2" not in (log_dir / STATE_FILE).read_text()
     assert receiver.spans()
+    headers, _ = receiver.received["/v1/traces"][0]
+    assert headers["authorization"] == "Basic YWRtaW46aHVudGVyMg=="  # admin:hunter2, as basic auth
 
 
 @pytest.mark.slow
