@@ -163,10 +163,10 @@ def _newest_in(group: Sequence[SignalFile], keeps_trace: Callable[[str], bool], 
 
 def _window(group: Sequence[SignalFile], newest: Newest, warn: Warn) -> list[SignalFile]:
     """The files of one stream from the first line holding the run's trace id on (that file from that line)."""
-    needle = newest.trace_id.encode()
+    holds_run = re.compile(re.escape(newest.trace_id.encode()), re.IGNORECASE).search  # hex of any case
     first: tuple[int, int] | None = None
     for index, offset, raw in _lines_newest_first(group, warn):
-        if needle in raw:
+        if holds_run(raw):
             first = (index, offset)
         elif _older_than(raw, group[0].signal, newest.start_ns):
             break
