@@ -131,6 +131,14 @@ def to_request(document: dict[str, Any]) -> tuple[SignalKind, Message]:
     kind = next((k for k in SIGNALS if k.json_key in document), None)
     if kind is None:
         raise ValueError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
+    from aiw_otel.readback import otlp_proto
+
+    direct = {"traces": otlp_proto.traces_request, "logs": otlp_proto.logs_request}.get(kind.name)
+    if direct is not None:
+        try:
+            return kind, direct(document)
+        except (otlp_proto.Unknown, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            pass  # a shape the direct build does not cover: protobuf's parser decides
     from google.protobuf import json_format
 
     request = kind.request()
