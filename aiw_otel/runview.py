@@ -42,6 +42,23 @@ class ActionLine:
 
 
 @dataclass(frozen=True)
+class CommandOutput:
+    """What one command of a step printed, for `output STEP`: fetched on demand, not part of a
+    RunView (which goes to every watcher on every change)."""
+
+    name: str
+    summary: str = ""
+    #: As `ActionLine.outcome`: "" while the command runs.
+    outcome: str = ""
+    #: The lines recorded (stderr's marked `stderr: `), the newest ones when there were many.
+    lines: tuple[str, ...] = ()
+    #: Lines the command printed in all, once it ended (None: still running, or not known).
+    printed: int | None = None
+    #: False: this command's output is no longer held in memory (it is in the telemetry files).
+    kept: bool = True
+
+
+@dataclass(frozen=True)
 class StepView:
     step_id: str
     description: str = ""

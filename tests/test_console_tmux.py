@@ -200,6 +200,14 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
         screen = pane.wait_for("Logs for Step: …0003")
         assert "No module named twine" in screen
+        # `o`: what the step's command printed, in place of its log lines; Esc goes back to them
+        pane.keys("o")
+        screen = pane.wait_for("Output of Step: …0003")
+        assert "$ python -c" in screen and "stderr: No module named twine" in screen
+        assert "Starting execution of step" not in screen  # the log lines gave way to the output
+        pane.keys("Escape")
+        screen = pane.wait_for("Logs for Step: …0003")
+        assert "Output of Step" not in screen
         # `/` filters the log lines as typed; Esc clears the filter
         pane.keys("-l", "/starting")
         screen = pane.wait_for("/starting (1)")

@@ -1,7 +1,7 @@
 """The seed's layout (5.2) over the five panels, composed from their cached lines.
 
     header (3 lines)
-    plan overview (what its columns need, up to 1/2) | current step's logs (the rest)
+    plan overview (what its columns need, up to 1/2) | current step's logs, or its commands' output (the rest)
     reply (full width, as tall as the reply wrapped; only when there is one; below NARROW_WIDTH a
            reply taller than the panels' rows takes the status bar's too)
     status (3/4) | command (1/4, at least 60 columns)     below NARROW_WIDTH: status over command
@@ -20,6 +20,7 @@ from rich.segment import Segment
 
 from aiw_otel.console.cache import Cached, Lines
 from aiw_otel.console.header import Header
+from aiw_otel.console.outputview import OutputView
 from aiw_otel.console.overview import OVERVIEW_MIN_WIDTH, Overview
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.reply import Reply
@@ -124,15 +125,16 @@ class Screen:
         self.frame = Frame(self.header, self.overview, self.logs, self.status, self.prompt, self.reply)
 
     def update(self, view: RunView, *, now_ns: int, selected: str | None = None, prompt: Prompt = Prompt(),
-               reply: Reply = Reply(), cursor: str | None = None, filter: str = "", scroll: int = 0) -> bool:
-        """Give each panel its new content; True if any of them changed."""
+               reply: Reply = Reply(), cursor: str | None = None, filter: str = "", scroll: int = 0,
+               output: OutputView | None = None) -> bool:
+        """Give each panel its new content (`output`: shown in place of the log lines); True if any changed."""
         step = shown_step(view, selected)
         changed = self.header.update(Header.of(view, now_ns))
         changed |= self.overview.update(Overview.of(view, step.step_id if step else None, now_ns, self._step_rows,
                                                     cursor=cursor))
         pinned = step is not None and step.step_id == selected
-        changed |= self.logs.update(StepLog.of(view, step, pinned=pinned, now_ns=now_ns, cache=self._log_rows,
-                                               filter=filter, scroll=scroll))
+        changed |= self.logs.update(output if output is not None else StepLog.of(
+            view, step, pinned=pinned, now_ns=now_ns, cache=self._log_rows, filter=filter, scroll=scroll))
         changed |= self.status.update(StatusBar.of(view))
         changed |= self.prompt.update(prompt)
         changed |= self.reply.update(reply)
