@@ -103,6 +103,9 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
         until(lambda: process_state(shell) in ("S", "R"), f"the command running again\n{pane.screen()}")
 
         pane.type("context use British spelling")
+        # The console takes the line when its thread next runs: on a busy machine the run could reach
+        # the AI call first if the go file came before the run had the context. Its reply says it has.
+        pane.wait_for("context added")
         (workspace / "go").write_text("")
         (request,) = fake_openai.wait_for_requests(1, timeout=30)
         assert request.body["messages"][-1]["content"].endswith("use British spelling")
@@ -200,6 +203,7 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
         screen = pane.wait_for("Logs for Step: …0003")
         assert "No module named twine" in screen
+        assert "✖ python -c" in screen  # the shell's line by the line the plan wrote, not `sh`
         # `o`: what the step's command printed, in place of its log lines; Esc goes back to them
         pane.keys("o")
         screen = pane.wait_for("Output of Step: …0003")

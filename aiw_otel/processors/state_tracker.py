@@ -27,7 +27,7 @@ from opentelemetry.trace import StatusCode
 from aiw_otel import conventions as sc
 from aiw_otel.instrument.command import STREAMS
 from aiw_otel.model import State, StateChange
-from aiw_otel.present import Outcome, outcome
+from aiw_otel.present import Outcome, outcome, span_label
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
 from aiw_otel.processors.output_store import OutputStore, output_lines
 from aiw_otel.runview import ActionLine, CommandOutput, LogLine, RunView, StepView
@@ -436,13 +436,9 @@ def _action_kind(attributes: Mapping[str, Any]) -> str:
 
 def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> str:
     """What a reader recognises: the command line rather than the executable, the file's path."""
-    if kind == "command":
-        line = attributes.get(sc.AIW_COMMAND_LINE)
-        args = attributes.get(sc.PROCESS_COMMAND_ARGS)
-        return str(line) if line else " ".join(args) if args else span_name
     if kind == "file":
         return f"{span_name} {attributes.get(sc.AIW_FILE_RELATIVE_PATH) or attributes.get(sc.FILE_PATH, '')}".rstrip()
-    return span_name
+    return span_label(span_name, attributes)
 
 
 def _action_summary(kind: str, attributes: Mapping[str, Any], verdict: Outcome) -> str:
