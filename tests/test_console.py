@@ -33,6 +33,7 @@ from tests.processes import until
 
 NOW = 1_800_000_000 * 10**9
 SECOND = 10**9
+MILLISECOND = 10**6
 
 
 def render(renderable: RenderableType, width: int = 100, height: int | None = None) -> tuple[str, list[list[Segment]]]:
@@ -106,6 +107,19 @@ def test_at_80_columns_overview_cells_are_cut_with_an_ellipsis_and_no_line_overf
     row = next(line for line in text.splitlines() if "a_rather" in line)
     assert "…" in row and "Running" in row
     assert "Tokens" not in text  # no room: the status bar has the totals
+
+
+def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
+    fresh = ActionLine(1, "python slow.py", "command", NOW - 300 * MILLISECOND)
+    older = ActionLine(2, "make test", "command", NOW - 2600 * MILLISECOND)
+    for action, expected in ((fresh, "▶ python slow.py"), (older, "▶ make test  2.0 s")):
+        shown = step("s1", "Running", actions=(action,))
+        text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW), width=80, height=8)
+        row = next(line for line in text.splitlines() if "▶" in line)
+        assert expected in row and " ms" not in row, row
+    later = StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW + SECOND)
+    assert later != StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW)  # drawn again as it grows
+    assert "▶ make test  3.0 s" in render(later, width=80, height=8)[0]
 
 
 def test_with_more_steps_than_rows_the_overview_keeps_the_focused_step_in_view():

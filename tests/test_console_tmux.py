@@ -8,6 +8,7 @@ the processes checked in /proc.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -172,8 +173,10 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
     name = f"aiw-{uuid.uuid4().hex[:8]}"
     command = (f"{sys.executable} -m aiw_otel.cli run {tmp_path / 'plan.yaml'} --workspace {workspace} "
                f"--log-dir {logs} --control-socket {tmp_path / 'ctl.sock'}; echo EXIT=$?; sleep 600")
+    # COLUMNS and LINES exported with another size: the console goes by the window's, not by them
     subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
-                    "-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+                    "-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={ROOT}", "-e", "COLUMNS=100", "-e", "LINES=30",
+                    "-c", str(tmp_path), command], check=True)
     pane = Pane(tmux, name)
     try:
         def done_row() -> str | None:
@@ -183,8 +186,10 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         row = until(done_row, "write_module Completed in the overview", 30)
         assert " ms" in row and " 0s" not in row  # the 0.3 s step: a sub-second duration, never 0s
         screen = pane.wait_for("wait_here")
+        assert [len(line) for line in screen.splitlines()[:3]] == [width] * 3  # the whole window, no corner of it
         assert "write_module" in screen and "…0003" in screen
-        assert "a1f0c2d4-0001-400" not in screen  # no row of look-alike UUIDs
+        overview = "\n".join(line.split("││")[0] for line in screen.splitlines())
+        assert "a1f0c2d4-0001-400" not in overview  # no row of look-alike UUIDs
         pane.keys("-l", "details write_m")
         pane.keys("Tab")
         pane.wait_for("> details write_module")  # Tab completed the name
@@ -192,6 +197,11 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.wait_for("Logs for Step: write_module")
         pane.wait_for("✔ sleep 0.3")
         pane.keys("Escape")  # follow the active step again
+        # the waiting command runs: its time grows in whole seconds, never a false `0.0 ms`
+        seconds = re.compile(r"▶ while .*done  \d+\.\d s" if width >= 120 else "▶ while")  # narrower: cut off
+        running = until(lambda: next((line for line in pane.screen().splitlines() if seconds.search(line)), None),
+                        f"the running command's time\n{pane.screen()}")
+        assert " ms" not in running.split("▶ while")[1]
         (workspace / "go").write_text("")
         pane.wait_for("run Failed — press q to quit", 60)  # the console holds: look at what failed
 

@@ -55,7 +55,7 @@ from aiw_otel.console.reply import Reply as ReplyArea
 from aiw_otel.console.screen import FOOTER_ROWS, HEADER_ROWS, Screen, shown_step
 from aiw_otel.console.steplog import filtered
 from aiw_otel.console.style import LIVE_STATES
-from aiw_otel.console.terminal import keys_mode
+from aiw_otel.console.terminal import keys_mode, screen_console
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
 from aiw_otel.runview import CommandOutput, LogLine, RunView
 from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
@@ -84,7 +84,7 @@ _END_TONES = {"Completed": "ok", "Failed": "error"}
 class ConsoleApp:
     def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None) -> None:
         self._relay = relay
-        self._console = console or Console()
+        self._console = console or screen_console()
         self._input_fd = sys.stdin.fileno() if input_fd is None else input_fd
         self._screen = Screen()
         self._editor = LineEditor()

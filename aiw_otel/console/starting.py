@@ -22,7 +22,7 @@ from rich.console import Console
 
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
-from aiw_otel.console.terminal import keys_mode
+from aiw_otel.console.terminal import keys_mode, screen_console
 from aiw_otel.runview import RunView
 
 STARTING_HINT = "starting… (keys typed now are kept)"
@@ -39,7 +39,7 @@ class Starting:
 
 @contextmanager
 def starting_screen(console: Console | None = None, input_fd: int | None = None) -> Iterator[Starting]:
-    console = console or Console()
+    console = console or screen_console()
     starting = Starting()
     with keys_mode(sys.stdin.fileno() if input_fd is None else input_fd):
         console.set_alt_screen(True)
