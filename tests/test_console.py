@@ -25,7 +25,7 @@ from aiw_otel.console.plain import is_interactive
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
 from aiw_otel.console.statusbar import StatusBar
-from aiw_otel.console.steplog import StepLog
+from aiw_otel.console.steplog import StepLog, filtered
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.plan import Plan, StepSpec
 from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
@@ -662,6 +662,28 @@ def test_a_filter_by_level_keeps_only_that_levels_lines():
     shown = nav_view().steps[1]
     text, _ = render(StepLog.of(nav_view(), shown, pinned=False, now_ns=NOW, filter="error"), width=100, height=12)
     assert "s2 line 07" in text and "s2 line 57" in text and "s2 line 08" not in text
+
+
+def test_a_filter_by_component_keeps_that_components_lines_and_combines_with_text():
+    lines = (LogLine(NOW, "INFO", "ai_service", "chat request sent"),
+             LogLine(NOW, "WARN", "ai_service", "rate limited, retrying"),
+             LogLine(NOW, "INFO", "terminal_interaction", "Command 'make' exited with 2"),
+             LogLine(NOW, "INFO", "execution_engine", "rate of progress: fine"),
+             LogLine(NOW, "ERROR", "file_operations", "cannot write out.txt"))
+
+    def kept(text: str) -> list[str]:
+        return [line.message for line in filtered(lines, text)]
+
+    assert kept("@ai") == ["chat request sent", "rate limited, retrying"]  # a prefix of the name
+    assert kept("@AI rate") == ["rate limited, retrying"]  # and holding the text (the engine's rate line is not)
+    assert kept("rate") == ["rate limited, retrying", "rate of progress: fine"]
+    assert kept("@term @file") == ["Command 'make' exited with 2", "cannot write out.txt"]  # any of them
+    assert kept("@file error") == ["cannot write out.txt"] and kept("@ai error") == []
+    assert kept("@nothing") == [] and kept("@") == kept("")  == [line.message for line in lines]
+    shown = step("s1", "Running", logs=lines)
+    text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW, filter="@ai rate"),
+                     width=100, height=12)
+    assert "rate limited" in text and "chat request" not in text and "/@ai rate (1)" in text
 
 
 @pytest.mark.parametrize("width", [80, 100, 119, 120, 160, 200])

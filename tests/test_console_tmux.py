@@ -229,6 +229,11 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Enter")
         pane.keys("Escape")
         until(lambda: "/starting" not in pane.screen(), "Esc cleared the filter")
+        pane.keys("-l", "/@term")  # a component's lines, by a prefix of its name (terminal_interaction)
+        screen = pane.wait_for("/@term (")
+        assert "Executing command" in screen and "Starting execution" not in screen
+        pane.keys("Escape")
+        until(lambda: "/@term" not in pane.screen(), "Esc cleared the filter")
         pane.keys("q")
         screen = pane.wait_for("EXIT=1", 60)
         assert "No module named twine" in screen  # the final summary says why the step failed

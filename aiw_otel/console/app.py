@@ -71,7 +71,7 @@ SOURCE = "console"
 #: What `help` adds to the relay's list of commands: the keys of this console.
 KEYS_HELP = """keys, with the command line empty:
   j/k or Up/Down  move the cursor    Enter  its logs    o  what it printed
-  PgUp/PgDn Home/End  scroll them    /TEXT  keep lines with TEXT (/error)
+  PgUp/PgDn Home/End  scroll them    /TEXT @COMP  keep lines (/error @ai)
   Esc  back (reply, output, filter, step)    q  quit once the run has ended
 typing: Tab completes, Up/Down or Ctrl-P/N: history, Ctrl-C twice: cancel"""
 #: The keys that act now, under the command line.

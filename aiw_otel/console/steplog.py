@@ -2,8 +2,8 @@
 
 The step is the one chosen with `details STEP` (or Enter on the overview's cursor), else the active
 one, else the last that started; before any step starts it shows the run's general log. `/TEXT`
-keeps the log lines holding TEXT (case-blind, in the level, component or message), PgUp/PgDn
-scroll them (`scroll`: rows up from the newest). Every line is one screen row, cut with an ellipsis: the full
+keeps the log lines holding TEXT (case-blind, in the level, component or message), `/@NAME` those
+of a component (`/@ai`, `/@term exit`: see `filtered`), PgUp/PgDn scroll them (`scroll`: rows up from the newest). Every line is one screen row, cut with an ellipsis: the full
 text is in the log files, one row per record is what lets the newest ones always fit, and rows
 that only scroll are not drawn again (RowCache).
 """
@@ -132,13 +132,18 @@ class StepLog:
 
 
 def filtered(lines: tuple[LogLine, ...], text: str) -> tuple[LogLine, ...]:
-    """The lines holding `text` (case-blind) in their level, component or message."""
+    """The lines a filter keeps, case-blind: `@NAME` words keep the lines of a component whose name
+    starts with NAME (`@ai` is ai_service; several: any of them), the rest of the text (if any) keeps
+    the lines holding it in their component or message, or at that level (`error`)."""
     if not text:
         return lines
-    folded = text.casefold()
+    words = text.casefold().split(" ")
+    components = tuple(word[1:] for word in words if word.startswith("@") and len(word) > 1)
+    folded = " ".join(word for word in words if not word.startswith("@")).strip()
     return tuple(line for line in lines
-                 if folded in line.message.casefold() or folded in line.component.casefold()
-                 or folded == line.level.casefold())
+                 if (not components or line.component.casefold().startswith(components))
+                 and (not folded or folded in line.message.casefold() or folded in line.component.casefold()
+                      or folded == line.level.casefold()))
 
 
 def _draw(key: Hashable, width: int) -> Text:
