@@ -54,9 +54,9 @@ from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.reply import Reply as ReplyArea
 from aiw_otel.console.screen import FOOTER_ROWS, HEADER_ROWS, Screen, shown_step
 from aiw_otel.console.steplog import filtered
-from aiw_otel.console.style import LIVE_STATES
 from aiw_otel.console.terminal import keys_mode, screen_console
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
+from aiw_otel.present import LIVE_STATE_NAMES
 from aiw_otel.runview import CommandOutput, LogLine, RunView
 from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
 
@@ -198,7 +198,7 @@ class ConsoleApp:
                 self._on_keys(self._keys.flush())
             now = time.monotonic()
             self._take_presses(now)
-            running = self._view.ended_ns is None and self._view.state in LIVE_STATES
+            running = self._view.ended_ns is None and self._view.state in LIVE_STATE_NAMES
             due = self._run_changed.is_set() or (running and int(now) != second)
             resized = self._console.size != size
             if self._dirty or resized or (due and now - last_frame >= FRAME_INTERVAL_S):

@@ -17,10 +17,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import one_line
 from aiw_otel.control.relay import output_heading
 from aiw_otel.present import OUTCOME_STYLES, Outcome
 from aiw_otel.runview import STDERR_MARK, CommandOutput
+from aiw_otel.terminal_text import one_line
 
 #: Rows of the panel's border.
 _CHROME_ROWS = 2

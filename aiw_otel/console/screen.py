@@ -27,7 +27,7 @@ from aiw_otel.console.reply import Reply
 from aiw_otel.console.rows import RowCache
 from aiw_otel.console.statusbar import StatusBar
 from aiw_otel.console.steplog import StepLog
-from aiw_otel.console.style import LIVE_STATES
+from aiw_otel.present import LIVE_STATE_NAMES
 from aiw_otel.runview import RunView, StepView
 
 #: Below this many columns the command panel gets the whole width under the status bar: beside
@@ -103,7 +103,7 @@ def shown_step(view: RunView, selected: str | None) -> StepView | None:
         step = view.step(selected)
         if step is not None:
             return step
-    active = next((s for s in reversed(view.steps) if s.state in LIVE_STATES), None)
+    active = next((s for s in reversed(view.steps) if s.state in LIVE_STATE_NAMES), None)
     if active is not None:
         return active
     started = [s for s in view.steps if s.started_ns is not None]

@@ -19,9 +19,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import LEVEL_STYLES, LIVE_STATES, cost, duration, one_line, state_style, tokens
-from aiw_otel.present import OUTCOME_STYLES, Outcome
+from aiw_otel.console.style import cost, tokens
+from aiw_otel.present import LEVEL_STYLES, LIVE_STATE_NAMES, OUTCOME_STYLES, Outcome, duration, state_style
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
+from aiw_otel.terminal_text import one_line
 
 _RUNNING = ("▶", "yellow")
 #: Glyph and colour of a finished action by its outcome: a retried attempt is no failure, a
@@ -126,7 +127,7 @@ class StepLog:
             title.append(f" {tokens(step.input_tokens)} in / {tokens(step.output_tokens)} out")
         if step.cost_usd:
             title.append(f" {cost(step.cost_usd)}")
-        if step.error and step.state not in LIVE_STATES:
+        if step.error and step.state not in LIVE_STATE_NAMES:
             title.append(f" {one_line(step.error)}", style="red")
         return title
 
@@ -181,10 +182,9 @@ def _action(action: ActionLine, elapsed_s: int) -> Text:
     row.append(f"{glyph} ", style=style)
     row.append(one_line(action.name))
     if action.ended_ns is not None:
-        row.append(f"  {duration(action.started_ns, action.ended_ns, action.ended_ns)}", style="dim")
+        row.append(f"  {duration((action.ended_ns - action.started_ns) / 1e6)}", style="dim")
     elif elapsed_s:
-        row.append(f"  {duration(action.started_ns, None, action.started_ns + elapsed_s * 1_000_000_000)}",
-                   style="dim")
+        row.append(f"  {duration(elapsed_s * 1000)}", style="dim")
     if action.summary:
         row.append(f"  {one_line(action.summary)}", style=style if action.failed else "")
     return row
