@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import pytest
@@ -25,10 +25,11 @@ from aiw_otel.console.plain import is_interactive
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
 from aiw_otel.console.statusbar import StatusBar
+from aiw_otel.console.outputview import OutputView
 from aiw_otel.console.steplog import StepLog, filtered
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.plan import Plan, StepSpec
-from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from aiw_otel.runview import ActionLine, CommandOutput, LogLine, RunView, StepView
 from tests.processes import until
 
 NOW = 1_800_000_000 * 10**9
@@ -120,6 +121,23 @@ def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
     later = StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW + SECOND)
     assert later != StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW)  # drawn again as it grows
     assert "▶ make test  3.0 s" in render(later, width=80, height=8)[0]
+
+
+def test_the_output_panel_heads_each_command_by_its_line_and_scrolls_from_the_last_line():
+    commands = (CommandOutput("make build", "exit 0", "ok", ("same", "same"), 2),
+                CommandOutput("python -m twine upload dist/*", "exit 1", "failed",
+                              ("uploading", "stderr: No module named twine"), 40),
+                CommandOutput("sleep 30"))
+    output = OutputView.of("publish", commands, "12:00:00")
+    text, lines = render(output, width=80, height=12)
+    assert "Output of Step: publish" in text and "as of 12:00:00" in text
+    assert text.count("  same") == 2  # equal lines are two rows, not one cached twice
+    assert "$ python -m twine upload dist/*  exit 1  (2 of 40 lines)" in text  # what was not kept, said
+    assert style_of(lines, "$ python -m twine") == "bold red" and style_of(lines, "No module named") == "red"
+    assert "$ sleep 30  running" in text and style_of(lines, "$ sleep 30") == "bold yellow"
+    assert len(output.rows) == 8 and output.clamped(99, 6) == 4 and output.clamped(-5, 6) == 0  # 4 rows shown
+    short, _ = render(replace(output, scroll=output.clamped(99, 6)), width=80, height=6)  # Home: the first rows
+    assert "$ make build" in short and "$ sleep 30" not in short and "↓4 more" in short and "↑" not in short
 
 
 def test_with_more_steps_than_rows_the_overview_keeps_the_focused_step_in_view():

@@ -76,7 +76,7 @@ KEYS_HELP = """keys, with the command line empty:
 typing: Tab completes, Up/Down or Ctrl-P/N: history, Ctrl-C twice: cancel"""
 #: The keys that act now, under the command line.
 HINT_KEYS = "↑↓/jk select · Enter details · o output · PgUp/PgDn scroll · / filter · help"
-HINT_OUTPUT = "↑↓/jk PgUp/PgDn Home/End scroll the output · o take it again · Esc back to the log lines"
+HINT_OUTPUT = "↑↓/jk PgUp/PgDn scroll · o again · Esc back to the logs"
 HINT_FILTER = "filtering the log lines as you type · Enter keeps it · Esc clears it"
 _END_TONES = {"Completed": "ok", "Failed": "error"}
 

@@ -44,7 +44,7 @@ def _rows(commands: tuple[CommandOutput, ...]) -> tuple[Hashable, ...]:
         outcome = next((o for o in Outcome if o.value == command.outcome), None)
         style = "bold " + (OUTCOME_STYLES[outcome] if outcome is not None else "yellow")
         rows.append(_Heading(output_heading(command), style.strip()))
-        rows += [_Printed(len(rows), line) for line in command.lines]
+        rows += [_Printed(len(rows) + index, line) for index, line in enumerate(command.lines)]
         if not command.lines and command.kept:
             rows.append(_Heading("  (nothing printed)", "dim"))
     return tuple(rows) or (_Heading("no command ran in this step", "dim"),)
@@ -84,7 +84,7 @@ class OutputView:
 
 def _draw(key: Hashable, width: int) -> Text:
     if isinstance(key, _Heading):
-        return Text(one_line(key.text), style=key.style, overflow="ellipsis")
+        return Text.assemble((one_line(key.text), key.style), overflow="ellipsis")  # a span: rows render no base style
     line = cast(_Printed, key).line  # the only other row this module makes
     stderr = line.startswith(STDERR_MARK)
     return Text.assemble(("  ", ""), (one_line(line), "red" if stderr else ""), overflow="ellipsis")
