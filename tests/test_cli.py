@@ -10,6 +10,7 @@ import pytest
 
 from tests.cli_process import ROOT, aiw
 from tests.otlp_files import attrs, spans_in
+from tests.recorded_runs import plan_file
 
 pytestmark = pytest.mark.slow
 
@@ -75,22 +76,25 @@ def test_run_exit_code_and_plan_errors(tmp_path):
     assert checked.returncode == 2 and "nowhere" in checked.stderr
 
 
+#: A command run directly (its span is `python`), then two lines the shell runs (their spans: `sh`).
+COMMAND_LINES_PLAN = """
+task_id: named
+natural_language_goal: name commands
+plan:
+  - step_id: lines
+    description: a direct command, then shell lines
+    agent_spec: {type: validation}
+    actions:
+      - run: [python, -c, "print(7)"]
+      - run: "echo one && echo two | tr a-z A-Z"
+      - run: "echo why >&2; exit 3"
+"""
+
+
 def test_a_command_is_named_by_its_line_everywhere_its_span_by_the_program_that_ran(tmp_path):
     """A line the shell runs is `sh` to the CLI span convention, never to a reader: the plain output,
     `logs` (tree and failure panel) and the final summary name it by the line the plan wrote."""
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(textwrap.dedent("""
-        task_id: named
-        natural_language_goal: name commands
-        plan:
-          - step_id: lines
-            description: a direct command, then shell lines
-            agent_spec: {type: validation}
-            actions:
-              - run: [python, -c, "print(7)"]
-              - run: "echo one && echo two | tr a-z A-Z"
-              - run: "echo why >&2; exit 3"
-    """).lstrip())
+    plan = plan_file(tmp_path, COMMAND_LINES_PLAN)
     logs = tmp_path / "logs"
     result = aiw("run", str(plan), "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir", str(logs))
     assert result.returncode == 1, result.stdout + result.stderr
