@@ -7,7 +7,8 @@ do either. Nothing here knows OpenTelemetry.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -98,11 +99,17 @@ class RunView:
     def step(self, step_id: str) -> StepView | None:
         return next((s for s in self.steps if s.step_id == step_id), None)
 
-    def step_labels(self) -> dict[str, str]:
-        """step id -> what the step is shown as (its name, else its id, a long id shortened)."""
+    @cached_property
+    def _labels(self) -> Mapping[str, str]:
         from aiw_otel.stepref import StepRef, labels
 
         return labels(StepRef(s.step_id, s.name or None) for s in self.steps)
+
+    def step_labels(self) -> Mapping[str, str]:
+        """step id -> what the step is shown as (its name, else its id, a long id shortened).
+
+        Worked out once per view: the console's panels each ask, on every frame."""
+        return self._labels
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

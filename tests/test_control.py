@@ -160,7 +160,7 @@ def test_every_command_valid_and_invalid_through_the_relay(steered):
     assert relay.submit("details", "test") == Reply(False, "details needs a step: details <name, id or a prefix of one>")
 
     assert relay.submit("frobnicate now", "test") == Reply(
-        False, "unknown command 'frobnicate'; commands: pause, resume, cancel, context, details, status, help")
+        False, "unknown command 'frobnicate'; commands: pause, resume, cancel, context, details, output, status, help")
     helped = relay.submit("help", "test")
     assert helped.ok and all(name in helped.message for name in COMMAND_NAMES)
     status = relay.submit("status", "test")

@@ -45,7 +45,6 @@ from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.live import Live
 
 from aiw_otel.console.editor import LineEditor
 from aiw_otel.console.keys import Key, KeyDecoder, Keystroke
@@ -54,7 +53,7 @@ from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.reply import Reply as ReplyArea
 from aiw_otel.console.screen import FOOTER_ROWS, HEADER_ROWS, Screen, shown_step
 from aiw_otel.console.steplog import filtered
-from aiw_otel.console.terminal import keys_mode, screen_console
+from aiw_otel.console.terminal import draw, full_screen, keys_mode, screen_console
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
 from aiw_otel.present import LIVE_STATE_NAMES
 from aiw_otel.runview import CommandOutput, LogLine, RunView
@@ -168,16 +167,16 @@ class ConsoleApp:
                     stack.enter_context(_handlers({signal.SIGINT: self.interrupt,
                                                    getattr(signal, "SIGWINCH", None): self._wake}))
                 self._update_screen()
-                live = stack.enter_context(Live(self._screen.frame, console=self._console, screen=True,
-                                                auto_refresh=False, redirect_stdout=False, redirect_stderr=False))
-                self._loop(live, stop, wake_read, hold)
+                stack.enter_context(full_screen(self._console))
+                draw(self._console, self._screen.frame)
+                self._loop(stop, wake_read, hold)
         finally:
             unsubscribe()
             self._wake_fd = None
             os.close(wake_write)
             os.close(wake_read)
 
-    def _loop(self, live: Live, stop: threading.Event, wake_read: int, hold: bool) -> None:
+    def _loop(self, stop: threading.Event, wake_read: int, hold: bool) -> None:
         watched = [wake_read, self._input_fd]
         size = self._console.size
         last_frame = time.monotonic()
@@ -204,7 +203,7 @@ class ConsoleApp:
             if self._dirty or resized or (due and now - last_frame >= FRAME_INTERVAL_S):
                 size, last_frame, second = self._console.size, now, int(now)
                 if self._update_screen() or resized:
-                    live.refresh()
+                    draw(self._console, self._screen.frame)
 
     def _hold(self) -> None:
         """The run is over: say so, and keep the screen until q."""

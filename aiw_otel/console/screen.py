@@ -49,6 +49,13 @@ class Frame:
         self.panels = (header, overview, logs, status, prompt, reply)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines(console, options):
+            yield from line
+            yield _NEW_LINE
+
+    def lines(self, console: Console, options: ConsoleOptions) -> Lines:
+        """The screen's rows, each exactly `options.max_width` cells (what `console.update_screen_lines`
+        draws as they are: nothing cut or split again)."""
         width, height = options.max_width, options.height or console.height
         header, overview, logs, status, prompt, reply = self.panels
         narrow = width < NARROW_WIDTH
@@ -76,10 +83,7 @@ class Frame:
             right = max(PROMPT_MIN_WIDTH, width // 4)
             rows.append(_beside(_lines(status, console, options, width - right, FOOTER_ROWS),
                                 _lines(prompt, console, options, right, FOOTER_ROWS)))
-        for block in rows:
-            for line in block:
-                yield from line
-                yield _NEW_LINE
+        return [line for block in rows for line in block]
 
 
 def _lines(panel: PanelSource, console: Console, options: ConsoleOptions, width: int, height: int) -> Lines:

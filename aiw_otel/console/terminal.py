@@ -9,6 +9,8 @@ from typing import Iterator
 
 from rich.console import Console
 
+from aiw_otel.console.screen import Frame
+
 #: Size variables a full-screen console must not take from its environment.
 _SIZE_VARIABLES = frozenset({"COLUMNS", "LINES"})
 
@@ -47,3 +49,25 @@ def keys_mode(fd: int) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@contextmanager
+def full_screen(console: Console) -> Iterator[None]:
+    """The alternate screen with the cursor hidden while inside; the normal screen and cursor after."""
+    console.set_alt_screen(True)
+    console.show_cursor(False)
+    try:
+        yield
+    finally:
+        console.show_cursor(True)
+        console.set_alt_screen(False)
+
+
+def draw(console: Console, frame: Frame) -> None:
+    """Draw `frame` over the whole (alternate) screen, at the console's size.
+
+    The frame's rows are exactly the screen's width already, so they are written as they are. Rich's
+    Live would render the frame through its Screen, cutting and splitting every row again: a third
+    of a frame's cost for nothing.
+    """
+    console.update_screen_lines(frame.lines(console, console.options))
