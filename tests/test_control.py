@@ -533,6 +533,9 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
         group = os.getpgid(pid_of(check_marker, 30))
         shown = ctl("details", "long")
         assert shown.returncode == 0 and shown.stdout.strip() == "showing step 'long'"
+        printed = ctl("output", "lo")  # the step's commands and what they printed, line by line
+        assert printed.returncode == 0, printed.stdout
+        assert printed.stdout.splitlines()[:2] == ["output of step 'long': 1 command(s)", f"$ {wait}  exit 0"]
         unknown = ctl("dance")
         assert unknown.returncode == 1 and "unknown command 'dance'" in unknown.stdout
         cancelled = ctl("cancel")
