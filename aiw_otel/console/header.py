@@ -8,8 +8,10 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
-from aiw_otel.console.style import duration, one_line, state_text
+from aiw_otel.console.style import state_text
+from aiw_otel.present import duration_between
 from aiw_otel.runview import RunView
+from aiw_otel.terminal_text import one_line
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Header:
 
     @classmethod
     def of(cls, view: RunView, now_ns: int) -> Header:
-        return cls(view.plan_name, view.state, duration(view.started_ns, view.ended_ns, now_ns), view.control_socket)
+        return cls(view.plan_name, view.state, duration_between(view.started_ns, view.ended_ns, now_ns), view.control_socket)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         line = Text.assemble("Plan: ", (one_line(self.plan_name) or "-", "bold"), " | Status: ", state_text(self.state),

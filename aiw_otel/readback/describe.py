@@ -19,6 +19,7 @@ from aiw_otel.present import (
     Outcome,
     duration,
     outcome,
+    span_label,
     state_style,
 )
 from aiw_otel.readback.records import LogRecord, Span
@@ -60,11 +61,11 @@ def error_text(error_type: str | None, message: str | None) -> str:
 
 def span_title(span: Span, label: str | None = None) -> str:
     """A step is shown by `label` (its name, else its id: see stepref) and its type (its span is named
-    after the type); everything else by span name."""
+    after the type); a command by its line, everything else by span name (present.span_label)."""
     if span.is_step:
         return f"{label or span.attributes.get(sc.AIW_STEP_NAME) or span.step_id} " \
                f"({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
-    return span.name
+    return span_label(span.name, span.attributes)
 
 
 def span_outcome(span: Span) -> Outcome:
