@@ -30,6 +30,7 @@ from aiw_otel.web.server import WebServer
 from tests.cli_process import ROOT, aiw
 from tests.leak_check import github_token, leaks, openai_key
 from tests.processes import pid_of, process_state, until
+from tests.recorded_runs import record_runs
 from tests.test_console_tmux import Pane, ensure_tmux
 from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
 from tests.web_process import WebProcess
@@ -99,7 +100,7 @@ def monitor(tmp_path: Path) -> Iterator[Client]:
 
 ROUTES = [("GET", "/"), ("GET", "/static/live.js"), ("GET", "/api/live"), ("GET", "/api/live/events?run=x"),
           ("POST", "/api/live/control"), ("GET", "/api/runs"), ("GET", "/api/runs/0af7651916cd43dd"),
-          ("GET", "/no/such/page")]
+          ("GET", "/api/runs/0af7651916cd43dd/spans/b7ad6b7169203331"), ("GET", "/no/such/page")]
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
@@ -165,6 +166,25 @@ def test_finished_runs_by_trace_id_or_a_reason(monitor: Client):
         "no run with a trace id starting '0af7651916cd43dd' in the log files")
     status, _, body = monitor.request("GET", "/api/runs/not%20hex")
     assert status == 400 and json.loads(body)["message"] == "'not hex' is not a trace id (1 to 32 hex digits)"
+
+
+def test_a_run_comes_as_compact_rows_and_each_span_whole_when_opened(monitor: Client, tmp_path: Path):
+    record_runs(tmp_path / "logs", "only")
+    (run,) = monitor.get_json("/api/runs")["runs"]
+    status, headers, body = monitor.request("GET", f"/api/runs/{run['trace_id']}")
+    detail = json.loads(body)
+    assert status == 200 and body == json.dumps(detail, separators=(",", ":")).encode(), "no spaces between items"
+    rows = [dict(zip(detail["fields"], row)) for row in detail["spans"]]
+    assert all("attributes" not in row and "logs" not in row for row in rows)
+    failed = next(row for row in rows if row["span_id"] == detail["failure"]["span_id"])
+    span = monitor.get_json(f"/api/runs/{run['trace_id'][:10]}/spans/{failed['span_id']}")
+    assert (span["span_id"], span["title"], span["outcome"]) == (failed["span_id"], failed["label"], "failed")
+    assert span["attributes"]["process.exit.code"] == 3 and span["warnings"] == []
+    status, _, body = monitor.request("GET", f"/api/runs/{run['trace_id']}/spans/{'0' * 16}")
+    assert status == 404 and json.loads(body)["message"] == "no such span in the run's files"
+    assert monitor.request("GET", f"/api/runs/{run['trace_id']}/spans/x/y")[0] == 400
+    status, _, body = monitor.request("GET", f"/api/runs/{'f' * 32}/spans/{failed['span_id']}")
+    assert status == 404 and "no run with a trace id starting" in json.loads(body)["message"]
 
 
 def test_bound_to_loopback_by_default(tmp_path: Path):
