@@ -339,7 +339,10 @@ def test_no_secret_of_a_plan_or_a_context_reaches_any_response(tmp_path: Path):
     web = WebProcess("web", str(tmp_path / "logs"))  # the finished run, from its files
     try:
         (finished,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
-        bodies += [json.dumps(finished).encode(), _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)]
+        run_body = _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)
+        bodies += [json.dumps(finished).encode(), run_body]
+        bodies += [_read(f"{web.origin}/api/runs/{finished['trace_id']}/spans/{row[0]}", web.token)  # each opened
+                   for row in json.loads(run_body)["spans"]]
     finally:
         web.stop()
     text = b"\n".join(bodies).decode()
@@ -405,9 +408,9 @@ def test_every_live_run_of_a_log_dir_newest_first(steered, monitor: Client, tmp_
 
 @pytest.mark.slow
 def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path):
-    """`demo --web` with the live console in a real terminal (tmux): the address is printed before the
-    console takes the screen, and nothing the server does (refusals, a page that leaves mid-stream)
-    writes into the console's screen."""
+    """`demo --web` with the live console in a real terminal (tmux): the address is in the console's
+    header while it holds the screen (and printed when it lets go), never in the log files; nothing
+    the server does (refusals, a page that leaves mid-stream) writes into the console's screen."""
     tmux = ensure_tmux()
     name, output = f"aiw-web-{uuid.uuid4().hex[:8]}", tmp_path / "pane.out"
     command = (f"sleep 0.5; {sys.executable} -m aiw_otel.cli demo --web --log-dir {tmp_path / 'logs'} "
@@ -421,7 +424,8 @@ def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path
                                           output.read_text(errors="replace") if output.exists() else ""),
                         "the address in the pane's output", 30)
         origin, token = f"http://127.0.0.1:{address.group(2)}", address.group(3)
-        pane.wait_for("Plan: greet-release")
+        header = pane.wait_for("Plan: greet-release").splitlines()[:3]
+        assert f"web: {address.group(1)}" in header[2], header  # the header's lower border: on screen
         (listed,) = until(lambda: json.loads(_read(f"{origin}/api/live", token))["runs"], "the run listed", 30)
         for path in ("/api/live", "/nowhere", "/static/../x"):
             with pytest.raises(urllib.error.HTTPError):
@@ -440,5 +444,7 @@ def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path
         written = output.read_text(errors="replace")
         for stray in ("Traceback", "HTTP/1.1", "GET /", "code 400", "forbidden", "Exception"):
             assert stray not in written
+        written_files = [path for path in (tmp_path / "logs").rglob("*") if path.is_file()]
+        assert len(written_files) >= 3 and not [path for path in written_files if token.encode() in path.read_bytes()]
     finally:
         subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)

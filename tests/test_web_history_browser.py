@@ -60,8 +60,12 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
     page.wait_for_selector(".hist-run-row")
     assert page.locator(".hist-run-row").evaluate_all("rows => rows.map(r => r.dataset.trace)") == [trace_id]
     assert page.locator(".hist-run-row .outcome").inner_text() == "Failed"
+    plan = next(span for span in spans if not span.get("parentSpanId"))
+    name = attrs(plan)["gen_ai.workflow.name"]  # the console's header names the run so
+    assert name != attrs(plan)["aiw.plan.id"] and page.locator(".hist-run-row .plan").inner_text() == name
     page.click(".hist-run-row")
     page.wait_for_selector("#waterfall .span-row")
+    assert page.locator(".hist-header .plan").inner_text() == name
 
     in_start_order = sorted(spans, key=lambda span: (int(span["startTimeUnixNano"]), depth(span, by_id)))
     shown = drawn_rows(page)
