@@ -299,12 +299,19 @@ const AiwHistory = (() => {
     if (next) select(next.span_id, true);
   }
 
-  /** Scroll the row of span `index` into sight (drawing it) and return it. */
+  /** Scroll the row of span `index` into sight (drawing it) and return it: by a row when it is the
+   *  next one out of sight (Up/Down), else to the middle of the box (the failure, a link). */
   function reveal(index) {
     const {scroller} = view;
     const top = index * ROW_HEIGHT;
-    if (top < scroller.scrollTop) scroller.scrollTop = top;
-    else if (top + ROW_HEIGHT > scroller.scrollTop + scroller.clientHeight) scroller.scrollTop = top + ROW_HEIGHT - scroller.clientHeight;
+    const [above, below] = [top < scroller.scrollTop, top + ROW_HEIGHT > scroller.scrollTop + scroller.clientHeight];
+    if (top + 2 * ROW_HEIGHT <= scroller.scrollTop || top - ROW_HEIGHT >= scroller.scrollTop + scroller.clientHeight) {
+      scroller.scrollTop = top - (scroller.clientHeight - ROW_HEIGHT) / 2;
+    } else if (above) {
+      scroller.scrollTop = top;
+    } else if (below) {
+      scroller.scrollTop = top + ROW_HEIGHT - scroller.clientHeight;
+    }
     drawRows();
     return view.rows.get(index);
   }
