@@ -283,3 +283,24 @@ def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tm
     assert [row["outcome"] for row in rows.values() if row["name"] == "chat gpt-4o"] == ["retried", "ok"]
     assert rows[detail["failure"]["span_id"]]["attributes"]["process.exit.code"] == 2
     assert rows[detail["failure"]["step_id"]]["title"] == "check (validation)"
+
+
+def test_a_run_read_again_after_its_files_grew_shows_what_they_hold_now(tmp_path):
+    """The last run read is kept in memory, but only while no file of the directory changed."""
+    directory = tmp_path / "logs"
+    with recording(directory) as telemetry:
+        with telemetry.plan_run("plan-growing", "growing") as run:
+            with run.step("first", "analysis", "One") as step:
+                step.log(LogLevel.INFO, "one", "first step done")
+            assert telemetry.force_flush(10.0)
+            trace_id = run_list(directory)[0]["trace_id"]
+            before = run_detail(directory, trace_id)
+            assert run_detail(directory, trace_id) == before  # unchanged files: the same
+            with run.step("second", "analysis", "Two") as step:
+                step.log(LogLevel.INFO, "two", "second step done")
+            assert telemetry.force_flush(10.0)
+            after = run_detail(directory, trace_id)
+    labels = [row[detail["fields"].index("label")] for detail in (before, after) for row in detail["spans"]]
+    assert labels == ["", "first (analysis)", "", "first (analysis)", "second (analysis)"]
+    second = after["spans"][-1][0]
+    assert "second step done" in [log["message"] for log in span_detail(directory, trace_id, second)["logs"]]

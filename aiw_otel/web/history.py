@@ -138,6 +138,8 @@ class _LastRun:
             loaded = self._loaded
             if loaded is not None and self._key == signature and loaded.trace_id == trace_id_prefix.strip().lower():
                 return loaded
+            if self._key != signature:  # stale: not held while the next run is read (a big run is 100s of MB)
+                self._key, self._loaded = None, None
         loaded = _load(files, resolve_trace(files, trace_id_prefix, warn), warn)
         if loaded is not None:
             with self._lock:
