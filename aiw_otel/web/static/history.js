@@ -185,7 +185,8 @@ const AiwHistory = (() => {
 
   /** The axis and a scrolling box as tall as every row would be, drawn with only the rows in sight. */
   function waterfall(run) {
-    const total = Math.max(1, ...view.spans.map((span) => span.end == null ? span.start : span.end));
+    // a loop, not Math.max(...spans): a spread of 100,000s of arguments overflows the stack
+    const total = view.spans.reduce((latest, span) => Math.max(latest, span.end == null ? span.start : span.end), 1);
     view.total = total;
     const chart = el("div", "waterfall");
     const axis = el("div", "wf-row wf-axis");
