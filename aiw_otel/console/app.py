@@ -81,11 +81,12 @@ _END_TONES = {"Completed": "ok", "Failed": "error"}
 
 
 class ConsoleApp:
-    def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None) -> None:
+    def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None,
+                 web_url: str | None = None) -> None:
         self._relay = relay
         self._console = console or screen_console()
         self._input_fd = sys.stdin.fileno() if input_fd is None else input_fd
-        self._screen = Screen()
+        self._screen = Screen(web_url)  # the header shows it
         self._editor = LineEditor()
         self._keys = KeyDecoder()
         self._reply = ReplyArea()

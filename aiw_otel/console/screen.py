@@ -117,7 +117,8 @@ def shown_step(view: RunView, selected: str | None) -> StepView | None:
 class Screen:
     """The cached panels in a Frame: `update()` with the latest data, then draw `frame`."""
 
-    def __init__(self) -> None:
+    def __init__(self, web_url: str | None = None) -> None:
+        self._web_url = web_url
         self.header = Cached()
         self.overview = Cached()
         self.logs = Cached()
@@ -133,7 +134,7 @@ class Screen:
                output: OutputView | None = None) -> bool:
         """Give each panel its new content (`output`: shown in place of the log lines); True if any changed."""
         step = shown_step(view, selected)
-        changed = self.header.update(Header.of(view, now_ns))
+        changed = self.header.update(Header.of(view, now_ns, self._web_url))
         changed |= self.overview.update(Overview.of(view, step.step_id if step else None, now_ns, self._step_rows,
                                                     cursor=cursor))
         pinned = step is not None and step.step_id == selected
