@@ -203,7 +203,7 @@ def test_a_failed_run_points_at_the_failure_in_one_screen(failed_run):
     assert "what failed" in panel
     assert "step deploy (deployment)  Failed" in panel
     assert "CommandFailed: deploy exited with 3" in panel
-    assert "at python" in panel and "command exited with 3" in panel
+    assert "at `" in panel and "sys.exit(3)'`: command exited with 3" in panel, "named by its line, the exit said once"
     assert "last 5 log lines:" in panel
     for line in ("pushing to registry.example", "connection refused", "WARN   [terminal_interaction]  Command '",
                  "Step 'deploy' failed."):

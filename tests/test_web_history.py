@@ -140,7 +140,7 @@ def test_each_log_record_is_under_its_span_and_the_failure_is_the_failed_command
     failed_command = rows[failure["span_id"]]
     assert failed_command["kind"] == "CLIENT" and failed_command["attributes"]["process.exit.code"] == 3
     assert failed_command["status"] == "ERROR" and failed_command["outcome"] == "failed"
-    assert failure["title"] == failed_command["name"] and "exit" in failure["error"].lower()
+    assert failure["title"] == failed_command["attributes"]["aiw.command.line"] and "exit" in failure["error"].lower()
     assert rows[failure["step_id"]]["title"] == failure["step_title"] == "deploy (deployment)"
     assert rows[failure["step_id"]]["state"] == "Failed"
     progress = [log["message"] for log in rows[failure["step_id"]]["logs"]]

@@ -6,6 +6,7 @@ words; only the tree applies the styles. Both print every piece through `termina
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -55,7 +56,11 @@ def size(count: Any) -> str:
 
 
 def error_text(error_type: str | None, message: str | None) -> str:
-    """`type: message`, either alone when the other is missing."""
+    """`type: message`, either alone when the other is missing, and the message alone when it already
+    names the type as a word (a command's `error.type` is its exit code: `command exited with 3`, not
+    `3: command exited with 3`)."""
+    if error_type and message and re.search(rf"(?<!\w){re.escape(error_type)}(?!\w)", message):
+        return message
     return ": ".join(part for part in (error_type, message) if part)
 
 

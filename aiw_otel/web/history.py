@@ -236,19 +236,19 @@ def _row(node: Node, depth: int, labels: dict[str, str], base: int) -> list[Any]
 def _failure(found: Failure, loaded: _LoadedRun) -> dict[str, Any]:
     """What the failure panel shows: the failing step, the innermost span that failed under it, the
     error, and the step's last log lines."""
-    from aiw_otel.readback.describe import span_title
+    from aiw_otel.readback.describe import error_text, span_title
 
     step, cause = found.node, _innermost_failed(found.node, loaded.by_span)
-    error = [cause.span.attributes.get("error.type") if cause.span is not None else None,
-             (cause.span.status_message if cause.span is not None else None)
-             or (step.span.status_message if step.span is not None else None)]
+    error_type = cause.span.attributes.get("error.type") if cause.span is not None else None
+    message = ((cause.span.status_message if cause.span is not None else None)
+               or (step.span.status_message if step.span is not None else None))
     lines = sorted((record for node in step.walk() for record in node.logs), key=lambda record: record.time_ns)
 
     def title(node: Node) -> str:
         return span_title(node.span, loaded.labels.get(node.span.step_id or "")) if node.span is not None else ""
 
     return {"span_id": cause.span_id, "step_id": step.span_id, "title": title(cause), "step_title": title(step),
-            "error": ": ".join(str(part) for part in error if part), "logs": [_log_row(record) for record in lines[-5:]]}
+            "error": error_text(None if error_type is None else str(error_type), message), "logs": [_log_row(record) for record in lines[-5:]]}
 
 
 def _innermost_failed(failing: Node, by_span: dict[str, tuple[Node, int]]) -> Node:
