@@ -105,7 +105,7 @@ def test_a_command_is_named_by_its_line_everywhere_its_span_by_the_program_that_
     assert "  echo why >&2; exit 3: exit 3" in result.stdout  # the final summary
     shown = aiw("logs", str(logs))
     assert shown.returncode == 0, shown.stderr
-    assert "at `echo why >&2; exit 3`: 3: command exited with 3" in shown.stdout  # the failure panel
+    assert "at `echo why >&2; exit 3`: command exited with 3" in shown.stdout  # the failure panel
     assert "echo one && echo two | tr a-z A-Z  " in shown.stdout and "python -c 'print(7)'  " in shown.stdout
     assert not [line for line in (result.stdout + shown.stdout).splitlines() if " sh " in f" {line} "]
     commands = [attrs(s) for s in spans_in(logs) if "process.executable.name" in attrs(s)]
