@@ -61,8 +61,23 @@ def package_version() -> str:
         return "0+unknown"
 
 
+#: Why a Telemetry refuses new runs, as the error says it.
+_SHUT_DOWN = "this Telemetry was shut down; aiw_otel.configure() builds a new one"
+_REPLACED = ("this Telemetry was shut down by a later aiw_otel.configure(), which replaces the pipeline: "
+             "start runs from the Telemetry that configure() returned last")
+
+
+class TelemetryClosed(RuntimeError):
+    """A run started from a pipeline that was shut down or replaced: it would record nothing, and a
+    run view fed by it (the console's StateTracker) would show the plan Pending while it ran."""
+
+
 class Telemetry:
-    """A configured pipeline: start plan runs from it, emit LogMessages, flush and shut it down."""
+    """A configured pipeline: start plan runs from it, emit LogMessages, flush and shut it down.
+
+    Once shut down (by `shutdown()`, or by a later `configure()`, which replaces it) it refuses new
+    runs with TelemetryClosed rather than letting them run unrecorded.
+    """
 
     def __init__(
         self,
@@ -86,14 +101,20 @@ class Telemetry:
         self._providers = list(providers)
         self._bridge = bridge
         self._lock = threading.Lock()
-        self._closed = False
+        #: Why it was shut down (the TelemetryClosed message), None while it is up.
+        self._closed: str | None = None
 
     @property
     def tracer_provider(self) -> TracerProvider | None:
         return next((p for p in self._providers if isinstance(p, TracerProvider)), None)
 
     def plan_run(self, plan_id: str, name: str | None = None, run_id: str | None = None) -> PlanRun:
-        """The root span of one run; use it as a context manager (`with telemetry.plan_run(...) as run:`)."""
+        """The root span of one run; use it as a context manager (`with telemetry.plan_run(...) as run:`).
+
+        Raises TelemetryClosed once this pipeline is shut down or replaced."""
+        closed = self._closed
+        if closed is not None:
+            raise TelemetryClosed(closed)
         return PlanRun(self._instruments, plan_id, name or plan_id, run_id)
 
     def log(self, message: LogMessage) -> None:
@@ -107,10 +128,13 @@ class Telemetry:
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
         """End open spans as interrupted, flush every sink and stop; bounded by the deadline. Idempotent."""
+        return self._shut_down(_SHUT_DOWN, timeout_s)
+
+    def _shut_down(self, why: str, timeout_s: float | None) -> bool:
         with self._lock:
-            if self._closed:
+            if self._closed is not None:
                 return True
-            self._closed = True
+            self._closed = why
         budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
         tracker = self._instruments.tracker
@@ -156,8 +180,12 @@ def configure(
 ) -> Telemetry:
     """Build the pipeline from a config file, a parsed config or the defaults, plus the environment.
 
-    Calling it again replaces the previous pipeline (which is shut down first). `sinks` adds
-    destinations beyond the configured ones (tests pass in-memory exporters this way).
+    `sinks` adds destinations beyond the configured ones (tests pass in-memory exporters this way).
+
+    One pipeline per process: calling it again replaces the previous pipeline, which is shut down
+    first (as by its `shutdown()`: a run still open in it ends interrupted), so a new configuration
+    takes over the process-wide parts (the stdlib bridge, the Prometheus port). The Telemetry it
+    returned then refuses new runs with TelemetryClosed: a run started from it would record nothing.
     """
     global _current
     loaded = load_settings(config, environ)
@@ -167,7 +195,7 @@ def configure(
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     with _current_lock:
         if _current is not None:
-            _current.shutdown()
+            _current._shut_down(_REPLACED, None)
         if loaded.logging_dict is not None:
             apply_logging_dict(loaded, redactor)
         env = os.environ if environ is None else environ

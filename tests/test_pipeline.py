@@ -19,7 +19,10 @@ import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
 from aiw_otel.config import QueueConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
-from tests.recorded_runs import debug_config
+from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.runner.engine import Engine, RunOptions
+from aiw_otel.runner.plan_loader import load_plan
+from tests.recorded_runs import debug_config, plan_file
 
 
 class RaisingExporter(SpanExporter):
@@ -137,6 +140,33 @@ def test_shutdown_ends_open_spans_as_interrupted(capture):
     command.__exit__(None, None, None)  # the engine finishing late must not fail or double-end
     step.__exit__(None, None, None)
     run.__exit__(None, None, None)
+
+
+def test_a_second_configure_replaces_the_first_whose_runs_are_refused_not_lost(capture, tmp_path):
+    """Two pipelines configured one after the other: the second replaced the first, so a run started
+    from the first would record nothing and its run view would show the plan Pending throughout."""
+    plan = load_plan(plan_file(tmp_path, textwrap.dedent("""
+        task_id: twice
+        plan:
+          - step_id: make
+            description: make a file
+            agent_spec: {type: t}
+            actions: [{run: "touch made"}]
+    """)))
+    views = [StateTracker(), StateTracker()]
+    first, second = (capture(sinks=(view.sink(),)).telemetry for view in views)
+    for view, telemetry in zip(views, (first, second)):
+        view.seed(plan, telemetry.redactor)
+
+    with pytest.raises(aiw_otel.TelemetryClosed, match=r"shut down by a later aiw_otel.configure\(\)"):
+        Engine(first, plan, RunOptions(workspace=tmp_path / "first")).run()
+    assert not (tmp_path / "first" / "made").exists()
+
+    assert Engine(second, plan, RunOptions(workspace=tmp_path / "second")).run() is State.COMPLETED
+    assert (views[0].snapshot().state, views[1].snapshot().state) == ("Pending", "Completed")
+    second.shutdown(2.0)
+    with pytest.raises(aiw_otel.TelemetryClosed, match=r"was shut down; aiw_otel.configure\(\) builds"):
+        second.plan_run("again")
 
 
 @pytest.mark.slow
