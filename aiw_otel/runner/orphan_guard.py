@@ -72,8 +72,9 @@ class OrphanGuard:
 
     def popen(self, argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
         """`subprocess.Popen(argv, **options)` in a new session with stdin /dev/null, that dies with
-        the runner from its first instruction on. A program that cannot be executed is the shell's
-        answer (exit 127 or 126 and its message on stderr), as for a line run through the shell."""
+        the runner from its first instruction on. As for a line run through the shell, a program
+        that cannot be executed is the shell's answer (exit 127 or 126, its message on stderr), and
+        `PWD` is the command's directory rather than the runner's."""
         self.ready()
         gate, opener = os.pipe()  # non-inheritable: only the gate's shell gets the read end, as stdin
         try:
