@@ -64,7 +64,7 @@ class OrphanGuard:
         self._guard: subprocess.Popen[bytes] | None = None
         self._pid = 0
 
-    def ready(self) -> None:
+    def _ready(self) -> None:
         """Start the guard (once per process) before the command, so none runs unguarded."""
         with self._lock:
             if self._pid != os.getpid():
@@ -75,7 +75,7 @@ class OrphanGuard:
         the runner from its first instruction on. As for a line run through the shell, a program
         that cannot be executed is the shell's answer (exit 127 or 126, its message on stderr), and
         `PWD` is the command's directory rather than the runner's."""
-        self.ready()
+        self._ready()
         gate, opener = os.pipe()  # non-inheritable: only the gate's shell gets the read end, as stdin
         try:
             try:
