@@ -22,6 +22,7 @@ from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
+from tests.processes import until
 from tests.recorded_runs import debug_config, plan_file
 
 
@@ -142,31 +143,46 @@ def test_shutdown_ends_open_spans_as_interrupted(capture):
     run.__exit__(None, None, None)
 
 
-def test_a_second_configure_replaces_the_first_whose_runs_are_refused_not_lost(capture, tmp_path):
-    """Two pipelines configured one after the other: the second replaced the first, so a run started
-    from the first would record nothing and its run view would show the plan Pending throughout."""
+def test_two_pipelines_in_one_process_each_see_their_own_run(capture, tmp_path):
+    """Configured one after the other, run at the same time: each pipeline records its own run, and
+    each run view (a console's StateTracker) follows its own plan, not Pending while it runs."""
     plan = load_plan(plan_file(tmp_path, textwrap.dedent("""
         task_id: twice
         plan:
           - step_id: make
             description: make a file
             agent_spec: {type: t}
-            actions: [{run: "touch made"}]
+            actions: [{run: "sh -c 'touch made; until [ -e go ]; do sleep 0.01; done'"}]
     """)))
     views = [StateTracker(), StateTracker()]
-    first, second = (capture(sinks=(view.sink(),)).telemetry for view in views)
-    for view, telemetry in zip(views, (first, second)):
-        view.seed(plan, telemetry.redactor)
+    caps = [capture(sinks=(view.sink(),)) for view in views]
+    engines = []
+    for n, (view, cap) in enumerate(zip(views, caps)):
+        view.seed(plan, cap.telemetry.redactor)
+        engines.append(Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / f"ws{n}")))
+    workers = [threading.Thread(target=engine.run) for engine in engines]
+    for worker in workers:
+        worker.start()
+    until(lambda: all((tmp_path / f"ws{n}" / "made").exists() for n in range(2)), "both commands to run")
+    assert [view.snapshot().state for view in views] == ["Running", "Running"]
+    for n in range(2):
+        (tmp_path / f"ws{n}" / "go").write_text("")
+    for worker in workers:
+        worker.join(20)
+    assert [engine.run_record.state for engine in engines] == [State.COMPLETED, State.COMPLETED]
+    assert [view.snapshot().state for view in views] == ["Completed", "Completed"]
+    run_ids = [engine.run_record.run_id for engine in engines]
+    assert [view.snapshot().run_id for view in views] == run_ids
+    for cap, run_id in zip(caps, run_ids):  # each pipeline's sink has its own run's spans only
+        assert {s.attributes.get("aiw.run.id") for s in cap.spans() if s.name.startswith("invoke_workflow")} == {run_id}
 
-    with pytest.raises(aiw_otel.TelemetryClosed, match=r"shut down by a later aiw_otel.configure\(\)"):
-        Engine(first, plan, RunOptions(workspace=tmp_path / "first")).run()
-    assert not (tmp_path / "first" / "made").exists()
 
-    assert Engine(second, plan, RunOptions(workspace=tmp_path / "second")).run() is State.COMPLETED
-    assert (views[0].snapshot().state, views[1].snapshot().state) == ("Pending", "Completed")
-    second.shutdown(2.0)
+def test_a_shut_down_pipeline_refuses_new_runs(capture):
+    """Rather than running a plan that nothing records (a console would show it Pending throughout)."""
+    telemetry = capture().telemetry
+    telemetry.shutdown(2.0)
     with pytest.raises(aiw_otel.TelemetryClosed, match=r"was shut down; aiw_otel.configure\(\) builds"):
-        second.plan_run("again")
+        telemetry.plan_run("again")
 
 
 @pytest.mark.slow
