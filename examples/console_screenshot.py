@@ -5,7 +5,8 @@
 It runs the bundled demo plan (replayed AI, real files and commands) with the state tracker the
 console uses, then draws one frame with Rich's recorder: what the terminal shows when the run has
 ended and the console holds ("press q to quit"), the overview's cursor moved to the failed step and
-Enter pressed on it.
+`o` pressed on it: what its command printed (taken through the control relay's `output`, as the
+console does), in place of its log lines.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from rich.console import Console
 
 import aiw_otel
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
-from aiw_otel.console.prompt import Prompt
-from aiw_otel.console.reply import Reply
-from aiw_otel.console.screen import Screen
-from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.cli.run import DEMO_PLAN
+from aiw_otel.console.app import HINT_OUTPUT
+from aiw_otel.console.outputview import OutputView
+from aiw_otel.console.prompt import Prompt
+from aiw_otel.console.screen import Screen
+from aiw_otel.control.relay import ControlRelay
+from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.runview import CommandOutput
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 
@@ -40,13 +44,15 @@ def main() -> None:
         engine = Engine(telemetry, plan, RunOptions(workspace=Path(directory) / "ws", provider="replay",
                                                     replay_file=str(DEMO_PLAN / "replay.json")))
         engine.run()
+        reply = ControlRelay(engine, tracker).submit("output publish_package", "console")
         telemetry.shutdown()
     console = Console(record=True, width=160, height=36, file=open("/dev/null", "w"), force_terminal=True)
     screen = Screen()
     view = tracker.snapshot()
-    end = f"run {view.state} — press q to quit"  # as the console says it when it holds at the end
+    commands = tuple(CommandOutput(**{**c, "lines": tuple(c["lines"])}) for c in (reply.data or {})["commands"])
+    output = OutputView.of(view.step_labels()["publish_package"], commands, time.strftime("%H:%M:%S"))
     screen.update(view, now_ns=time.time_ns(), selected="publish_package", cursor="publish_package",
-                  prompt=Prompt(hint=end, hint_style="bold red"), reply=Reply(end, "error"))
+                  prompt=Prompt(hint=HINT_OUTPUT), output=output)
     console.print(screen.frame, height=36)
     OUTPUT.parent.mkdir(exist_ok=True)
     console.save_svg(str(OUTPUT), title="aiw-otel demo")

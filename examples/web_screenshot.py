@@ -73,7 +73,8 @@ def finished_run(log_dir: Path, output: Path) -> None:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM)
-            page = browser.new_page(viewport={"width": 1280, "height": 800}, device_scale_factor=1)
+            # tall enough for the demo's 33 spans in the waterfall's box (a bigger run scrolls in it)
+            page = browser.new_page(viewport={"width": 1280, "height": 1200}, device_scale_factor=1)
             page.goto(url + "#history")
             page.click(".hist-run-row")
             expect(page.locator("#waterfall .span-row.selected")).to_have_count(1)

@@ -203,7 +203,7 @@ def test_a_failed_run_points_at_the_failure_in_one_screen(failed_run):
     assert "what failed" in panel
     assert "step deploy (deployment)  Failed" in panel
     assert "CommandFailed: deploy exited with 3" in panel
-    assert "at python" in panel and "command exited with 3" in panel
+    assert "at `" in panel and "sys.exit(3)'`: command exited with 3" in panel, "named by its line, the exit said once"
     assert "last 5 log lines:" in panel
     for line in ("pushing to registry.example", "connection refused", "WARN   [terminal_interaction]  Command '",
                  "Step 'deploy' failed."):
@@ -440,7 +440,8 @@ def test_runs_lists_newest_first_with_outcome_tokens_and_cost(two_runs):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and lines[0].endswith(f"trace {second}") and lines[1].endswith(f"trace {first}")
-    assert "plan-second" in lines[0] and "Failed" in lines[0] and "tokens 150 in / 30 out" in lines[0]
+    assert "  second  Failed  " in lines[0] and "plan-second" not in lines[0], "named as the console names a run"
+    assert "Failed" in lines[0] and "tokens 150 in / 30 out" in lines[0]
     assert "$0.0020" in lines[1]
 
 

@@ -30,6 +30,7 @@ from aiw_otel.web.server import WebServer
 from tests.cli_process import ROOT, aiw
 from tests.leak_check import github_token, leaks, openai_key
 from tests.processes import pid_of, process_state, until
+from tests.recorded_runs import record_runs
 from tests.test_console_tmux import Pane, ensure_tmux
 from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
 from tests.web_process import WebProcess
@@ -99,7 +100,7 @@ def monitor(tmp_path: Path) -> Iterator[Client]:
 
 ROUTES = [("GET", "/"), ("GET", "/static/live.js"), ("GET", "/api/live"), ("GET", "/api/live/events?run=x"),
           ("POST", "/api/live/control"), ("GET", "/api/runs"), ("GET", "/api/runs/0af7651916cd43dd"),
-          ("GET", "/no/such/page")]
+          ("GET", "/api/runs/0af7651916cd43dd/spans/b7ad6b7169203331"), ("GET", "/no/such/page")]
 
 
 @pytest.mark.parametrize("method, path", ROUTES)
@@ -165,6 +166,25 @@ def test_finished_runs_by_trace_id_or_a_reason(monitor: Client):
         "no run with a trace id starting '0af7651916cd43dd' in the log files")
     status, _, body = monitor.request("GET", "/api/runs/not%20hex")
     assert status == 400 and json.loads(body)["message"] == "'not hex' is not a trace id (1 to 32 hex digits)"
+
+
+def test_a_run_comes_as_compact_rows_and_each_span_whole_when_opened(monitor: Client, tmp_path: Path):
+    record_runs(tmp_path / "logs", "only")
+    (run,) = monitor.get_json("/api/runs")["runs"]
+    status, headers, body = monitor.request("GET", f"/api/runs/{run['trace_id']}")
+    detail = json.loads(body)
+    assert status == 200 and body == json.dumps(detail, separators=(",", ":")).encode(), "no spaces between items"
+    rows = [dict(zip(detail["fields"], row)) for row in detail["spans"]]
+    assert all("attributes" not in row and "logs" not in row for row in rows)
+    failed = next(row for row in rows if row["span_id"] == detail["failure"]["span_id"])
+    span = monitor.get_json(f"/api/runs/{run['trace_id'][:10]}/spans/{failed['span_id']}")
+    assert (span["span_id"], span["title"], span["outcome"]) == (failed["span_id"], failed["label"], "failed")
+    assert span["attributes"]["process.exit.code"] == 3 and span["warnings"] == []
+    status, _, body = monitor.request("GET", f"/api/runs/{run['trace_id']}/spans/{'0' * 16}")
+    assert status == 404 and json.loads(body)["message"] == "no such span in the run's files"
+    assert monitor.request("GET", f"/api/runs/{run['trace_id']}/spans/x/y")[0] == 400
+    status, _, body = monitor.request("GET", f"/api/runs/{'f' * 32}/spans/{failed['span_id']}")
+    assert status == 404 and "no run with a trace id starting" in json.loads(body)["message"]
 
 
 def test_bound_to_loopback_by_default(tmp_path: Path):
@@ -319,7 +339,10 @@ def test_no_secret_of_a_plan_or_a_context_reaches_any_response(tmp_path: Path):
     web = WebProcess("web", str(tmp_path / "logs"))  # the finished run, from its files
     try:
         (finished,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
-        bodies += [json.dumps(finished).encode(), _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)]
+        run_body = _read(f"{web.origin}/api/runs/{finished['trace_id']}", web.token)
+        bodies += [json.dumps(finished).encode(), run_body]
+        bodies += [_read(f"{web.origin}/api/runs/{finished['trace_id']}/spans/{row[0]}", web.token)  # each opened
+                   for row in json.loads(run_body)["spans"]]
     finally:
         web.stop()
     text = b"\n".join(bodies).decode()
@@ -385,9 +408,9 @@ def test_every_live_run_of_a_log_dir_newest_first(steered, monitor: Client, tmp_
 
 @pytest.mark.slow
 def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path):
-    """`demo --web` with the live console in a real terminal (tmux): the address is printed before the
-    console takes the screen, and nothing the server does (refusals, a page that leaves mid-stream)
-    writes into the console's screen."""
+    """`demo --web` with the live console in a real terminal (tmux): the address is in the console's
+    header while it holds the screen (and printed when it lets go), never in the log files; nothing
+    the server does (refusals, a page that leaves mid-stream) writes into the console's screen."""
     tmux = ensure_tmux()
     name, output = f"aiw-web-{uuid.uuid4().hex[:8]}", tmp_path / "pane.out"
     command = (f"sleep 0.5; {sys.executable} -m aiw_otel.cli demo --web --log-dir {tmp_path / 'logs'} "
@@ -401,7 +424,8 @@ def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path
                                           output.read_text(errors="replace") if output.exists() else ""),
                         "the address in the pane's output", 30)
         origin, token = f"http://127.0.0.1:{address.group(2)}", address.group(3)
-        pane.wait_for("Plan: greet-release")
+        header = pane.wait_for("Plan: greet-release").splitlines()[:3]
+        assert f"web: {address.group(1)}" in header[2], header  # the header's lower border: on screen
         (listed,) = until(lambda: json.loads(_read(f"{origin}/api/live", token))["runs"], "the run listed", 30)
         for path in ("/api/live", "/nowhere", "/static/../x"):
             with pytest.raises(urllib.error.HTTPError):
@@ -420,5 +444,7 @@ def test_demo_web_beside_the_live_console_leaves_its_screen_whole(tmp_path: Path
         written = output.read_text(errors="replace")
         for stray in ("Traceback", "HTTP/1.1", "GET /", "code 400", "forbidden", "Exception"):
             assert stray not in written
+        written_files = [path for path in (tmp_path / "logs").rglob("*") if path.is_file()]
+        assert len(written_files) >= 3 and not [path for path in written_files if token.encode() in path.read_bytes()]
     finally:
         subprocess.run([tmux, "kill-session", "-t", name], capture_output=True)

@@ -22,7 +22,7 @@ import aiw_otel
 from aiw_otel import LogLevel
 from aiw_otel.config import FileSinkConfig, SinksConfig
 from aiw_otel.logdir import SIGNAL_FILES
-from aiw_otel.web.history import AmbiguousTrace, BadTraceId, UnknownTrace, run_detail, run_list
+from aiw_otel.web.history import AmbiguousTrace, BadTraceId, UnknownTrace, run_detail, run_list, span_detail
 from tests.otlp_files import collect_warnings, items
 from tests.recorded_runs import debug_config, record_runs
 
@@ -51,6 +51,14 @@ def of_trace(found: list[dict[str, Any]], trace_id: str) -> list[dict[str, Any]]
     return [item for item in found if item.get("traceId", "").lower() == trace_id]
 
 
+def opened(directory: Path, detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each waterfall row of a run with what opening its span shows (attributes, events, log lines):
+    what the page gets, row by row then span by span."""
+    rows = [dict(zip(detail["fields"], row)) for row in detail["spans"]]
+    return [{**row, "row_start": row["start"], **span_detail(directory, detail["trace_id"], row["span_id"])}
+            for row in rows]
+
+
 @contextmanager
 def recording(directory: Path) -> Iterator[aiw_otel.Telemetry]:
     """A pipeline writing to `directory` through the real file sink, shut down (so flushed) at the end."""
@@ -73,7 +81,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_run_list_is_newest_first_with_outcome_duration_tokens_and_cost(two_runs):
     listed = run_list(two_runs)
-    assert [run["plan"] for run in listed] == ["plan-second", "plan-first"]
+    assert [run["plan"] for run in listed] == ["second", "first"], "named as the console names a run"
     assert [run["outcome"] for run in listed] == ["Failed", "Completed"]
     plans = {span["traceId"].lower(): span for span in raw_items(two_runs, "traces") if not span.get("parentSpanId")}
     for run in listed:
@@ -91,12 +99,13 @@ def test_a_run_holds_every_span_of_its_trace_in_start_order_each_below_its_paren
     detail = run_detail(two_runs, trace_id[:8].upper())
     assert detail is not None and detail["trace_id"] == trace_id
     in_file = of_trace(raw_items(two_runs, "traces"), trace_id)
-    rows = detail["spans"]
+    rows = opened(two_runs, detail)
     assert sorted(row["span_id"] for row in rows) == sorted(span["spanId"] for span in in_file)
     assert [row["start"] for row in rows] == sorted(int(span["startTimeUnixNano"]) for span in in_file)
     by_id = {span["spanId"]: span for span in in_file}
     seen: dict[str, int] = {}
     for row in rows:
+        assert row["row_start"] == (row["start"] - detail["start_ns"]) // 1000 and row["label"] == row["title"]
         span = by_id[row["span_id"]]
         assert (row["name"], row["end"]) == (span["name"], int(span["endTimeUnixNano"]))
         assert row["attributes"] == {a["key"]: _plain(a["value"]) for a in span.get("attributes", [])}
@@ -107,6 +116,7 @@ def test_a_run_holds_every_span_of_its_trace_in_start_order_each_below_its_paren
     titles = [row["title"] for row in rows]
     assert titles[0] == "invoke_workflow second" and "deploy (deployment)" in titles and "publish (release)" in titles
     assert Counter(row["depth"] for row in rows) == Counter({0: 1, 1: 3, 2: 4, 3: 1})
+    assert (detail["plan"], detail["state"]) == ("second", "Failed"), "named as the console names it"
 
 
 def _plain(value: dict[str, Any]) -> Any:
@@ -122,28 +132,34 @@ def test_each_log_record_is_under_its_span_and_the_failure_is_the_failed_command
     detail = run_detail(two_runs, trace_id)
     records = of_trace(raw_items(two_runs, "logs"), trace_id)
     assert records and all(record.get("spanId") for record in records)
-    shown = {(row["span_id"], log["time"], log["message"]) for row in detail["spans"] for log in row["logs"]}
+    shown = {(row["span_id"], log["time"], log["message"]) for row in opened(two_runs, detail) for log in row["logs"]}
     assert shown == {(r["spanId"], int(r["timeUnixNano"]), r["body"]["stringValue"]) for r in records}
     assert detail["logs"] == []
-    rows = {row["span_id"]: row for row in detail["spans"]}
-    failed_command = rows[detail["failure"]]
+    rows = {row["span_id"]: row for row in opened(two_runs, detail)}
+    failure = detail["failure"]
+    failed_command = rows[failure["span_id"]]
     assert failed_command["kind"] == "CLIENT" and failed_command["attributes"]["process.exit.code"] == 3
     assert failed_command["status"] == "ERROR" and failed_command["outcome"] == "failed"
-    assert rows[detail["failed_step"]]["title"] == "deploy (deployment)"
-    assert rows[detail["failed_step"]]["state"] == "Failed"
-    progress = [log["message"] for log in rows[detail["failed_step"]]["logs"]]
+    assert failure["title"] == failed_command["attributes"]["aiw.command.line"] and "exit" in failure["error"].lower()
+    assert rows[failure["step_id"]]["title"] == failure["step_title"] == "deploy (deployment)"
+    assert rows[failure["step_id"]]["state"] == "Failed"
+    progress = [log["message"] for log in rows[failure["step_id"]]["logs"]]
     assert [f"deploy progress {n}" for n in range(7)] == [m for m in progress if m.startswith("deploy progress")]
+    step_lines = sorted((log for row in opened(two_runs, detail) if row["span_id"] in
+                         {failure["step_id"], failure["span_id"]} for log in row["logs"]), key=lambda log: log["time"])
+    assert failure["logs"] == step_lines[-5:], "the panel's lines: the failed step's last five"
 
 
 def test_a_completed_run_has_no_failure(two_runs):
     detail = run_detail(two_runs, run_list(two_runs)[1]["trace_id"])
-    assert detail["failure"] is None and detail["failed_step"] is None
-    assert {row["outcome"] for row in detail["spans"]} == {"ok"}
+    assert detail["failure"] is None
+    assert {row["outcome"] for row in opened(two_runs, detail)} == {"ok"}
 
 
 def test_the_page_gets_what_the_files_hold_redacted(two_runs):
     """The run logs `OPENAI_API_KEY=sk-demoXXX...` at DEBUG: the file holds it redacted, and so does the page."""
-    page = json.dumps([run_detail(two_runs, run["trace_id"]) for run in run_list(two_runs)], allow_nan=False)
+    page = json.dumps([opened(two_runs, run_detail(two_runs, run["trace_id"])) for run in run_list(two_runs)],
+                      allow_nan=False)
     assert "sk-demo" not in page and "XXXXXXXXXXXXXXXX" not in page
     assert "OPENAI_API_KEY=[REDACTED" in page
 
@@ -156,12 +172,12 @@ def test_rotated_and_gzip_backups_count_like_the_live_files(tmp_path):
     assert any(n.startswith(TRACES) and n.endswith(".gz") for n in names), names
     assert any(n.startswith(LOGS) and n.endswith(".gz") for n in names), names
     listed = run_list(directory)
-    assert [run["plan"] for run in listed] == ["plan-three", "plan-two", "plan-one"]
+    assert [run["plan"] for run in listed] == ["three", "two", "one"]
     spans, records = raw_items(directory, "traces"), raw_items(directory, "logs")
     for run in listed:
-        detail = run_detail(directory, run["trace_id"])
-        assert sorted(row["span_id"] for row in detail["spans"]) == sorted(s["spanId"] for s in of_trace(spans, run["trace_id"]))
-        shown = sum(len(row["logs"]) for row in detail["spans"])
+        rows = opened(directory, run_detail(directory, run["trace_id"]))
+        assert sorted(row["span_id"] for row in rows) == sorted(s["spanId"] for s in of_trace(spans, run["trace_id"]))
+        shown = sum(len(row["logs"]) for row in rows)
         assert shown == len(of_trace(records, run["trace_id"])) > 10
 
 
@@ -196,7 +212,7 @@ def test_a_garbage_line_costs_a_warning_not_the_page(tmp_path, two_runs):
     listed = run_list(directory, warn=warn)
     assert len(listed) == 2 and len(warnings) == 1 and f"{TRACES}:1: not JSON" in warnings[0]
     detail = run_detail(directory, listed[0]["trace_id"], warn=warn)
-    assert detail is not None and len(detail["spans"]) == 9
+    assert detail is not None and len(detail["spans"]) == 9 and detail["fields"][0] == "span_id"
 
 
 def test_no_directory_yet_is_no_runs(tmp_path):
@@ -212,11 +228,11 @@ def test_a_nan_attribute_reaches_the_page_as_json(tmp_path):
         with telemetry.plan_run("plan-nan", "nan") as run:
             with run.step("measure", "analysis", "Measure") as step:
                 step.log(LogLevel.INFO, "ratio", "ratio computed", details={"ratio": float("nan"), "peak": float("inf")})
-    detail = run_detail(directory, run_list(directory)[0]["trace_id"])
-    step_row = next(row for row in detail["spans"] if row["title"] == "measure (analysis)")
+    rows = opened(directory, run_detail(directory, run_list(directory)[0]["trace_id"]))
+    step_row = next(row for row in rows if row["title"] == "measure (analysis)")
     logged = next(log for log in step_row["logs"] if log["message"] == "ratio computed")
     assert (logged["attributes"]["aiw.ratio"], logged["attributes"]["aiw.peak"]) == ("NaN", "Infinity")
-    json.dumps(detail, allow_nan=False)
+    json.dumps(rows, allow_nan=False)
 
 
 def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_path):
@@ -230,15 +246,18 @@ def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_
             assert telemetry.force_flush(10.0)
             listed = run_list(directory)
             detail = run_detail(directory, listed[0]["trace_id"])
-    assert [(run["plan"], run["outcome"], run["start"], run["duration_s"]) for run in listed][0] == ("", "running", None, None)
-    assert listed[1]["plan"] == "plan-earlier"
-    plan_row, step_row = detail["spans"]
+            rows = opened(directory, detail)
+    assert [(run["plan"], run["outcome"], run["duration_s"]) for run in listed][0] == ("", "running", None)
+    assert listed[0]["start"] == min(row["start"] for row in rows) > listed[1]["start"], \
+        "a run still going is shown from its first record written"
+    assert listed[1]["plan"] == "earlier"
+    plan_row, step_row = rows
     assert plan_row["missing"] and plan_row["depth"] == 0 and plan_row["end"] is None
     assert plan_row["span_id"] == step_row["parent_span_id"] and plan_row["start"] <= step_row["start"]
     assert (step_row["title"], step_row["depth"], step_row["state"]) == ("first (analysis)", 1, "Completed")
     assert "looked around" in [log["message"] for log in step_row["logs"]]
-    assert detail["failure"] is None
-    json.dumps(detail, allow_nan=False)
+    assert detail["failure"] is None and detail["state"] == "running"
+    json.dumps(rows, allow_nan=False)
 
 
 def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tmp_path):
@@ -260,7 +279,28 @@ def test_the_failure_is_what_really_failed_not_an_ai_attempt_retried_after_it(tm
                     call.response_received(response_model="gpt-4o", input_tokens=10, output_tokens=2)
                 step.fail("CheckFailed", "the check exited 2")
     detail = run_detail(directory, run_list(directory)[0]["trace_id"])
-    rows = {row["span_id"]: row for row in detail["spans"]}
-    assert [row["outcome"] for row in detail["spans"] if row["name"] == "chat gpt-4o"] == ["retried", "ok"]
-    assert rows[detail["failure"]]["attributes"]["process.exit.code"] == 2
-    assert rows[detail["failed_step"]]["title"] == "check (validation)"
+    rows = {row["span_id"]: row for row in opened(directory, detail)}
+    assert [row["outcome"] for row in rows.values() if row["name"] == "chat gpt-4o"] == ["retried", "ok"]
+    assert rows[detail["failure"]["span_id"]]["attributes"]["process.exit.code"] == 2
+    assert rows[detail["failure"]["step_id"]]["title"] == "check (validation)"
+
+
+def test_a_run_read_again_after_its_files_grew_shows_what_they_hold_now(tmp_path):
+    """The last run read is kept in memory, but only while no file of the directory changed."""
+    directory = tmp_path / "logs"
+    with recording(directory) as telemetry:
+        with telemetry.plan_run("plan-growing", "growing") as run:
+            with run.step("first", "analysis", "One") as step:
+                step.log(LogLevel.INFO, "one", "first step done")
+            assert telemetry.force_flush(10.0)
+            trace_id = run_list(directory)[0]["trace_id"]
+            before = run_detail(directory, trace_id)
+            assert run_detail(directory, trace_id) == before  # unchanged files: the same
+            with run.step("second", "analysis", "Two") as step:
+                step.log(LogLevel.INFO, "two", "second step done")
+            assert telemetry.force_flush(10.0)
+            after = run_detail(directory, trace_id)
+    labels = [row[detail["fields"].index("label")] for detail in (before, after) for row in detail["spans"]]
+    assert labels == ["", "first (analysis)", "", "first (analysis)", "second (analysis)"]
+    second = after["spans"][-1][0]
+    assert "second step done" in [log["message"] for log in span_detail(directory, trace_id, second)["logs"]]

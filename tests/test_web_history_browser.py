@@ -11,8 +11,11 @@ from typing import Any, Iterator
 
 import pytest
 
+import aiw_otel
+from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig
 from aiw_otel.logdir import SIGNAL_FILES
 from tests.otlp_files import attrs, file_lines, items_in
+from tests.recorded_runs import debug_config
 from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
@@ -57,19 +60,20 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
     page.wait_for_selector(".hist-run-row")
     assert page.locator(".hist-run-row").evaluate_all("rows => rows.map(r => r.dataset.trace)") == [trace_id]
     assert page.locator(".hist-run-row .outcome").inner_text() == "Failed"
+    plan = next(span for span in spans if not span.get("parentSpanId"))
+    name = attrs(plan)["gen_ai.workflow.name"]  # the console's header names the run so
+    assert name != attrs(plan)["aiw.plan.id"] and page.locator(".hist-run-row .plan").inner_text() == name
     page.click(".hist-run-row")
     page.wait_for_selector("#waterfall .span-row")
+    assert page.locator(".hist-header .plan").inner_text() == name
 
-    rows = page.locator("#waterfall .span-row")
-    shown = rows.evaluate_all("rows => rows.map(r => r.dataset.spanId)")
     in_start_order = sorted(spans, key=lambda span: (int(span["startTimeUnixNano"]), depth(span, by_id)))
-    assert shown == [span["spanId"] for span in in_start_order]
-    names = rows.locator(".name").all_inner_texts()
-    for name, span in zip(names, in_start_order):
+    shown = drawn_rows(page)
+    assert [row["id"] for row in shown] == [span["spanId"] for span in in_start_order]
+    for row, span in zip(shown, in_start_order):
         if "aiw.step.state" not in attrs(span):  # a step is shown by its name and type, the rest by span name
-            assert name == span["name"]
-    indents = rows.locator(".wf-label").evaluate_all("labels => labels.map(l => parseFloat(l.style.paddingLeft))")
-    assert [round((indent - 0.4) / 1.1) for indent in indents] == [depth(span, by_id) for span in in_start_order]
+            assert row["name"] == span["name"]
+    assert [round((row["indent"] - 0.4) / 1.1) for row in shown] == [depth(span, by_id) for span in in_start_order]
 
     # the failure first: its panel above the waterfall, the failed command marked and already open
     failed = [span for span in spans if span.get("status", {}).get("code") == 2]
@@ -81,14 +85,22 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
     assert page.locator("#waterfall .span-row.failure").evaluate_all("rows => rows.map(r => r.dataset.spanId)") \
         == [command["spanId"]]
     assert page.locator("#waterfall .span-row.selected").get_attribute("data-span-id") == command["spanId"]
+    page.wait_for_selector(f'#span-detail[data-span-id="{command["spanId"]}"]')
     assert page.locator("#span-detail h3").inner_text() == command["name"]
 
-    # every span, clicked, shows exactly its own log lines, and its attributes
+    # every span, reached with the keyboard from the first and clicked, shows exactly its own log
+    # lines and its attributes
     records = file_logs(demo_logs)
     assert records
     for index, span in enumerate(in_start_order):
-        rows.nth(index).click()
-        assert rows.nth(index).get_attribute("class").split().count("selected") == 1
+        row = page.locator(f'#waterfall .span-row[data-span-id="{span["spanId"]}"]')
+        if index:
+            page.keyboard.press("ArrowDown")
+            assert row.get_attribute("class").split().count("selected") == 1
+        row.click()
+        assert page.locator("#waterfall .span-row.selected").evaluate_all("rows => rows.map(r => r.dataset.spanId)") \
+            == [span["spanId"]]
+        page.wait_for_selector(f'#span-detail[data-span-id="{span["spanId"]}"]')
         expected = [record["body"]["stringValue"] for record in
                     sorted((r for r in records if r.get("spanId") == span["spanId"]), key=lambda r: int(r["timeUnixNano"]))]
         messages = page.locator("#span-logs .log .message").all_inner_texts()
@@ -97,12 +109,102 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
         assert attribute_names == sorted(attrs(span))
     assert sum(1 for r in records if r.get("spanId") in by_id) == len(records), "every record belongs to a span"
 
-    # the keyboard walks the rows as the mouse does
-    rows.nth(0).focus()
-    for key, index in (("ArrowDown", 1), ("ArrowDown", 2), ("ArrowUp", 1)):
-        page.keyboard.press(key)
-        assert page.locator("#waterfall .span-row.selected").get_attribute("data-span-id") == shown[index]
-        assert page.locator("#span-detail h3").inner_text() == names[index]
+    # the keyboard walks back up as it walked down
+    for index in (len(shown) - 2, len(shown) - 3):
+        page.keyboard.press("ArrowUp")
+        assert page.locator("#waterfall .span-row.selected").get_attribute("data-span-id") == shown[index]["id"]
+        page.wait_for_selector(f'#span-detail[data-span-id="{shown[index]["id"]}"]')
+
+
+#: Scroll the waterfall from top to bottom, and list every row drawn on the way by where it stands.
+DRAWN_ROWS = """async () => {
+  const scroller = document.getElementById('waterfall-scroll');
+  const seen = new Map();
+  for (let top = 0; ; top += Math.max(1, Math.floor(scroller.clientHeight / 2))) {
+    scroller.scrollTop = top;
+    await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+    for (const row of document.querySelectorAll('#waterfall .span-row')) {
+      const y = row.getBoundingClientRect().top + scroller.scrollTop;
+      seen.set(row.dataset.spanId, {id: row.dataset.spanId, y, name: row.querySelector('.name').textContent,
+                                    indent: parseFloat(row.querySelector('.wf-label').style.paddingLeft)});
+    }
+    if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight) break;
+  }
+  scroller.scrollTop = 0;
+  return [...seen.values()].sort((a, b) => a.y - b.y);
+}"""
+
+
+def drawn_rows(page: Any) -> list[dict[str, Any]]:
+    """The waterfall's rows top to bottom, as a user scrolling through it sees them."""
+    rows = page.evaluate(DRAWN_ROWS)
+    assert len({row["y"] for row in rows}) == len(rows), "no two rows in one place"
+    return rows
+
+
+@pytest.fixture(scope="module")
+def big_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of 600 steps (1,201 spans), each an AI call and two log lines, through the real file sink."""
+    directory = tmp_path_factory.mktemp("big") / "logs"
+    config = debug_config(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))),
+                          queue=QueueConfig(max_size=1 << 16, batch_size=512))
+    telemetry = aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False)
+    try:
+        with telemetry.plan_run("plan-big", "big") as run:
+            for index in range(600):
+                with run.step(f"step-{index:04d}", "code_generation", f"Step {index}") as step:
+                    with step.ai_call(provider="openai", model="gpt-4o") as call:
+                        call.request_sent(prompt_tokens=10)
+                        call.response_received(response_model="gpt-4o", input_tokens=10, output_tokens=2)
+    finally:
+        assert telemetry.shutdown(60.0)
+    return directory
+
+
+def test_a_big_run_draws_only_the_rows_in_sight_and_opens_any_span(page, big_run):
+    spans = file_spans(big_run)
+    by_id = {span["spanId"]: span for span in spans}
+    in_start_order = sorted(spans, key=lambda span: (int(span["startTimeUnixNano"]), depth(span, by_id)))
+    last = in_start_order[-1]
+    server = WebProcess("web", str(big_run))
+    try:
+        page.goto(server.url + "#history")
+        page.click(".hist-run-row")
+        page.wait_for_selector("#waterfall .span-row")
+        assert page.locator(".wf-axis .wf-label").inner_text() == "1201 spans"
+        assert page.locator("#waterfall .span-row").count() < 100, "only the rows in sight are in the document"
+        assert page.locator(".hist-header .plan").inner_text() == "big"
+        page.locator("#waterfall .span-row").first.click()
+        page.keyboard.press("ArrowDown")
+        assert page.locator("#waterfall .span-row.selected").get_attribute("data-index") == "1"
+        page.evaluate("() => { const s = document.getElementById('waterfall-scroll'); s.scrollTop = s.scrollHeight; }")
+        row = page.locator(f'#waterfall .span-row[data-span-id="{last["spanId"]}"]')
+        row.click()
+        assert "selected" in row.get_attribute("class").split()
+        page.wait_for_selector(f'#span-detail[data-span-id="{last["spanId"]}"]')
+        assert page.locator("#span-detail h3").inner_text() == last["name"]
+        assert page.locator("#waterfall .span-row").count() < 100
+        rows = drawn_rows(page)
+        assert [row["id"] for row in rows] == [span["spanId"] for span in in_start_order]
+    finally:
+        server.stop()
+
+
+def test_the_page_loads_without_an_error_or_a_request_refused(page, web_url):
+    """Nothing in the browser's console, no 4xx: no /favicon.ico the server does not have."""
+    complaints: list[str] = []
+    page.on("console", lambda message: complaints.append(f"console {message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("response", lambda response: complaints.append(f"{response.status} {response.url}")
+            if response.status >= 400 else None)
+    page.on("requestfailed", lambda request: complaints.append(f"failed {request.url}"))
+    page.goto(web_url)
+    page.wait_for_selector("#live-empty, #live-run:not([hidden])")
+    page.click("#tab-history")
+    page.click(".hist-run-row")
+    page.wait_for_selector("#span-detail[data-span-id]")
+    page.wait_for_load_state("networkidle")
+    assert complaints == []
 
 
 def test_an_unknown_run_is_one_line_on_the_page_not_a_broken_one(history):

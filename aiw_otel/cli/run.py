@@ -169,23 +169,22 @@ def _live(args: argparse.Namespace) -> bool:
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
     with ExitStack() as stack:  # nothing heavy imported before the first frame
-        if args.web:
-            stack.enter_context(_web_monitor(args))
+        web_url = stack.enter_context(_web_monitor(args)) if args.web else None
         starting = None
         if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
             from aiw_otel.console.starting import starting_screen
 
             starting = stack.enter_context(starting_screen())
             stack.enter_context(_deferred_lines())
-        return _load_and_run(plan_path, args, provider, starting)
+        return _load_and_run(plan_path, args, provider, starting, web_url)
 
 
 @contextmanager
-def _web_monitor(args: argparse.Namespace) -> Iterator[None]:
-    """`--web`: the web monitor on a thread of this process, for this run and its log dir's others.
-
-    Started before the console takes the screen, so its address is printed where it stays (the
-    console's alternate screen hides it until the console ends); it serves until the command returns."""
+def _web_monitor(args: argparse.Namespace) -> Iterator[str]:
+    """`--web`: the web monitor on a thread of this process, for this run and its log dir's others;
+    its address (token included) is given for the live console's header, since the console's screen
+    hides a line printed before it until it ends. The address is printed and shown, never logged:
+    whoever has it can steer the run. It serves until the command returns."""
     from aiw_otel.cli.web import DEFAULT_HOST, start
 
     log_dir = Path(_settings(args).telemetry.sinks.file.directory)
@@ -194,12 +193,13 @@ def _web_monitor(args: argparse.Namespace) -> Iterator[None]:
     server.start()
     _say(f"aiw-otel: web monitor at {server.url}")
     try:
-        yield
+        yield server.url
     finally:
         server.close()
 
 
-def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None,
+                  web_url: str | None) -> State:
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -228,7 +228,7 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
     try:
         if starting is not None:
             starting.hand_over()
-            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
+            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end, web_url=web_url)
         else:
             state = _run_until_done(engine, relay)
         if metrics_url is not None:
@@ -399,7 +399,8 @@ def _run_until_done(engine: Engine, relay: ControlRelay) -> State:
     return worker.result()
 
 
-def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True) -> State:
+def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True,
+                      web_url: str | None = None) -> State:
     """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes); with
     `hold`, it stays after the run until q, so the user can look at what failed.
 
@@ -412,7 +413,7 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
     try:
-        ConsoleApp(relay).run(worker.done, hold=hold)
+        ConsoleApp(relay, web_url=web_url).run(worker.done, hold=hold)
     finally:
         _say_deferred()  # the console let go of the screen: what was said before it, first
         engine.telemetry.health.set_reporter(None)

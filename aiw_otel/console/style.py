@@ -1,21 +1,15 @@
-"""Short number formats shared by the panels, so a cost reads the same everywhere; colours and durations
-are `present`'s."""
+"""Short number formats shared by the panels, so tokens and a cost read the same everywhere.
+
+Colours, states and the duration format are `aiw_otel.present`'s (shared with `logs`, the plain
+output and `ctl`), and the panels flatten text with `terminal_text.one_line`: each imported from
+where it is defined.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 
-#: Re-exported: the panels flatten every line with the one shared function (terminal_text).
-from aiw_otel.terminal_text import one_line as one_line
-
-#: States, their colours and the duration format come from `present`, shared with `logs`, the plain
-#: output and `ctl`: the console only re-exports what its panels use.
-from aiw_otel.present import LEVEL_STYLES as LEVEL_STYLES
-from aiw_otel.present import LIVE_STATE_NAMES as LIVE_STATES
-from aiw_otel.present import duration_between as duration
-from aiw_otel.present import state_style as state_style
-
-__all__ = ["LEVEL_STYLES", "LIVE_STATES", "cost", "duration", "one_line", "state_style", "state_text", "tokens"]
+from aiw_otel.present import state_style
 
 
 def state_text(state: str) -> Text:

@@ -2,7 +2,7 @@
 
 JSON lines, one object per line each way. A request is `{"command": NAME}` plus the argument of
 the commands that take one (`{"command": "context", "text": "..."}`, `{"command": "details",
-"step": "build"}`); a reply is `{"ok": bool, "message": str, "data": object|null}`. After
+"step": "build"}`, `{"command": "output", "step": "build"}`); a reply is `{"ok": bool, "message": str, "data": object|null}`. After
 `{"command": "watch"}` the server sends only events: `{"event": "update", "data": <RunView>}` on
 changes (at most 4/s), then `{"event": "end", "data": <RunView>}` once the plan and all its steps are
 final or the run's process closes the socket, and closes the connection.
@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 #: The request field that carries each command's argument.
-ARGUMENT_KEYS = {"context": "text", "details": "step"}
+ARGUMENT_KEYS = {"context": "text", "details": "step", "output": "step"}
 #: A request line longer than this is refused (the connection is closed): nothing legitimate is near it.
 MAX_REQUEST_BYTES = 1 << 20
 #: The front ends a request may say it came through (`"source": "web"`), recorded on the run's trace

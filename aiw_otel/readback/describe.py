@@ -6,6 +6,7 @@ words; only the tree applies the styles. Both print every piece through `termina
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Sequence
 
@@ -19,6 +20,7 @@ from aiw_otel.present import (
     Outcome,
     duration,
     outcome,
+    span_label,
     state_style,
 )
 from aiw_otel.readback.records import LogRecord, Span
@@ -65,17 +67,21 @@ def size(count: Any) -> str:
 
 
 def error_text(error_type: str | None, message: str | None) -> str:
-    """`type: message`, either alone when the other is missing."""
+    """`type: message`, either alone when the other is missing, and the message alone when it already
+    names the type as a word (a command's `error.type` is its exit code: `command exited with 3`, not
+    `3: command exited with 3`)."""
+    if error_type and message and re.search(rf"(?<!\w){re.escape(error_type)}(?!\w)", message):
+        return message
     return ": ".join(part for part in (error_type, message) if part)
 
 
 def span_title(span: Span, label: str | None = None) -> str:
     """A step is shown by `label` (its name, else its id: see stepref) and its type (its span is named
-    after the type); everything else by span name."""
+    after the type); a command by its line, everything else by span name (present.span_label)."""
     if span.is_step:
         return f"{label or span.attributes.get(sc.AIW_STEP_NAME) or span.step_id} " \
                f"({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
-    return span.name
+    return span_label(span.name, span.attributes)
 
 
 def span_outcome(span: Span) -> Outcome:

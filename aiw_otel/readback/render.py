@@ -232,7 +232,7 @@ def _failed_command_output(node: Node) -> list[Text]:
         if not output:
             continue
         attributes = command.attributes
-        line = attributes.get(sc.AIW_COMMAND_LINE) or command.name
+        line = span_title(command)
         exit_code = attributes.get(sc.PROCESS_EXIT_CODE)
         lines = [Text(safe_line(f"output of `{line}`" + (f" (exit {exit_code})" if exit_code is not None else "")
                                 + f", last {len(output)} line{'s' if len(output) != 1 else ''}:"), style="dim")]
@@ -258,7 +258,7 @@ def failure_panel(run: Run, found: Failure, labels: dict[str, str] | None = None
     ]
     if found.cause is not None:
         cause = found.cause
-        lines.append(Text(safe_line(f"at {cause.name}: {error_text(cause.error_type, cause.status_message)}"),
+        lines.append(Text(safe_line(f"at `{span_title(cause)}`: {error_text(cause.error_type, cause.status_message)}"),
                           style=ERROR_STYLE))
     if found.exception is not None:
         attributes = found.exception.attributes

@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
-from aiw_otel.readback.records import decode_or_warn
+from aiw_otel.readback.records import Span, decode_or_warn
 from aiw_otel.readback.stream import streams
 from aiw_otel.readback.tree import Usage
 
@@ -73,9 +73,15 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                     run.usage = run.usage + Usage.of_span(span)
                 if sc.AIW_PLAN_STATE in span.attributes and not span.parent_span_id:
                     run.start_ns, run.duration_ms = span.start_ns, span.duration_ms
-                    run.plan = str(span.attributes.get(sc.AIW_PLAN_ID) or span.name)
+                    run.plan = run_name(span)
                     run.outcome = str(span.state or ("failed" if span.failed else "done"))
     return sorted(runs.values(), key=_newest_first)
+
+
+def run_name(plan: Span) -> str:
+    """A run is named by its plan's name, as the live console's header names it (the plan id is an
+    attribute beside it)."""
+    return str(plan.attributes.get(sc.GEN_AI_WORKFLOW_NAME) or plan.name.removeprefix(f"{sc.OP_INVOKE_WORKFLOW} "))
 
 
 def _newest_first(run: RunSummary) -> tuple[int, int, int]:

@@ -27,17 +27,22 @@ from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiw_otel.control.client import ControlClient, NoRunListening
 from aiw_otel.web.live import LiveRuns, UnknownRun, page_events
+
+if TYPE_CHECKING:
+    from aiw_otel.readback.files import Warn  # the history routes load readback when first asked
 
 STATIC = Path(__file__).resolve().parent / "static"
 #: The page's own files: plain names, no paths.
 STATIC_NAME = re.compile(r"^[A-Za-z0-9_-]+\.(html|js|css|png|svg)$")
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "text/javascript; charset=utf-8",
                  "css": "text/css; charset=utf-8", "png": "image/png", "svg": "image/svg+xml"}
+#: One span of a finished run, opened on its page: /api/runs/TRACE/spans/SPAN.
+SPAN_PATH = re.compile(r"/api/runs/([^/]+)/spans/([^/]+)")
 TOKEN_HEADER = "X-AIW-Token"
 #: A control request's body is a command and a line of context: nothing legitimate is near this.
 MAX_BODY_BYTES = 64 * 1024
@@ -140,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._control()
         elif method == "GET" and path == "/api/runs":
             self._runs()
+        elif method == "GET" and (span := SPAN_PATH.fullmatch(path)):
+            self._span(unquote(span.group(1)), unquote(span.group(2)))
         elif method == "GET" and path.startswith("/api/runs/"):
             self._run(unquote(path.removeprefix("/api/runs/")))
         else:
@@ -222,21 +229,36 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(HTTPStatus.OK, {"runs": runs, "warnings": warnings})
 
     def _run(self, trace_prefix: str) -> None:
-        """One run's spans, log lines and failure, by its trace id or a unique prefix of it."""
-        from aiw_otel.web.history import AmbiguousTrace, TraceLookupError, UnknownTrace, run_detail
+        """One run's waterfall rows, figures and failure, by its trace id or a unique prefix of it."""
+        from aiw_otel.web.history import run_detail
 
-        warnings: list[str] = []
+        self._finished(lambda warn: run_detail(self.server.live.log_dir, trace_prefix, warn=warn),
+                       "the run's records are gone from the files")
+
+    def _span(self, trace_id: str, span_id: str) -> None:
+        """One span of a run with its attributes, events and log lines (the page opens them one by one)."""
+        from aiw_otel.web.history import span_detail
+
+        self._finished(lambda warn: span_detail(self.server.live.log_dir, trace_id, span_id, warn=warn),
+                       "no such span in the run's files")
+
+    def _finished(self, read: Callable[[Warn], dict[str, Any] | None], missing: str) -> None:
+        """What `read` found in the files, with the lines it could not read; a lookup that names no
+        single run, or nothing found, as one line."""
+        from aiw_otel.web.history import AmbiguousTrace, TraceLookupError, UnknownTrace
+
+        warnings: list[str] = []  # not stderr: beside the console it would tear its screen
         try:
-            detail = run_detail(self.server.live.log_dir, trace_prefix, warn=warnings.append)
+            found = read(warnings.append)
         except TraceLookupError as error:
             status = HTTPStatus.NOT_FOUND if isinstance(error, UnknownTrace) else HTTPStatus.BAD_REQUEST
             candidates = error.candidates if isinstance(error, AmbiguousTrace) else []
             self._send_json(status, {"ok": False, "message": str(error), "candidates": candidates})
             return
-        if detail is None:
-            self._send_json(HTTPStatus.NOT_FOUND, {"ok": False, "message": "the run's records are gone from the files"})
+        if found is None:
+            self._send_json(HTTPStatus.NOT_FOUND, {"ok": False, "message": missing})
             return
-        self._send_json(HTTPStatus.OK, {**detail, "warnings": warnings})
+        self._send_json(HTTPStatus.OK, {**found, "warnings": warnings})
 
     def _control(self) -> None:
         request = self._json_body()
@@ -276,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- responses ----------------------------------------------------------------------------
     def _send_json(self, status: HTTPStatus, value: Any) -> None:
-        self._send(status, "application/json", json.dumps(value, default=str).encode())
+        self._send(status, "application/json", json.dumps(value, default=str, separators=(",", ":")).encode())
 
     def _send_text(self, status: HTTPStatus, text: str) -> None:
         self._send(status, "text/plain; charset=utf-8", text.encode())

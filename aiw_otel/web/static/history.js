@@ -8,7 +8,7 @@ const AiwHistory = (() => {
   const {duration, tokens, cost} = AiwLive;
   const MARKS = {ok: "✔", failed: "✖", retried: "↻", cancelled: "■"};
   const section = document.getElementById("history");
-  const view = {run: null, selected: null, rows: new Map()};  // the run shown, its selected span, its rows
+  const view = {run: null, spans: [], index: new Map(), selected: null, rows: new Map()};  // the run shown: its spans, their indexes by id, the selected one, the rows drawn by index
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -101,6 +101,12 @@ const AiwHistory = (() => {
   }
 
   // -- one run ------------------------------------------------------------------------------------
+  // The server sends a run's spans as rows of `fields` (no attributes, events or log lines: a span's
+  // come with /spans/ID when it is opened), and the waterfall puts only the rows in sight into the
+  // document: a run of 10,000 spans draws as fast as one of 10.
+  const ROW_HEIGHT = 25;  // px: history.css's .wf-row line height and border
+  const OVERSCAN = 10;    // rows drawn above and below the visible ones, so a scroll shows no gap
+
   async function showRun(traceId) {
     const page = el("div", "hist-run");
     const back = el("button", "link", "← all runs");
@@ -115,21 +121,23 @@ const AiwHistory = (() => {
       page.append(el("p", "hist-error", error.message));
       return;
     }
+    const at = Object.fromEntries(run.fields.map((name, index) => [name, index]));
     view.run = run;
+    view.spans = run.spans.map((row) => Object.fromEntries(Object.entries(at).map(([name, index]) => [name, row[index]])));
+    view.index = new Map(view.spans.map((span, index) => [span.span_id, index]));
     view.rows.clear();
-    const byId = new Map(run.spans.map((span) => [span.span_id, span]));
-    const root = run.spans.find((span) => span.depth === 0) || run.spans[0];
-    page.append(runHeader(run, root), ...warningsNote(run));
-    if (run.failure) page.append(failurePanel(run, byId));
+    view.selected = null;
+    page.append(runHeader(run), ...warningsNote(run));
+    if (run.failure) page.append(failurePanel(run.failure, run.start_ns));
     const body = el("div", "hist-body");
     const detail = el("div", "span-detail");
     detail.id = "span-detail";
-    body.append(waterfall(run, root), detail);
+    body.append(waterfall(run), detail);
     page.append(body);
-    if (run.logs.length) {
-      page.append(el("h3", "", "Log lines tied to no span"), logList(run.logs, root ? root.start : 0));
-    }
-    select(run.failure || (root && root.span_id));
+    drawRows();
+    if (run.logs.length) page.append(el("h3", "", "Log lines tied to no span"), logList(run.logs, run.start_ns));
+    const first = run.failure ? run.failure.span_id : view.spans.length && view.spans[0].span_id;
+    if (first) select(first);
   }
 
   /** The lines of the files the server could not read (torn, not JSON): said once, folded. */
@@ -144,149 +152,197 @@ const AiwHistory = (() => {
     return [note];
   }
 
-  function runHeader(run, root) {
+  function runHeader(run) {
     const header = el("div", "hist-header");
-    if (!root) return header;
-    const outcome = root.state || (root.status === "ERROR" ? "Failed" : "done");
-    const state = el("span", "state", outcome);
-    state.dataset.state = outcome;
-    const plan = root.attributes["gen_ai.workflow.name"] || root.title || root.name;
-    header.append(el("strong", "plan", plan), state);
-    if (root.end != null) header.append(el("span", "figure", duration((root.end - root.start) / 1e6)));
-    const used = usage(root);
+    const state = el("span", "state", run.state);
+    state.dataset.state = run.state;
+    header.append(el("strong", "plan", run.plan || "(plan not written yet)"), state);
+    if (run.end_ns != null) header.append(el("span", "figure", duration((run.end_ns - run.start_ns) / 1e6)));
+    const used = usage(run);
     if (used) header.append(el("span", "figure", used));
-    header.append(el("span", "figure", isoTime(root.start)), el("span", "trace", `trace ${run.trace_id}`));
+    header.append(el("span", "figure", isoTime(run.start_ns)), el("span", "trace", `trace ${run.trace_id}`));
     return header;
   }
 
-  function failurePanel(run, byId) {
-    const cause = byId.get(run.failure);
-    const step = byId.get(run.failed_step) || cause;
+  function failurePanel(failure, base) {
     const panel = el("div", "hist-failure");
     panel.id = "hist-failure";
     panel.append(el("h3", "", "What failed"));
     const where = el("p", "where");
-    const link = el("button", "link", step.title || step.name);
-    link.type = "button";
-    link.addEventListener("click", () => select(step.span_id));
-    where.append(link);
-    if (cause !== step) {
-      const inner = el("button", "link", cause.title || cause.name);
-      inner.type = "button";
-      inner.addEventListener("click", () => select(cause.span_id));
-      where.append(" → ", inner);
-    }
+    const link = (title, spanId) => {
+      const button = el("button", "link", title);
+      button.type = "button";
+      button.addEventListener("click", () => select(spanId, true));
+      return button;
+    };
+    where.append(link(failure.step_title, failure.step_id));
+    if (failure.span_id !== failure.step_id) where.append(" → ", link(failure.title, failure.span_id));
     panel.append(where);
-    const error = [cause.attributes["error.type"], cause.status_message || step.status_message].filter(Boolean).join(": ");
-    if (error) panel.append(el("p", "error", error));
-    const lines = [];
-    for (const span of run.spans) {
-      if (span === step || isBelow(span, step, byId)) lines.push(...span.logs);
-    }
-    lines.sort((a, b) => a.time - b.time);
-    if (lines.length) panel.append(logList(lines.slice(-5), step.start));
+    if (failure.error) panel.append(el("p", "error", failure.error));
+    if (failure.logs.length) panel.append(logList(failure.logs, base));
     return panel;
   }
 
-  function isBelow(span, ancestor, byId) {
-    for (let parent = byId.get(span.parent_span_id); parent; parent = byId.get(parent.parent_span_id)) {
-      if (parent === ancestor) return true;
-    }
-    return false;
-  }
-
-  /** A row per span in start order: its name indented by depth, and a bar placed by its start and end. */
-  function waterfall(run, root) {
-    const starts = run.spans.map((span) => span.start);
-    const ends = run.spans.map((span) => span.end == null ? span.start : span.end);
-    const base = Math.min(...starts);
-    const total = Math.max(1, Math.max(...ends) - base);
+  /** The axis and a scrolling box as tall as every row would be, drawn with only the rows in sight. */
+  function waterfall(run) {
+    // a loop, not Math.max(...spans): a spread of 100,000s of arguments overflows the stack
+    const total = view.spans.reduce((latest, span) => Math.max(latest, span.end == null ? span.start : span.end), 1);
+    view.total = total;
     const chart = el("div", "waterfall");
     const axis = el("div", "wf-row wf-axis");
-    axis.append(el("span", "wf-label", "span"));
+    axis.append(el("span", "wf-label", `${view.spans.length} span${view.spans.length === 1 ? "" : "s"}`));
     const ticks = el("span", "wf-track");
     for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
-      const tick = el("span", "wf-tick", fraction ? duration(total * fraction / 1e6) : "0");
+      const tick = el("span", "wf-tick", fraction ? duration(total * fraction / 1e3) : "0");
       tick.style.left = `${fraction * 100}%`;
       ticks.append(tick);
     }
     axis.append(ticks);
-    chart.append(axis);
+    const scroller = el("div", "wf-scroll");
+    scroller.id = "waterfall-scroll";
     const list = el("ol", "wf-rows");
     list.id = "waterfall";
-    for (const span of run.spans) {
-      const row = el("li", "wf-row span-row");
-      row.dataset.spanId = span.span_id;
-      row.dataset.outcome = span.missing ? "missing" : span.outcome;
-      if (span.span_id === run.failure) row.classList.add("failure");
-      if (span.span_id === run.failed_step) row.classList.add("failed-step");
-      if (span.state) row.dataset.state = span.state;
-      const label = el("span", "wf-label");
-      label.style.paddingLeft = `${0.4 + span.depth * 1.1}em`;
-      label.append(el("span", "mark", markOf(span)),
-                   el("span", "name", span.missing ? "(a span not in the files)" : span.title || span.name));
-      label.title = span.title || span.name;
-      const track = el("span", "wf-track");
-      const bar = el("span", "wf-bar");
-      const end = span.end == null ? span.start : span.end;
-      const [from, to] = [(span.start - base) / total * 100, (end - base) / total * 100];
-      bar.style.left = `${from}%`;
-      bar.style.width = `${Math.max(to - from, 0.15)}%`;
-      const took = el("span", "wf-took", span.end == null ? "" : duration((span.end - span.start) / 1e6));
-      if (span.state) {
-        const state = el("span", "state", span.state);
-        state.dataset.state = span.state;
-        took.append(state);
-      }
-      if (to <= 70) {
-        took.style.left = `${to}%`;
-      } else if (from >= 25) {  // no room after the bar: before it
-        took.style.right = `${100 - from}%`;
-      } else {  // a bar across the chart: inside it
-        took.classList.add("inside");
-        took.style.left = `${from}%`;
-      }
-      track.append(bar, took);
-      row.append(label, track);
-      row.tabIndex = 0;
-      row.addEventListener("click", () => select(span.span_id));
-      row.addEventListener("keydown", (event) => keyOnRow(event, span.span_id));
-      view.rows.set(span.span_id, row);
-      list.append(row);
-    }
-    chart.append(list);
+    list.style.height = `${view.spans.length * ROW_HEIGHT}px`;
+    list.addEventListener("click", (event) => {
+      const row = event.target.closest(".span-row");
+      if (row) select(row.dataset.spanId);
+    });
+    list.addEventListener("keydown", keyOnRow);
+    let pending = false;
+    scroller.addEventListener("scroll", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; drawRows(); });
+    });
+    scroller.append(list);
+    view.scroller = scroller;
+    view.list = list;
+    chart.append(axis, scroller);
     return chart;
   }
 
+  /** Put the rows in sight (and OVERSCAN more each way) into the list, and take the others out. */
+  function drawRows() {
+    const {scroller, list, spans, rows} = view;
+    const height = scroller.clientHeight || 800;
+    const first = Math.max(0, Math.floor(scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
+    const last = Math.min(spans.length, Math.ceil((scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+    for (const [index, row] of rows) {
+      if (index < first || index >= last) {
+        row.remove();
+        rows.delete(index);
+      }
+    }
+    for (let index = first; index < last; index++) {
+      if (rows.has(index)) continue;
+      const row = spanRow(spans[index], index);
+      rows.set(index, row);
+      list.append(row);
+    }
+  }
+
+  function spanRow(span, index) {
+    const row = el("li", "wf-row span-row");
+    row.dataset.spanId = span.span_id;
+    row.dataset.index = index;
+    row.dataset.outcome = span.outcome;
+    row.style.top = `${index * ROW_HEIGHT}px`;
+    const failure = view.run.failure;
+    if (failure && span.span_id === failure.span_id) row.classList.add("failure");
+    if (failure && span.span_id === failure.step_id) row.classList.add("failed-step");
+    if (span.span_id === view.selected) row.classList.add("selected");
+    if (span.state) row.dataset.state = span.state;
+    const missing = span.outcome === "missing";
+    const label = el("span", "wf-label");
+    label.style.paddingLeft = `${0.4 + span.depth * 1.1}em`;
+    label.append(el("span", "mark", markOf(span)), el("span", "name", missing ? "(a span not in the files)" : span.label));
+    label.title = span.label;
+    const track = el("span", "wf-track");
+    const bar = el("span", "wf-bar");
+    const end = span.end == null ? span.start : span.end;
+    const [from, to] = [span.start / view.total * 100, end / view.total * 100];
+    bar.style.left = `${from}%`;
+    bar.style.width = `${Math.max(to - from, 0.15)}%`;
+    const took = el("span", "wf-took", span.end == null ? "" : duration((span.end - span.start) / 1e3));
+    if (span.state) {
+      const state = el("span", "state", span.state);
+      state.dataset.state = span.state;
+      took.append(state);
+    }
+    if (to <= 70) {
+      took.style.left = `${to}%`;
+    } else if (from >= 25) {  // no room after the bar: before it
+      took.style.right = `${100 - from}%`;
+    } else {  // a bar across the chart: inside it
+      took.classList.add("inside");
+      took.style.left = `${from}%`;
+    }
+    track.append(bar, took);
+    row.append(label, track);
+    row.tabIndex = 0;
+    return row;
+  }
+
   function markOf(span) {
-    if (span.missing) return "?";
+    if (span.outcome === "missing") return "?";
     if (span.state === "Skipped") return "–";
     return MARKS[span.outcome] || MARKS.ok;
   }
 
-  function keyOnRow(event, spanId) {
-    const ids = view.run.spans.map((span) => span.span_id);
+  function keyOnRow(event) {
+    const row = event.target.closest(".span-row");
+    if (!row) return;
+    if (event.key === "Enter") select(row.dataset.spanId);
     const step = {ArrowDown: 1, ArrowUp: -1}[event.key];
-    if (event.key === "Enter") select(spanId);
     if (!step) return;
     event.preventDefault();
-    const next = ids[ids.indexOf(spanId) + step];
-    if (next) {
-      select(next);
-      view.rows.get(next).focus();
+    const next = view.spans[Number(row.dataset.index) + step];
+    if (next) select(next.span_id, true);
+  }
+
+  /** Scroll the row of span `index` into sight (drawing it) and return it: by a row when it is the
+   *  next one out of sight (Up/Down), else to the middle of the box (the failure, a link). */
+  function reveal(index) {
+    const {scroller} = view;
+    const top = index * ROW_HEIGHT;
+    const [above, below] = [top < scroller.scrollTop, top + ROW_HEIGHT > scroller.scrollTop + scroller.clientHeight];
+    if (top + 2 * ROW_HEIGHT <= scroller.scrollTop || top - ROW_HEIGHT >= scroller.scrollTop + scroller.clientHeight) {
+      scroller.scrollTop = top - (scroller.clientHeight - ROW_HEIGHT) / 2;
+    } else if (above) {
+      scroller.scrollTop = top;
+    } else if (below) {
+      scroller.scrollTop = top + ROW_HEIGHT - scroller.clientHeight;
     }
+    drawRows();
+    return view.rows.get(index);
   }
 
   // -- one span -----------------------------------------------------------------------------------
-  function select(spanId) {
-    const span = view.run && view.run.spans.find((item) => item.span_id === spanId);
-    if (!span) return;
-    const previous = view.rows.get(view.selected);
-    if (previous) previous.classList.remove("selected");
-    view.rows.get(spanId).classList.add("selected");
+  /** Mark span `spanId` selected (its row focused with `focus`) and show its details, fetched. */
+  async function select(spanId, focus = false) {
+    const index = view.index.get(spanId);
+    if (index == null) return;
+    for (const row of view.list.querySelectorAll(".span-row.selected")) row.classList.remove("selected");
     view.selected = spanId;
-    const base = view.run.spans.length ? view.run.spans[0].start : span.start;
+    const row = reveal(index);
+    row.classList.add("selected");
+    if (focus) row.focus();
     const detail = document.getElementById("span-detail");
+    detail.removeAttribute("data-span-id");
+    detail.replaceChildren(el("h3", "", view.spans[index].label || "A span not in the files"), el("p", "empty", "loading…"));
+    let span;
+    try {
+      span = await getJson(`/api/runs/${view.run.trace_id}/spans/${encodeURIComponent(spanId)}`);
+    } catch (error) {
+      if (view.selected === spanId) detail.replaceChildren(el("p", "hist-error", error.message));
+      return;
+    }
+    if (view.selected !== spanId) return;  // another span was opened meanwhile
+    showSpan(detail, span);
+  }
+
+  function showSpan(detail, span) {
+    const base = view.run.start_ns;
     const parts = [el("h3", "", span.missing ? "A span not in the files" : span.title || span.name)];
     const facts = el("dl", "facts");
     const fact = (name, value) => {
@@ -318,6 +374,7 @@ const AiwHistory = (() => {
     logs.id = "span-logs";
     parts.push(logs);
     detail.replaceChildren(...parts);
+    detail.dataset.spanId = span.span_id;  // filled: what a test waits for
   }
 
   function attributeTable(attributes) {
