@@ -44,8 +44,12 @@ def add_parser(commands: Commands) -> None:
     logs.set_defaults(handler=run_logs)
 
 
+#: One encoder for every line: json.dumps with options builds a new JSONEncoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def json_line(record: Span | LogRecord) -> str:
-    return json.dumps(record.as_json(), ensure_ascii=False, default=str)
+    return _ENCODER.encode(record.as_json())
 
 
 def selection_of(args: argparse.Namespace) -> Selection:

@@ -114,9 +114,16 @@ def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope 
             warn: Warn) -> Iterator[Record]:
     keep_line = trace_line_filter(selection.trace)
     step_spans = scope.spans if scope is not None else frozenset()
+    keeps_all = scope is None and selection == Selection()
     for file in files:
         for spans, logs in records_by_line(file, keep_line, warn):
-            kept: list[Record] = []
+            kept: list[Record]
+            if keeps_all:  # `logs --json` of everything: no test per record
+                kept = [*spans, *logs]
+                kept.sort(key=time_written)
+                yield from kept
+                continue
+            kept = []
             kept += [s for s in spans if selection.keeps_span(s) and (scope is None or s.trace_id in scope.traces)]
             kept += [r for r in logs if selection.keeps_log(r, step_spans)]
             kept.sort(key=time_written)
