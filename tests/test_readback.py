@@ -233,6 +233,38 @@ def test_an_exception_is_named_in_the_failure_panel(tmp_path):
     assert "looking up the config key" in text[: text.index("╰")]
 
 
+def test_the_failure_panel_names_the_innermost_real_failure(tmp_path):
+    """The command that exited 2, not the `execute_tool` around it (which failed too, and ended later)
+    nor the AI attempt that failed later and was retried: the panel and failure() agree."""
+    directory = tmp_path / "logs"
+    telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory)))),
+                                   environ={}, set_global=False, handle_signals=False)
+    with telemetry.plan_run("p", "tools") as run, run.step("check", "validation") as step:
+        with step.tool_call("execute_command", call_id="call-1") as tool:
+            argv = [sys.executable, "-c", "import sys; sys.exit(2)"]
+            with tool.command(argv, cwd=str(tmp_path)) as command:
+                proc = subprocess.run(argv, env=command.child_env(), cwd=tmp_path, timeout=60)
+                command.started(4242)
+                command.exited(proc.returncode)
+            tool.set_error("CommandFailed", "the command exited 2")
+        with step.ai_call(provider="openai", model="gpt-4o", attempt=1) as call:
+            call.request_sent(prompt_tokens=10)
+            call.response_failed(error_type="RateLimitError", message="slow down", status_code=429, retry_after_s=0.01)
+        with step.ai_call(provider="openai", model="gpt-4o", attempt=2) as call:
+            call.request_sent(prompt_tokens=10)
+            call.response_received(response_model="gpt-4o", input_tokens=10, output_tokens=2)
+        step.fail("CheckFailed", "the check exited 2")
+    assert telemetry.shutdown(10.0)
+    spans, logs = load(find_files([directory]))
+    found = failure(build_runs(spans, logs)[0])
+    assert found.node.span.step_id == "check" and found.cause is not None
+    assert found.cause.attributes["process.exit.code"] == 2
+    panel = aiw("logs", str(directory), "--no-color").stdout
+    panel = panel[: panel.index("╰")]
+    assert "at `" in panel and "sys.exit(2)'`: command exited with 2" in panel
+    assert "at `execute_tool" not in panel and "RateLimitError" not in panel
+
+
 def test_spans_whose_parent_is_not_in_the_files_stay_visible_under_a_stand_in(failed_run):
     """A run still going: its plan and its current step have not ended, so they are not in the files yet."""
     spans, logs = load(find_files([failed_run]))

@@ -137,7 +137,7 @@ class Failure:
     node: Node  # the failing step, or the plan when no step failed
     error_type: str | None
     message: str | None
-    cause: Span | None  # the innermost failed span under it (the command that exited 1), if any
+    cause: Span | None  # innermost_failed(node): the command that exited 1, not the tool call around it
     exception: SpanEvent | None
     last_logs: list[LogRecord]
 
@@ -235,8 +235,7 @@ def failure(run: Run, log_lines: int = FAILURE_LOG_LINES) -> Failure | None:
         node, span = root, root.span
     else:
         return None
-    below = [n.span for n in node.walk() if n is not node and n.span is not None and n.span.failed]
-    cause = max(below, key=lambda s: s.end_ns) if below else None
+    cause = innermost_failed(node)
     error_type = span.error_type or (cause.error_type if cause else None)
     message = span.status_message or (cause.status_message if cause else None)
     exception = span.exception() or (cause.exception() if cause else None)
@@ -244,3 +243,24 @@ def failure(run: Run, log_lines: int = FAILURE_LOG_LINES) -> Failure | None:
     if node.is_step:  # records of the step that are tied to no span of it (bridged ones) count too
         logs = sorted(logs + [r for r in run.logs if r.step_id == span.step_id], key=_log_time)
     return Failure(node, error_type, message, cause, exception, logs[-log_lines:] if log_lines else [])
+
+
+def innermost_failed(node: Node) -> Span | None:
+    """The deepest span under `node` that really failed (the command, not the tool call or step
+    around it), the latest started of those as deep; None when nothing under it did.
+
+    A failed AI attempt that announced a retry, or a span the user cancelled, is not the failure: the
+    command that failed before the retried attempt is, though the attempt is as deep and ends later."""
+    from aiw_otel.present import Outcome
+    from aiw_otel.readback.describe import span_outcome  # describe builds on this module
+
+    found: tuple[int, int, Span] | None = None
+    stack = [(child, 1) for child in node.children]
+    while stack:  # iterative: a span chain may be deeper than Python's recursion limit
+        below, depth = stack.pop()
+        stack += [(child, depth + 1) for child in below.children]
+        span = below.span
+        if span is not None and span.failed and span_outcome(span) is Outcome.FAILED:
+            if found is None or (depth, span.start_ns) > found[:2]:
+                found = (depth, span.start_ns, span)
+    return found[2] if found is not None else None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aiw_otel.readback.files import SignalFile, Warn, find_files, warn_on_stderr
-from aiw_otel.readback.records import LogRecord, load
+from aiw_otel.readback.records import LogRecord, Span, load
 from aiw_otel.readback.runs import RunSummary, run_name, summaries
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.stream import trace_line_filter
@@ -234,32 +234,21 @@ def _row(node: Node, depth: int, labels: dict[str, str], base: int) -> list[Any]
 
 
 def _failure(found: Failure, loaded: _LoadedRun) -> dict[str, Any]:
-    """What the failure panel shows: the failing step, the innermost span that failed under it, the
-    error, and the step's last log lines."""
+    """What the failure panel shows: the failing step, the innermost span that really failed under it
+    (the step itself when none did), the error, and the step's last log lines."""
     from aiw_otel.readback.describe import error_text, span_title
 
-    step, cause = found.node, _innermost_failed(found.node, loaded.by_span)
-    error_type = cause.span.attributes.get("error.type") if cause.span is not None else None
-    message = ((cause.span.status_message if cause.span is not None else None)
-               or (step.span.status_message if step.span is not None else None))
+    step = found.node
+    assert step.span is not None  # failure() names a step or plan that is in the files
+    cause = found.cause or step.span
     lines = sorted((record for node in step.walk() for record in node.logs), key=lambda record: record.time_ns)
 
-    def title(node: Node) -> str:
-        return span_title(node.span, loaded.labels.get(node.span.step_id or "")) if node.span is not None else ""
+    def title(span: Span) -> str:
+        return span_title(span, loaded.labels.get(span.step_id or ""))
 
-    return {"span_id": cause.span_id, "step_id": step.span_id, "title": title(cause), "step_title": title(step),
-            "error": error_text(None if error_type is None else str(error_type), message), "logs": [_log_row(record) for record in lines[-5:]]}
-
-
-def _innermost_failed(failing: Node, by_span: dict[str, tuple[Node, int]]) -> Node:
-    """The deepest failed span under the failing step (the command, not the tool call around it), a
-    real failure before an AI attempt that was retried."""
-    from aiw_otel.present import Outcome
-    from aiw_otel.readback.describe import span_outcome
-
-    failed = [node for node in failing.walk() if node.span is not None and node.span.failed] or [failing]
-    return max(failed, key=lambda node: (node.span is not None and span_outcome(node.span) is Outcome.FAILED,
-                                         by_span[node.span_id][1], node.start_ns))
+    return {"span_id": cause.span_id, "step_id": step.span_id, "title": title(cause), "step_title": title(step.span),
+            "error": error_text(cause.error_type, cause.status_message or step.span.status_message),
+            "logs": [_log_row(record) for record in lines[-5:]]}
 
 
 def _depth_first(run: Run) -> list[tuple[Node, int]]:
