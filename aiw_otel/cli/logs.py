@@ -181,7 +181,7 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
         return narrowed, dataclasses.replace(selection, trace=trace_id)
     runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
     if since_ns:
-        runs = [run for run in runs if run.start_ns == 0 or run.start_ns >= since_ns]
+        runs = [run for run in runs if run.started_ns == 0 or run.started_ns >= since_ns]
     if last:
         runs = runs[:1]
     chosen = {run.trace_id for run in runs}
@@ -198,15 +198,17 @@ def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
     from aiw_otel.exporters.text_format import iso_ms
     from aiw_otel.present import duration
     from aiw_otel.readback.describe import usage_text
-    from aiw_otel.readback.runs import summaries
+    from aiw_otel.readback.runs import INTERRUPTED, summaries
     from aiw_otel.terminal_text import safe_line
 
-    runs = [run for run in summaries(files) if not since_ns or run.start_ns == 0 or run.start_ns >= since_ns]
+    runs = [run for run in summaries(files) if not since_ns or run.started_ns == 0 or run.started_ns >= since_ns]
     lines = []
     for run in runs:
-        start = iso_ms(run.start_ns) if run.start_ns else "(running)"
+        interrupted = run.outcome == INTERRUPTED
+        start = iso_ms(run.started_ns) if run.start_ns or interrupted else "(running)"
+        outcome = f"{run.outcome} (no end recorded, last seen {iso_ms(run.last_ns)})" if interrupted else run.outcome
         took = duration(run.duration_ms) if run.duration_ms is not None else "-"
-        lines.append("  ".join([start, safe_line(run.plan or "-"), run.outcome, took,
+        lines.append("  ".join([start, safe_line(run.plan or "-"), outcome, took,
                                 usage_text(run.usage) or "-", f"trace {run.trace_id}"]))
     if not lines:
         _error("no runs in the traces files")

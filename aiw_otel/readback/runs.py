@@ -4,6 +4,11 @@ The trace ids of a line are found with a regex over its raw bytes; only the line
 span (and, for `--runs`, the AI calls' tokens and cost) are decoded. Nothing is cached beside the
 files, so nothing can disagree with them.
 
+A run whose plan span is not written is either still going or was killed (SIGKILL, a lost machine:
+nothing ends its plan span). It reads as running while its files or its control socket say it may
+be: its last record is recent, or a run answers on its log directory's control socket. Otherwise it
+is `interrupted?` (no end recorded), listed by its first record's time with its last one's.
+
 `--last` reads from the end: a stream is written oldest line first and a run's plan span is its
 last span (it ends last), so the newest run is at the end of the newest files. Each stream is read
 backwards until its lines are older than that run's start (nothing before can belong to it, or to
@@ -15,13 +20,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
+import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
-from aiw_otel.readback.records import Span, decode_or_warn
-from aiw_otel.readback.stream import streams
+from aiw_otel.readback.records import LogRecord, Span, decode_or_warn, records_by_line
+from aiw_otel.readback.stream import streams, time_written
 from aiw_otel.readback.tree import Usage
 
 _TRACE_IDS = re.compile(rb'"traceId"\s*:\s*"([0-9a-fA-F]{32})"')
@@ -32,29 +40,49 @@ _STARTS = re.compile(rb'"startTimeUnixNano"\s*:\s*"?(\d+)')
 _SPANS = b'"resourceSpans"'
 _PLAN = sc.AIW_PLAN_STATE.encode()
 _USAGE = b"gen_ai.usage."
+RUNNING = "running"
+#: The outcome of a run that stopped writing without ending its plan span, and answers on no socket.
+INTERRUPTED = "interrupted?"
+#: How long a run without its plan span may be silent and still read as running with no live control
+#: socket to tell (a run without one: `--no-control`): its batches are flushed every few seconds, and
+#: a command or model call quiet for longer is the doubt the `?` of INTERRUPTED stands for.
+QUIET_NS = 120 * 1_000_000_000
+#: How long connecting to a control socket may take before it counts as no run listening.
+PROBE_TIMEOUT_S = 1.0
 
 
 @dataclass
 class RunSummary:
-    """One trace as the run list shows it; `start_ns` 0 while its plan span is not written yet (running)."""
+    """One trace as the run list shows it; `start_ns` 0 while its plan span is not written (running,
+    or INTERRUPTED), and then `first_ns` / `last_ns` are its first and last records' times."""
 
     trace_id: str
     seen: int  # order of first appearance in the traces files, oldest first
     start_ns: int = 0
     duration_ms: float | None = None
     plan: str = ""
-    outcome: str = "running"
+    outcome: str = RUNNING
     usage: Usage = field(default_factory=Usage)
+    first_ns: int = 0
+    last_ns: int = 0
+    directory: Path | None = None  # of the traces file it was first seen in: where its control socket is
+
+    @property
+    def started_ns(self) -> int:
+        """The plan's start, else the first record's time (0: none known)."""
+        return self.start_ns or self.first_ns
 
 
 def trace_ids(raw: bytes) -> set[str]:
     return {match.decode().lower() for match in _TRACE_IDS.findall(raw)}
 
 
-def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn_on_stderr) -> list[RunSummary]:
-    """The runs in the traces files, newest first (a run still going, having no plan span, counts as newest).
+def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn_on_stderr,
+              now_ns: int | None = None) -> list[RunSummary]:
+    """The runs in the traces files, newest first: those still going (no plan span) first, then by start.
 
-    Only lines holding a plan span are decoded (and, with `usage`, lines with AI calls' token counts)."""
+    Only lines holding a plan span are decoded (and, with `usage`, lines with AI calls' token counts),
+    and the lines of runs without a plan span; `now_ns` (default: the clock) is when they are judged."""
     runs: dict[str, RunSummary] = {}
     for file in files:
         if file.signal not in ("traces", None):
@@ -62,7 +90,7 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
         for number, raw in read_lines(file.path, warn, file.start):
             for trace_id in trace_ids(raw):
                 if trace_id not in runs:
-                    runs[trace_id] = RunSummary(trace_id, len(runs))
+                    runs[trace_id] = RunSummary(trace_id, len(runs), directory=file.path.parent)
             if _PLAN not in raw and not (usage and _USAGE in raw):
                 continue
             where = f"{file.path}:{number}"
@@ -75,7 +103,50 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                     run.start_ns, run.duration_ms = span.start_ns, span.duration_ms
                     run.plan = run_name(span)
                     run.outcome = str(span.state or ("failed" if span.failed else "done"))
+    unended = [run for run in runs.values() if not run.start_ns]
+    if unended:
+        _judge_unended(files, unended, time.time_ns() if now_ns is None else now_ns, warn)
     return sorted(runs.values(), key=_newest_first)
+
+
+def _judge_unended(files: Sequence[SignalFile], unended: Sequence[RunSummary], now_ns: int, warn: Warn) -> None:
+    """First and last records' times of the runs without a plan span (reading only their lines, of
+    traces and logs), and which of them are INTERRUPTED: quiet for QUIET_NS with no run answering on
+    their directory's control socket. A live socket speaks for one run only: its directory's latest."""
+    by_id = {run.trace_id: run for run in unended}
+    wanted = re.compile(rb'"traceId"\s*:\s*"(?:' + "|".join(by_id).encode() + rb')"', re.IGNORECASE)
+    for file in files:
+        for spans, logs in records_by_line(file, lambda raw: wanted.search(raw) is not None, warn):
+            records: list[Span | LogRecord] = [*spans, *logs]
+            for record in records:
+                run = by_id.get(record.trace_id)
+                if run is not None:
+                    first = record.start_ns if isinstance(record, Span) else record.time_ns
+                    run.first_ns = min(run.first_ns or first, first)
+                    run.last_ns = max(run.last_ns, time_written(record))
+    directories = {run.directory for run in unended}
+    listening: dict[Path | None, RunSummary] = {d: max((r for r in unended if r.directory == d), key=lambda r: r.last_ns)
+                 for d in directories if d is not None and _run_listens(d)}
+    for run in unended:
+        if now_ns - run.last_ns > QUIET_NS and listening.get(run.directory) is not run:
+            run.outcome = INTERRUPTED
+
+
+def _run_listens(directory: Path) -> bool:
+    """A run answers on the directory's control socket (a dead run's socket file refuses connections)."""
+    from aiw_otel.control.paths import control_sockets, default_socket_path
+
+    for path in dict.fromkeys([*control_sockets(directory), default_socket_path(directory)]):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        probe.settimeout(PROBE_TIMEOUT_S)
+        try:
+            probe.connect(str(path))
+            return True
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    return False
 
 
 def run_name(plan: Span) -> str:
@@ -85,8 +156,8 @@ def run_name(plan: Span) -> str:
 
 
 def _newest_first(run: RunSummary) -> tuple[int, int, int]:
-    running = run.start_ns == 0
-    return (0 if running else 1, -run.seen if running else -run.start_ns, -run.seen)
+    running = run.outcome == RUNNING
+    return (0 if running else 1, -run.seen if running else -run.started_ns, -run.seen)
 
 
 def files_holding(files: Sequence[SignalFile], traces: set[str], warn: Warn = warn_on_stderr) -> list[SignalFile]:

@@ -58,29 +58,18 @@ def _files(log_dir: Path) -> list[SignalFile]:
 
 def run_list(log_dir: Path, warn: Warn = warn_on_stderr) -> list[dict[str, Any]]:
     """The runs in `log_dir`, newest first (a run still going, its plan span not written yet, first of all,
-    with the time of its first record written as `start` and `duration_s` None)."""
-    files = _files(log_dir)
-    runs = summaries(files, warn=warn)
-    first_seen = _first_seen(files, [run.trace_id for run in runs if not run.start_ns], warn)
-    return [_summary(run, run.start_ns or first_seen.get(run.trace_id)) for run in runs]
+    with the time of its first record written as `start` and `duration_s` None; a run killed long ago
+    is `interrupted?`, at its first record's time among the others)."""
+    return [_summary(run) for run in summaries(_files(log_dir), warn=warn)]
 
 
-def _first_seen(files: Sequence[SignalFile], running: Sequence[str], warn: Warn) -> dict[str, int]:
-    """When each run still going began, as far as its files tell: its earliest span or record (the
-    plan span, which holds its start, is written when the run ends). Reads only those runs' lines."""
-    if not running:
-        return {}
-    wanted = re.compile(rb'"traceId"\s*:\s*"(?:' + "|".join(running).encode() + rb')"', re.IGNORECASE)
-    spans, logs = load(files, warn, keep_line=lambda raw: wanted.search(raw) is not None)
-    return {run.trace_id: run.start_ns for run in build_runs(spans, logs) if run.trace_id in running}
-
-
-def _summary(run: RunSummary, start_ns: int | None) -> dict[str, Any]:
+def _summary(run: RunSummary) -> dict[str, Any]:
     return {
         "trace_id": run.trace_id,
         "plan": run.plan,
         "outcome": run.outcome,
-        "start": start_ns or None,
+        "start": run.started_ns or None,
+        "last_seen": run.last_ns or None,
         "duration_s": run.duration_ms / 1000 if run.duration_ms is not None else None,
         **_usage(run.usage),
     }
