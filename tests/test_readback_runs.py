@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import textwrap
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from aiw_otel.readback.runs import INTERRUPTED, QUIET_NS, RUNNING, summaries
 from aiw_otel.web.history import run_list
 from tests.cli_process import AIW, aiw
 from tests.processes import process_state, process_with, until
+from tests.recorded_runs import plan_file
 
 #: A real runner, killed: not in the fast loop.
 pytestmark = pytest.mark.slow
@@ -34,22 +34,18 @@ def finished_run(directory: Path, name: str) -> None:
     assert telemetry.shutdown(10.0)
 
 
+KILLED_PLAN = """
+task_id: killed
+plan:
+  - {step_id: quick, description: done at once, agent_spec: {type: t}, actions: [{run: "echo quick"}]}
+  - {step_id: wait, description: a long command, agent_spec: {type: t}, actions: [{run: "sleep 311.75"}]}
+"""
+
+
 def killed_runner(tmp_path: Path, logs: Path) -> tuple[subprocess.Popen[bytes], int]:
     """`aiw-otel run` of a plan whose second step sleeps, once its first step's span is in the files;
     the runner and the pid of its sleeping command."""
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(textwrap.dedent("""
-        task_id: killed
-        plan:
-          - step_id: quick
-            description: done at once
-            agent_spec: {type: t}
-            actions: [{run: "echo quick"}]
-          - step_id: wait
-            description: a long command
-            agent_spec: {type: t}
-            actions: [{run: "sleep 311.75"}]
-    """))
+    plan = plan_file(tmp_path, KILLED_PLAN)
     runner = subprocess.Popen([*AIW, "run", str(plan), "--no-console", "--log-dir", str(logs),
                                "--workspace", str(tmp_path / "ws")],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
