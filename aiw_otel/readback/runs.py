@@ -22,8 +22,8 @@ import dataclasses
 import re
 import socket
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from aiw_otel import conventions as sc
@@ -124,9 +124,11 @@ def _judge_unended(files: Sequence[SignalFile], unended: Sequence[RunSummary], n
                     first = record.start_ns if isinstance(record, Span) else record.time_ns
                     run.first_ns = min(run.first_ns or first, first)
                     run.last_ns = max(run.last_ns, time_written(record))
-    directories = {run.directory for run in unended}
-    listening: dict[Path | None, RunSummary] = {d: max((r for r in unended if r.directory == d), key=lambda r: r.last_ns)
-                 for d in directories if d is not None and _run_listens(d)}
+    live: dict[Path | None, bool] = {d: _run_listens(d) for d in {run.directory for run in unended} if d is not None}
+    listening: dict[Path | None, RunSummary] = {}  # directory -> the run its live socket speaks for: the latest
+    for run in sorted(unended, key=lambda run: run.last_ns):
+        if live.get(run.directory):
+            listening[run.directory] = run
     for run in unended:
         if now_ns - run.last_ns > QUIET_NS and listening.get(run.directory) is not run:
             run.outcome = INTERRUPTED
