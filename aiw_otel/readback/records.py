@@ -35,12 +35,7 @@ def any_value(value: Any, depth: int = 0) -> Any:
     arrays and maps deeper than MAX_VALUE_DEPTH are refused, not recursed into."""
     if depth > MAX_VALUE_DEPTH:
         raise DecodeError(f"an attribute value nested deeper than {MAX_VALUE_DEPTH} levels")
-    if type(value) is dict and len(value) == 1:  # what json.loads makes: no ABC check (it was a third of --json)
-        if "stringValue" in value:
-            return str(value["stringValue"])
-        if "intValue" in value:
-            return int(value["intValue"])
-    if not isinstance(value, Mapping) or not value:
+    if type(value) is not dict and not isinstance(value, Mapping) or not value:  # a dict: no ABC check
         return None
     if "stringValue" in value:
         return str(value["stringValue"])
