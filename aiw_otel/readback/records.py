@@ -236,8 +236,13 @@ def _service(resource_entry: Mapping[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-def decode(document: Mapping[str, Any]) -> tuple[list[Span], list[LogRecord]]:
-    """The spans and log records of one export request; a metrics request holds neither."""
+#: A test on a log record as it is in the JSON, before it is built (`Selection.raw_log_test`).
+RawLogTest = Callable[[Mapping[str, Any]], bool]
+
+
+def decode(document: Mapping[str, Any], keep_log: RawLogTest | None = None) -> tuple[list[Span], list[LogRecord]]:
+    """The spans and log records of one export request; a metrics request holds neither. A log record
+    `keep_log` refuses is not built (nor checked)."""
     spans: list[Span] = []
     logs: list[LogRecord] = []
     try:
@@ -248,7 +253,8 @@ def decode(document: Mapping[str, Any]) -> tuple[list[Span], list[LogRecord]]:
         elif "resourceLogs" in document:
             for entry in document["resourceLogs"] or ():
                 service = _service(entry)
-                logs += [_log(r, service) for scope in entry.get("scopeLogs") or () for r in scope.get("logRecords") or ()]
+                logs += [_log(r, service) for scope in entry.get("scopeLogs") or () for r in scope.get("logRecords") or ()
+                         if keep_log is None or keep_log(r)]
         elif "resourceMetrics" not in document:
             raise DecodeError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
     except DecodeError:
@@ -258,10 +264,11 @@ def decode(document: Mapping[str, Any]) -> tuple[list[Span], list[LogRecord]]:
     return spans, logs
 
 
-def decode_or_warn(where: str, document: Mapping[str, Any], warn: Warn = warn_on_stderr) -> tuple[list[Span], list[LogRecord]]:
+def decode_or_warn(where: str, document: Mapping[str, Any], warn: Warn = warn_on_stderr,
+                   keep_log: RawLogTest | None = None) -> tuple[list[Span], list[LogRecord]]:
     """`decode`, with a bad request reported against `where` (`file:line`) and read as empty."""
     try:
-        return decode(document)
+        return decode(document, keep_log)
     except DecodeError as error:
         warn(f"{where}: {error}; skipped")
         return [], []
@@ -269,18 +276,20 @@ def decode_or_warn(where: str, document: Mapping[str, Any], warn: Warn = warn_on
 
 def records_by_line(
     file: SignalFile, keep_line: Callable[[bytes], bool] | None = None, warn: Warn = warn_on_stderr,
+    keep_log: RawLogTest | None = None,
 ) -> Iterator[tuple[list[Span], list[LogRecord]]]:
     """The spans and log records of `file`, one export request (line) at a time: memory is one line's.
 
     `keep_line` sees each raw line first: a line it refuses is skipped before `json.loads`, which
-    is how a filter passes over other runs' lines for the price of a substring search."""
+    is how a filter passes over other runs' lines for the price of a substring search; `keep_log`
+    each log record as decoded JSON, before it is built."""
     for number, raw in read_lines(file.path, warn, file.start):
         if keep_line is not None and not keep_line(raw):
             continue
         where = f"{file.path}:{number}"
         document = parse_line(where, raw, warn)
         if document is not None:
-            decoded = decode_or_warn(where, document, warn)
+            decoded = decode_or_warn(where, document, warn, keep_log)
             # Freed before the records are used: the next line's JSON then reuses memory still in
             # the cache instead of fresh memory beside the old tree (a tenth of `logs --json`).
             del document, raw

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
-from aiw_otel.readback.records import LogRecord, Span
+from aiw_otel.readback.records import LogRecord, RawLogTest, Span
 
 
 def severity_floor(level: str) -> int:
@@ -37,6 +37,19 @@ class Selection:
         if not self.keeps_trace(span.trace_id):
             return False
         return self.step is None or span.step_id == self.step or not span.parent_span_id
+
+    def raw_log_test(self) -> RawLogTest | None:
+        """What `keeps_log` refuses by severity alone, told from the record's JSON before it is built
+        (`--level error` builds only the errors); a severity that is not a number is left to decode."""
+        floor = self.min_severity
+        if not floor:
+            return None
+
+        def severe_enough(raw: Mapping[str, Any]) -> bool:
+            number = raw.get("severityNumber", 0)
+            return type(number) is not int or number >= floor
+
+        return severe_enough
 
     def keeps_log(self, record: LogRecord, step_spans: Collection[str] = ()) -> bool:
         """`step_spans`: ids of spans inside the selected step, so bridged records (no aiw.step_id) still count."""

@@ -116,7 +116,7 @@ def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope 
     step_spans = scope.spans if scope is not None else frozenset()
     keeps_all = scope is None and selection == Selection()
     for file in files:
-        for spans, logs in records_by_line(file, keep_line, warn):
+        for spans, logs in records_by_line(file, keep_line, warn, selection.raw_log_test()):
             kept: list[Record]
             if keeps_all:  # `logs --json` of everything: no test per record
                 kept = [*spans, *logs]
