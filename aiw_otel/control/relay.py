@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from aiw_otel.model import ComponentType, ContextFull, InvalidTransition, LogLevel, LogMessage, State
 from aiw_otel.runview import CommandOutput, RunView
-from aiw_otel.stepref import StepNotFound, StepRef, resolve
+from aiw_otel.stepref import StepNotFound, StepRef, labels, resolve
 
 if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
     from aiw_otel.instrument.plan import PlanRun
@@ -231,14 +231,16 @@ class ControlRelay:
         """The step `typed` names (its name, id or a unique prefix; recorded as asked for), or the refusal."""
         if not typed:
             return Reply(False, f"{command} needs a step: {command} <name, id or a prefix of one>")
+        steps = [StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps]
         try:
-            step_id = resolve(typed, (StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps))
+            step_id = resolve(typed, steps)
         except StepNotFound as refused:
             message = str(refused)
             self._record(LogLevel.WARNING, f"{command}_rejected", message, {"requested_step": typed[:200],
                                                                              "source": source})
             return Reply(False, message)
-        self._record(LogLevel.INFO, f"{command}_requested", f"User asked for {what} of step '{step_id}'.",
+        self._record(LogLevel.INFO, f"{command}_requested",
+                     f"User asked for {what} of step '{labels(steps)[step_id]}'.",
                      {"requested_step": step_id, "source": source})
         return step_id
 
