@@ -123,6 +123,20 @@ def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
     assert "▶ make test  3.0 s" in render(later, width=80, height=8)[0]
 
 
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_long_command_line_is_cut_so_its_time_and_outcome_always_show(width):
+    line = "while [ ! -f go ]; do sleep 0.05; echo " + "a-rather-long-command-line " * 6 + "; done"
+    running = ActionLine(1, line, "command", NOW - 3200 * MILLISECOND)
+    failed = ActionLine(2, "python -m twine upload " + "dist/greet-0.1.0.tar.gz " * 6, "command",
+                        NOW - 2 * SECOND, NOW - 400 * MILLISECOND, failed=True, summary="exit 1", outcome="failed")
+    shown = step("s1", "Running", actions=(failed, running))
+    text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW), width=width, height=8)
+    rows = text.splitlines()
+    assert all(len(row) == width for row in rows)
+    assert next(row for row in rows if "▶" in row).rstrip(" │").endswith("…  3.0 s")
+    assert next(row for row in rows if "✖" in row).rstrip(" │").endswith("…  1.6 s  exit 1")
+
+
 def test_the_output_panel_heads_each_command_by_its_line_and_scrolls_from_the_last_line():
     commands = (CommandOutput("make build", "exit 0", "ok", ("same", "same"), 2),
                 CommandOutput("python -m twine upload dist/*", "exit 1", "failed",

@@ -1,4 +1,4 @@
-"""Short number formats shared by the panels, so tokens and a cost read the same everywhere.
+"""Short formats shared by the panels, so tokens, a cost and a cut text read the same everywhere.
 
 Colours, states and the duration format are `aiw_otel.present`'s (shared with `logs`, the plain
 output and `ctl`), and the panels flatten text with `terminal_text.one_line`: each imported from
@@ -7,6 +7,7 @@ where it is defined.
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from aiw_otel.present import state_style
@@ -28,3 +29,10 @@ def cost(usd: float) -> str:
     if not usd:
         return ""
     return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
+
+
+def cut(text: str, width: int) -> str:
+    """At most `width` cells: a longer text is cut with an ellipsis (wide characters count as two)."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)) + "…"
