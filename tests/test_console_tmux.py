@@ -244,6 +244,8 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
         screen = pane.wait_for("Logs for Step: …0003")
         assert "No module named twine" in screen
+        assert "a1f0c2d4" not in screen  # its log lines name it as the console does, not by its UUID
+        assert width < 120 or "Starting execution of step '…0003'." in screen
         assert "✖ python -c" in screen  # the shell's line by the line the plan wrote, not `sh`
         # `o`: what the step's command printed, in place of its log lines; Esc goes back to them
         pane.keys("o")
