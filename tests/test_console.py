@@ -125,6 +125,7 @@ def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
 
 @pytest.mark.parametrize("width", [40, 80])
 def test_a_long_command_line_is_cut_so_its_time_and_outcome_always_show(width):
+    """In the step's panel and in its output: the line gives way, not how the command went."""
     line = "while [ ! -f go ]; do sleep 0.05; echo " + "a-rather-long-command-line " * 6 + "; done"
     running = ActionLine(1, line, "command", NOW - 3200 * MILLISECOND)
     failed = ActionLine(2, "python -m twine upload " + "dist/greet-0.1.0.tar.gz " * 6, "command",
@@ -135,6 +136,9 @@ def test_a_long_command_line_is_cut_so_its_time_and_outcome_always_show(width):
     assert all(len(row) == width for row in rows)
     assert next(row for row in rows if "▶" in row).rstrip(" │").endswith("…  3.0 s")
     assert next(row for row in rows if "✖" in row).rstrip(" │").endswith("…  1.6 s  exit 1")
+    output = OutputView.of("publish", (CommandOutput(failed.name, "exit 1", "failed", ("uploading",), 40),), "12:00:00")
+    text, _ = render(output, width=width, height=6)
+    assert "…  exit 1" in next(row for row in text.splitlines() if "$ python" in row)
 
 
 def test_the_output_panel_heads_each_command_by_its_line_and_scrolls_from_the_last_line():

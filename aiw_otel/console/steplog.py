@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import cost, cut, tokens
+from aiw_otel.console.style import cost, cut_before, tokens
 from aiw_otel.present import LEVEL_STYLES, LIVE_STATE_NAMES, OUTCOME_STYLES, Outcome, duration, state_style
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
 from aiw_otel.terminal_text import one_line
@@ -38,8 +38,6 @@ _ENDED = {
 _RULE = "─" * 512
 #: Below this width a log row is its time and message, the level shown by colour alone.
 _NARROW = 70
-#: An action's name keeps at least this many cells when it gives way to its time and summary.
-_NAME_MIN = 12
 
 
 @dataclass(frozen=True)
@@ -178,8 +176,7 @@ def _action(action: ActionLine, elapsed_s: int, width: int) -> Text:
     growing (none in its first second): never a time that is not true, such as `0.0 ms`.
 
     A long name (a command line) is cut to leave room for the time and the summary (`exit 1`), which
-    say how it went: the whole line is in the details and the log files. It keeps at least
-    _NAME_MIN cells; a summary too long for what is left is cut at the row's end.
+    say how it went: the whole line is in `output` and the log files.
     """
     if action.ended_ns is None:
         glyph, style = _RUNNING
@@ -191,10 +188,9 @@ def _action(action: ActionLine, elapsed_s: int, width: int) -> Text:
     else:
         took = f"  {duration(elapsed_s * 1000)}" if elapsed_s else ""
     summary = f"  {one_line(action.summary)}" if action.summary else ""
-    room = width - len(glyph) - 1 - cell_len(took) - cell_len(summary)
     row = Text(overflow="ellipsis")
     row.append(f"{glyph} ", style=style)
-    row.append(cut(one_line(action.name), max(_NAME_MIN, room)))
+    row.append(cut_before(one_line(action.name), took + summary, width - cell_len(row.plain)))
     row.append(took, style="dim")
     row.append(summary, style=style if action.failed else "")
     return row

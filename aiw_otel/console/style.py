@@ -31,8 +31,18 @@ def cost(usd: float) -> str:
     return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
 
 
+#: A name cut to make room for what follows it (a time, an outcome) keeps at least this many cells.
+NAME_MIN = 12
+
+
 def cut(text: str, width: int) -> str:
     """At most `width` cells: a longer text is cut with an ellipsis (wide characters count as two)."""
     if cell_len(text) <= width:
         return text
     return set_cell_size(text, max(0, width - 1)) + "…"
+
+
+def cut_before(name: str, after: str, width: int) -> str:
+    """`name` cut so that `after` (its time, its outcome: what says how it went) still fits in
+    `width` cells beside it; it keeps at least NAME_MIN cells (then `after` is what the row's end cuts)."""
+    return cut(name, max(NAME_MIN, width - cell_len(after)))

@@ -272,13 +272,18 @@ _NOT_STARTED = Reply(False, "the run has not started yet")
 
 def output_heading(command: CommandOutput) -> str:
     """`$ python test_greet.py  exit 1  (5 of 1200 lines)`: a command of `output STEP`, as it stands."""
+    return "".join(output_heading_parts(command))
+
+
+def output_heading_parts(command: CommandOutput) -> tuple[str, str]:
+    """The heading as (`$ ` and the command line, how it stands): a narrow panel cuts the line, not the rest."""
     state = command.summary if command.outcome else "running"
-    heading = f"$ {command.name}  {state}".rstrip()
+    after = f"  {state}".rstrip()
     if not command.kept:
-        return heading + "  (output no longer held here: aiw-otel logs has it)"
+        return f"$ {command.name}", after + "  (output no longer held here: aiw-otel logs has it)"
     if command.printed is not None and command.printed > len(command.lines):
-        heading += f"  ({len(command.lines)} of {command.printed} lines)"
-    return heading
+        after += f"  ({len(command.lines)} of {command.printed} lines)"
+    return f"$ {command.name}", after
 
 
 def output_text(command: CommandOutput) -> list[str]:
