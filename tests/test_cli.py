@@ -45,14 +45,15 @@ def test_demo_runs_the_bundled_plan(tmp_path):
     result = aiw("demo", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    publish = "Publish greet to the package registry"  # the step publish_package, by its name
     for expected in ("Starting plan 'greet-release'", "chat gpt-4o-mini", "error=RateLimitError",
-                     "execute_tool write_file", "execute_tool execute_command", "Step 'publish_package' failed",
+                     "execute_tool write_file", "execute_tool execute_command", f"Step '{publish}' failed",
                      "state=Skipped", "plan 'greet-release' Failed", "on purpose"):
         assert expected in out, expected
     assert "greet" in (tmp_path / "ws" / "greet.py").read_text()
     shown = aiw("logs", str(tmp_path / "logs"), "--no-color")
     assert shown.returncode == 0, shown.stderr
-    assert "what failed" in shown.stdout and "publish_package" in shown.stdout
+    assert "what failed" in shown.stdout and f"step {publish} (deployment)  Failed" in shown.stdout
 
 
 def test_run_exit_code_and_plan_errors(tmp_path):
