@@ -214,7 +214,7 @@ def describe_value(value: Any, *, names: bool = False) -> str:
     return repr(value)
 
 
-def names_a_secret(source: str) -> bool:
+def named_after_a_secret(source: str) -> bool:
     """Whether a file's name says it holds a secret (`token.txt`, `db-password.yaml`): its text is
     then never quoted back in an error, which may end in a CI log."""
     from aiw_otel.errors import default_redactor
@@ -282,10 +282,14 @@ class Where:
         return self.error(f"expected {what}, got {self.describe(value)}")
 
     def describe(self, value: Any) -> str:
-        if isinstance(value, str) and names_a_secret(self.source):
-            # `aiw-otel check token.txt`: "expected a mapping, got 'hunter2'" would print the token.
+        if not named_after_a_secret(self.source):
+            return describe_value(value, names=self.show_names)
+        # `aiw-otel check token.txt`: "expected a mapping, got 'hunter2'" would print the token.
+        if isinstance(value, str):
             return "a string"
-        return describe_value(value, names=self.show_names and not names_a_secret(self.source))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return "a number"
+        return describe_value(value)
 
     def report(self, error: FileError) -> None:
         """One mistake: noted when this check goes on after mistakes, else raised."""

@@ -54,7 +54,10 @@ def test_each_part_of_a_file_error_is_still_redacted() -> None:
 def test_a_file_named_after_a_secret_never_quotes_its_text_back() -> None:
     password = _password()
     assert Where("token.txt").expected("a mapping", password).detail == "expected a mapping, got a string"
-    assert Where("db-password.yaml").expected("a mapping", [password]).detail == "expected a mapping, got a list"
+    assert Where("pin.secret.txt").expected("a mapping", 123456).detail == "expected a mapping, got a number"
+    named = Where("db-password.yaml", show_names=True).expected("a mapping", [password]).detail
+    assert named == "expected a mapping, got a list"
+    assert Where("plan.yaml", show_names=True).expected("a mapping", ["a"]).detail == "expected a mapping, got ['a']"
     assert Where("plan.yaml").expected("a mapping", "hello").detail == "expected a mapping, got 'hello'"
 
 
