@@ -185,6 +185,32 @@ def test_a_key_value_file_name_in_a_path_is_redacted_but_a_path_word_is_not() ->
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a location (file name, line, column, then a space): the message after it is still scanned
+        ("secret.yaml:3: expected a mapping", "secret.yaml:3: expected a mapping"),
+        ("aiw-otel: TOKEN.TXT:3:14: not JSON", "aiw-otel: TOKEN.TXT:3:14: not JSON"),
+        ("secret.yaml:3:", "secret.yaml:3:"),
+        ("secret.yaml:3:  password: hunter2", "secret.yaml:3:  password: [REDACTED:password]"),
+        ("token.txt:1: ghp_" + "a1B2" * 9, "token.txt:1: [REDACTED:github_token]"),
+        # grep's output is a pair: the file's content follows at once
+        ("password.txt:hunter2", "password.txt:[REDACTED:password]"),
+        ("password.txt:3:hunter2", "password.txt:[REDACTED:password]"),
+        ("secret.yaml:3:hunter2 more", "secret.yaml:[REDACTED:secret]"),
+        # no line: as likely a key as a file name
+        ("secret.yaml: hunter2", "secret.yaml: [REDACTED:secret]"),
+        # dotted config keys end in a key word, not a file extension
+        ("spring.datasource.password: hunter2", "spring.datasource.password: [REDACTED:password]"),
+        ("db.password=hunter2", "db.password=[REDACTED:password]"),
+        ("db.password:3: hunter2", "db.password:[REDACTED:password]"),
+        ("api.secret:3: hunter2", "api.secret:[REDACTED:secret]"),
+    ],
+)
+def test_a_file_name_at_a_line_is_a_location_not_a_key(text: str, expected: str) -> None:
+    assert Redactor().redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Your password has been reset",
