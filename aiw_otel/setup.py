@@ -137,6 +137,7 @@ class Telemetry:
         ok = each_within([partial(_shutdown_provider, p) for p in self._providers], left) and ok
         for line in self.health.undelivered_summary():
             internal_logger().warning(line)
+        _release_log_directories(self)  # its files are closed: another pipeline may write there now
         return ok
 
 
@@ -159,6 +160,8 @@ _current_lock = threading.Lock()
 #: No lock: list appends and removes are atomic, and a SIGTERM handler on the thread that holds a
 #: lock would wait for it forever.
 _open: list[Telemetry] = []
+#: Each open pipeline's log directories (resolved), until its shutdown has closed their files.
+_directory_writers: dict[str, Telemetry] = {}
 _globals_set = False
 _atexit_registered = False
 
@@ -180,8 +183,10 @@ def configure(
     its own `shutdown()` (two runs in one process, each with its own console state, work). What is
     one per process is shared: the global OTel providers are the first pipeline's, the stdlib
     loggers' levels and `logging` config the last one's, stdlib records reach every pipeline still
-    up, and a Prometheus port can be served by one pipeline at a time. To reconfigure, shut the
-    old pipeline down first. The module's `shutdown()`, run at exit and on SIGTERM, ends them all.
+    up, and a Prometheus port can be served by one pipeline at a time. A log directory is written by
+    one pipeline at a time too: a file sink in a directory that a pipeline still open writes raises
+    ConfigError naming it (their rotations would rename each other's files). To reconfigure, shut
+    the old pipeline down first. The module's `shutdown()`, run at exit and on SIGTERM, ends them all.
     """
     global _current
     loaded = load_settings(config, environ)
@@ -189,18 +194,44 @@ def configure(
     for warning in loaded.warnings:
         internal_logger().warning(shown(warning))  # warnings quote the environment's values
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
+    sinks = list(sinks)
     with _current_lock:
+        directories = _log_directories(settings, sinks) if settings.enabled else []  # refused before any change
         if loaded.logging_dict is not None:
             apply_logging_dict(loaded, redactor)
         env = os.environ if environ is None else environ
-        telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
+        telemetry = _build(settings, list(_configured_sinks(settings)) + sinks, loaded, set_global, stdlib_bridge,
                            parent_from_environment(env), redactor, env)
         _current = telemetry
         _open.append(telemetry)
+        _directory_writers.update(dict.fromkeys(directories, telemetry))
     _register_atexit()
     if handle_signals:
         _install_sigterm_handler()
     return telemetry
+
+
+def _log_directories(settings: TelemetryConfig, sinks: Iterable[Sink]) -> list[str]:
+    """The log directories the configured file sink and any FileSink among `sinks` would write,
+    resolved; ConfigError for one that a pipeline still open writes (or that two of these would).
+
+    Each file sink rotates the same fixed names (`traces.otlp.jsonl` -> `.1`): two in one directory
+    would rename each other's file away mid-write and interleave their backups, and whose settings
+    (sizes, signals) would hold is anyone's guess. So a directory has one writer at a time."""
+    configs = [sink.config for sink in sinks if isinstance(sink, FileSink)]
+    if settings.sinks.file.enabled:
+        configs.insert(0, settings.sinks.file)
+    claimed: list[str] = []
+    for config in configs:
+        given = config.directory
+        directory = os.path.realpath(given)
+        if directory in claimed or directory in _directory_writers:
+            raise ConfigError(
+                f"log directory {given!r} ({directory}) is written by another pipeline still open: two would "
+                "rotate the same files; give this one its own directory, or shut the other down first",
+                field_name="sinks.file.directory")
+        claimed.append(directory)
+    return claimed
 
 
 def current() -> Telemetry | None:
@@ -214,6 +245,12 @@ def shutdown(timeout_s: float | None = None) -> bool:
     for telemetry in list(_open):
         ok = telemetry.shutdown(timeout_s) and ok
     return ok
+
+
+def _release_log_directories(telemetry: Telemetry) -> None:
+    for directory, writer in list(_directory_writers.items()):
+        if writer is telemetry:
+            del _directory_writers[directory]
 
 
 def _forget(telemetry: Telemetry) -> None:

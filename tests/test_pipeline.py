@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -17,11 +18,12 @@ from opentelemetry.trace import StatusCode
 
 import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
-from aiw_otel.config import QueueConfig, TelemetryConfig
+from aiw_otel.config import ConfigError, FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
+from tests.otlp_files import spans_in
 from tests.processes import until
 from tests.recorded_runs import debug_config, plan_file
 
@@ -175,6 +177,63 @@ def test_two_pipelines_in_one_process_each_see_their_own_run(capture, tmp_path):
     assert [view.snapshot().run_id for view in views] == run_ids
     for cap, run_id in zip(caps, run_ids):  # each pipeline's sink has its own run's spans only
         assert {s.attributes.get("aiw.run.id") for s in cap.spans() if s.name.startswith("invoke_workflow")} == {run_id}
+
+
+def _writing(directory: Path | str) -> aiw_otel.Telemetry:
+    """A pipeline whose only sink is the file sink in `directory`."""
+    config = TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
+    return aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False, stdlib_bridge=False)
+
+
+def _record_run(telemetry: aiw_otel.Telemetry, name: str) -> None:
+    with telemetry.plan_run(name):
+        pass
+    assert telemetry.force_flush(5.0)
+
+
+def _runs_in(directory: Path) -> list[str]:
+    return [span["name"] for span in spans_in(directory) if span["name"].startswith("invoke_workflow")]
+
+
+def test_a_log_directory_has_one_open_pipeline_writing_it(tmp_path, monkeypatch):
+    """Two pipelines would rotate the same fixed file names: the second is refused, named by the
+    directory, however it spells it (relative, through a link); the first writes on undisturbed."""
+    logs = tmp_path / "logs"
+    (tmp_path / "link").symlink_to(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    first = _writing("logs")
+    try:
+        for spelled in ("logs", logs, tmp_path / "link" / "logs", "./logs/"):
+            with pytest.raises(ConfigError) as refused:
+                _writing(spelled)
+            assert str(refused.value) == (
+                f"sinks.file.directory: log directory {str(spelled)!r} ({logs}) is written by another pipeline "
+                "still open: two would rotate the same files; give this one its own directory, or shut the "
+                "other down first")
+        elsewhere = _writing(tmp_path / "other")  # a directory of its own: no conflict
+        _record_run(first, "first")
+        _record_run(elsewhere, "elsewhere")
+        elsewhere.shutdown(2.0)
+        assert (_runs_in(logs), _runs_in(tmp_path / "other")) == (["invoke_workflow first"], ["invoke_workflow elsewhere"])
+    finally:
+        first.shutdown(2.0)
+    after = _writing(logs)  # once the first is shut down, its directory is free again
+    try:
+        _record_run(after, "after")
+    finally:
+        after.shutdown(2.0)
+    assert _runs_in(logs) == ["invoke_workflow first", "invoke_workflow after"]
+
+
+def test_a_pipeline_without_telemetry_writes_no_directory(tmp_path):
+    """`enabled: false` builds no sinks: it claims no directory, and a real one may write there."""
+    off = aiw_otel.configure(TelemetryConfig(enabled=False, sinks=SinksConfig(file=FileSinkConfig(directory=str(tmp_path)))),
+                             environ={}, set_global=False, handle_signals=False, stdlib_bridge=False)
+    try:
+        on = _writing(tmp_path)
+        on.shutdown(2.0)
+    finally:
+        off.shutdown(2.0)
 
 
 def test_a_shut_down_pipeline_refuses_new_runs(capture):
