@@ -145,6 +145,8 @@ def test_a_run_keeps_locations_and_loses_what_grep_and_dotted_keys_show(tmp_path
 #: The command line that reads the file named last, and its exit status when it cannot.
 _READERS = {
     "logs": (("logs",), 1),
+    "follow": (("logs", "--follow"), 1),
+    "ship": (("ship", "--endpoint", "http://127.0.0.1:9"), 1),  # refused before anything is sent
     "replay": (("demo", "--no-console", "--log-dir", "telemetry", "--replay"), 2),
     "plan": (("run", "--no-console", "--log-dir", "telemetry"), 2),
 }
@@ -152,6 +154,8 @@ _READERS = {
 #: What each says after the file's name when the file may not be read.
 _DENIED = {
     "logs": "permission denied",
+    "follow": "permission denied",
+    "ship": "permission denied",
     "replay": "cannot read the replay file: Permission denied",
     "plan": "cannot read the plan file: Permission denied",
 }
@@ -176,6 +180,8 @@ def test_an_unreadable_secret_named_file_is_named_with_its_reason(shared_dir: Pa
 def test_a_missing_secret_named_file_is_named_with_its_reason(tmp_path: Path, reader: str) -> None:
     missing = {
         "logs": "password.json: no such file or directory",
+        "follow": "password.json: no such file or directory",
+        "ship": "password.json: no such file or directory",
         "replay": "password.json: cannot read the replay file: No such file or directory",
         "plan": f"password.json: plan file not found (looked for {tmp_path / 'password.json'})",
     }
