@@ -322,6 +322,39 @@ def _switches(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     return config
 
 
+#: The specification's attribute length variables, most specific first, per signal.
+_LENGTH_LIMITS = {
+    "traces": ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+    "logs": ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+}
+
+
+def _length_limits(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """Integers: a bad value is warned about (once) and ignored, and the more general variable applies."""
+    names = dict.fromkeys(name for names in _LENGTH_LIMITS.values() for name in names)  # the generic one once
+    read = {name: _length_limit(env, name) for name in names}
+    limits = {**config.value_length_limits}
+    for signal, specific_first in _LENGTH_LIMITS.items():
+        limit = next((read[name] for name in specific_first if read[name] is not None), None)
+        if limit is not None:
+            limits[signal] = limit
+    return replace(config, value_length_limits=limits)
+
+
+def _length_limit(env: _Variables, name: str) -> int | None:
+    text = env.get(name)
+    if text is None:
+        return None
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = -1
+    if limit < 0:
+        env.ignore(name, text, "expected a whole number of characters >= 0")
+        return None
+    return limit
+
+
 def _shutdown(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     text = env.get("AIW_SHUTDOWN_TIMEOUT")
     if text is None:
@@ -339,5 +372,6 @@ _STEPS: tuple[Callable[[TelemetryConfig, _Variables], TelemetryConfig], ...] = (
     _content_capture,
     _levels,
     _switches,
+    _length_limits,
     _shutdown,
 )

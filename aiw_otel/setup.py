@@ -41,7 +41,6 @@ from aiw_otel.instrument.plan import PlanRun
 from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, redact_handler, remove_stdlib_bridge
 from aiw_otel.model import LogMessage, StateChange
 from aiw_otel.processors.bounded import each_within
-from aiw_otel.processors.limits import value_length_limit
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
@@ -171,7 +170,7 @@ def configure(
             apply_logging_dict(loaded, redactor)
         env = os.environ if environ is None else environ
         telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
-                           parent_from_environment(env), redactor, env)
+                           parent_from_environment(env), redactor)
         _current = telemetry
     _register_atexit()
     if handle_signals:
@@ -300,7 +299,6 @@ def _build(
     stdlib_bridge: bool,
     root_context: Context | None,
     redactor: Redactor | None,
-    environ: Mapping[str, str] | None = None,
 ) -> Telemetry:
     health = TelemetryHealth()
     mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
@@ -327,19 +325,18 @@ def _build(
     tracker = OpenSpanTracker()
     # The SDK would cut attribute values before redaction sees them (a secret's prefix across the
     # cut survives): it gets no length limit, and the pipelines apply it after redacting.
-    environ = os.environ if environ is None else environ
     no_length_limit = SpanLimits.UNSET
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=SpanLimits(
         max_attribute_length=no_length_limit, max_span_attribute_length=no_length_limit))
     tracer_provider.add_span_processor(tracker)
     span_processors = [(b.name, b.span_processor) for b in built if b.span_processor is not None]
     tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health,
-                                                    value_length_limit(environ, "traces")))
+                                                    settings.value_length_limits.get("traces")))
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=LogRecordLimits(
         max_attribute_length=no_length_limit, max_log_record_attribute_length=no_length_limit))
     log_processors = [(b.name, b.log_processor) for b in built if b.log_processor is not None]
     logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health,
-                                                         value_length_limit(environ, "logs")))
+                                                         settings.value_length_limits.get("logs")))
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
