@@ -1,4 +1,5 @@
-"""Read-only access to the plain dict behind the SDK's attribute mappings, for the hot path.
+"""Read-only access to the plain dict behind the SDK's attribute mappings (and to a span's event
+and link lists), for the hot path.
 
 Processors look up a handful of keys on every span and log record. Through the SDK's public
 properties each span's `attributes` is a new `MappingProxyType` over a `BoundedAttributes`, whose
@@ -14,9 +15,10 @@ wrong, at worst slower; `tests/test_pipeline.py` checks the fast path is taken w
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.util import BoundedList
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -43,3 +45,19 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if type(inner) is dict:
             return inner
     return attributes or _EMPTY
+
+
+def span_events(span: Any) -> Sequence[Any]:
+    """An ended span's events, without a copy when it has none (`span.events` takes the list's
+    lock and copies it twice on every read, empty or not)."""
+    return () if _known_empty(span, "_events") else span.events
+
+
+def span_links(span: Any) -> Sequence[Any]:
+    """An ended span's links, like `span_events` (most spans have none)."""
+    return () if _known_empty(span, "_links") else span.links
+
+
+def _known_empty(span: Any, name: str) -> bool:
+    stored: Any = getattr(span, name, None)
+    return type(stored) in (BoundedList, tuple, list) and not len(stored)

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, Status
 
 from aiw_otel.health import TelemetryHealth
-from aiw_otel.processors.attributes import plain_attributes, span_attributes
+from aiw_otel.processors.attributes import plain_attributes, span_attributes, span_events, span_links
 from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.limits import cut_attributes
 from aiw_otel.redaction import Redactor
@@ -88,9 +88,9 @@ def cleaned_span(span: ReadableSpan, redactor: Redactor | None, limit: int | Non
     """The span itself when it holds no secret and no value over `limit` (the common case), else a
     cleaned copy. The span is read once: its `events` and `links` properties copy on every read."""
     attributes = cleaned_attributes(span_attributes(span), redactor, limit)
-    span_events, span_links = span.events, span.links
-    events = _cleaned_events(span_events, redactor, limit) if span_events else None
-    links = _cleaned_links(span_links, redactor, limit) if span_links else None
+    all_events, all_links = span_events(span), span_links(span)
+    events = _cleaned_events(all_events, redactor, limit) if all_events else None
+    links = _cleaned_links(all_links, redactor, limit) if all_links else None
     name = status = None
     if redactor is not None:
         span_name = redactor.redact_text(span.name)
@@ -107,8 +107,8 @@ def cleaned_span(span: ReadableSpan, redactor: Redactor | None, limit: int | Non
         parent=span.parent,
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
-        events=span_events if events is None else events,
-        links=span_links if links is None else links,
+        events=all_events if events is None else events,
+        links=all_links if links is None else links,
         kind=span.kind,
         status=span.status if status is None else status,
         start_time=span.start_time,

@@ -265,7 +265,9 @@ class StateTracker:
                     step.input_tokens += int(attributes.get(sc.GEN_AI_USAGE_INPUT_TOKENS, 0))
                     step.output_tokens += int(attributes.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
                     step.cost_usd += float(attributes.get(sc.AIW_AI_COST, 0.0))
-                verdict = outcome(failed, attributes, ((e.name, e.attributes or {}) for e in span.events))
+                verdict = Outcome.OK
+                if failed:  # only a failure's verdict reads the events: `span.events` copies them
+                    verdict = outcome(True, attributes, ((e.name, e.attributes or {}) for e in span.events))
                 step.actions[span_id] = ActionLine(span_id, started.name, started.kind, started.started_ns,
                                                    span.end_time or time.time_ns(), failed,
                                                    _action_summary(started.kind, attributes, verdict),
