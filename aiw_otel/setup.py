@@ -318,10 +318,13 @@ def _build(
     readers = [b.metric_reader for b in built if b.metric_reader is not None]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     meter = meter_provider.get_meter(SCOPE, package_version())
+    settle: Callable[[], None] | None = None
     if readers:  # with no reader every measurement would be thrown away: skip the work
         announce = partial(_export_soon, meter_provider)
-        built.append(MetricsProcessor(RunInstruments.create(meter), announce).sink().build(health, settings.queue))
-    _register_self_metrics(meter, health, redactor, built)
+        metrics = MetricsProcessor(RunInstruments.create(meter), announce, partial(health.failed, "metrics", "traces"))
+        built.append(metrics.sink().build(health, settings.queue))
+        settle = metrics.drain
+    _register_self_metrics(meter, health, redactor, built, settle)
     tracker = OpenSpanTracker()
     # The SDK would cut attribute values before redaction sees them (a secret's prefix across the
     # cut survives): it gets no length limit, and the pipelines apply it after redacting.
@@ -392,9 +395,14 @@ def _resource(settings: TelemetryConfig, redactor: Redactor | None = None) -> Re
 
 
 def _register_self_metrics(
-    meter: Meter, health: TelemetryHealth, redactor: Redactor | None, built: Sequence[BuiltSink]
+    meter: Meter, health: TelemetryHealth, redactor: Redactor | None, built: Sequence[BuiltSink],
+    settle: Callable[[], None] | None = None,
 ) -> None:
     """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost).
+
+    `settle` runs first, in every collection by any reader (the SDK calls these callbacks before
+    it reads the synchronous instruments): it records the measurements of spans that ended but
+    are still queued (processors/metrics.py), so no collection misses them.
 
     Every sink and signal that can fail (or drop: those behind a queue) and every redaction label
     is reported from the start, at 0 until something happens, so a dashboard shows 0 rather than
@@ -409,6 +417,8 @@ def _register_self_metrics(
         return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in counts.items()]
 
     def dropped(_: CallbackOptions) -> list[Observation]:
+        if settle is not None:
+            settle()
         return per_sink({**drop_zeros, **health.snapshot().dropped})
 
     def failures(_: CallbackOptions) -> list[Observation]:
