@@ -131,7 +131,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
         if len(ended) >= _WAKE_AT:
             if len(ended) >= _MAX_QUEUED:
                 self.drain()  # the thread cannot keep up: bounded memory, nothing dropped
-            else:
+            elif not self._wake.is_set():  # `set` takes a lock every time: once is enough
                 self._wake.set()
 
     def drain(self) -> None:
