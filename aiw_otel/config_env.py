@@ -217,14 +217,22 @@ _INDEFINITE_S = float(2**31 - 1) / 1000
 
 def _timeout_ms(env: _Variables, name: str, text: str) -> float | None:
     """A Timeout: integer milliseconds, 0 meaning indefinite; anything else is warned about and ignored."""
-    try:
-        milliseconds = int(text)
-    except ValueError:
-        milliseconds = -1
-    if milliseconds < 0:
-        env.ignore(name, text, "expected a whole number of milliseconds (e.g. 10000)")
+    milliseconds = _whole_number(env, name, text, "expected a whole number of milliseconds (e.g. 10000)")
+    if milliseconds is None:
         return None
     return milliseconds / 1000 if milliseconds else _INDEFINITE_S
+
+
+def _whole_number(env: _Variables, name: str, text: str, expected: str) -> int | None:
+    """A non-negative Integer; anything else is warned about (`expected`) and ignored (None)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        env.ignore(name, text, expected)
+        return None
+    return number
 
 
 def _per_signal(config: TelemetryConfig, signal: str, **options: Any) -> TelemetryConfig:
@@ -343,16 +351,7 @@ def _length_limits(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
 
 def _length_limit(env: _Variables, name: str) -> int | None:
     text = env.get(name)
-    if text is None:
-        return None
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = -1
-    if limit < 0:
-        env.ignore(name, text, "expected a whole number of characters >= 0")
-        return None
-    return limit
+    return None if text is None else _whole_number(env, name, text, "expected a whole number of characters >= 0")
 
 
 def _shutdown(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
