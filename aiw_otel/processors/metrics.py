@@ -5,10 +5,12 @@ It is registered as a ProcessorSink behind redaction, like the console's state t
 start and a log record are looked at in the caller's thread (a dict lookup or two, rarely an
 `add`). An ended span is only queued there: the SDK's `record` costs as much as a sixth of the
 runner's own span, event and log record (it cleans, copies and hashes the attributes on every
-call), so a thread of its own records them, in the order the spans ended. Nothing is lost or
-late: a collection (any reader: Prometheus, OTLP, in-memory) first records what is queued (setup
-calls `drain` before it reports), and a queue that reaches its bound is recorded by the caller.
-Each measurement keeps its span's context, so exemplars still point at the span.
+call), so a thread of its own records them, in the order the spans ended: the cost leaves the
+runner's thread, not the process. Nothing is lost and no collection misses an ended span: every
+collection (any reader: Prometheus, OTLP, in-memory) first records what is queued (setup calls
+`drain` before it reports), and a queue that reaches its bound is recorded by the caller. Each
+measurement keeps its span's context, so exemplars still point at the span.
+
 Spans are the source wherever they can be, because they are recorded whatever the log levels
 say: a span's attributes at its end hold its final state, its duration, tokens, cost and
 error. Two things are not on a span's end:
