@@ -14,6 +14,7 @@ wrong, at worst slower; `tests/test_pipeline.py` checks the fast path is taken w
 
 from __future__ import annotations
 
+import collections
 from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
@@ -48,16 +49,24 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 def span_events(span: Any) -> Sequence[Any]:
-    """An ended span's events, without a copy when it has none (`span.events` takes the list's
-    lock and copies it twice on every read, empty or not)."""
-    return () if _known_empty(span, "_events") else span.events
+    """An ended span's events without a copy (`span.events` takes the list's lock and copies it
+    twice on every read, empty or not): an ended span's list no longer changes."""
+    stored = _stored(span, "_events")
+    return span.events if stored is None else stored
 
 
 def span_links(span: Any) -> Sequence[Any]:
     """An ended span's links, like `span_events` (most spans have none)."""
-    return () if _known_empty(span, "_links") else span.links
+    stored = _stored(span, "_links")
+    return span.links if stored is None else stored
 
 
-def _known_empty(span: Any, name: str) -> bool:
+def _stored(span: Any, name: str) -> Sequence[Any] | None:
+    """The sequence the SDK stores (the deque inside its BoundedList); None: read the public way."""
     stored: Any = getattr(span, name, None)
-    return type(stored) in (BoundedList, tuple, list) and not len(stored)
+    if type(stored) is BoundedList:
+        stored = getattr(stored, "_dq", None)
+    if type(stored) in (collections.deque, tuple, list):
+        found: Sequence[Any] = stored
+        return found
+    return None
