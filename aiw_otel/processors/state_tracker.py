@@ -45,8 +45,9 @@ _INFO = 9
 #: Span and log attributes as the tracker reads them: the values our own instrumentation sets under
 #: the conventions' keys (str ids and states, int token counts, a float cost), not any AttributeValue.
 _Attributes = Mapping[str, Any]
-#: A LogLine's fields in order, or an ActionLine's (all nine, or the first four while it runs):
-#: what the mutable state holds until `freeze` builds the frozen line once.
+#: A LogLine's fields in order, or an action's: its ActionLine's first four while it runs, and once
+#: it ended (span id, name, kind, started, ended, failed, attributes, verdict, output), its summary
+#: to be written from the attributes: what the mutable state holds until `freeze` builds it once.
 _RawLine = tuple[int, str, str, str, "str | None"]
 _RawAction = tuple[Any, ...]
 
@@ -105,7 +106,7 @@ class _Step:
             self._logs = collections.deque(logs, maxlen=self._log_limit)  # each line is built once
         actions = self.view.actions
         if self._actions is not None:
-            actions = tuple(a if isinstance(a, ActionLine) else ActionLine(*a) for a in self._actions.values())
+            actions = tuple(a if isinstance(a, ActionLine) else _action_line(a) for a in self._actions.values())
             self._actions = {action.span_id: action for action in actions}
         self.view = StepView(self.step_id, self.description, self.step_type, self.state, self.started_ns,
                              self.ended_ns, self.input_tokens, self.output_tokens, self.cost_usd, self.error, logs,
@@ -290,9 +291,9 @@ class StateTracker:
                 verdict = Outcome.OK
                 if failed:  # only a failure's verdict reads the events: `span.events` copies them
                     verdict = outcome(True, attributes, ((e.name, e.attributes or {}) for e in span.events))
+                # The span's attributes are final once it ended: the summary is written from them later.
                 actions[span_id] = (span_id, name, kind, started_ns, span.end_time or time.time_ns(), failed,
-                                    _action_summary(kind, attributes, verdict), verdict.value,
-                                    _last_output(span) if verdict is Outcome.FAILED else ())
+                                    attributes, verdict, _last_output(span) if verdict is Outcome.FAILED else ())
             self._changed(step)
         self._notify()
 
@@ -401,6 +402,14 @@ class StateTracker:
     def _notify(self) -> None:
         for callback in self._subscribers:
             callback()
+
+
+def _action_line(action: _RawAction) -> ActionLine:
+    if len(action) == 4:  # still running
+        return ActionLine(*action)
+    span_id, name, kind, started_ns, ended_ns, failed, attributes, verdict, output = action
+    return ActionLine(span_id, name, kind, started_ns, ended_ns, failed, _action_summary(kind, attributes, verdict),
+                      verdict.value, output)
 
 
 def _started(action: ActionLine | _RawAction) -> tuple[str, str, int]:
