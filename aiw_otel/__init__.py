@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time the names are importe
     from aiw_otel.config import ConfigError, ContentCapture, TelemetryConfig
     from aiw_otel.instrument.plan import PlanRun, Step
     from aiw_otel.model import ComponentType, InvalidTransition, LogLevel, LogMessage, RunCancelled, State
-    from aiw_otel.setup import Telemetry, configure, current, shutdown
+    from aiw_otel.setup import Telemetry, TelemetryClosed, configure, current, shutdown
     from aiw_otel.sinks import ExporterSink, ProcessorSink
 
 #: Where each public name lives. Importing them lazily keeps `aiw-otel ctl` and `logs`, which import
@@ -35,6 +35,7 @@ _HOMES = {
     "RunCancelled": "aiw_otel.model",
     "State": "aiw_otel.model",
     "Telemetry": "aiw_otel.setup",
+    "TelemetryClosed": "aiw_otel.setup",
     "configure": "aiw_otel.setup",
     "current": "aiw_otel.setup",
     "shutdown": "aiw_otel.setup",
@@ -70,6 +71,7 @@ __all__ = [
     "State",
     "Step",
     "Telemetry",
+    "TelemetryClosed",
     "TelemetryConfig",
     "configure",
     "current",

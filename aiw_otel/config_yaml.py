@@ -16,7 +16,6 @@ import pkgutil
 import re
 from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
-from urllib.parse import unquote, urlsplit
 
 from aiw_otel.config import (
     SIGNALS,
@@ -35,6 +34,7 @@ from aiw_otel.config import (
 from aiw_otel.hand_edited import (LineDict, LineList, Where, check_all, decode_text, describe_value, is_int,
                                   parse_yaml, refuse_nul)
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.otlp_values import parse_endpoint as parse_endpoint, parse_pairs as parse_pairs  # re-exported
 from aiw_otel.regular_file import read_regular
 
 T = TypeVar("T")
@@ -66,7 +66,11 @@ def config_from_text(text: str, source: str = "<string>") -> LoadedConfig:
 
     Every mistake of the file is reported: the ConfigError raised is the first, the others in its `also`.
     """
-    document = parse_yaml(text, source, ConfigError)
+    return config_from_document(parse_yaml(text, source, ConfigError), source)
+
+
+def config_from_document(document: Any, source: str) -> LoadedConfig:
+    """The same for a YAML document already parsed with `hand_edited.parse_yaml` (lines kept)."""
     if document is None:
         raise ConfigError(
             "the file is empty; expected a mapping with a `telemetry:` section and/or "
@@ -88,33 +92,6 @@ def _config(document: Any, top: Where) -> LoadedConfig:
 
 # Value rules shared with `config_env`, so that a file and a variable reject the same values the
 # same way. They take text and raise ValueError saying what was expected; callers add the "where".
-
-
-def parse_endpoint(text: str) -> str:
-    """Reject what the exporters would only fail on at the first export, long after start-up."""
-    try:
-        parts = urlsplit(text)
-        parts.port  # noqa: B018 - parsing the port is what raises for `host:abc`
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"expected an http:// or https:// URL with a host, got {text!r}")
-    return text
-
-
-def parse_pairs(text: str) -> dict[str, str]:
-    """`k=v,k2=v2` with percent-encoded keys and values: the W3C baggage-like format of
-    OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS."""
-    pairs = {}
-    for item in filter(str.strip, text.split(",")):
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise ValueError(
-                f"expected comma-separated key=value pairs, got {item.strip()!r} "
-                "(percent-encode ',' and '=' inside keys and values)"
-            )
-        pairs[unquote(key.strip())] = unquote(value.strip())
-    return pairs
 
 
 MAX_PORT = 65535

@@ -94,51 +94,79 @@ MAX_YAML_DEPTH = 64
 MAX_YAML_NODES = 1_000_000
 
 
-def check_yaml_structure(text: str, source: str, error: ErrorType) -> None:
-    """Refuse, before anything is built, what would exhaust the loader or whoever walks the
-    result: nesting beyond MAX_YAML_DEPTH, an alias inside the node it names (a cycle), and
-    more than MAX_YAML_NODES nodes once aliases are expanded. Reads the parser's events, which
-    needs no recursion; the error names the file and line."""
-    sizes: dict[str, int] = {}  # anchor -> expanded node count
-    stack: list[tuple[str | None, int]] = []  # open collections: (anchor, nodes so far)
-    total = 0
-    for event in yaml.parse(text, Loader=LineLoader):  # noqa: S506 - a SafeLoader subclass
+class _StructureCheck:
+    """Refuses, before anything is built, what would exhaust the loader or whoever walks the
+    result: nesting beyond MAX_YAML_DEPTH, an alias inside the node it names (a cycle), and more
+    than MAX_YAML_NODES nodes once aliases are expanded. It sees the parser's events as the
+    composer takes them, so the file is parsed once; the error names the file and line."""
+
+    def __init__(self, source: str, error: ErrorType) -> None:
+        self.source = source
+        self.error = error
+        self.sizes: dict[str, int] = {}  # anchor -> expanded node count
+        self.stack: list[tuple[str | None, int]] = []  # open collections: (anchor, nodes so far)
+        self.total = 0
+
+    def see(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1 if event.start_mark else None
+        stack = self.stack
         if isinstance(event, yaml.CollectionStartEvent):
             if len(stack) >= MAX_YAML_DEPTH:
-                raise error(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source, line=line)
+                raise self.error(f"nested deeper than {MAX_YAML_DEPTH} levels", source=self.source, line=line)
             stack.append((event.anchor, 0))
-            continue
+            return
         if isinstance(event, yaml.AliasEvent):
             if any(anchor == event.anchor for anchor, _ in stack):
-                raise error(f"alias *{event.anchor} refers to a node that contains it (a cycle)",
-                            source=source, line=line)
-            size = sizes.get(event.anchor or "", 1)
+                raise self.error(f"alias *{event.anchor} refers to a node that contains it (a cycle)",
+                                 source=self.source, line=line)
+            size = self.sizes.get(event.anchor or "", 1)
         elif isinstance(event, yaml.ScalarEvent):
             size = 1
             if event.anchor:
-                sizes[event.anchor] = 1
+                self.sizes[event.anchor] = 1
         elif isinstance(event, yaml.CollectionEndEvent):
             anchor, inside = stack.pop()
             size = inside + 1
             if anchor:
-                sizes[anchor] = size
+                self.sizes[anchor] = size
         else:
-            continue
-        total += size if not isinstance(event, yaml.CollectionEndEvent) else 1
-        if total > MAX_YAML_NODES:
-            raise error(f"more than {MAX_YAML_NODES} values once aliases are expanded "
-                        "(an alias bomb?)", source=source, line=line)
+            return
+        self.total += size if not isinstance(event, yaml.CollectionEndEvent) else 1
+        if self.total > MAX_YAML_NODES:
+            raise self.error(f"more than {MAX_YAML_NODES} values once aliases are expanded "
+                             "(an alias bomb?)", source=self.source, line=line)
         if stack:
             anchor, inside = stack[-1]
             stack[-1] = (anchor, inside + size)
 
 
+class _CheckedLoader(LineLoader):
+    """LineLoader whose composer hands every event to a _StructureCheck first."""
+
+    def __init__(self, text: str, check: _StructureCheck) -> None:
+        super().__init__(text)
+        self._check = check
+
+    def get_event(self) -> Any:
+        event = super().get_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        self._check.see(event)
+        return event
+
+
+def load_checked_yaml(text: str, source: str, error: ErrorType) -> Any:
+    """The document with LineDict / LineList inside, bounded by _StructureCheck; YAML's own errors
+    pass through as they are (the caller words them)."""
+    loader = _CheckedLoader(text, _StructureCheck(source, error))
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, source: str, error: ErrorType) -> Any:
     """The document with LineDict / LineList inside; any problem an `error` naming file and line."""
     try:
-        check_yaml_structure(text, source, error)
-        return yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return load_checked_yaml(text, source, error)
     except yaml.reader.ReaderError as exc:  # a character YAML forbids, found before parsing
         line = text.count("\n", 0, exc.position) + 1
         column = exc.position - text.rfind("\n", 0, exc.position)

@@ -9,6 +9,7 @@ Plain data and strings only: no Rich, no OpenTelemetry (`ctl` must stay cheap to
 from __future__ import annotations
 
 import enum
+import shlex
 from typing import Any, Iterable, Mapping
 
 from aiw_otel import conventions as sc
@@ -57,6 +58,25 @@ def state_style(state: State | str | None) -> str:
     found = state if isinstance(state, State) else state_of(state)
     return STATE_STYLES.get(found, "") if found is not None else ""
 
+
+
+# -- names ------------------------------------------------------------------------------------
+def span_label(name: str, attributes: Mapping[str, Any]) -> str:
+    """What a span is called wherever it is shown: a command by its line as the plan or the model
+    wrote it (`python test_greet.py`, `make && make test`), anything else by its span name.
+
+    A command's span name follows the CLI span convention, `{process.executable.name}`: the
+    program that really ran, which is `sh` for a line the shell runs (runner/command_line.py).
+    Right for grouping spans, not for a reader, who needs the line they know; its argv
+    (`process.command_args`) is the fallback for a command recorded without its line.
+    """
+    if sc.PROCESS_EXECUTABLE_NAME not in attributes:
+        return name
+    line = attributes.get(sc.AIW_COMMAND_LINE)
+    if line:
+        return str(line)
+    args = attributes.get(sc.PROCESS_COMMAND_ARGS)
+    return shlex.join(str(arg) for arg in args) if args else name
 
 
 # -- durations ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from aiw_otel.redaction_rules import (
     is_code,
     is_path,
     looks_random,
+    split_quotes,
 )
 
 if TYPE_CHECKING:
@@ -166,12 +167,8 @@ def _segments(key: str) -> tuple[str, ...]:
 
 def _requote(value: str, marker: str) -> str:
     """Keep the quotes around a replaced value so JSON and shell syntax stay readable."""
-    escapes = len(value) - len(value.lstrip("\\"))
-    for quote in ("\\" * escapes + '"', '"', "'"):
-        if value.startswith(quote):
-            closed = len(value) >= 2 * len(quote) and value.endswith(quote)
-            return quote + marker + (quote if closed else "")
-    return marker
+    opening, _, closing = split_quotes(value)
+    return opening + marker + closing
 
 
 class _ShapeRule:

@@ -75,8 +75,9 @@ FAMILIES: tuple[Family, ...] = (
         # A body whose BEGIN line went out in an earlier chunk: the base64 lines before an END line.
         "private_key",
         (("-", "(?=----END)"),),
-        # Lines may be joined by newlines, JSON `\\n` escapes or spaces (a header, a log line).
-        rf"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/=]{{16,}}(?:[ \t]*(?:\r?\n|\\n)[ \t]*|[ \t]+))*-----END[A-Z0-9 ]* {_PEM_KEY}",
+        # Lines may be joined by newlines, JSON `\\n` escapes (`\\\\n` in a string encoded twice) or
+        # spaces (a header, a log line).
+        rf"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/=]{{16,}}(?:[ \t]*(?:\r?\n|\\+n)[ \t]*|[ \t]+))*-----END[A-Z0-9 ]* {_PEM_KEY}",
     ),
     # --- URLs with credentials, webhooks -------------------------------------------------------
     Family(
@@ -316,24 +317,41 @@ _STRING_PREFIX = frozenset({"f", "r", "b", "u", "rb", "br", "fr", "rf"})
 _WORD_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
-def _unquote(value: str) -> tuple[str, bool]:
-    for quote in ('\\"', '"', "'"):
-        if value.startswith(quote):
-            end = len(value) - len(quote) if len(value) >= 2 * len(quote) and value.endswith(quote) else len(value)
-            return value[len(quote) : end], True
-    return value, False
+class Quoted(NamedTuple):
+    """A pair's value split at its quotes; `opening` is "" for a bare value, `closing` "" for a bare
+    or unclosed one."""
+
+    opening: str
+    inner: str
+    closing: str
+
+
+def split_quotes(value: str) -> Quoted:
+    """The one reading of a value's quotes, for deciding what it is and for replacing it.
+
+    A quote is `"` or `'`, or `"` behind backslashes: `\\"` in a JSON-encoded string, `\\\\\\"` in
+    one encoded twice (a shell command inside JSON); the closing quote is the same sequence.
+    """
+    escapes = len(value) - len(value.lstrip("\\"))
+    mark = value[escapes : escapes + 1]
+    if mark != '"' and not (mark == "'" and not escapes):
+        return Quoted("", value, "")
+    quote = value[: escapes + 1]
+    if len(value) >= 2 * len(quote) and value.endswith(quote):
+        return Quoted(quote, value[len(quote) : -len(quote)], quote)
+    return Quoted(quote, value[len(quote) :], "")
 
 
 def is_code(value: str, following: str) -> bool:
     """Whether the value of a pair is a reference, not a literal: a variable, a call, a type, an
     environment variable or template reference, a placeholder. `following` is the character
     right after the value (a quote after a bare `f` is an f-string)."""
-    inner, quoted = _unquote(value)
+    opening, inner, _ = split_quotes(value)
     if not inner:
         return True
     if _TEMPLATE.fullmatch(inner):
         return True
-    if quoted:
+    if opening:
         return False  # a quoted literal is a literal, however plain
     if inner in _STRING_PREFIX and following in "\"'":
         return True
@@ -356,7 +374,7 @@ def _names_a_secret(name: str) -> bool:
 
 
 def is_path(value: str) -> bool:
-    inner, _ = _unquote(value)
+    inner = split_quotes(value).inner
     return inner.startswith(("/", "~/", "./", "../")) or re.match(r"[A-Za-z]:\\", inner) is not None
 
 
@@ -379,7 +397,7 @@ def looks_random(value: str) -> bool:
     letters and digits mixed (or mixed case) with at least 3 bits of entropy per character, and
     not built only of word-like pieces (`my_cache_key_v2`, `Content-Type`).
     """
-    inner, _ = _unquote(value)
+    inner = split_quotes(value).inner
     inner = inner.rstrip(",;")
     if len(inner) < 16 or any(c.isspace() for c in inner) or _UUID.fullmatch(inner):
         return False

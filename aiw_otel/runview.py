@@ -7,7 +7,8 @@ do either. Nothing here knows OpenTelemetry.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,23 @@ class ActionLine:
     outcome: str = ""
     #: A failed command's last recorded lines of output (stderr ones marked `stderr: `).
     output: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    """What one command of a step printed, for `output STEP`: fetched on demand, not part of a
+    RunView (which goes to every watcher on every change)."""
+
+    name: str
+    summary: str = ""
+    #: As `ActionLine.outcome`: "" while the command runs.
+    outcome: str = ""
+    #: The lines recorded (stderr's marked `stderr: `), the newest ones when there were many.
+    lines: tuple[str, ...] = ()
+    #: Lines the command printed in all, once it ended (None: still running, or not known).
+    printed: int | None = None
+    #: False: this command's output is no longer held in memory (it is in the telemetry files).
+    kept: bool = True
 
 
 @dataclass(frozen=True)
@@ -81,11 +99,17 @@ class RunView:
     def step(self, step_id: str) -> StepView | None:
         return next((s for s in self.steps if s.step_id == step_id), None)
 
-    def step_labels(self) -> dict[str, str]:
-        """step id -> what the step is shown as (its name, else its id, a long id shortened)."""
+    @cached_property
+    def _labels(self) -> Mapping[str, str]:
         from aiw_otel.stepref import StepRef, labels
 
         return labels(StepRef(s.step_id, s.name or None) for s in self.steps)
+
+    def step_labels(self) -> Mapping[str, str]:
+        """step id -> what the step is shown as (its name, else its id, a long id shortened).
+
+        Worked out once per view: the console's panels each ask, on every frame."""
+        return self._labels
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -16,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from contextlib import suppress
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,7 @@ from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
+from aiw_otel.private_file import PRIVATE_FILE_MODE, open_private
 from aiw_otel.processors.queued import QueuedLogSink, QueuedSpanSink
 from aiw_otel.redaction import Redactor
 from aiw_otel.settings import SettingsSource, load_settings
@@ -59,8 +61,16 @@ def package_version() -> str:
         return "0+unknown"
 
 
+class TelemetryClosed(RuntimeError):
+    """A run started from a pipeline that was shut down: it would record nothing, and a run view fed
+    by it (the console's StateTracker) would show the plan Pending while it ran."""
+
+
 class Telemetry:
-    """A configured pipeline: start plan runs from it, emit LogMessages, flush and shut it down."""
+    """A configured pipeline: start plan runs from it, emit LogMessages, flush and shut it down.
+
+    Once shut down it refuses new runs with TelemetryClosed rather than letting them run unrecorded.
+    """
 
     def __init__(
         self,
@@ -91,7 +101,11 @@ class Telemetry:
         return next((p for p in self._providers if isinstance(p, TracerProvider)), None)
 
     def plan_run(self, plan_id: str, name: str | None = None, run_id: str | None = None) -> PlanRun:
-        """The root span of one run; use it as a context manager (`with telemetry.plan_run(...) as run:`)."""
+        """The root span of one run; use it as a context manager (`with telemetry.plan_run(...) as run:`).
+
+        Raises TelemetryClosed once this pipeline is shut down."""
+        if self._closed:
+            raise TelemetryClosed("this Telemetry was shut down; aiw_otel.configure() builds a new one")
         return PlanRun(self._instruments, plan_id, name or plan_id, run_id)
 
     def log(self, message: LogMessage) -> None:
@@ -109,6 +123,7 @@ class Telemetry:
             if self._closed:
                 return True
             self._closed = True
+        _forget(self)
         budget = self.config.shutdown_timeout_s if timeout_s is None else timeout_s
         deadline = time.monotonic() + budget
         tracker = self._instruments.tracker
@@ -139,6 +154,10 @@ def _shutdown_provider(provider: Any, left_s: float) -> None:
 
 _current: Telemetry | None = None
 _current_lock = threading.Lock()
+#: Every pipeline configure() built and nobody has shut down yet: exit and SIGTERM end them all.
+#: No lock: list appends and removes are atomic, and a SIGTERM handler on the thread that holds a
+#: lock would wait for it forever.
+_open: list[Telemetry] = []
 _globals_set = False
 _atexit_registered = False
 
@@ -154,8 +173,14 @@ def configure(
 ) -> Telemetry:
     """Build the pipeline from a config file, a parsed config or the defaults, plus the environment.
 
-    Calling it again replaces the previous pipeline (which is shut down first). `sinks` adds
-    destinations beyond the configured ones (tests pass in-memory exporters this way).
+    `sinks` adds destinations beyond the configured ones (tests pass in-memory exporters this way).
+
+    Each call builds a pipeline of its own: one configured earlier keeps recording its runs until
+    its own `shutdown()` (two runs in one process, each with its own console state, work). What is
+    one per process is shared: the global OTel providers are the first pipeline's, the stdlib
+    loggers' levels and `logging` config the last one's, stdlib records reach every pipeline still
+    up, and a Prometheus port can be served by one pipeline at a time. To reconfigure, shut the
+    old pipeline down first. The module's `shutdown()`, run at exit and on SIGTERM, ends them all.
     """
     global _current
     loaded = load_settings(config, environ)
@@ -164,14 +189,13 @@ def configure(
         internal_logger().warning(shown(warning))  # warnings quote the environment's values
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
     with _current_lock:
-        if _current is not None:
-            _current.shutdown()
         if loaded.logging_dict is not None:
             apply_logging_dict(loaded, redactor)
         env = os.environ if environ is None else environ
         telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
                            parent_from_environment(env), redactor)
         _current = telemetry
+        _open.append(telemetry)
     _register_atexit()
     if handle_signals:
         _install_sigterm_handler()
@@ -184,9 +208,16 @@ def current() -> Telemetry | None:
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
-    """Shut down the current pipeline (see Telemetry.shutdown)."""
-    telemetry = _current
-    return telemetry.shutdown(timeout_s) if telemetry is not None else True
+    """Shut down every pipeline still up, each within its own deadline (see Telemetry.shutdown)."""
+    ok = True
+    for telemetry in list(_open):
+        ok = telemetry.shutdown(timeout_s) and ok
+    return ok
+
+
+def _forget(telemetry: Telemetry) -> None:
+    with suppress(ValueError):  # made directly, not by configure()
+        _open.remove(telemetry)
 
 
 def _configured_sinks(settings: TelemetryConfig) -> Iterable[Sink]:
@@ -241,21 +272,13 @@ def apply_logging_dict(loaded: LoadedConfig, redactor: Redactor | None = None) -
             _keep_private(handler)
 
 
-#: Files we create (and the config file's stdlib handlers create for us) are readable by the owner only.
-PRIVATE_FILE_MODE = 0o600
-
-
 def _create_private(path: str) -> None:
     """Create `path` 0600 if missing and make it 0600 if not, before a handler opens it for append."""
     try:
         directory = os.path.dirname(path)
         if directory and not os.path.isdir(directory):
             return  # dictConfig reports the missing directory itself
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE_MODE)
-        try:
-            os.fchmod(fd, PRIVATE_FILE_MODE)
-        finally:
-            os.close(fd)
+        os.close(open_private(path, os.O_WRONLY | os.O_APPEND))
     except OSError:
         pass  # unwritable: the handler's own open will fail with the error worth showing
 

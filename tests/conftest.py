@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -80,3 +81,13 @@ def demo_logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_demo(directory)
     assert result.returncode == 0, result.stderr
     return directory / "logs"
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """A umask that would leave new files world-readable: ours must be 0600 regardless."""
+    old = os.umask(0o002)
+    try:
+        yield
+    finally:
+        os.umask(old)

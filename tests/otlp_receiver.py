@@ -1,10 +1,11 @@
 """OTLP receivers on 127.0.0.1 that keep what they are sent, as opentelemetry-proto messages: over
-HTTP (protobuf bodies) and over gRPC (the three OTLP services). Fixtures `receiver` (HTTP) and
+HTTP (protobuf or JSON bodies) and over gRPC (the three OTLP services). Fixtures `receiver` (HTTP) and
 `grpc_receiver` (a pytest plugin, see conftest)."""
 
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from concurrent import futures
 from typing import Any, Iterator
@@ -15,6 +16,8 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from aiw_otel.readback.ship import to_request
+
 MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
             "/v1/logs": logs_service_pb2.ExportLogsServiceRequest,
             "/v1/metrics": metrics_service_pb2.ExportMetricsServiceRequest}
@@ -23,7 +26,7 @@ MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
 class Received:
     """What a receiver was sent: `received[path]` is [(headers, request)] per signal path."""
 
-    received: dict[str, list[tuple[dict[str, str], Any]]]
+    received: dict[str, list[tuple[Any, Any]]]  # (headers: looked up case-insensitively, request)
 
     def spans(self) -> list[Any]:
         return [span for _, r in self.received["/v1/traces"] for rs in r.resource_spans for ss in rs.scope_spans
@@ -60,7 +63,11 @@ class Receiver(Received):
                     self.end_headers()
                     self.wfile.write(b"collector overloaded")
                     return
-                receiver.received[self.path].append((dict(self.headers), MESSAGES[self.path].FromString(body)))
+                if self.headers["Content-Type"] == "application/json":  # OTLP/JSON: hex ids, as the files hold them
+                    request = to_request(json.loads(body))[1]
+                else:
+                    request = MESSAGES[self.path].FromString(body)
+                receiver.received[self.path].append((self.headers, request))  # names case-insensitive, as in HTTP
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.end_headers()

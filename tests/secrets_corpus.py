@@ -218,6 +218,9 @@ CONTEXTS: dict[str, Callable[[Sample], str]] = {
     "http_header": lambda s: "GET /v1/runs HTTP/1.1\nHost: api.example.com\nX-Debug-Info: " + s.secret.replace("\n", " ") + "\n",
     "url": lambda s: f"https://api.example.com/v1/run?step=s3&value={s.secret}&n=1",
     "command_output": lambda s: f"Collecting deps...\nresult:\n{s.secret}\nDone in 2.1s\n",
+    # A model's tool call as recorded: a shell line with quotes, in JSON arguments, in a JSON attribute.
+    "shell_in_json_in_json": lambda s: json.dumps(
+        {"arguments": json.dumps({"command": f'sh -c "deploy --value=\\"{s.secret}\\" --quiet"'})}),
 }
 INLINE_ONLY = frozenset({"url"})
 
@@ -262,6 +265,11 @@ def ordinary_samples() -> list[str]:
         "mysql --password-file /run/secrets/db_password app",
         "PWD=/home/dev/project",
         "key: value",
+        # the same references behind escaped quotes: a shell line inside a JSON string, or inside two
+        r'curl -d password=\"$TOKEN\" https://api.example.com/login',
+        json.dumps({"command": 'export DB_PASSWORD="${DB_PASSWORD}" && psql'}),
+        json.dumps({"arguments": json.dumps({"command": 'sh -c "login --password=\\"$TOKEN\\" --user=svc"'})}),
+        json.dumps({"arguments": json.dumps({"command": "mysql --password='{{ vault_db_password }}' app"})}),
         # prose about secrets
         "Enter your password to continue.",
         "Passwords must be at least 12 characters long and are rotated every 90 days.",

@@ -9,6 +9,8 @@ import textwrap
 import pytest
 
 from tests.cli_process import ROOT, aiw
+from tests.otlp_files import attrs, spans_in
+from tests.recorded_runs import plan_file
 
 pytestmark = pytest.mark.slow
 
@@ -43,14 +45,15 @@ def test_demo_runs_the_bundled_plan(tmp_path):
     result = aiw("demo", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    publish = "Publish greet to the package registry"  # the step publish_package, by its name
     for expected in ("Starting plan 'greet-release'", "chat gpt-4o-mini", "error=RateLimitError",
-                     "execute_tool write_file", "execute_tool execute_command", "Step 'publish_package' failed",
+                     "execute_tool write_file", "execute_tool execute_command", f"Step '{publish}' failed",
                      "state=Skipped", "plan 'greet-release' Failed", "on purpose"):
         assert expected in out, expected
     assert "greet" in (tmp_path / "ws" / "greet.py").read_text()
     shown = aiw("logs", str(tmp_path / "logs"), "--no-color")
     assert shown.returncode == 0, shown.stderr
-    assert "what failed" in shown.stdout and "publish_package" in shown.stdout
+    assert "what failed" in shown.stdout and f"step {publish} (deployment)  Failed" in shown.stdout
 
 
 def test_run_exit_code_and_plan_errors(tmp_path):
@@ -72,6 +75,45 @@ def test_run_exit_code_and_plan_errors(tmp_path):
     assert broken.returncode == 2 and "unknown step 'nowhere'" in broken.stderr and "Traceback" not in broken.stderr
     checked = aiw("check", str(plan))
     assert checked.returncode == 2 and "nowhere" in checked.stderr
+
+
+#: A command run directly (its span is `python`), then two lines the shell runs (their spans: `sh`).
+COMMAND_LINES_PLAN = """
+task_id: named
+natural_language_goal: name commands
+plan:
+  - step_id: lines
+    description: a direct command, then shell lines
+    agent_spec: {type: validation}
+    actions:
+      - run: [python, -c, "print(7)"]
+      - run: "echo one && echo two | tr a-z A-Z"
+      - run: "echo why >&2; exit 3"
+"""
+
+
+def test_a_command_is_named_by_its_line_everywhere_its_span_by_the_program_that_ran(tmp_path):
+    """A line the shell runs is `sh` to the CLI span convention, never to a reader: the plain output,
+    `logs` (tree and failure panel) and the final summary name it by the line the plan wrote."""
+    plan = plan_file(tmp_path, COMMAND_LINES_PLAN)
+    logs = tmp_path / "logs"
+    result = aiw("run", str(plan), "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir", str(logs))
+    assert result.returncode == 1, result.stdout + result.stderr
+    span_lines = [line for line in result.stdout.splitlines() if "[terminal_interaction:lines] - " in line
+                  and (" SPAN " in line or " ERROR " in line) and "exit=" in line]
+    assert [line.split(" - ")[3].rsplit(" (", 1)[0] for line in span_lines] == [
+        "python -c 'print(7)'", "echo one && echo two | tr a-z A-Z", "echo why >&2; exit 3"]
+    assert "  echo why >&2; exit 3: exit 3" in result.stdout  # the final summary
+    shown = aiw("logs", str(logs))
+    assert shown.returncode == 0, shown.stderr
+    assert "at `echo why >&2; exit 3`: command exited with 3" in shown.stdout  # the failure panel
+    assert "echo one && echo two | tr a-z A-Z  " in shown.stdout and "python -c 'print(7)'  " in shown.stdout
+    assert not [line for line in (result.stdout + shown.stdout).splitlines() if " sh " in f" {line} "]
+    commands = [attrs(s) for s in spans_in(logs) if "process.executable.name" in attrs(s)]
+    assert [(c["process.executable.name"], c["aiw.command.line"]) for c in commands] == [
+        ("python", "python -c 'print(7)'"), ("sh", "echo one && echo two | tr a-z A-Z"), ("sh", "echo why >&2; exit 3")]
+    names = {s["name"] for s in spans_in(logs) if "process.executable.name" in attrs(s)}
+    assert names == {"python", "sh"}  # span names: `{process.executable.name}`, as the convention says
 
 
 def test_shutdown_at_exit_ends_open_spans(tmp_path):
@@ -121,8 +163,9 @@ def test_run_config_applies_the_files_stdlib_logging_section(tmp_path):
     assert '"from-the-file"' in (tmp_path / "logs" / "traces.otlp.jsonl").read_text()
 
 
-def test_a_built_wheel_carries_the_demo_plan(tmp_path):
-    """`pip install .` (not only -e) must give a working `aiw-otel demo`: the plan is package data."""
+def test_a_built_wheel_carries_the_demo_plan_and_the_web_page(tmp_path):
+    """`pip install .` (not only -e) must give a working `aiw-otel demo` and `aiw-otel web`: the plan
+    and the page are package data."""
     import shutil
     import zipfile
 
@@ -134,9 +177,9 @@ def test_a_built_wheel_carries_the_demo_plan(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("aiw_otel-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    demo = ROOT / "aiw_otel" / "demo"
-    for path in demo.iterdir():
-        assert f"aiw_otel/demo/{path.name}" in names
+    for data in ("demo", "web/static"):
+        for path in (ROOT / "aiw_otel" / data).iterdir():
+            assert f"aiw_otel/{data}/{path.name}" in names
 
 
 def test_ctl_and_logs_do_not_load_what_they_do_not_use(tmp_path):

@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator
 
 import pytest
@@ -25,14 +25,16 @@ from aiw_otel.console.plain import is_interactive
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
 from aiw_otel.console.statusbar import StatusBar
-from aiw_otel.console.steplog import StepLog
+from aiw_otel.console.outputview import OutputView
+from aiw_otel.console.steplog import StepLog, filtered
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.plan import Plan, StepSpec
-from aiw_otel.runview import ActionLine, LogLine, RunView, StepView
+from aiw_otel.runview import ActionLine, CommandOutput, LogLine, RunView, StepView
 from tests.processes import until
 
 NOW = 1_800_000_000 * 10**9
 SECOND = 10**9
+MILLISECOND = 10**6
 
 
 def render(renderable: RenderableType, width: int = 100, height: int | None = None) -> tuple[str, list[list[Segment]]]:
@@ -106,6 +108,54 @@ def test_at_80_columns_overview_cells_are_cut_with_an_ellipsis_and_no_line_overf
     row = next(line for line in text.splitlines() if "a_rather" in line)
     assert "…" in row and "Running" in row
     assert "Tokens" not in text  # no room: the status bar has the totals
+
+
+def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
+    fresh = ActionLine(1, "python slow.py", "command", NOW - 300 * MILLISECOND)
+    older = ActionLine(2, "make test", "command", NOW - 2600 * MILLISECOND)
+    for action, expected in ((fresh, "▶ python slow.py"), (older, "▶ make test  2.0 s")):
+        shown = step("s1", "Running", actions=(action,))
+        text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW), width=80, height=8)
+        row = next(line for line in text.splitlines() if "▶" in line)
+        assert expected in row and " ms" not in row, row
+    later = StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW + SECOND)
+    assert later != StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW)  # drawn again as it grows
+    assert "▶ make test  3.0 s" in render(later, width=80, height=8)[0]
+
+
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_long_command_line_is_cut_so_its_time_and_outcome_always_show(width):
+    """In the step's panel and in its output: the line gives way, not how the command went."""
+    line = "while [ ! -f go ]; do sleep 0.05; echo " + "a-rather-long-command-line " * 6 + "; done"
+    running = ActionLine(1, line, "command", NOW - 3200 * MILLISECOND)
+    failed = ActionLine(2, "python -m twine upload " + "dist/greet-0.1.0.tar.gz " * 6, "command",
+                        NOW - 2 * SECOND, NOW - 400 * MILLISECOND, failed=True, summary="exit 1", outcome="failed")
+    shown = step("s1", "Running", actions=(failed, running))
+    text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW), width=width, height=8)
+    rows = text.splitlines()
+    assert all(len(row) == width for row in rows)
+    assert next(row for row in rows if "▶" in row).rstrip(" │").endswith("…  3.0 s")
+    assert next(row for row in rows if "✖" in row).rstrip(" │").endswith("…  1.6 s  exit 1")
+    output = OutputView.of("publish", (CommandOutput(failed.name, "exit 1", "failed", ("uploading",), 40),), "12:00:00")
+    text, _ = render(output, width=width, height=6)
+    assert "…  exit 1" in next(row for row in text.splitlines() if "$ python" in row)
+
+
+def test_the_output_panel_heads_each_command_by_its_line_and_scrolls_from_the_last_line():
+    commands = (CommandOutput("make build", "exit 0", "ok", ("same", "same"), 2),
+                CommandOutput("python -m twine upload dist/*", "exit 1", "failed",
+                              ("uploading", "stderr: No module named twine"), 40),
+                CommandOutput("sleep 30"))
+    output = OutputView.of("publish", commands, "12:00:00")
+    text, lines = render(output, width=80, height=12)
+    assert "Output of Step: publish" in text and "as of 12:00:00" in text
+    assert text.count("  same") == 2  # equal lines are two rows, not one cached twice
+    assert "$ python -m twine upload dist/*  exit 1  (2 of 40 lines)" in text  # what was not kept, said
+    assert style_of(lines, "$ python -m twine") == "bold red" and style_of(lines, "No module named") == "red"
+    assert "$ sleep 30  running" in text and style_of(lines, "$ sleep 30") == "bold yellow"
+    assert len(output.rows) == 8 and output.clamped(99, 6) == 4 and output.clamped(-5, 6) == 0  # 4 rows shown
+    short, _ = render(replace(output, scroll=output.clamped(99, 6)), width=80, height=6)  # Home: the first rows
+    assert "$ make build" in short and "$ sleep 30" not in short and "↓4 more" in short and "↑" not in short
 
 
 def test_with_more_steps_than_rows_the_overview_keeps_the_focused_step_in_view():
@@ -672,6 +722,28 @@ def test_a_filter_by_level_keeps_only_that_levels_lines():
     shown = nav_view().steps[1]
     text, _ = render(StepLog.of(nav_view(), shown, pinned=False, now_ns=NOW, filter="error"), width=100, height=12)
     assert "s2 line 07" in text and "s2 line 57" in text and "s2 line 08" not in text
+
+
+def test_a_filter_by_component_keeps_that_components_lines_and_combines_with_text():
+    lines = (LogLine(NOW, "INFO", "ai_service", "chat request sent"),
+             LogLine(NOW, "WARN", "ai_service", "rate limited, retrying"),
+             LogLine(NOW, "INFO", "terminal_interaction", "Command 'make' exited with 2"),
+             LogLine(NOW, "INFO", "execution_engine", "rate of progress: fine"),
+             LogLine(NOW, "ERROR", "file_operations", "cannot write out.txt"))
+
+    def kept(text: str) -> list[str]:
+        return [line.message for line in filtered(lines, text)]
+
+    assert kept("@ai") == ["chat request sent", "rate limited, retrying"]  # a prefix of the name
+    assert kept("@AI rate") == ["rate limited, retrying"]  # and holding the text (the engine's rate line is not)
+    assert kept("rate") == ["rate limited, retrying", "rate of progress: fine"]
+    assert kept("@term @file") == ["Command 'make' exited with 2", "cannot write out.txt"]  # any of them
+    assert kept("@file error") == ["cannot write out.txt"] and kept("@ai error") == []
+    assert kept("@nothing") == [] and kept("@") == kept("")  == [line.message for line in lines]
+    shown = step("s1", "Running", logs=lines)
+    text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW, filter="@ai rate"),
+                     width=100, height=12)
+    assert "rate limited" in text and "chat request" not in text and "/@ai rate (1)" in text
 
 
 @pytest.mark.parametrize("width", [80, 100, 119, 120, 160, 200])

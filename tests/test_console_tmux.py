@@ -8,6 +8,7 @@ the processes checked in /proc.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,33 @@ class Pane:
         return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
                               text=True).stdout
 
+    def styled_screen(self) -> str:
+        """The screen with its colours and attributes, as escape sequences (capture-pane -e)."""
+        return subprocess.run([self.tmux, "capture-pane", "-e", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
     def wait_for(self, text: str, deadline_s: float = 30.0) -> str:
         return until(lambda: text in (screen := self.screen()) and screen, f"{text!r} on screen:\n{self.screen()}",
                      deadline_s)
+
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m|([^\x1b]+)")
+
+
+def in_reverse(styled_line: str) -> str:
+    """The characters of a captured line that the terminal shows in reverse video (SGR 7 until 27 or a reset)."""
+    shown, reverse = [], False
+    for match in _SGR.finditer(styled_line):
+        if match.group(2) is not None:
+            shown.append(match.group(2) if reverse else "")
+            continue
+        codes = (match.group(1) or "0").split(";")
+        while codes:
+            code = codes.pop(0)
+            if code in ("38", "48", "58"):  # a colour's own numbers follow: 5;N or 2;R;G;B
+                del codes[:2 if codes[:1] == ["5"] else 4]
+            reverse = True if code == "7" else False if code in ("", "0", "27") else reverse
+    return "".join(shown)
 
 
 PLAN = textwrap.dedent("""
@@ -103,6 +128,9 @@ def test_typing_commands_while_the_console_redraws(tmp_path, fake_openai: FakeOp
         until(lambda: process_state(shell) in ("S", "R"), f"the command running again\n{pane.screen()}")
 
         pane.type("context use British spelling")
+        # The console takes the line when its thread next runs: on a busy machine the run could reach
+        # the AI call first if the go file came before the run had the context. Its reply says it has.
+        pane.wait_for("context added")
         (workspace / "go").write_text("")
         (request,) = fake_openai.wait_for_requests(1, timeout=30)
         assert request.body["messages"][-1]["content"].endswith("use British spelling")
@@ -169,8 +197,10 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
     name = f"aiw-{uuid.uuid4().hex[:8]}"
     command = (f"{sys.executable} -m aiw_otel.cli run {tmp_path / 'plan.yaml'} --workspace {workspace} "
                f"--log-dir {logs} --control-socket {tmp_path / 'ctl.sock'}; echo EXIT=$?; sleep 600")
+    # COLUMNS and LINES exported with another size: the console goes by the window's, not by them
     subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
-                    "-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
+                    "-e", "TERM=xterm-256color", "-e", f"PYTHONPATH={ROOT}", "-e", "COLUMNS=100", "-e", "LINES=30",
+                    "-c", str(tmp_path), command], check=True)
     pane = Pane(tmux, name)
     try:
         def done_row() -> str | None:
@@ -180,8 +210,10 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         row = until(done_row, "write_module Completed in the overview", 30)
         assert " ms" in row and " 0s" not in row  # the 0.3 s step: a sub-second duration, never 0s
         screen = pane.wait_for("wait_here")
+        assert [len(line) for line in screen.splitlines()[:3]] == [width] * 3  # the whole window, no corner of it
         assert "write_module" in screen and "…0003" in screen
-        assert "a1f0c2d4-0001-400" not in screen  # no row of look-alike UUIDs
+        overview = "\n".join(line.split("││")[0] for line in screen.splitlines())
+        assert "a1f0c2d4-0001-400" not in overview  # no row of look-alike UUIDs
         pane.keys("-l", "details write_m")
         pane.keys("Tab")
         pane.wait_for("> details write_module")  # Tab completed the name
@@ -189,17 +221,40 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.wait_for("Logs for Step: write_module")
         pane.wait_for("✔ sleep 0.3")
         pane.keys("Escape")  # follow the active step again
+        # the waiting command runs: its time grows in whole seconds, never a false `0.0 ms`
+        seconds = re.compile(r"▶ while .*  \d+\.\d s")  # a long line is cut (…) at 80 columns, never its time
+        running = until(lambda: next((line for line in pane.screen().splitlines() if seconds.search(line)), None),
+                        f"the running command's time\n{pane.screen()}")
+        assert " ms" not in running.split("▶ while")[1]
         (workspace / "go").write_text("")
         pane.wait_for("run Failed — press q to quit", 60)  # the console holds: look at what failed
 
         # the arrows move a cursor in the overview (the line is empty), Enter shows that step
         pane.keys("Up")
         pane.keys("Up")
+        # the cursor's row is really drawn in reverse video, all of it: name, state, time
+        highlighted = until(lambda: next((in_reverse(line) for line in pane.styled_screen().splitlines()
+                                          if "write_module" in in_reverse(line)), None),
+                            f"write_module's row in reverse\n{pane.styled_screen()!r}")
+        assert highlighted.startswith("write_module") and "Completed" in highlighted and " ms" in highlighted
+        assert [line for line in pane.styled_screen().splitlines() if in_reverse(line).strip()] == [
+            line for line in pane.styled_screen().splitlines() if "write_module" in in_reverse(line)]  # that row only
         pane.keys("Enter")
         pane.wait_for("Logs for Step: write_module")
         pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
         screen = pane.wait_for("Logs for Step: …0003")
         assert "No module named twine" in screen
+        assert "a1f0c2d4" not in screen  # its log lines name it as the console does, not by its UUID
+        assert width < 120 or "Starting execution of step '…0003'." in screen
+        assert "✖ python -c" in screen  # the shell's line by the line the plan wrote, not `sh`
+        # `o`: what the step's command printed, in place of its log lines; Esc goes back to them
+        pane.keys("o")
+        screen = pane.wait_for("Output of Step: …0003")
+        assert "$ python -c" in screen and "stderr: No module named twine" in screen
+        assert "Starting execution of step" not in screen  # the log lines gave way to the output
+        pane.keys("Escape")
+        screen = pane.wait_for("Logs for Step: …0003")
+        assert "Output of Step" not in screen
         # `/` filters the log lines as typed; Esc clears the filter
         pane.keys("-l", "/starting")
         screen = pane.wait_for("/starting (1)")
@@ -207,6 +262,11 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.keys("Enter")
         pane.keys("Escape")
         until(lambda: "/starting" not in pane.screen(), "Esc cleared the filter")
+        pane.keys("-l", "/@term")  # a component's lines, by a prefix of its name (terminal_interaction)
+        screen = pane.wait_for("/@term (")
+        assert "Executing command" in screen and "Starting execution" not in screen
+        pane.keys("Escape")
+        until(lambda: "/@term" not in pane.screen(), "Esc cleared the filter")
         pane.keys("q")
         screen = pane.wait_for("EXIT=1", 60)
         assert "No module named twine" in screen  # the final summary says why the step failed

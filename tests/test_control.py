@@ -22,6 +22,7 @@ from aiw_otel.control.client import ControlClient, NoRunListening
 from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES, default_socket_path, find_socket, private_socket_dir
 from aiw_otel.control.relay import COMMAND_NAMES, ControlRelay, Reply
 from aiw_otel.control.socket_server import UPDATE_INTERVAL_S, ControlServer, ControlSocketError
+from aiw_otel.processors.output_store import OutputStore
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
@@ -159,7 +160,7 @@ def test_every_command_valid_and_invalid_through_the_relay(steered):
     assert relay.submit("details", "test") == Reply(False, "details needs a step: details <name, id or a prefix of one>")
 
     assert relay.submit("frobnicate now", "test") == Reply(
-        False, "unknown command 'frobnicate'; commands: pause, resume, cancel, context, details, status, help")
+        False, "unknown command 'frobnicate'; commands: pause, resume, cancel, context, details, output, status, help")
     helped = relay.submit("help", "test")
     assert helped.ok and all(name in helped.message for name in COMMAND_NAMES)
     status = relay.submit("status", "test")
@@ -295,6 +296,57 @@ def test_changes_fan_out_to_every_subscriber_and_a_failing_one_is_dropped(steere
     assert seen["left"] == left_at and seen["broken"] == 1
     assert "a state subscriber failed and was dropped: RuntimeError('front end bug')" in capsys.readouterr().err
     assert run.relay.snapshot().state == "Completed"
+
+
+OUTPUT_PLAN = """
+task_id: t
+natural_language_goal: print things
+plan:
+  - step_id: chatty
+    name: talk
+    description: prints, one secret among the lines, then fails
+    agent_spec: {type: analysis}
+    actions:
+      - run: "echo first; echo OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD; echo why >&2; exit 2"
+  - step_id: wait
+    description: prints, then waits for a go file
+    agent_spec: {type: analysis}
+    actions: [{run: "echo early-line; while [ ! -f go ]; do sleep 0.02; done; echo late-line"}]
+"""
+
+
+def test_output_shows_what_a_steps_commands_printed_redacted_live_then_kept(steered):
+    run = steered(OUTPUT_PLAN)
+    run.start()
+    live = until(lambda: (reply := run.relay.submit("output wait")).data["commands"]
+                 and reply.data["commands"][0]["lines"] and reply, "the running command's first line")
+    (running,) = live.data["commands"]
+    assert list(running["lines"]) == ["early-line"] and running["outcome"] == ""  # read from the live span
+    assert "$ echo early-line; while" in live.message and "running" in live.message.splitlines()[1]
+    (run.workspace / "go").write_text("")
+    assert run.finish() is State.FAILED
+    reply = run.relay.submit("output ta")  # a prefix of the step's name, as `details` takes
+    assert reply.ok and reply.data["select_step"] == "chatty"
+    (command,) = reply.data["commands"]
+    assert list(command["lines"]) == ["first", "OPENAI_API_KEY=[REDACTED:api_key]", "stderr: why"]
+    assert command["outcome"] == "failed" and command["printed"] == 3 and command["summary"] == "exit 2"
+    assert "sk-proj" not in reply.message and "\n  stderr: why" in reply.message
+    assert list(run.relay.submit("output wait").data["commands"][0]["lines"]) == ["early-line", "late-line"]
+    refused = run.relay.submit("output nowhere")
+    assert not refused.ok and "nowhere" in refused.message
+    asked = [r.attributes["aiw.requested_step"] for r in run.logs("output_requested")]
+    assert asked[-2:] == ["chatty", "wait"] and set(asked[:-2]) == {"wait"}  # recorded, polls included
+    assert len(run.logs("output_rejected")) == 1
+
+
+def test_what_commands_printed_is_kept_for_the_last_commands_only_and_cut_to_the_newest_lines():
+    store = OutputStore(commands=2, chars=10)
+    store.keep(1, ["a"], 1)
+    store.keep(2, ["0123", "4567", "89ab"], 3)
+    store.keep(3, [], 0)
+    assert store.get(1) is None  # let go of: only the last two commands are held
+    assert store.get(2) == (("4567", "89ab"), 3)  # the newest lines within 10 characters
+    assert store.get(3) == ((), 0)
 
 
 # -- the socket --------------------------------------------------------------------------------
@@ -481,6 +533,9 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
         group = os.getpgid(pid_of(check_marker, 30))
         shown = ctl("details", "long")
         assert shown.returncode == 0 and shown.stdout.strip() == "showing step 'long'"
+        printed = ctl("output", "lo")  # the step's commands and what they printed, line by line
+        assert printed.returncode == 0, printed.stdout
+        assert printed.stdout.splitlines()[:2] == ["output of step 'long': 1 command(s)", f"$ {wait}  exit 0"]
         unknown = ctl("dance")
         assert unknown.returncode == 1 and "unknown command 'dance'" in unknown.stdout
         cancelled = ctl("cancel")

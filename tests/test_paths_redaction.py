@@ -11,7 +11,7 @@ import os
 import stat
 import textwrap
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,16 +19,6 @@ import aiw_otel
 from aiw_otel.model import ComponentType, LogLevel, LogMessage
 from tests.cli_process import AIW, aiw
 from tests.leak_check import github_token, leaks, openai_key, pem_key, read_all
-
-
-@pytest.fixture
-def loose_umask() -> Iterator[None]:
-    """A umask that would leave new files world-readable: ours must be 0600 regardless."""
-    old = os.umask(0o002)
-    try:
-        yield
-    finally:
-        os.umask(old)
 
 
 def _mode(path: Path) -> int:

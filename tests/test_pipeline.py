@@ -19,7 +19,11 @@ import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
 from aiw_otel.config import QueueConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
-from tests.recorded_runs import debug_config
+from aiw_otel.processors.state_tracker import StateTracker
+from aiw_otel.runner.engine import Engine, RunOptions
+from aiw_otel.runner.plan_loader import load_plan
+from tests.processes import until
+from tests.recorded_runs import debug_config, plan_file
 
 
 class RaisingExporter(SpanExporter):
@@ -137,6 +141,48 @@ def test_shutdown_ends_open_spans_as_interrupted(capture):
     command.__exit__(None, None, None)  # the engine finishing late must not fail or double-end
     step.__exit__(None, None, None)
     run.__exit__(None, None, None)
+
+
+def test_two_pipelines_in_one_process_each_see_their_own_run(capture, tmp_path):
+    """Configured one after the other, run at the same time: each pipeline records its own run, and
+    each run view (a console's StateTracker) follows its own plan, not Pending while it runs."""
+    plan = load_plan(plan_file(tmp_path, textwrap.dedent("""
+        task_id: twice
+        plan:
+          - step_id: make
+            description: make a file
+            agent_spec: {type: t}
+            actions: [{run: "sh -c 'touch made; until [ -e go ]; do sleep 0.01; done'"}]
+    """)))
+    views = [StateTracker(), StateTracker()]
+    caps = [capture(sinks=(view.sink(),)) for view in views]
+    engines = []
+    for n, (view, cap) in enumerate(zip(views, caps)):
+        view.seed(plan, cap.telemetry.redactor)
+        engines.append(Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / f"ws{n}")))
+    workers = [threading.Thread(target=engine.run) for engine in engines]
+    for worker in workers:
+        worker.start()
+    until(lambda: all((tmp_path / f"ws{n}" / "made").exists() for n in range(2)), "both commands to run")
+    assert [view.snapshot().state for view in views] == ["Running", "Running"]
+    for n in range(2):
+        (tmp_path / f"ws{n}" / "go").write_text("")
+    for worker in workers:
+        worker.join(20)
+    assert [engine.run_record.state for engine in engines] == [State.COMPLETED, State.COMPLETED]
+    assert [view.snapshot().state for view in views] == ["Completed", "Completed"]
+    run_ids = [engine.run_record.run_id for engine in engines]
+    assert [view.snapshot().run_id for view in views] == run_ids
+    for cap, run_id in zip(caps, run_ids):  # each pipeline's sink has its own run's spans only
+        assert {s.attributes.get("aiw.run.id") for s in cap.spans() if s.name.startswith("invoke_workflow")} == {run_id}
+
+
+def test_a_shut_down_pipeline_refuses_new_runs(capture):
+    """Rather than running a plan that nothing records (a console would show it Pending throughout)."""
+    telemetry = capture().telemetry
+    telemetry.shutdown(2.0)
+    with pytest.raises(aiw_otel.TelemetryClosed, match=r"was shut down; aiw_otel.configure\(\) builds"):
+        telemetry.plan_run("again")
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import signal
@@ -12,7 +13,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 import aiw_otel
 from aiw_otel import LogLevel
@@ -21,7 +21,7 @@ from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.files import ReadbackError, find_files, read_lines
 from aiw_otel.readback.follow import Tail, follow, plain_line
 from aiw_otel.readback.records import LogRecord, Span, load
-from aiw_otel.readback.render import render_runs
+from aiw_otel.readback.render import PlainWriter, render_runs
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.tree import build_runs, failure
 from tests.cli_process import AIW, ROOT, aiw
@@ -44,9 +44,9 @@ def failed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def rendered(spans: list[Span], logs: list[LogRecord], log_lines: int = 5) -> str:
-    console = Console(record=True, width=120, force_terminal=False)
-    render_runs(build_runs(spans, logs), console, log_lines)
-    return console.export_text()
+    out = io.StringIO()
+    render_runs(build_runs(spans, logs), PlainWriter(out), log_lines)
+    return out.getvalue()
 
 
 def one_record_per_line(line: str) -> list[str]:
@@ -203,7 +203,7 @@ def test_a_failed_run_points_at_the_failure_in_one_screen(failed_run):
     assert "what failed" in panel
     assert "step deploy (deployment)  Failed" in panel
     assert "CommandFailed: deploy exited with 3" in panel
-    assert "at python" in panel and "command exited with 3" in panel
+    assert "at `" in panel and "sys.exit(3)'`: command exited with 3" in panel, "named by its line, the exit said once"
     assert "last 5 log lines:" in panel
     for line in ("pushing to registry.example", "connection refused", "WARN   [terminal_interaction]  Command '",
                  "Step 'deploy' failed."):
@@ -440,7 +440,8 @@ def test_runs_lists_newest_first_with_outcome_tokens_and_cost(two_runs):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 2 and lines[0].endswith(f"trace {second}") and lines[1].endswith(f"trace {first}")
-    assert "plan-second" in lines[0] and "Failed" in lines[0] and "tokens 150 in / 30 out" in lines[0]
+    assert "  second  Failed  " in lines[0] and "plan-second" not in lines[0], "named as the console names a run"
+    assert "Failed" in lines[0] and "tokens 150 in / 30 out" in lines[0]
     assert "$0.0020" in lines[1]
 
 
@@ -453,6 +454,67 @@ def test_last_and_since_choose_runs_without_decoding_the_others(two_runs):
     assert {r["trace_id"] for r in json_records(str(directory), "--since", "1d")} == {first, second}
     assert aiw("logs", str(directory), "--since", "2999-01-01", "--json").stdout == ""
     assert aiw("logs", str(directory), "--since", "soon").returncode == 2
+
+
+def test_the_tree_is_built_one_run_at_a_time_as_the_records_stream_by(two_runs):
+    from aiw_otel.readback.stream import stream_records
+    from aiw_otel.readback.tree import runs_as_they_end
+
+    directory, (first, second) = two_runs
+    records = list(stream_records(find_files([directory], ("traces", "logs"))))
+    consumed = 0
+
+    def counted():
+        nonlocal consumed
+        for record in records:
+            consumed += 1
+            yield record
+
+    runs = runs_as_they_end(counted(), settle_ns=0)
+    run = next(runs)
+    assert run.trace_id == first and run.root.span.name == "invoke_workflow first"
+    assert consumed < len(records)  # the second run's records were not read yet
+    assert [(r.trace_id, r.root.span.name) for r in runs] == [(second, "invoke_workflow second")]
+    assert [r.trace_id for r in runs_as_they_end(records)] == [first, second]  # ending within SETTLE_NS: in start order
+    spans, logs = load(find_files([directory]))
+    built = build_runs(spans, logs)
+    assert [[n.span_id for n in r.nodes()] for r in runs_as_they_end(records)] == \
+        [[n.span_id for n in r.nodes()] for r in built]
+
+
+def test_last_reads_back_from_the_end_only_as_far_as_the_newest_run(tmp_path):
+    directory = tmp_path / "logs"
+    record_runs(directory, "older")
+    for base in (TRACES, LOGS):  # rotated, as the sink does
+        (directory / base).rename(directory / f"{base}.1")
+        (directory / f"{base}.2.gz").write_bytes(b"\x1f\x8b not gzip at all")  # older still, and unreadable
+    record_runs(directory, "newer one", "newest")
+    shown = aiw("logs", str(directory), "--last", "--no-color")
+    assert shown.returncode == 0 and shown.stderr == ""  # the broken backups were never opened
+    assert "invoke_workflow newest" in shown.stdout and "invoke_workflow newer one" not in shown.stdout
+    assert "what failed" in shown.stdout and "Step 'deploy' failed." in shown.stdout  # its logs are there
+    everything = aiw("logs", str(directory), "--no-color")
+    assert "unreadable" in everything.stderr and "invoke_workflow older" in everything.stdout
+    as_json = aiw("logs", str(directory), "--last", "--json")
+    newest = {json.loads(line)["trace_id"] for line in as_json.stdout.splitlines()}
+    assert as_json.stderr == "" and len(newest) == 1
+    assert aiw("logs", str(directory), "--runs").stdout.splitlines()[0].endswith(f"trace {newest.pop()}")
+
+
+def test_last_shows_a_run_still_being_written_whose_plan_span_is_not_in_the_files(tmp_path):
+    directory = tmp_path / "logs"
+    record_runs(directory, "done", "going")
+    traces = directory / TRACES
+    lines = traces.read_text().splitlines()
+    last = json.loads(lines[-1])
+    for resource in last["resourceSpans"]:  # the plan of the last run has not ended yet
+        for scope in resource["scopeSpans"]:
+            scope["spans"] = [s for s in scope["spans"] if s.get("parentSpanId")]
+    traces.write_text("\n".join(lines[:-1] + [json.dumps(last)]) + "\n")
+    shown = aiw("logs", str(directory), "--last", "--no-color")
+    assert shown.returncode == 0, shown.stderr
+    assert "plan: span" in shown.stdout and "is not in the files (still running, or lost)" in shown.stdout
+    assert "Starting plan 'going'" in shown.stdout and "'done'" not in shown.stdout
 
 
 def test_piped_tree_lines_are_never_wrapped_inside_an_id(two_runs):

@@ -63,7 +63,53 @@ def test_logs_shows_names_the_failed_commands_output_a_retry_and_the_context_tex
 def test_logs_step_takes_a_name_prefix_and_refuses_an_ambiguous_one(named_run):
     chosen = aiw("logs", str(named_run), "--no-color", "--step", "write_m")
     assert chosen.returncode == 0, chosen.stderr
-    assert "write_module (code_generation)" in chosen.stdout and "write_tests" not in chosen.stdout
+    assert "write_module (code_generation)" in chosen.stdout
+    assert "step 'write_tests'" not in chosen.stdout  # none of the other step's lines (the plan's verdict names it)
     refused = aiw("logs", str(named_run), "--step", "write")
     assert refused.returncode == 2
     assert "'write' fits 2 steps: write_module […0001], write_tests […0002]" in refused.stderr
+
+
+def _followed(directory: Path, step: str) -> list[object]:
+    """One poll of --follow (the stop is already requested): everything written so far, as the step filter keeps it."""
+    import threading
+
+    from aiw_otel.readback.follow import follow
+    from aiw_otel.readback.select import Selection
+
+    stop = threading.Event()
+    stop.set()
+    seen: list[object] = []
+    follow([directory], seen.append, Selection(step=step), stop=stop)
+    return seen
+
+
+@pytest.mark.parametrize("typed", ["write_tests", "WRITE_T", IDS[1], "…0002"])
+def test_a_step_is_named_the_same_way_in_every_mode(named_run, typed):
+    import json
+
+    from aiw_otel.readback.records import LogRecord, Span
+
+    tree = aiw("logs", str(named_run), "--no-color", "--step", typed)
+    assert tree.returncode == 0 and "write_tests (deployment)" in tree.stdout and "write_module" not in tree.stdout
+    as_json = aiw("logs", str(named_run), "--json", "--step", typed)
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert as_json.returncode == 0 and {r["attributes"].get("aiw.step_id") for r in records if r["type"] == "log"} == {IDS[1]}
+    followed = _followed(named_run, typed)
+    assert {r.step_id for r in followed if isinstance(r, LogRecord)} == {IDS[1]}
+    assert {r.step_id for r in followed if isinstance(r, Span) and r.parent_span_id} == {IDS[1]}
+
+
+def test_follow_refuses_an_ambiguous_step_and_waits_for_one_not_run_yet(named_run):
+    refused = aiw("logs", str(named_run), "--follow", "--step", "write")
+    assert refused.returncode == 2 and "'write' fits 2 steps" in refused.stderr and "Traceback" not in refused.stderr
+    from aiw_otel.readback.follow import FollowedStep
+    from aiw_otel.readback.records import LogRecord
+    from aiw_otel.stepref import StepRef
+
+    assert [getattr(r, "step_id", None) for r in _followed(named_run, "deploy_later")] == [None]  # the plan alone
+    waiting = FollowedStep("DEPLOY_L", [StepRef(IDS[0], "write_module")])  # not run yet: no refusal, it waits
+    assert waiting.learn([], []) == "DEPLOY_L"
+    started = LogRecord(time_ns=1, severity_number=9, severity_text="INFO", body="Starting", trace_id="ab" * 16,
+                        attributes={"aiw.step_id": "deploy_later"}, span_id="cd" * 8, event_name="", service=None)
+    assert waiting.learn([], [started]) == "deploy_later"  # its first log line names its id: a prefix fits

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.files import find_files, read_lines
 from aiw_otel.readback.records import load
 from aiw_otel.readback.ship import STATE_FILE, ShipError, Summary, Target, parse_headers, ship, to_request
-from tests.cli_process import aiw
+from tests.cli_process import AIW, aiw
 from tests.otlp_files import collect_warnings, data_points, file_lines, items
 from tests.recorded_runs import record_runs
 from tests.stack import free_port
@@ -80,11 +81,11 @@ def test_a_second_ship_sends_only_what_was_appended(receiver, tmp_path):
     directory = tmp_path / "logs"
     record_runs(directory, "first")
     target = Target(receiver.endpoint)
-    ship([directory], target)
+    first = ship([directory], target)
     first_count = receiver.requests()
     record_runs(directory, "second")  # a new process appending to the same files
     summary = ship([directory], target)
-    assert summary.already_shipped == first_count and summary.requests == receiver.requests() - first_count > 0
+    assert summary.already_shipped == first.lines and summary.requests == receiver.requests() - first_count > 0
     names = [s.name for s in receiver.spans()]
     assert names.count("invoke_workflow first") == 1 and names.count("invoke_workflow second") == 1
     assert_everything_arrived_once(receiver, directory)
@@ -93,14 +94,14 @@ def test_a_second_ship_sends_only_what_was_appended(receiver, tmp_path):
 
 def test_rotation_and_compression_do_not_send_anything_again(receiver, log_dir):
     target = Target(receiver.endpoint)
-    shipped = ship([log_dir], target).requests
+    first = ship([log_dir], target)
     for base in (TRACES, LOGS, METRICS):  # exactly what the file sink does: rename to .1, gzip to .1.gz
         live = RotatingFile(log_dir / base, max_bytes=1 << 20, backup_count=5, compress=True)
         live.rotate()
         live.close()
     assert sorted(p.name for p in log_dir.glob("*.gz")) == sorted(f"{b}.1.gz" for b in (TRACES, LOGS, METRICS))
     again = ship([log_dir], target)
-    assert again.requests == 0 and again.already_shipped == shipped and receiver.requests() == shipped
+    assert again.requests == 0 and again.already_shipped == first.lines and receiver.requests() == first.requests
     record_runs(log_dir, "four")  # a new live file next to the compressed backups
     assert ship([log_dir], target).requests > 0
     assert_everything_arrived_once(receiver, log_dir)
@@ -109,7 +110,7 @@ def test_rotation_and_compression_do_not_send_anything_again(receiver, log_dir):
 @pytest.mark.slow
 def test_a_refusing_endpoint_stops_the_ship_and_the_next_one_resumes_without_duplicates(receiver, log_dir):
     receiver.accept = 2
-    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--batch-size", "1")  # a line per request
     assert result.returncode == 1
     assert (f"ship stopped: POST {receiver.endpoint}/v1/traces answered 503 Service Unavailable: collector overloaded"
             f" (sending {log_dir / TRACES}:3)") in result.stderr
@@ -162,7 +163,8 @@ def test_a_partial_success_is_reported_and_not_sent_again(grpc_receiver, log_dir
         partial_success=trace_service_pb2.ExportTracePartialSuccess(rejected_spans=2, error_message="too old"))
     result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc")
     assert result.returncode == 0, result.stderr
-    assert f"{log_dir / TRACES}:1: the endpoint rejected 2 traces items: too old" in result.stdout
+    assert f"{log_dir / TRACES}:1-{len(file_lines(log_dir / TRACES))}: the endpoint rejected 2 traces items: too old" \
+        in result.stdout
     assert ship([log_dir], Target(grpc_receiver.endpoint, "grpc")).requests == 0
 
 
@@ -170,6 +172,68 @@ def test_shipping_to_another_endpoint_starts_from_the_beginning(receiver, grpc_r
     ship([log_dir], Target(receiver.endpoint))
     ship([log_dir], Target(grpc_receiver.endpoint, "grpc"))
     assert receiver.requests() == grpc_receiver.requests() > 0
+
+
+def test_lines_are_batched_into_few_requests_up_to_the_size_cap(receiver, log_dir):
+    lines = {base: file_lines(log_dir / base) for base in (TRACES, LOGS, METRICS)}
+    summary = ship([log_dir], Target(receiver.endpoint))
+    assert summary.requests == receiver.requests() == 3  # one per file: each is far under 4 MiB
+    assert summary.lines == sum(len(found) for found in lines.values()) > 3
+    assert_everything_arrived_once(receiver, log_dir)
+    smallest = min(len(line) for found in lines.values() for line in found)
+    (log_dir / STATE_FILE).unlink()  # from the start again
+    again = ship([log_dir], Target(receiver.endpoint), batch_bytes=smallest)
+    assert again.requests == again.lines == summary.lines  # no two lines fit: a line per request
+
+
+def test_http_json_sends_the_lines_as_written_and_resumes_like_the_others(receiver, log_dir):
+    target = Target(receiver.endpoint, "http/json")
+    summary = ship([log_dir], target)
+    headers, _ = receiver.received["/v1/traces"][0]
+    assert headers["Content-Type"] == "application/json" and summary.requests == 3
+    assert_everything_arrived_once(receiver, log_dir)
+    spans, logs = load(find_files([log_dir]))
+    assert (summary.items["traces"], summary.items["logs"]) == (len(spans), len(logs))
+    assert summary.items["metrics"] == expected_metric_points(log_dir)
+    record_runs(log_dir, "four")
+    assert ship([log_dir], target).already_shipped == summary.lines
+    assert_everything_arrived_once(receiver, log_dir)
+
+
+def test_a_json_answer_says_what_the_endpoint_dropped_in_otlp_json_names():
+    from aiw_otel.readback.ship import SIGNALS, Acknowledged
+
+    traces, logs, _ = SIGNALS
+    answer = b'{"partialSuccess": {"rejectedSpans": "2", "errorMessage": "too old"}}'
+    assert Acknowledged.of_json(traces, answer) == Acknowledged(2, "too old")
+    assert Acknowledged.of_json(logs, b'{"partialSuccess": {"rejectedLogRecords": 3}}') == Acknowledged(3, "")
+    assert Acknowledged.of_json(traces, b"") == Acknowledged.of_json(traces, b"<html>") == Acknowledged()
+
+
+def test_progress_is_shown_on_a_terminal_only(receiver, log_dir):
+    import pty
+
+    main, child = pty.openpty()
+    try:
+        on_terminal = subprocess.run([*AIW, "ship", str(log_dir), "--endpoint", receiver.endpoint],
+                                     stdout=subprocess.PIPE, stderr=child, timeout=60)
+        os.close(child)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal's other end is closed: everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main)
+    assert on_terminal.returncode == 0
+    assert b"\rshipping: " in shown and b" lines (" in shown and b"MB/s" in shown
+    (log_dir / STATE_FILE).unlink()
+    piped = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
+    assert piped.returncode == 0 and "shipping:" not in piped.stderr and "shipped 3 requests" in piped.stdout
 
 
 def test_a_failed_ship_keeps_the_progress_in_its_summary(receiver, log_dir):
@@ -215,6 +279,8 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     assert "hunter2" not in result.stdout + result.stderr
     assert "hunter2" not in (log_dir / STATE_FILE).read_text()
     assert receiver.spans()
+    headers, _ = receiver.received["/v1/traces"][0]
+    assert headers["authorization"] == "Basic YWRtaW46aHVudGVyMg=="  # admin:hunter2, as basic auth
 
 
 @pytest.mark.slow
@@ -231,3 +297,37 @@ def test_ship_refuses_a_bad_destination_in_one_line(log_dir, arguments, environ,
     assert result.returncode == 2
     assert result.stderr.strip() == f"aiw-otel: {expected}" or result.stderr.startswith(f"aiw-otel: {expected}")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _parse_dict(document: dict[str, Any]) -> Any:
+    """What protobuf's own JSON parser makes of a line (hex ids turned to base64 first, as its mapping wants)."""
+    import copy
+
+    from google.protobuf import json_format
+
+    from aiw_otel.readback.ship import SIGNALS, _ids_to_base64
+
+    kind = next(k for k in SIGNALS if k.json_key in document)
+    message = kind.request()
+    json_format.ParseDict(_ids_to_base64(copy.deepcopy(document)), message, ignore_unknown_fields=True)
+    return message
+
+
+def test_traces_and_logs_lines_are_built_directly_into_the_messages_protobufs_parser_makes(log_dir):
+    from aiw_otel.readback import otlp_proto
+
+    build = {TRACES: otlp_proto.traces_request, LOGS: otlp_proto.logs_request}
+    for base, direct in build.items():
+        for line in file_lines(log_dir / base):
+            document = json.loads(line)
+            made = direct(document)  # no fallback: the sink's lines are all of the shapes built directly
+            assert made.SerializeToString() == _parse_dict(document).SerializeToString()
+            assert to_request(json.loads(line))[1] == made
+    span_line = json.loads(file_lines(log_dir / TRACES)[0])
+    span = span_line["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    span["kind"] = "SPAN_KIND_CLIENT"  # an enum by its name, a field no writer of ours uses: protobuf's parser decides
+    span["links"] = [{"traceId": span["traceId"], "spanId": span["spanId"], "attributes": []}]
+    with pytest.raises(otlp_proto.Unknown):
+        otlp_proto.traces_request(span_line)
+    assert to_request(json.loads(json.dumps(span_line)))[1] == _parse_dict(span_line)
+    assert _parse_dict(span_line).resource_spans[0].scope_spans[0].spans[0].kind == 3

@@ -23,6 +23,7 @@ COMMANDS = {
     "ship": "aiw_otel.cli.ship",
     "ctl": "aiw_otel.cli.ctl",
     "watch": "aiw_otel.cli.watch",
+    "web": "aiw_otel.cli.web",
 }
 
 

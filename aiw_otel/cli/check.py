@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
+    from aiw_otel.runner.plan import Plan
 
 
 def add_parser(commands: Commands) -> None:
@@ -22,35 +23,44 @@ def add_parser(commands: Commands) -> None:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    if _is_plan(args.config):
-        from aiw_otel.runner.plan_loader import load_plan
+    """A plan (JSON, a folder, or YAML with a `plan:` list) or a config (YAML with telemetry or
+    logging keys); a YAML file is read and parsed once, then checked as what it turned out to be."""
+    from aiw_otel.runner.plan_loader import load_plan, plan_from_document
 
-        plan = load_plan(args.config)
-        print(f"{args.config}: OK (plan {plan.name!r}, {len(plan.steps)} steps: "
-              f"{', '.join(s.step_id for s in plan.steps)})")
-        return 0
+    path = args.config
+    if os.path.isdir(path) or path.endswith(".json"):
+        return _plan_ok(path, load_plan(path))
+    document = _yaml_document(path)
+    if isinstance(document, dict) and "plan" in document:
+        return _plan_ok(path, plan_from_document(document, path))
+    from aiw_otel.config_yaml import config_from_document
     from aiw_otel.settings import load_settings
 
-    loaded = load_settings(args.config, os.environ)
+    loaded = load_settings(config_from_document(document, path), os.environ)
     settings = loaded.telemetry
     for warning in loaded.warnings:
         print(f"aiw-otel: warning: {warning}", file=sys.stderr)
     sinks = [name for name in ("file", "console", "otlp") if getattr(settings.sinks, name).enabled]
-    print(f"{args.config}: OK (service {settings.service_name!r}, sinks: {', '.join(sinks) or 'none'}, "
+    print(f"{path}: OK (service {settings.service_name!r}, sinks: {', '.join(sinks) or 'none'}, "
           f"stdlib logging section: {'yes' if loaded.logging_dict else 'no'})")
     return 0
 
 
-def _is_plan(path: str) -> bool:
-    """Plans are JSON, folders, or YAML with a `plan:` list; configs are YAML with telemetry/logging keys."""
-    from aiw_otel.errors import ConfigError
-    from aiw_otel.hand_edited import parse_yaml
+def _plan_ok(path: str, plan: Plan) -> int:
+    print(f"{path}: OK (plan {plan.name!r}, {len(plan.steps)} steps: {', '.join(s.step_id for s in plan.steps)})")
+    return 0
+
+
+def _yaml_document(path: str) -> Any:
+    """The file parsed with its lines. Until it is parsed it is neither a plan nor a config, so a
+    file that cannot be read is named as a file; one that is not YAML is reported by the config
+    reader's rules (file and line), as a config is what a non-plan YAML file is taken for."""
+    from aiw_otel.errors import ConfigError, FileError
+    from aiw_otel.hand_edited import decode_text, parse_yaml
     from aiw_otel.regular_file import read_regular
 
-    if os.path.isdir(path) or path.endswith(".json"):
-        return True
     try:
-        document = parse_yaml(read_regular(path).decode("utf-8"), path, ConfigError)
-    except (OSError, UnicodeError, ConfigError):
-        return False  # let the config reader report it with file and line
-    return isinstance(document, dict) and "plan" in document
+        data = read_regular(path)
+    except OSError as error:
+        raise FileError(f"cannot read it: {error.strerror or error}", source=path) from None
+    return parse_yaml(decode_text(data, path, ConfigError), path, ConfigError)

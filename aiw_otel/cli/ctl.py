@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiw_otel.control.client import ControlClient
 from aiw_otel.control.paths import find_socket
 from aiw_otel.control.protocol import ARGUMENT_KEYS
-from aiw_otel.terminal_text import safe_line
+from aiw_otel.terminal_text import safe_line, safe_lines
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
@@ -28,10 +28,10 @@ NO_RUN = 2
 
 
 def add_parser(commands: Commands) -> None:
-    parser = commands.add_parser("ctl", help="steer a running plan: pause, resume, cancel, status, context TEXT, details STEP")
+    parser = commands.add_parser("ctl", help="steer a running plan: pause, resume, cancel, status, context TEXT, details STEP, output STEP")
     # Not argparse choices: the run decides what it understands, and records what it refused.
-    parser.add_argument("command", help="pause, resume, cancel, status, context TEXT, details STEP or help")
-    parser.add_argument("argument", nargs="*", help="context: the text; details: the step id")
+    parser.add_argument("command", help="pause, resume, cancel, status, context TEXT, details STEP, output STEP or help")
+    parser.add_argument("argument", nargs="*", help="context: the text; details, output: the step (name, id or a prefix)")
     parser.add_argument("--socket", help=SOCKET_HELP)
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
     # Words after an option (`ctl context --socket PATH some text`) are the argument's too.
@@ -52,6 +52,8 @@ def ctl_command(args: argparse.Namespace) -> int:
         print(json.dumps(reply, indent=2))
     elif args.command == "status" and reply.get("ok"):
         print(summary(reply["data"]))
+    elif args.command == "output" and reply.get("ok"):  # the lines the commands printed, one by one
+        print(safe_lines(str(reply.get("message", ""))))
     else:
         print(safe_line(str(reply.get("message", ""))))
     return 0 if reply.get("ok") else 1

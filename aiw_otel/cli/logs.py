@@ -61,26 +61,6 @@ def selection_of(args: argparse.Namespace) -> Selection:
     )
 
 
-def resolve_step(selection: Selection, spans: Sequence[Span], logs: Sequence[LogRecord]) -> Selection:
-    """`--step` as the console takes it: a step's name, id or a unique prefix of one, among the steps
-    in the files; StepNotFound (a ValueError) lists the candidates."""
-    import dataclasses
-
-    from aiw_otel import conventions as sc
-    from aiw_otel.stepref import StepRef, resolve
-
-    names: dict[str, str | None] = {}
-    for span in spans:
-        if span.is_step and span.step_id:
-            names[span.step_id] = span.attributes.get(sc.AIW_STEP_NAME) or names.get(span.step_id)
-    for record in logs:
-        if record.step_id:
-            names.setdefault(record.step_id, None)
-    assert selection.step is not None
-    step_id = resolve(selection.step, [StepRef(step_id, name) for step_id, name in names.items()])
-    return dataclasses.replace(selection, step=step_id)
-
-
 def run_logs(args: argparse.Namespace) -> int:
     from aiw_otel.readback.files import ReadbackError
 
@@ -108,6 +88,11 @@ def _reader_went_away() -> int:
 
 
 def _show(args: argparse.Namespace, selection: Selection) -> int:
+    import gc
+
+    # Decoded OTLP holds no reference cycles, so reference counting frees every record; the cycle
+    # collector would only walk the run held in memory again and again (a third of the time).
+    gc.disable()
     from aiw_otel.logdir import SIGNAL_FILES
     from aiw_otel.readback.files import find_files
     from aiw_otel.readback.records import load
@@ -126,27 +111,32 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
             return 0
     if args.json:
         return _json(files, selection)
-    from aiw_otel.readback.stream import trace_line_filter
+    return _tree(files, selection, args)
 
-    spans, logs = load(files, keep_line=trace_line_filter(selection.trace))
-    if selection.step is not None:
-        try:
-            selection = resolve_step(selection, spans, logs)
-        except ValueError as error:
-            _error(str(error))
-            return 2
-    spans, logs = selection.apply(spans, logs)
-    from rich.console import Console
 
-    from aiw_otel.readback.render import render_runs
-    from aiw_otel.readback.tree import build_runs
+def _tree(files: Sequence[SignalFile], selection: Selection, args: argparse.Namespace) -> int:
+    """The runs drawn one at a time as the stream of records reaches the end of each."""
+    import os
 
-    runs = build_runs(spans, logs)
-    if not runs:
+    from aiw_otel.readback.render import PlainWriter, RichWriter, Writer, render_runs
+    from aiw_otel.readback.stream import stream_records
+    from aiw_otel.readback.tree import runs_as_they_end
+
+    try:
+        records = stream_records(files, selection)
+    except ValueError as error:  # --step names no step (or several)
+        _error(str(error))
+        return 2
+    writer: Writer
+    if args.no_color or os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        writer = PlainWriter(sys.stdout)  # to a pipe, lines are as long as they are: ids stay whole for grep
+    else:
+        from rich.console import Console
+
+        writer = RichWriter(Console(highlight=False))
+    if not render_runs(runs_as_they_end(records), writer, args.lines):
         _error("no spans or log records match")
-    # to a pipe, a line is as long as it is: an 80-column wrap would cut ids in two for grep
-    width = None if sys.stdout.isatty() else 1 << 16
-    render_runs(runs, Console(no_color=args.no_color or None, highlight=False, width=width), args.lines)
+    sys.stdout.flush()
     return 0
 
 
@@ -177,8 +167,14 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
     """The files holding the chosen runs, and the selection narrowed to them (by a full trace id for one run)."""
     import dataclasses
 
-    from aiw_otel.readback.runs import files_holding, summaries
+    from aiw_otel.readback.runs import files_holding, newest_run, summaries
 
+    if last and not since_ns:  # read from the end of the files, as far back as the newest run goes
+        newest = newest_run(files, selection.keeps_trace)
+        if newest is None:
+            return [], selection
+        trace_id, narrowed = newest
+        return narrowed, dataclasses.replace(selection, trace=trace_id)
     runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
     if since_ns:
         runs = [run for run in runs if run.start_ns == 0 or run.start_ns >= since_ns]
@@ -240,4 +236,7 @@ def _follow(args: argparse.Namespace, selection: Selection) -> int:
         follow(args.paths, lambda record: print(line(record), flush=True), selection)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends
+    except ValueError as error:  # --step fits several steps
+        _error(str(error))
+        return 2
     return 0

@@ -32,3 +32,15 @@ def error(message: str) -> None:
     from aiw_otel.errors import shown
 
     print(f"aiw-otel: {shown(message)}", file=sys.stderr, flush=True)
+
+
+def port_number(text: str) -> int:
+    """An argparse type for a TCP port (0: any free one), refused as config files refuse one."""
+    import argparse
+
+    from aiw_otel.config_yaml import parse_port
+
+    try:
+        return parse_port(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
+from aiw_otel.cli.output import port_number
 from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
 from aiw_otel.model import State
 from aiw_otel.runner.plan import PROVIDERS
@@ -67,7 +68,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="no live display: a plain line per finished span and log record (INFO and above)")
     parser.add_argument("--exit-on-end", action="store_true",
                         help="the live console closes when the run ends (default: it holds until q is pressed)")
-    parser.add_argument("--prometheus-port", metavar="N", type=_port,
+    parser.add_argument("--prometheus-port", metavar="N", type=port_number,
                         help="serve the run's metrics at http://127.0.0.1:N/metrics (0: any free port; "
                              "the host is the config's or $OTEL_EXPORTER_PROMETHEUS_HOST)")
     parser.add_argument("--prometheus-linger", metavar="SECONDS", type=_linger_seconds,
@@ -79,6 +80,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also export traces, logs and metrics over OTLP to this collector, e.g. "
                              "http://localhost:4318 (like OTEL_EXPORTER_OTLP_ENDPOINT; protocol from "
                              "OTEL_EXPORTER_OTLP_PROTOCOL, default http/protobuf)")
+    parser.add_argument("--web", action="store_true",
+                        help="also serve the web monitor (as aiw-otel web does) while the run lasts; its address is printed")
+    parser.add_argument("--web-port", metavar="N", type=port_number, default=0,
+                        help="the web monitor's port on 127.0.0.1 (default: any free one)")
 
 
 def add_ai_arguments(parser: argparse.ArgumentParser) -> None:
@@ -96,15 +101,6 @@ def _positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return number
-
-
-def _port(text: str) -> int:
-    from aiw_otel.config_yaml import parse_port
-
-    try:
-        return parse_port(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _linger_seconds(text: str) -> float:
@@ -173,16 +169,37 @@ def _live(args: argparse.Namespace) -> bool:
 
 def _execute(plan_path: Path, args: argparse.Namespace, provider: str | None) -> State:
     with ExitStack() as stack:  # nothing heavy imported before the first frame
+        web_url = stack.enter_context(_web_monitor(args)) if args.web else None
         starting = None
         if _live(args):  # the console's first frame now, and no key echoed raw while the rest loads
             from aiw_otel.console.starting import starting_screen
 
             starting = stack.enter_context(starting_screen())
             stack.enter_context(_deferred_lines())
-        return _load_and_run(plan_path, args, provider, starting)
+        return _load_and_run(plan_path, args, provider, starting, web_url)
 
 
-def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None) -> State:
+@contextmanager
+def _web_monitor(args: argparse.Namespace) -> Iterator[str]:
+    """`--web`: the web monitor on a thread of this process, for this run and its log dir's others;
+    its address (token included) is given for the live console's header, since the console's screen
+    hides a line printed before it until it ends. The address is printed and shown, never logged:
+    whoever has it can steer the run. It serves until the command returns."""
+    from aiw_otel.cli.web import DEFAULT_HOST, start
+
+    log_dir = Path(_settings(args).telemetry.sinks.file.directory)
+    sockets = [Path(args.control_socket)] if args.control_socket else []
+    server = start(log_dir, sockets, DEFAULT_HOST, args.web_port)
+    server.start()
+    _say(f"aiw-otel: web monitor at {server.url}")
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None,
+                  web_url: str | None) -> State:
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -211,7 +228,7 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
     try:
         if starting is not None:
             starting.hand_over()
-            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end)
+            state = _run_with_console(engine, tracker, relay, hold=not args.exit_on_end, web_url=web_url)
         else:
             state = _run_until_done(engine, relay)
         if metrics_url is not None:
@@ -222,7 +239,8 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
     for line in failure_summary(tracker.snapshot()):
         _say(line)
     _say(f"aiw-otel: plan '{shown_name}' {state.value}")
-    if settings.sinks.file.enabled and log_dir.is_dir():  # not when the sink was off (a file, unwritable)
+    file_sink_off = ("file", "setup") in telemetry.health.snapshot().failures  # a file, unwritable
+    if settings.sinks.file.enabled and not file_sink_off:
         _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
 
@@ -324,12 +342,16 @@ def _beside(plan_path: Path, name: str) -> str | None:
 
 
 class _Worker:
-    """The engine on its own thread; `done` is set however it ends."""
+    """The engine on its own thread; `done` is set however it ends, or once a cancelled engine is
+    given up on (runner/watchdog.py): then the run ends Cancelled without it."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, before_exit: Callable[[], None] | None = None) -> None:
         self.done = threading.Event()
+        self._engine = engine
+        self._before_exit = before_exit
         self._outcome: list[State] = []
         self._failure: list[BaseException] = []
+        self._given_up: list[str] = []
         self._thread = threading.Thread(target=self._work, args=(engine,), name="aiw-otel-engine", daemon=True)
 
     def _work(self, engine: Engine) -> None:
@@ -341,9 +363,20 @@ class _Worker:
             self.done.set()
 
     def start(self) -> None:
+        from aiw_otel.runner.watchdog import CancelWatchdog
+
         self._thread.start()
+        CancelWatchdog(self._engine, self._thread, self._give_up, EXIT_CODES[State.CANCELLED],
+                       self._before_exit).start()
+
+    def _give_up(self, reason: str) -> None:
+        self._given_up.append(reason)
+        self.done.set()
 
     def result(self) -> State:
+        if self._given_up:  # the watchdog ended the run: its open spans interrupted, the plan Cancelled
+            _say(f"aiw-otel: {self._given_up[0]}")
+            return State.CANCELLED
         self._thread.join()
         if self._failure:
             raise self._failure[0]
@@ -366,7 +399,8 @@ def _run_until_done(engine: Engine, relay: ControlRelay) -> State:
     return worker.result()
 
 
-def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True) -> State:
+def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay, hold: bool = True,
+                      web_url: str | None = None) -> State:
     """Live mode: the console owns the terminal on the main thread (keys, Ctrl-C, resizes); with
     `hold`, it stays after the run until q, so the user can look at what failed.
 
@@ -374,12 +408,12 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     instead of stderr."""
     from aiw_otel.console import ConsoleApp
 
-    worker = _Worker(engine)
+    worker = _Worker(engine, before_exit=_terminal_back_to_normal)
     previous = signal.signal(signal.SIGTERM, lambda *_: relay.interrupt("signal"))
     worker.start()
     engine.telemetry.health.set_reporter(tracker.note)
     try:
-        ConsoleApp(relay).run(worker.done, hold=hold)
+        ConsoleApp(relay, web_url=web_url).run(worker.done, hold=hold)
     finally:
         _say_deferred()  # the console let go of the screen: what was said before it, first
         engine.telemetry.health.set_reporter(None)
@@ -387,6 +421,19 @@ def _run_with_console(engine: Engine, tracker: StateTracker, relay: ControlRelay
     state = worker.result()
     _print_final_overview(relay.snapshot())
     return state
+
+
+def _terminal_back_to_normal() -> None:
+    """The console's screen and key mode undone by hand, for an exit that skips its own teardown
+    (a stuck engine whose ending blocked too, see runner/watchdog.py)."""
+    if sys.stdin.isatty():
+        import termios
+
+        mode = termios.tcgetattr(sys.stdin.fileno())
+        mode[3] |= termios.ECHO | termios.ICANON
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSANOW, mode)
+    sys.stdout.write("\x1b[?1049l\x1b[?25h")  # leave the alternate screen, show the cursor
+    sys.stdout.flush()
 
 
 def failure_summary(view: RunView) -> list[str]:

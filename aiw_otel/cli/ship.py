@@ -14,6 +14,7 @@ from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
+    from aiw_otel.readback.ship import Progress, Summary
 
 SIGNAL_NAMES = ("traces", "logs", "metrics")
 
@@ -23,13 +24,16 @@ def add_parser(commands: Commands) -> None:
     ship.add_argument("paths", **PATHS_ARGUMENT)
     ship.add_argument("--endpoint", help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc); "
                                          "default: $OTEL_EXPORTER_OTLP_ENDPOINT")
-    ship.add_argument("--protocol", choices=("http/protobuf", "grpc"),
-                      help="default: $OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf")
+    ship.add_argument("--protocol", help="http/protobuf, http/json or grpc (default: $OTEL_EXPORTER_OTLP_PROTOCOL, "
+                                         "else http/protobuf); http/json sends the lines as written, unconverted: "
+                                         "the fastest")
     ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded like "
                                         "OTEL_EXPORTER_OTLP_HEADERS (default: that variable)")
     ship.add_argument("--signals", default=",".join(SIGNAL_NAMES),
                       help="which streams to send, e.g. traces for a traces-only backend (default: traces,logs,metrics)")
     ship.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    ship.add_argument("--batch-size", type=int, default=4096, metavar="KIB",
+                      help="KiB of lines merged into one request at most (default 4096; a longer line goes alone)")
     ship.set_defaults(handler=run_ship)
 
 
@@ -43,34 +47,78 @@ def run_ship(args: argparse.Namespace) -> int:
     except ValueError as error:
         _error(str(error))
         return 2
+    import gc
+
+    # Every line is parsed into objects freed by reference counting as soon as it is batched; the
+    # cycle collector would only walk the loaded modules' objects again and again (a third of ship).
+    gc.disable()
     summary = Summary()
+    progress = _progress_on_terminal()
     try:
-        ship(args.paths, target, summary, signals=signals)
+        ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
+             progress=progress)
     except ReadbackError as error:
         _error(str(error))
         return 1
     except ShipError as error:
+        _end_progress(progress)
         _error(f"ship stopped: {error}")
         print(summary.describe(target))
         _error("what was acknowledged is recorded; run the same command again to resume from there")
         return 1
+    _end_progress(progress)
     print(summary.describe(target))
     return 0
+
+
+def _progress_on_terminal() -> Progress | None:
+    """A line on stderr rewritten as requests are acknowledged, only when stderr is a terminal
+    (a CI log or a pipe gets the summary alone)."""
+    import sys
+    import time
+
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+    shown = [0.0]
+
+    def show(summary: Summary) -> None:
+        now = time.monotonic()
+        if now - shown[0] < 0.2:
+            return
+        shown[0] = now
+        rate = summary.sent_bytes / max(now - started, 1e-6) / 1e6
+        sys.stderr.write(f"\rshipping: {summary.lines} lines ({summary.sent_bytes / 1e6:.1f} MB) in "
+                         f"{summary.requests} requests, {rate:.1f} MB/s\x1b[K")
+        sys.stderr.flush()
+
+    return show
+
+
+def _end_progress(progress: Progress | None) -> None:
+    import sys
+
+    if progress is not None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
 
 
 def _target(args: argparse.Namespace) -> Any:
     """The destination from the options, else the environment; ValueError saying which value is wrong."""
     from aiw_otel.config_yaml import parse_endpoint
-    from aiw_otel.readback.ship import Target, parse_headers
+    from aiw_otel.readback.ship import PROTOCOLS, Target, parse_headers
 
     endpoint, where = args.endpoint, "--endpoint"
     if endpoint is None:
         endpoint, where = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(), "OTEL_EXPORTER_OTLP_ENDPOINT"
         if not endpoint:
             raise ValueError("no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT")
-    protocol = args.protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip() or "http/protobuf"
-    if protocol not in ("http/protobuf", "grpc"):
-        raise ValueError(f"OTEL_EXPORTER_OTLP_PROTOCOL: expected grpc or http/protobuf, got {protocol!r}")
+    protocol, given = args.protocol, "--protocol"
+    if protocol is None:
+        protocol, given = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip() or "http/protobuf", \
+            "OTEL_EXPORTER_OTLP_PROTOCOL"
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"{given}: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     headers_text, headers_from = args.headers, "--headers"
     if headers_text is None:
         headers_text, headers_from = os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""), "OTEL_EXPORTER_OTLP_HEADERS"
@@ -84,6 +132,8 @@ def _target(args: argparse.Namespace) -> Any:
         raise ValueError(f"{headers_from}: {error}") from None
     if args.timeout <= 0:
         raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
+    if args.batch_size <= 0:
+        raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
     return Target(endpoint, protocol, headers, args.timeout)
 
 

@@ -16,8 +16,10 @@ confirmation) goes to the reply area, whole, until Esc or the next command.
 Navigation, as in k9s and lazygit, acts when the command line is empty (no command starts with
 j, k, q or /, so typing a command is never taken for navigation): Up/Down or j/k move a cursor in
 the overview, Enter shows the cursor's step (as `details` does), PgUp/PgDn and Home/End scroll
-its log lines, `/` starts a filter typed on the command line (live; Enter keeps it), and Esc
-steps back one level: the reply, then the filter, then the pinned step (following the active one
+its log lines, `/` starts a filter typed on the command line (live; Enter keeps it), `o` shows
+what the commands of the cursor's step (else the shown one) printed, as `output STEP` does, in
+place of the log lines (the arrows, j/k and the page keys scroll it then), and Esc steps back one
+level: the reply, then the output, then the filter, then the pinned step (following the active one
 again). While a line is typed, the keys edit it (Up/Down walk the history; Ctrl-P/Ctrl-N always do).
 
 When the run ends the loop holds (`run(stop, hold=True)`) with "run Completed — press q to quit"
@@ -39,21 +41,22 @@ import sys
 import threading
 import time
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 from rich.console import Console
-from rich.live import Live
 
 from aiw_otel.console.editor import LineEditor
 from aiw_otel.console.keys import Key, KeyDecoder, Keystroke
+from aiw_otel.console.outputview import OutputView
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.reply import Reply as ReplyArea
-from aiw_otel.console.screen import Screen, shown_step
+from aiw_otel.console.screen import FOOTER_ROWS, HEADER_ROWS, Screen, shown_step
 from aiw_otel.console.steplog import filtered
-from aiw_otel.console.style import LIVE_STATES
-from aiw_otel.console.terminal import keys_mode
+from aiw_otel.console.terminal import draw, full_screen, keys_mode, screen_console
 from aiw_otel.control.relay import COMMAND_NAMES, FrontDoor, Reply
-from aiw_otel.runview import LogLine, RunView
+from aiw_otel.present import LIVE_STATE_NAMES
+from aiw_otel.runview import CommandOutput, LogLine, RunView
 from aiw_otel.stepref import StepNotFound, StepRef, completions, resolve
 
 #: Redraws for run updates are at least this far apart (keys redraw at once).
@@ -66,22 +69,24 @@ CONFIRM_MESSAGE = "Press Ctrl-C again (or type cancel) to cancel the run"
 SOURCE = "console"
 #: What `help` adds to the relay's list of commands: the keys of this console.
 KEYS_HELP = """keys, with the command line empty:
-  j/k or Up/Down  move the cursor    Enter  show that step's logs
-  PgUp/PgDn Home/End  scroll them    /TEXT  keep lines with TEXT (/error)
-  Esc  back (reply, filter, step)    q      quit once the run has ended
+  j/k or Up/Down  move the cursor    Enter  its logs    o  what it printed
+  PgUp/PgDn Home/End  scroll them    /TEXT @COMP  keep lines (/error @ai)
+  Esc  back (reply, output, filter, step)    q  quit once the run has ended
 typing: Tab completes, Up/Down or Ctrl-P/N: history, Ctrl-C twice: cancel"""
 #: The keys that act now, under the command line.
-HINT_KEYS = "↑↓/jk select · Enter details · PgUp/PgDn scroll · / filter · help"
+HINT_KEYS = "↑↓/jk select · Enter details · o output · PgUp/PgDn scroll · / filter · help"
+HINT_OUTPUT = "↑↓/jk PgUp/PgDn scroll · o again · Esc back to the logs"
 HINT_FILTER = "filtering the log lines as you type · Enter keeps it · Esc clears it"
 _END_TONES = {"Completed": "ok", "Failed": "error"}
 
 
 class ConsoleApp:
-    def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None) -> None:
+    def __init__(self, relay: FrontDoor, *, console: Console | None = None, input_fd: int | None = None,
+                 web_url: str | None = None) -> None:
         self._relay = relay
-        self._console = console or Console()
+        self._console = console or screen_console()
         self._input_fd = sys.stdin.fileno() if input_fd is None else input_fd
-        self._screen = Screen()
+        self._screen = Screen(web_url)  # the header shows it
         self._editor = LineEditor()
         self._keys = KeyDecoder()
         self._reply = ReplyArea()
@@ -96,6 +101,9 @@ class ConsoleApp:
         self._scrolled_step: str | None = None
         #: The newest log line of the panel at the last frame (to keep a scrolled view in place).
         self._newest: LogLine | None = None
+        #: What a step's commands printed, shown in place of its log lines (None: the log lines), and its step.
+        self._output: OutputView | None = None
+        self._output_step = ""
         #: The run ended and the console holds until q.
         self._ended = False
         self._quit = False
@@ -160,16 +168,16 @@ class ConsoleApp:
                     stack.enter_context(_handlers({signal.SIGINT: self.interrupt,
                                                    getattr(signal, "SIGWINCH", None): self._wake}))
                 self._update_screen()
-                live = stack.enter_context(Live(self._screen.frame, console=self._console, screen=True,
-                                                auto_refresh=False, redirect_stdout=False, redirect_stderr=False))
-                self._loop(live, stop, wake_read, hold)
+                stack.enter_context(full_screen(self._console))
+                draw(self._console, self._screen.frame)
+                self._loop(stop, wake_read, hold)
         finally:
             unsubscribe()
             self._wake_fd = None
             os.close(wake_write)
             os.close(wake_read)
 
-    def _loop(self, live: Live, stop: threading.Event, wake_read: int, hold: bool) -> None:
+    def _loop(self, stop: threading.Event, wake_read: int, hold: bool) -> None:
         watched = [wake_read, self._input_fd]
         size = self._console.size
         last_frame = time.monotonic()
@@ -190,13 +198,13 @@ class ConsoleApp:
                 self._on_keys(self._keys.flush())
             now = time.monotonic()
             self._take_presses(now)
-            running = self._view.ended_ns is None and self._view.state in LIVE_STATES
+            running = self._view.ended_ns is None and self._view.state in LIVE_STATE_NAMES
             due = self._run_changed.is_set() or (running and int(now) != second)
             resized = self._console.size != size
             if self._dirty or resized or (due and now - last_frame >= FRAME_INTERVAL_S):
                 size, last_frame, second = self._console.size, now, int(now)
                 if self._update_screen() or resized:
-                    live.refresh()
+                    draw(self._console, self._screen.frame)
 
     def _hold(self) -> None:
         """The run is over: say so, and keep the screen until q."""
@@ -217,7 +225,8 @@ class ConsoleApp:
             self._scroll += _newer_than(lines, self._newest)
         self._newest = lines[-1] if lines else None
         return self._screen.update(view, now_ns=time.time_ns(), selected=self._selected, prompt=self._prompt(view),
-                                   reply=self._reply, cursor=self._cursor, filter=self._filter, scroll=self._scroll)
+                                   reply=self._reply, cursor=self._cursor, filter=self._filter, scroll=self._scroll,
+                                   output=self._output)
 
     def _prompt(self, view: RunView) -> Prompt:
         editor = self._editor
@@ -226,7 +235,7 @@ class ConsoleApp:
         elif self._filtering:
             hint, style = HINT_FILTER, "yellow"
         elif not editor.text:
-            hint, style = HINT_KEYS, "dim"
+            hint, style = (HINT_KEYS if self._output is None else HINT_OUTPUT), "dim"
         else:
             hint, style = "", "dim"
         return Prompt(editor.text, editor.cursor, hint, style)
@@ -264,9 +273,17 @@ class ConsoleApp:
             Key.UP: lambda: self._move(-1), Key.DOWN: lambda: self._move(1), Key.ENTER: self._open,
             Key.HOME: lambda: self._scroll_by(1 << 30), Key.END: lambda: self._scroll_by(-(1 << 30)),
         }
+        #: With the command line empty and the output shown, these keys scroll it.
+        output: dict[Key, Callable[[], None]] = {
+            Key.UP: lambda: self._scroll_output(1), Key.DOWN: lambda: self._scroll_output(-1),
+            Key.PAGE_UP: lambda: self._scroll_output(self._page()), Key.PAGE_DOWN: lambda: self._scroll_output(-self._page()),
+            Key.HOME: lambda: self._scroll_output(1 << 30), Key.END: lambda: self._scroll_output(-(1 << 30)),
+        }
         for key in keys:
             if isinstance(key, str):
                 self._type(key)
+            elif key in output and not editor.text and self._output is not None:
+                output[key]()
             elif key in navigation and not editor.text and not (key is Key.ENTER and self._cursor is None):
                 navigation[key]()
             else:
@@ -281,8 +298,12 @@ class ConsoleApp:
             if editor.text:
                 editor.insert(text[index:])
                 return
-            if char in "jk":
+            if char in "jk" and self._output is not None:
+                self._scroll_output(-1 if char == "j" else 1)
+            elif char in "jk":
                 self._move(1 if char == "j" else -1)
+            elif char == "o":  # again on the output shown: the same step's, taken anew
+                self._open_output(self._output_step if self._output is not None else self._cursor or self._shown_id())
             elif char == "q":
                 self._q()
             else:
@@ -320,7 +341,38 @@ class ConsoleApp:
     def _open(self) -> None:
         """Enter on the overview: show the cursor's step, as `details` does."""
         if self._cursor is not None:
+            self._output = None
             self._details(self._cursor, f"details {self._cursor}")
+
+    def _shown_id(self) -> str:
+        shown = shown_step(self._view, self._selected)
+        return shown.step_id if shown is not None else ""
+
+    def _open_output(self, typed: str, line: str | None = None) -> None:
+        """`o` or `output STEP`: what the step's commands printed, through the relay (which records the
+        request and resolves the step), in place of the log lines."""
+        if not typed:
+            self._show("no step has started yet: output <step> names one", "info")
+            return
+        reply = self._call(line or f"output {typed}")
+        if reply is None:
+            return
+        data = reply.data or {}
+        if not reply.ok or not isinstance(data.get("select_step"), str):
+            self._show(reply.message, "error")
+            return
+        step_id = data["select_step"]
+        commands = tuple(CommandOutput(**{**c, "lines": tuple(c["lines"])}) for c in data.get("commands", ()))
+        label = self._view.step_labels().get(step_id, step_id)
+        self._output = OutputView.of(label, commands, time.strftime("%H:%M:%S"))
+        self._output_step = step_id
+        self._reply = ReplyArea()  # as any command's does, its answer replaces the last reply
+
+    def _scroll_output(self, rows: int) -> None:
+        output = self._output
+        if output is not None:
+            self._output = replace(output, scroll=output.clamped(output.scroll + rows, self._console.size.height
+                                                                  - HEADER_ROWS - FOOTER_ROWS))
 
     def _page(self) -> int:
         return max(1, self._console.size.height // 2 - 3)
@@ -343,7 +395,10 @@ class ConsoleApp:
         self._reply = ReplyArea()
         word, _, argument = line.partition(" ")
         if word.lower() == "details":
+            self._output = None
             self._details(argument.strip(), line)
+        elif word.lower() == "output":
+            self._open_output(argument.strip() or self._shown_id(), line if argument.strip() else None)
         else:
             self._send(line)
 
@@ -354,6 +409,8 @@ class ConsoleApp:
             self._filter, self._filtering, self._scroll = "", False, 0
         elif self._reply:
             self._reply = ReplyArea()
+        elif self._output is not None:
+            self._output = None
         elif self._filter:
             self._filter, self._scroll = "", 0
         else:
@@ -390,7 +447,7 @@ class ConsoleApp:
         if not space:
             found = [name for name in COMMAND_NAMES if name.startswith(word.lower())]
             prefix = ""
-        elif word.lower() == "details":
+        elif word.lower() in ("details", "output"):
             found = completions(argument.lstrip(), _refs(self._relay.snapshot()))
             prefix = word + " "
         else:

@@ -11,7 +11,7 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
-from aiw_otel.console.style import one_line
+from aiw_otel.terminal_text import one_line
 
 _PROMPT = "> "
 

@@ -1,7 +1,7 @@
 """The seed's layout (5.2) over the five panels, composed from their cached lines.
 
     header (3 lines)
-    plan overview (what its columns need, up to 1/2) | current step's logs (the rest)
+    plan overview (what its columns need, up to 1/2) | current step's logs, or its commands' output (the rest)
     reply (full width, as tall as the reply wrapped; only when there is one; below NARROW_WIDTH a
            reply taller than the panels' rows takes the status bar's too)
     status (3/4) | command (1/4, at least 60 columns)     below NARROW_WIDTH: status over command
@@ -20,13 +20,14 @@ from rich.segment import Segment
 
 from aiw_otel.console.cache import Cached, Lines
 from aiw_otel.console.header import Header
+from aiw_otel.console.outputview import OutputView
 from aiw_otel.console.overview import OVERVIEW_MIN_WIDTH, Overview
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.reply import Reply
 from aiw_otel.console.rows import RowCache
 from aiw_otel.console.statusbar import StatusBar
 from aiw_otel.console.steplog import StepLog
-from aiw_otel.console.style import LIVE_STATES
+from aiw_otel.present import LIVE_STATE_NAMES
 from aiw_otel.runview import RunView, StepView
 
 #: Below this many columns the command panel gets the whole width under the status bar: beside
@@ -48,6 +49,13 @@ class Frame:
         self.panels = (header, overview, logs, status, prompt, reply)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for line in self.lines(console, options):
+            yield from line
+            yield _NEW_LINE
+
+    def lines(self, console: Console, options: ConsoleOptions) -> Lines:
+        """The screen's rows, each exactly `options.max_width` cells (what `console.update_screen_lines`
+        draws as they are: nothing cut or split again)."""
         width, height = options.max_width, options.height or console.height
         header, overview, logs, status, prompt, reply = self.panels
         narrow = width < NARROW_WIDTH
@@ -75,10 +83,7 @@ class Frame:
             right = max(PROMPT_MIN_WIDTH, width // 4)
             rows.append(_beside(_lines(status, console, options, width - right, FOOTER_ROWS),
                                 _lines(prompt, console, options, right, FOOTER_ROWS)))
-        for block in rows:
-            for line in block:
-                yield from line
-                yield _NEW_LINE
+        return [line for block in rows for line in block]
 
 
 def _lines(panel: PanelSource, console: Console, options: ConsoleOptions, width: int, height: int) -> Lines:
@@ -102,7 +107,7 @@ def shown_step(view: RunView, selected: str | None) -> StepView | None:
         step = view.step(selected)
         if step is not None:
             return step
-    active = next((s for s in reversed(view.steps) if s.state in LIVE_STATES), None)
+    active = next((s for s in reversed(view.steps) if s.state in LIVE_STATE_NAMES), None)
     if active is not None:
         return active
     started = [s for s in view.steps if s.started_ns is not None]
@@ -112,7 +117,8 @@ def shown_step(view: RunView, selected: str | None) -> StepView | None:
 class Screen:
     """The cached panels in a Frame: `update()` with the latest data, then draw `frame`."""
 
-    def __init__(self) -> None:
+    def __init__(self, web_url: str | None = None) -> None:
+        self._web_url = web_url
         self.header = Cached()
         self.overview = Cached()
         self.logs = Cached()
@@ -124,15 +130,16 @@ class Screen:
         self.frame = Frame(self.header, self.overview, self.logs, self.status, self.prompt, self.reply)
 
     def update(self, view: RunView, *, now_ns: int, selected: str | None = None, prompt: Prompt = Prompt(),
-               reply: Reply = Reply(), cursor: str | None = None, filter: str = "", scroll: int = 0) -> bool:
-        """Give each panel its new content; True if any of them changed."""
+               reply: Reply = Reply(), cursor: str | None = None, filter: str = "", scroll: int = 0,
+               output: OutputView | None = None) -> bool:
+        """Give each panel its new content (`output`: shown in place of the log lines); True if any changed."""
         step = shown_step(view, selected)
-        changed = self.header.update(Header.of(view, now_ns))
+        changed = self.header.update(Header.of(view, now_ns, self._web_url))
         changed |= self.overview.update(Overview.of(view, step.step_id if step else None, now_ns, self._step_rows,
                                                     cursor=cursor))
         pinned = step is not None and step.step_id == selected
-        changed |= self.logs.update(StepLog.of(view, step, pinned=pinned, now_ns=now_ns, cache=self._log_rows,
-                                               filter=filter, scroll=scroll))
+        changed |= self.logs.update(output if output is not None else StepLog.of(
+            view, step, pinned=pinned, now_ns=now_ns, cache=self._log_rows, filter=filter, scroll=scroll))
         changed |= self.status.update(StatusBar.of(view))
         changed |= self.prompt.update(prompt)
         changed |= self.reply.update(reply)

@@ -6,7 +6,7 @@ its normal mode, and keys typed would be echoed raw into the scrollback. `starti
 the terminal at once instead: keys in cbreak mode with echo off (what is typed waits in the
 terminal's buffer and reaches the console's command line when it starts), the alternate screen,
 and a frame of the console's own layout saying it is starting. `hand_over()` leaves the alternate
-screen to the ConsoleApp's Live (which leaves it when it ends); without it (an error while
+screen to the ConsoleApp (which leaves it when it ends); without it (an error while
 loading), leaving the context restores the normal screen. The frame holds no plan text: nothing
 is shown before the redactor exists.
 """
@@ -22,7 +22,7 @@ from rich.console import Console
 
 from aiw_otel.console.prompt import Prompt
 from aiw_otel.console.screen import Screen
-from aiw_otel.console.terminal import keys_mode
+from aiw_otel.console.terminal import draw, keys_mode, screen_console
 from aiw_otel.runview import RunView
 
 STARTING_HINT = "starting… (keys typed now are kept)"
@@ -39,7 +39,7 @@ class Starting:
 
 @contextmanager
 def starting_screen(console: Console | None = None, input_fd: int | None = None) -> Iterator[Starting]:
-    console = console or Console()
+    console = console or screen_console()
     starting = Starting()
     with keys_mode(sys.stdin.fileno() if input_fd is None else input_fd):
         console.set_alt_screen(True)
@@ -47,7 +47,7 @@ def starting_screen(console: Console | None = None, input_fd: int | None = None)
         try:
             screen = Screen()
             screen.update(RunView(state="Starting"), now_ns=time.time_ns(), prompt=Prompt(hint=STARTING_HINT))
-            console.update_screen(screen.frame)  # in place, like Live: a print's last line break would scroll it
+            draw(console, screen.frame)  # in place, as the console draws: a print's last line break would scroll it
             console.file.flush()
             yield starting
         finally:

@@ -12,10 +12,11 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
-from aiw_otel.console.style import cost, one_line, state_style, tokens
+from aiw_otel.console.style import cost, tokens
 from aiw_otel.model import State
-from aiw_otel.present import STATE_ORDER
+from aiw_otel.present import STATE_ORDER, state_style
 from aiw_otel.runview import RunView
+from aiw_otel.terminal_text import one_line
 
 #: Below this width the counts use short labels.
 _WIDE = 110

@@ -2,8 +2,8 @@
 
 The step is the one chosen with `details STEP` (or Enter on the overview's cursor), else the active
 one, else the last that started; before any step starts it shows the run's general log. `/TEXT`
-keeps the log lines holding TEXT (case-blind, in the level, component or message), PgUp/PgDn
-scroll them (`scroll`: rows up from the newest). Every line is one screen row, cut with an ellipsis: the full
+keeps the log lines holding TEXT (case-blind, in the level, component or message), `/@NAME` those
+of a component (`/@ai`, `/@term exit`: see `filtered`), PgUp/PgDn scroll them (`scroll`: rows up from the newest). Every line is one screen row, cut with an ellipsis: the full
 text is in the log files, one row per record is what lets the newest ones always fit, and rows
 that only scroll are not drawn again (RowCache).
 """
@@ -14,14 +14,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Hashable, NamedTuple, cast
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import LEVEL_STYLES, LIVE_STATES, cost, duration, one_line, state_style, tokens
-from aiw_otel.present import OUTCOME_STYLES, Outcome
+from aiw_otel.console.style import cost, cut_before, tokens
+from aiw_otel.present import LEVEL_STYLES, LIVE_STATE_NAMES, OUTCOME_STYLES, Outcome, duration, state_style
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
+from aiw_otel.terminal_text import one_line
 
 _RUNNING = ("▶", "yellow")
 #: Glyph and colour of a finished action by its outcome: a retried attempt is no failure, a
@@ -49,8 +51,9 @@ class StepLog:
     filter: str = ""
     #: Rows up from the newest log line (clamped to the oldest).
     scroll: int = 0
-    #: Whole seconds of the clock, only while an action runs: nothing else here moves with time.
-    now_s: int = 0
+    #: (span id, whole seconds it has run) of each running action: all that moves here with time,
+    #: so the panel is drawn again once a second while an action runs, and not otherwise.
+    elapsed_s: tuple[tuple[int, int], ...] = ()
     cache: RowCache = field(default_factory=RowCache, compare=False, repr=False)
 
     @classmethod
@@ -59,9 +62,10 @@ class StepLog:
         cache = cache or RowCache()
         if step is None:
             return cls(None, view.general_logs, cache=cache, filter=filter, scroll=scroll)
-        running = any(a.ended_ns is None for a in step.actions)
+        elapsed = tuple((a.span_id, max(0, now_ns - a.started_ns) // 1_000_000_000) for a in step.actions
+                        if a.ended_ns is None)
         return cls(step, label=view.step_labels().get(step.step_id, step.step_id), pinned=pinned,
-                   now_s=now_ns // 1_000_000_000 if running else 0, cache=cache, filter=filter, scroll=scroll)
+                   elapsed_s=elapsed, cache=cache, filter=filter, scroll=scroll)
 
     def lines(self) -> tuple[LogLine, ...]:
         """The log lines shown, oldest first: the step's (or the general ones), filtered."""
@@ -99,8 +103,9 @@ class StepLog:
         keys: list[Hashable] = []
         if step is not None and step.actions:
             shown = step.actions if room is None else step.actions[-max(1, room // 3):]
+            elapsed = dict(self.elapsed_s)
             for action in shown:
-                keys.append((action, self.now_s if action.ended_ns is None else 0))
+                keys.append((action, elapsed.get(action.span_id, 0)))
                 keys += [_Output(line) for line in action.output]
             keys.append(_RULE)
         logs = self.lines()
@@ -123,23 +128,28 @@ class StepLog:
             title.append(f" {tokens(step.input_tokens)} in / {tokens(step.output_tokens)} out")
         if step.cost_usd:
             title.append(f" {cost(step.cost_usd)}")
-        if step.error and step.state not in LIVE_STATES:
+        if step.error and step.state not in LIVE_STATE_NAMES:
             title.append(f" {one_line(step.error)}", style="red")
         return title
 
 
 def filtered(lines: tuple[LogLine, ...], text: str) -> tuple[LogLine, ...]:
-    """The lines holding `text` (case-blind) in their level, component or message."""
+    """The lines a filter keeps, case-blind: `@NAME` words keep the lines of a component whose name
+    starts with NAME (`@ai` is ai_service; several: any of them), the rest of the text (if any) keeps
+    the lines holding it in their component or message, or at that level (`error`)."""
     if not text:
         return lines
-    folded = text.casefold()
+    words = text.casefold().split(" ")
+    components = tuple(word[1:] for word in words if word.startswith("@") and len(word) > 1)
+    folded = " ".join(word for word in words if not word.startswith("@")).strip()
     return tuple(line for line in lines
-                 if folded in line.message.casefold() or folded in line.component.casefold()
-                 or folded == line.level.casefold())
+                 if (not components or line.component.casefold().startswith(components))
+                 and (not folded or folded in line.message.casefold() or folded in line.component.casefold()
+                      or folded == line.level.casefold()))
 
 
 def _draw(key: Hashable, width: int) -> Text:
-    """A LogLine, a reply line (str), the rule, or (ActionLine, clock seconds while it runs)."""
+    """A LogLine, a reply line (str), the rule, or (ActionLine, whole seconds it has run while it runs)."""
     if isinstance(key, LogLine):
         return _log_line(key, width)
     if key is _RULE:
@@ -151,8 +161,8 @@ def _draw(key: Hashable, width: int) -> Text:
                              overflow="ellipsis")
     if isinstance(key, str):
         return Text(one_line(key), overflow="ellipsis")
-    action, now_s = cast("tuple[ActionLine, int]", key)  # the only other key this module makes
-    return _action(action, now_s)
+    action, elapsed_s = cast("tuple[ActionLine, int]", key)  # the only other key this module makes
+    return _action(action, elapsed_s, width)
 
 
 class _Output(NamedTuple):
@@ -161,18 +171,28 @@ class _Output(NamedTuple):
     line: str
 
 
-def _action(action: ActionLine, now_s: int) -> Text:
+def _action(action: ActionLine, elapsed_s: int, width: int) -> Text:
+    """Glyph, name, duration and summary. A running action's duration is the whole seconds it has run,
+    growing (none in its first second): never a time that is not true, such as `0.0 ms`.
+
+    A long name (a command line) is cut to leave room for the time and the summary (`exit 1`), which
+    say how it went: the whole line is in `output` and the log files.
+    """
     if action.ended_ns is None:
         glyph, style = _RUNNING
     else:  # an ActionLine made without an outcome: by its status alone
         glyph, style = _ENDED.get(action.outcome or (Outcome.FAILED if action.failed else Outcome.OK).value,
                                   _ENDED[Outcome.OK.value])
+    if action.ended_ns is not None:
+        took = f"  {duration((action.ended_ns - action.started_ns) / 1e6)}"
+    else:
+        took = f"  {duration(elapsed_s * 1000)}" if elapsed_s else ""
+    summary = f"  {one_line(action.summary)}" if action.summary else ""
     row = Text(overflow="ellipsis")
     row.append(f"{glyph} ", style=style)
-    row.append(one_line(action.name))
-    row.append(f"  {duration(action.started_ns, action.ended_ns, now_s * 1_000_000_000)}", style="dim")
-    if action.summary:
-        row.append(f"  {one_line(action.summary)}", style=style if action.failed else "")
+    row.append(cut_before(one_line(action.name), took + summary, width - cell_len(row.plain)))
+    row.append(took, style="dim")
+    row.append(summary, style=style if action.failed else "")
     return row
 
 

@@ -1,21 +1,16 @@
-"""Short number formats shared by the panels, so a cost reads the same everywhere; colours and durations
-are `present`'s."""
+"""Short formats shared by the panels, so tokens, a cost and a cut text read the same everywhere.
+
+Colours, states and the duration format are `aiw_otel.present`'s (shared with `logs`, the plain
+output and `ctl`), and the panels flatten text with `terminal_text.one_line`: each imported from
+where it is defined.
+"""
 
 from __future__ import annotations
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
-#: Re-exported: the panels flatten every line with the one shared function (terminal_text).
-from aiw_otel.terminal_text import one_line as one_line
-
-#: States, their colours and the duration format come from `present`, shared with `logs`, the plain
-#: output and `ctl`: the console only re-exports what its panels use.
-from aiw_otel.present import LEVEL_STYLES as LEVEL_STYLES
-from aiw_otel.present import LIVE_STATE_NAMES as LIVE_STATES
-from aiw_otel.present import duration_between as duration
-from aiw_otel.present import state_style as state_style
-
-__all__ = ["LEVEL_STYLES", "LIVE_STATES", "cost", "duration", "one_line", "state_style", "state_text", "tokens"]
+from aiw_otel.present import state_style
 
 
 def state_text(state: str) -> Text:
@@ -34,3 +29,20 @@ def cost(usd: float) -> str:
     if not usd:
         return ""
     return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
+
+
+#: A name cut to make room for what follows it (a time, an outcome) keeps at least this many cells.
+NAME_MIN = 12
+
+
+def cut(text: str, width: int) -> str:
+    """At most `width` cells: a longer text is cut with an ellipsis (wide characters count as two)."""
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(0, width - 1)) + "…"
+
+
+def cut_before(name: str, after: str, width: int) -> str:
+    """`name` cut so that `after` (its time, its outcome: what says how it went) still fits in
+    `width` cells beside it; it keeps at least NAME_MIN cells (then `after` is what the row's end cuts)."""
+    return cut(name, max(NAME_MIN, width - cell_len(after)))

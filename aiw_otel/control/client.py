@@ -25,20 +25,33 @@ class ControlClient:
     def __init__(self, path: str | os.PathLike[str], timeout_s: float = 10.0) -> None:
         self.path = Path(path)
         self.timeout_s = timeout_s
+        self._watching: socket.socket | None = None
 
-    def request(self, command: str, argument: str | None = None) -> dict[str, Any]:
-        """The reply `{"ok", "message", "data"}` to one command."""
+    def request(self, command: str, argument: str | None = None, source: str | None = None) -> dict[str, Any]:
+        """The reply `{"ok", "message", "data"}` to one command; `source` names the front end the run
+        records it as coming from (`protocol.SOURCES`; default: the socket)."""
         with self._connect() as conn, conn.makefile("rb") as replies:
-            conn.sendall(encode(request(command, argument)))
+            conn.sendall(encode(request(command, argument, source)))
             return _decode(replies.readline())
 
     def watch(self) -> Iterator[dict[str, Any]]:
         """`{"event": "update"|"end", "data": <RunView dict>}` as the run changes; stops after `end`."""
         with self._connect() as conn, conn.makefile("rb") as events:
+            self._watching = conn
             conn.sendall(encode(request("watch")))
             conn.settimeout(None)  # a long command changes nothing for minutes: that is not a dead run
             for line in events:
                 yield _decode(line)
+
+    def hang_up(self) -> None:
+        """End a `watch()` waiting for the run's next change, from another thread (whoever read it
+        left): its connection is shut, so it stops now rather than at the run's next change."""
+        conn = self._watching
+        if conn is not None:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _connect(self) -> socket.socket:
         _check_owner(self.path)

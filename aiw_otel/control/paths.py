@@ -82,12 +82,17 @@ def _make_private(directory: Path) -> bool:
 def find_socket(log_dir: str | os.PathLike[str]) -> Path:
     """The socket `ctl` / `watch` talk to when given none: the newest `control.sock` in the log dir or
     one level below it (runs with `--log-dir logs/<name>`), else the default path of the log dir."""
+    found = control_sockets(log_dir)
+    return found[0] if found else default_socket_path(log_dir)
+
+
+def control_sockets(log_dir: str | os.PathLike[str]) -> list[Path]:
+    """Every `control.sock` in the log dir or one level below it, newest first (`aiw-otel web` lists
+    them all). Sockets only: whether a run still listens on one, only connecting tells."""
     directory = Path(log_dir)
     candidates = [directory / SOCKET_NAME, *directory.glob(f"*/{SOCKET_NAME}")]
     sockets = [(path.lstat().st_mtime, path) for path in candidates if _is_socket(path)]
-    if sockets:
-        return max(sockets)[1].absolute()
-    return default_socket_path(directory)
+    return [path.absolute() for _, path in sorted(sockets, reverse=True)]
 
 
 def _is_socket(path: Path) -> bool:

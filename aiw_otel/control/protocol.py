@@ -2,7 +2,7 @@
 
 JSON lines, one object per line each way. A request is `{"command": NAME}` plus the argument of
 the commands that take one (`{"command": "context", "text": "..."}`, `{"command": "details",
-"step": "build"}`); a reply is `{"ok": bool, "message": str, "data": object|null}`. After
+"step": "build"}`, `{"command": "output", "step": "build"}`); a reply is `{"ok": bool, "message": str, "data": object|null}`. After
 `{"command": "watch"}` the server sends only events: `{"event": "update", "data": <RunView>}` on
 changes (at most 4/s), then `{"event": "end", "data": <RunView>}` once the plan and all its steps are
 final or the run's process closes the socket, and closes the connection.
@@ -14,20 +14,31 @@ import json
 from typing import Any
 
 #: The request field that carries each command's argument.
-ARGUMENT_KEYS = {"context": "text", "details": "step"}
+ARGUMENT_KEYS = {"context": "text", "details": "step", "output": "step"}
 #: A request line longer than this is refused (the connection is closed): nothing legitimate is near it.
 MAX_REQUEST_BYTES = 1 << 20
+#: The front ends a request may say it came through (`"source": "web"`), recorded on the run's trace
+#: as `aiw.interaction.source`; any other request is recorded as from the `socket`.
+SOURCES = frozenset({"socket", "web"})
 
 
 def encode(message: dict[str, Any]) -> bytes:
     return (json.dumps(message, separators=(",", ":"), default=str) + "\n").encode()
 
 
-def request(command: str, argument: str | None = None) -> dict[str, Any]:
+def request(command: str, argument: str | None = None, source: str | None = None) -> dict[str, Any]:
     message: dict[str, Any] = {"command": command}
     if argument is not None:
         message[ARGUMENT_KEYS[command]] = argument
+    if source is not None:
+        message["source"] = source
     return message
+
+
+def source_of(message: dict[str, Any]) -> str:
+    """Who the run records a request as coming from: a known front end it names, else `socket`."""
+    source = message.get("source")
+    return source if isinstance(source, str) and source in SOURCES else "socket"
 
 
 def command_line(message: Any) -> str:

@@ -10,12 +10,12 @@ It knows nothing of terminals or sockets: those are front ends. A front end sees
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from aiw_otel.model import ComponentType, ContextFull, InvalidTransition, LogLevel, LogMessage, State
-from aiw_otel.runview import RunView
-from aiw_otel.stepref import StepNotFound, StepRef, resolve
+from aiw_otel.runview import CommandOutput, RunView
+from aiw_otel.stepref import StepNotFound, StepRef, labels, resolve
 
 if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
     from aiw_otel.instrument.plan import PlanRun
@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "end the run Cancelled (the running command's process group is terminated)",
     "context <text>": "add text to the next AI call",
     "details <step>": "show that step's log lines, finished or not (its name, id or a prefix; Tab completes)",
+    "output <step>": "what that step's commands printed (redacted)",
     "status": "the run's current state",
     "help": "this list",
 }
@@ -48,6 +49,8 @@ class StateSource(Protocol):
     def snapshot(self) -> RunView: ...
 
     def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def command_output(self, step_id: str) -> tuple[CommandOutput, ...]: ...
 
 
 #: Called with no argument when the run's view changed; it must return at once (it runs on the
@@ -163,6 +166,8 @@ class ControlRelay:
                     return self._context(argument, source)
                 if command == "details":
                     return self._details(argument, source)
+                if command == "output":
+                    return self._output(argument, source)
                 if command == "status":
                     view = self.snapshot()
                     return Reply(True, f"plan '{view.plan_name}' {view.state}", view.to_dict())
@@ -205,19 +210,43 @@ class ControlRelay:
         return Reply(True, "context added: it goes into the next AI call")
 
     def _details(self, typed: str, source: str) -> Reply:
+        step_id = self._step(typed, "details", "the details", source)
+        if isinstance(step_id, Reply):
+            return step_id
+        return Reply(True, f"showing step {self._shown(step_id)}", {"select_step": step_id})
+
+    def _output(self, typed: str, source: str) -> Reply:
+        """The step's commands and what they printed: the lines in `data`, the whole as the message
+        (what `aiw-otel ctl output STEP` prints)."""
+        step_id = self._step(typed, "output", "the output", source)
+        if isinstance(step_id, Reply):
+            return step_id
+        commands = self._tracker.command_output(step_id)
+        text = [f"output of step {self._shown(step_id)}: " + (f"{len(commands)} command(s)" if commands else "no command ran")]
+        for command in commands:
+            text += output_text(command)
+        return Reply(True, "\n".join(text), {"select_step": step_id, "commands": [asdict(c) for c in commands]})
+
+    def _step(self, typed: str, command: str, what: str, source: str) -> str | Reply:
+        """The step `typed` names (its name, id or a unique prefix; recorded as asked for), or the refusal."""
         if not typed:
-            return Reply(False, "details needs a step: details <name, id or a prefix of one>")
+            return Reply(False, f"{command} needs a step: {command} <name, id or a prefix of one>")
+        steps = [StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps]
         try:
-            step_id = resolve(typed, (StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps))
+            step_id = resolve(typed, steps)
         except StepNotFound as refused:
             message = str(refused)
-            self._record(LogLevel.WARNING, "details_rejected", message, {"requested_step": typed[:200], "source": source})
+            self._record(LogLevel.WARNING, f"{command}_rejected", message, {"requested_step": typed[:200],
+                                                                             "source": source})
             return Reply(False, message)
-        self._record(LogLevel.INFO, "details_requested", f"User asked for the details of step '{step_id}'.",
+        self._record(LogLevel.INFO, f"{command}_requested",
+                     f"User asked for {what} of step '{labels(steps)[step_id]}'.",
                      {"requested_step": step_id, "source": source})
+        return step_id
+
+    def _shown(self, step_id: str) -> str:
         spec = self._engine.plan.step(step_id)
-        shown = f"'{spec.name}' ({step_id})" if spec.name else f"'{step_id}'"
-        return Reply(True, f"showing step {shown}", {"select_step": step_id})
+        return f"'{spec.name}' ({step_id})" if spec.name else f"'{step_id}'"
 
     def _unknown(self, word: str, source: str) -> Reply:
         message = f"unknown command {word!r}; commands: {', '.join(COMMAND_NAMES)}"
@@ -239,6 +268,27 @@ class ControlRelay:
 
 
 _NOT_STARTED = Reply(False, "the run has not started yet")
+
+
+def output_heading(command: CommandOutput) -> str:
+    """`$ python test_greet.py  exit 1  (5 of 1200 lines)`: a command of `output STEP`, as it stands."""
+    return "".join(output_heading_parts(command))
+
+
+def output_heading_parts(command: CommandOutput) -> tuple[str, str]:
+    """The heading as (`$ ` and the command line, how it stands): a narrow panel cuts the line, not the rest."""
+    state = command.summary if command.outcome else "running"
+    after = f"  {state}".rstrip()
+    if not command.kept:
+        return f"$ {command.name}", after + "  (output no longer held here: aiw-otel logs has it)"
+    if command.printed is not None and command.printed > len(command.lines):
+        after += f"  ({len(command.lines)} of {command.printed} lines)"
+    return f"$ {command.name}", after
+
+
+def output_text(command: CommandOutput) -> list[str]:
+    """The heading, then the lines indented (stderr's marked as STDERR_MARK does: `stderr: ...`)."""
+    return [output_heading(command)] + [f"  {line}" for line in command.lines]
 
 
 def _refusal(command: str, state: State, refused: InvalidTransition) -> str:

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from typing_extensions import Self
 
 from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES
-from aiw_otel.control.protocol import MAX_REQUEST_BYTES, command_line, encode
+from aiw_otel.control.protocol import MAX_REQUEST_BYTES, command_line, encode, source_of
 from aiw_otel.control.relay import FrontDoor
 from aiw_otel.model import State
 from aiw_otel.runview import RunView
@@ -150,7 +150,8 @@ class ControlServer:
                 if not line.strip():
                     continue
                 try:
-                    command = command_line(json.loads(line))
+                    message = json.loads(line)
+                    command = command_line(message)
                 except ValueError as error:  # bad JSON or a malformed request: say so, keep the connection
                     client.send(_reply(False, f"bad request: {error}"))
                     continue
@@ -160,7 +161,7 @@ class ControlServer:
                 if command.lower() == "watch":
                     self._watch(client)
                     return
-                reply = self._relay.submit(command, source="socket")
+                reply = self._relay.submit(command, source=source_of(message))
                 client.send(_reply(reply.ok, reply.message, reply.data))
         finally:
             with self._lock:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from aiw_otel.logdir import backup_name, backups
+from aiw_otel.private_file import open_private
 
-FILE_MODE = 0o600
 DIRECTORY_MODE = 0o700
 
 
@@ -155,8 +155,7 @@ class RotatingFile:
     def _open(self) -> io.FileIO:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
-            os.fchmod(fd, FILE_MODE)  # the umask may take bits away, never add; a file left by older runs may be 0644
+            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
             self._file = io.FileIO(fd, "ab")
             self._size = os.fstat(fd).st_size
         return self._file
@@ -168,9 +167,7 @@ def _gzip_in_place(path: Path) -> None:
     partial = path.with_name(path.name + ".gz.partial")
     try:
         with open(path, "rb") as source:
-            # Created 0600 before the first byte goes in, not chmod-ed after: no window where it is readable.
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-            os.fchmod(fd, FILE_MODE)
+            fd = open_private(partial, os.O_WRONLY | os.O_TRUNC)
             with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw) as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
         os.replace(partial, target)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here w
 
 from aiw_otel import conventions as sc
 from aiw_otel.model import utc_timestamp
-from aiw_otel.present import Outcome, duration, outcome
+from aiw_otel.present import Outcome, duration, outcome, span_label
 from aiw_otel.terminal_text import safe_line
 
 #: Attributes shown after a span line, in this order, when present.
@@ -105,7 +105,7 @@ def format_span_line(span: ReadableSpan, step_names: Mapping[str, str] | None = 
                       str(attributes.get(sc.AIW_STEP_STATE) or attributes.get(sc.AIW_PLAN_STATE) or ""))
     level = _SPAN_LEVELS[verdict]
     where = _where(span_component(attributes), attributes.get(sc.AIW_STEP_ID), step_names)
-    line = f"{iso_ms(span.end_time)} - {level:<8} - {where} - {span.name} ({duration(duration_ms)})"
+    line = f"{iso_ms(span.end_time)} - {level:<8} - {where} - {span_label(span.name, attributes)} ({duration(duration_ms)})"
     extra = _pairs(attributes, _SPAN_DETAILS)
     if failed and span.status.description:
         extra = f"{extra} {span.status.description}".strip()

@@ -11,7 +11,8 @@ events only when they end, so step and plan states come from the state-change Lo
 are emitted the moment a state changes.
 
 Memory is bounded whatever the run does: a step keeps its last `step_log_limit` log lines and
-`action_limit` sub-actions, lines outside any step the last `general_log_limit`.
+`action_limit` sub-actions, lines outside any step the last `general_log_limit`, and what commands
+printed is kept for the last few of them only (OutputStore).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from aiw_otel import conventions as sc
+from aiw_otel.instrument.command import STREAMS
 from aiw_otel.model import State, StateChange
-from aiw_otel.present import Outcome, outcome
+from aiw_otel.present import Outcome, outcome, span_label
 from aiw_otel.processors.attributes import plain_attributes, span_attributes
-from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
+from aiw_otel.processors.output_store import OutputStore, output_lines
+from aiw_otel.runview import ActionLine, CommandOutput, LogLine, RunView, StepView
 from aiw_otel.sinks import ProcessorSink
 
 if TYPE_CHECKING:
@@ -91,6 +94,12 @@ class _Step:
             self._actions = {action.span_id: action for action in self.view.actions}
         return self._actions
 
+    def action_list(self) -> list[ActionLine]:
+        """The actions as they stand, without making containers again for a finished step."""
+        if self._actions is None:
+            return list(self.view.actions)
+        return [a if isinstance(a, ActionLine) else _action_line(a) for a in self._actions.values()]
+
     def move_to(self, state: str, at_ns: int) -> None:
         self.state = state
         if state == State.RUNNING.value and self.started_ns is None:
@@ -132,6 +141,9 @@ class StateTracker:
         self._steps_view: tuple[StepView, ...] = ()
         #: Open spans inside steps, so a stdlib record (which carries only its span) finds its step.
         self._span_steps: dict[int, str] = {}
+        #: Commands running now (their live spans, read on demand), and what ended ones printed.
+        self._running_commands: dict[int, Span] = {}
+        self._outputs = OutputStore()
         self._general: collections.deque[LogLine | _RawLine] = collections.deque(maxlen=general_log_limit)
         self._general_view: tuple[LogLine, ...] = ()
         self._general_dirty = False
@@ -233,6 +245,28 @@ class StateTracker:
             )
             return view
 
+    def command_output(self, step_id: str) -> tuple[CommandOutput, ...]:
+        """What each command of the step printed, oldest command first (see OutputStore)."""
+        with self._lock:
+            step = self._steps.get(step_id)
+            actions = step.action_list() if step is not None else []
+            running = {a.span_id: self._running_commands.get(a.span_id) for a in actions if a.ended_ns is None}
+            kept = {a.span_id: self._outputs.get(a.span_id) for a in actions}
+        found = []
+        for action in actions:
+            if action.kind != "command":
+                continue
+            live = running.get(action.span_id)
+            stored = kept.get(action.span_id)
+            if live is not None:  # its events, redacted at the source, once more as the seed is
+                lines = [self._clean(line) for line in output_lines((e.name, e.attributes or {}) for e in live.events)]
+                found.append(CommandOutput(action.name, lines=tuple(lines)))
+            else:
+                found.append(CommandOutput(action.name, action.summary, action.outcome,
+                                           stored[0] if stored else (), stored[1] if stored else None,
+                                           kept=stored is not None or action.ended_ns is None))
+        return tuple(found)
+
     # -- fed by _Feed, in the caller's thread ----------------------------------------------
     def _span_started(self, span: Span) -> None:
         attributes: _Attributes = span_attributes(span)
@@ -256,6 +290,8 @@ class StateTracker:
                 actions = step.actions
                 actions[span_id] = (span_id, _action_name(span.name, kind, attributes), kind,
                                     span.start_time or time.time_ns())
+                if kind == "command":
+                    self._running_commands[span_id] = span
                 if len(actions) > self._action_limit:
                     del actions[next(iter(actions))]
             self._changed(step)
@@ -269,6 +305,7 @@ class StateTracker:
         span_id = span.context.span_id
         with self._lock:
             step_id = self._span_steps.pop(span_id, None)
+            self._running_commands.pop(span_id, None)
             if step_id is None:
                 return
             step = self._step(step_id)
@@ -289,11 +326,17 @@ class StateTracker:
                     step.output_tokens += int(attributes.get(sc.GEN_AI_USAGE_OUTPUT_TOKENS, 0))
                     step.cost_usd += float(attributes.get(sc.AIW_AI_COST, 0.0))
                 verdict = Outcome.OK
-                if failed:  # only a failure's verdict reads the events: `span.events` copies them
-                    verdict = outcome(True, attributes, ((e.name, e.attributes or {}) for e in span.events))
+                printed: list[str] = []
+                if failed or kind == "command":  # only these read the events: `span.events` copies them
+                    events = [(e.name, e.attributes or {}) for e in span.events]
+                    verdict = outcome(failed, attributes, events)
+                    if kind == "command":
+                        printed = output_lines(events)
+                        self._outputs.keep(span_id, printed, sum(int(attributes.get(sc.AIW_OUTPUT_LINES.format(stream=s), 0))
+                                                                 for s in STREAMS))
                 # The span's attributes are final once it ended: the summary is written from them later.
                 actions[span_id] = (span_id, name, kind, started_ns, span.end_time or time.time_ns(), failed,
-                                    attributes, verdict, _last_output(span) if verdict is Outcome.FAILED else ())
+                                    attributes, verdict, tuple(printed[-OUTPUT_LINES:]) if verdict is Outcome.FAILED else ())
             self._changed(step)
         self._notify()
 
@@ -434,26 +477,9 @@ def _action_kind(attributes: Mapping[str, Any]) -> str:
 
 def _action_name(span_name: str, kind: str, attributes: Mapping[str, Any]) -> str:
     """What a reader recognises: the command line rather than the executable, the file's path."""
-    if kind == "command":
-        line = attributes.get(sc.AIW_COMMAND_LINE)
-        args = attributes.get(sc.PROCESS_COMMAND_ARGS)
-        return str(line) if line else " ".join(args) if args else span_name
     if kind == "file":
         return f"{span_name} {attributes.get(sc.AIW_FILE_RELATIVE_PATH) or attributes.get(sc.FILE_PATH, '')}".rstrip()
-    return span_name
-
-
-def _last_output(span: ReadableSpan, count: int = OUTPUT_LINES) -> tuple[str, ...]:
-    """The last `count` lines a command printed, as its span recorded them (redacted, capped);
-    stderr's marked, since that is where the reason usually is."""
-    lines = []
-    for event in span.events:
-        attributes = event.attributes or {}
-        if event.name == sc.EV_COMMAND_OUTPUT and sc.AIW_COMMAND_OUTPUT_LINE in attributes:
-            stream = attributes.get(sc.AIW_COMMAND_STREAM)
-            text = str(attributes[sc.AIW_COMMAND_OUTPUT_LINE])
-            lines.append(STDERR_MARK + text if stream == "stderr" else text)
-    return tuple(lines[-count:])
+    return span_label(span_name, attributes)
 
 
 def _action_summary(kind: str, attributes: Mapping[str, Any], verdict: Outcome) -> str:

@@ -6,8 +6,9 @@ words; only the tree applies the styles. Both print every piece through `termina
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+import re
+from functools import lru_cache
+from typing import Any, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.exporters.text_format import span_component
@@ -19,6 +20,7 @@ from aiw_otel.present import (
     Outcome,
     duration,
     outcome,
+    span_label,
     state_style,
 )
 from aiw_otel.readback.records import LogRecord, Span
@@ -31,10 +33,21 @@ ERROR_STYLE = FAILED_STYLE
 
 
 def clock(time_ns: int) -> str:
-    """HH:MM:SS.mmm (UTC, like the files): the date is on the run's header line."""
+    """HH:MM:SS.mmm (UTC, like the files): the date is on the run's header line.
+
+    Arithmetic, not datetime: it is called for every line of a tree (UTC has no leap seconds to mind)."""
     if not time_ns:
         return "--:--:--.---"
-    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+    seconds, millis = divmod(time_ns // 1_000_000, 1000)
+    return f"{_hms(seconds % 86400)}.{millis:03d}"
+
+
+@lru_cache(maxsize=256)
+def _hms(second_of_day: int) -> str:
+    """Lines come in time order: most share their second with the line before."""
+    minutes, second = divmod(second_of_day, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{hour:02d}:{minute:02d}:{second:02d}"
 
 
 def usage_text(usage: Usage) -> str:
@@ -54,17 +67,21 @@ def size(count: Any) -> str:
 
 
 def error_text(error_type: str | None, message: str | None) -> str:
-    """`type: message`, either alone when the other is missing."""
+    """`type: message`, either alone when the other is missing, and the message alone when it already
+    names the type as a word (a command's `error.type` is its exit code: `command exited with 3`, not
+    `3: command exited with 3`)."""
+    if error_type and message and re.search(rf"(?<!\w){re.escape(error_type)}(?!\w)", message):
+        return message
     return ": ".join(part for part in (error_type, message) if part)
 
 
 def span_title(span: Span, label: str | None = None) -> str:
     """A step is shown by `label` (its name, else its id: see stepref) and its type (its span is named
-    after the type); everything else by span name."""
+    after the type); a command by its line, everything else by span name (present.span_label)."""
     if span.is_step:
         return f"{label or span.attributes.get(sc.AIW_STEP_NAME) or span.step_id} " \
                f"({span.attributes.get(sc.AIW_STEP_TYPE, span.name)})"
-    return span.name
+    return span_label(span.name, span.attributes)
 
 
 def span_outcome(span: Span) -> Outcome:
@@ -128,9 +145,9 @@ def log_pieces(record: LogRecord, *, with_step: bool = False) -> list[Piece]:
     ]
 
 
-def plain(pieces: list[Piece], separator: str = "  ") -> str:
+def plain(pieces: Sequence[Piece], separator: str = "  ") -> str:
     """The pieces as one line, safe for a terminal (the files hold whatever the plan and model wrote)."""
-    return safe_line(separator.join(text for text, _ in pieces if text))
+    return safe_line(separator.join([text for text, _ in pieces if text]))
 
 
 def span_line(span: Span) -> str:

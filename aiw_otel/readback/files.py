@@ -7,12 +7,14 @@ next thing that fails, so every bad line costs one warning on stderr and is skip
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import os
 import re
 import sys
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
@@ -42,10 +44,14 @@ def warn_on_stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class SignalFile:
-    """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold)."""
+    """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold).
+
+    `start`: the byte offset (of the uncompressed text) of the first line to read, when only the end
+    of the file matters (`logs --last`); the lines before it are counted, not read."""
 
     path: Path
     signal: str | None
+    start: int = 0
 
 
 def backup_index(path: Path) -> int:
@@ -68,18 +74,30 @@ def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] =
     found: dict[Path, SignalFile] = {}
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            for signal in wanted:
-                for member in files_oldest_first(path, SIGNAL_FILES[signal]):
-                    found.setdefault(member.resolve(), SignalFile(member, signal))
-        elif path.is_file():
-            found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
-        elif path.exists():
-            raise ReadbackError(f"{given}: not a regular file or a directory; refused")
-        else:
-            raise ReadbackError(f"{given}: no such file or directory")
+        with denied_as_error(given):
+            if path.is_dir():
+                for signal in wanted:
+                    for member in files_oldest_first(path, SIGNAL_FILES[signal]):
+                        found.setdefault(member.resolve(), SignalFile(member, signal))
+            elif path.is_file():
+                if not os.access(path, os.R_OK):  # found out now, not as a warning halfway through the output
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(given))
+                found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
+            elif path.exists():
+                raise ReadbackError(f"{given}: not a regular file or a directory; refused")
+            else:
+                raise ReadbackError(f"{given}: no such file or directory")
     ours = sorted((f for f in found.values() if f.signal), key=_write_order)
     return ours + [f for f in found.values() if not f.signal]
+
+
+@contextmanager
+def denied_as_error(given: str | os.PathLike[str]) -> Iterator[None]:
+    """A PATH the user named that they may not read (or look into) is their mistake: one line, no traceback."""
+    try:
+        yield
+    except PermissionError:
+        raise ReadbackError(f"{given}: permission denied") from None
 
 
 def _write_order(file: SignalFile) -> tuple[str, int, int]:
@@ -100,8 +118,8 @@ def open_binary(path: Path) -> IO[bytes]:
     return stream  # type: ignore[return-value]
 
 
-def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, bytes]]:
-    """Complete lines, numbered from 1, without their newline.
+def read_lines(path: Path, warn: Warn = warn_on_stderr, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Complete lines, numbered from 1, without their newline; from byte `start` (a line's first byte) on.
 
     A last line without a newline is torn (a crash mid-write) or still being written: either way it
     is not a record yet. A broken gzip stream ends the file with a warning; what came before stands.
@@ -109,6 +127,8 @@ def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, b
     number = 0
     try:
         with open_binary(path) as stream:
+            if start:
+                number = _skip_to(stream, start)
             while line := stream.readline(MAX_LINE_BYTES):
                 number += 1
                 if line.endswith(b"\n"):
@@ -119,8 +139,84 @@ def read_lines(path: Path, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, b
                 else:
                     _skip_to_newline(stream)
                     warn(f"{path}:{number}: line longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
+    except PermissionError:  # one file of a directory: the others are still shown
+        warn(f"{path}: permission denied; skipped")
     except (OSError, EOFError, zlib.error) as error:
         warn(f"{path}: unreadable after line {number} ({error}); the rest of this file is skipped")
+
+
+def _skip_to(stream: IO[bytes], start: int) -> int:
+    """Move to byte `start`, returning the number of lines before it: a plain file seeks (and counts
+    the newlines of the prefix at memory speed), a gzip one is decompressed up to it."""
+    lines = 0
+    if isinstance(stream, gzip.GzipFile):
+        left = start
+        while left and (chunk := stream.read(min(left, 1 << 20))):
+            lines += chunk.count(b"\n")
+            left -= len(chunk)
+        return lines
+    while stream.tell() < start and (chunk := stream.read(min(start - stream.tell(), 1 << 20))):
+        lines += chunk.count(b"\n")
+    return lines
+
+
+def lines_from_end(path: Path, warn: Warn = warn_on_stderr, block: int = 1 << 20) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, line) from the last complete line back to the first, without their newline.
+
+    A plain file is read backwards a block at a time, so stopping early costs only what was read; a
+    gzip backup cannot be read backwards and is decompressed whole (it is at most the sink's
+    rotation size). A torn last line is skipped, as by read_lines."""
+    if path.name.endswith(GZIP_SUFFIX) or not path.exists():
+        lines: list[tuple[int, bytes]] = []
+        offset = 0
+        try:
+            with open_binary(path) as stream:
+                while line := stream.readline(MAX_LINE_BYTES):
+                    if line.endswith(b"\n"):
+                        lines.append((offset, line.rstrip(b"\r\n")))
+                    offset += len(line)
+        except PermissionError:
+            warn(f"{path}: permission denied; skipped")
+        except (OSError, EOFError, zlib.error) as error:
+            warn(f"{path}: unreadable after byte {offset} ({error}); the rest of this file is skipped")
+        yield from reversed(lines)
+        return
+    try:
+        with open_regular(path) as stream:
+            yield from _backwards(path, stream, stream.seek(0, os.SEEK_END), block, warn)
+    except PermissionError:
+        warn(f"{path}: permission denied; skipped")
+    except OSError as error:
+        warn(f"{path}: unreadable ({error}); skipped")
+
+
+def _backwards(path: Path, stream: IO[bytes], size: int, block: int, warn: Warn) -> Iterator[tuple[int, bytes]]:
+    position = size
+    carry = b""  # the start of the line that straddles the block read last
+    dropping = True  # inside the bytes after the last newline (torn), or inside an overlong line
+    while position > 0:
+        begin = max(0, position - block)
+        stream.seek(begin)
+        pieces = (stream.read(position - begin) + carry).split(b"\n")
+        position = begin
+        if dropping:
+            if len(pieces) == 1:
+                carry = b""
+                continue
+            pieces.pop()
+            dropping = False
+        carry = pieces[0] if begin else b""
+        lines = pieces[1:] if begin else pieces
+        offset = begin + len(carry) + 1 if begin else 0
+        starts = []
+        for line in lines:
+            starts.append(offset)
+            offset += len(line) + 1
+        for start, line in zip(reversed(starts), reversed(lines)):
+            yield start, line.rstrip(b"\r")
+        if len(carry) > MAX_LINE_BYTES:
+            warn(f"{path}: a line ending at byte {begin + len(carry)} is longer than {MAX_LINE_BYTES >> 20} MiB; skipped")
+            carry, dropping = b"", True
 
 
 def _skip_to_newline(stream: IO[bytes]) -> None:
@@ -146,7 +242,7 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
 
 
 def json_lines(file: SignalFile, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, raw in read_lines(file.path, warn):
+    for number, raw in read_lines(file.path, warn, file.start):
         document = parse_line(f"{file.path}:{number}", raw, warn)
         if document is not None:
             yield number, document

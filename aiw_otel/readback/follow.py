@@ -9,25 +9,30 @@ their start, so a run followed from its beginning is shown whole.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from pathlib import Path
 from typing import IO, Callable, Iterable, Sequence
 
+from aiw_otel import conventions as sc
 from aiw_otel.logdir import GZIP_SUFFIX, SIGNAL_FILES
 from aiw_otel.readback.describe import log_line, span_line
 from aiw_otel.readback.files import (
     MAX_LINE_BYTES,
     ReadbackError,
     backup_index,
+    denied_as_error,
     Warn,
+    find_files,
     parse_line,
     warn_on_stderr,
 )
 from aiw_otel.regular_file import NotRegularFile, open_regular
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn
 from aiw_otel.readback.select import Selection
-from aiw_otel.readback.stream import time_written
+from aiw_otel.readback.stream import known_steps, time_written
+from aiw_otel.stepref import StepNotFound, StepRef, resolve
 
 #: How often the files are polled.
 POLL_INTERVAL_S = 0.5
@@ -67,7 +72,8 @@ class Tail:
 
     def _open(self) -> bool:
         try:
-            self._file = open_regular(self.path)
+            with denied_as_error(self.path):
+                self._file = open_regular(self.path)
         except FileNotFoundError:  # not created yet, or between a rotation and the next write
             return False
         except NotRegularFile as error:  # a FIFO blocks, a link to /dev/zero never ends
@@ -106,15 +112,50 @@ def live_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found: list[Path] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found += [path / SIGNAL_FILES[signal] for signal in FOLLOWED_SIGNALS]
-        elif not path.is_file():
-            raise ReadbackError(f"{given}: no such file or directory")
-        elif backup_index(path) or path.name.endswith(GZIP_SUFFIX):
-            raise ReadbackError(f"{given}: a rotated backup never grows; --follow takes a log directory or a live file")
-        else:
-            found.append(path)
+        with denied_as_error(given):
+            if path.is_dir():
+                found += [path / SIGNAL_FILES[signal] for signal in FOLLOWED_SIGNALS]
+            elif not path.is_file():
+                raise ReadbackError(f"{given}: no such file or directory")
+            elif backup_index(path) or path.name.endswith(GZIP_SUFFIX):
+                raise ReadbackError(f"{given}: a rotated backup never grows; --follow takes a log directory or a live file")
+            else:
+                found.append(path)
     return found
+
+
+class FollowedStep:
+    """`--step` while following: resolved against the steps in the files when following starts and,
+    while no step fits yet (it has not run), against the steps as they appear: their ids with their
+    log lines, their names with their spans. Until then the word is taken as the exact id."""
+
+    def __init__(self, typed: str, steps: Sequence[StepRef]) -> None:
+        self._typed = typed
+        self._steps = {ref.step_id: ref.name for ref in steps}
+        self.step_id: str | None = None
+        try:
+            self.step_id = resolve(typed, steps)
+        except StepNotFound as error:
+            if error.candidates:  # several steps fit: the user must say which
+                raise
+
+    def learn(self, spans: Sequence[Span], logs: Sequence[LogRecord]) -> str:
+        """The step id to keep, after taking in the steps of a newly read line."""
+        if self.step_id is not None:
+            return self.step_id
+        before = dict(self._steps)
+        for span in spans:
+            if span.is_step and span.step_id:
+                self._steps[span.step_id] = span.attributes.get(sc.AIW_STEP_NAME) or self._steps.get(span.step_id)
+        for record in logs:
+            if record.step_id:
+                self._steps.setdefault(record.step_id, None)
+        if self._steps != before:
+            try:
+                self.step_id = resolve(self._typed, [StepRef(i, name) for i, name in self._steps.items()])
+            except StepNotFound:
+                pass  # none fits yet, or several do: wait for more steps
+        return self.step_id or self._typed
 
 
 def follow(
@@ -126,8 +167,12 @@ def follow(
     interval_s: float = POLL_INTERVAL_S,
     warn: Warn = warn_on_stderr,
 ) -> None:
-    """Poll until `stop` is set (or forever: the CLI stops it with Ctrl-C), emitting records in time order per poll."""
+    """Poll until `stop` is set (or forever: the CLI stops it with Ctrl-C), emitting records in time order per poll.
+
+    `selection.step` is resolved as in every other mode (StepNotFound when it fits several steps)."""
     tails = [Tail(path, warn) for path in live_files(paths)]
+    step = FollowedStep(selection.step, known_steps(find_files(paths, FOLLOWED_SIGNALS), warn)) \
+        if selection.step is not None else None
     stop = stop or threading.Event()
     try:
         while True:
@@ -138,6 +183,8 @@ def follow(
                     document = parse_line(where, raw, warn)
                     if document is not None:
                         spans, logs = decode_or_warn(where, document, warn)
+                        if step is not None:
+                            selection = dataclasses.replace(selection, step=step.learn(spans, logs))
                         batch += [s for s in spans if selection.keeps_span(s)]
                         batch += [r for r in logs if selection.keeps_log(r)]
             for record in sorted(batch, key=time_written):

@@ -279,7 +279,7 @@ def records_by_line(
 
     `keep_line` sees each raw line first: a line it refuses is skipped before `json.loads`, which
     is how a filter passes over other runs' lines for the price of a substring search."""
-    for number, raw in read_lines(file.path, warn):
+    for number, raw in read_lines(file.path, warn, file.start):
         if keep_line is not None and not keep_line(raw):
             continue
         where = f"{file.path}:{number}"

@@ -3,20 +3,33 @@
 The trace ids of a line are found with a regex over its raw bytes; only the lines that hold a plan
 span (and, for `--runs`, the AI calls' tokens and cost) are decoded. Nothing is cached beside the
 files, so nothing can disagree with them.
+
+`--last` reads from the end: a stream is written oldest line first and a run's plan span is its
+last span (it ends last), so the newest run is at the end of the newest files. Each stream is read
+backwards until its lines are older than that run's start (nothing before can belong to it, or to
+a run started later), then forward from the run's first line like any `--trace`: the cost is the
+newest run's, not the directory's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 from aiw_otel import conventions as sc
-from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr
-from aiw_otel.readback.records import decode_or_warn
+from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
+from aiw_otel.readback.records import Span, decode_or_warn
+from aiw_otel.readback.stream import streams
 from aiw_otel.readback.tree import Usage
 
 _TRACE_IDS = re.compile(rb'"traceId"\s*:\s*"([0-9a-fA-F]{32})"')
+#: When a traces line's spans ended, a logs line's records were written: what tells old lines from new.
+_TIMES = {"traces": re.compile(rb'"endTimeUnixNano"\s*:\s*"?(\d+)'),
+          "logs": re.compile(rb'"timeUnixNano"\s*:\s*"?(\d+)')}
+_STARTS = re.compile(rb'"startTimeUnixNano"\s*:\s*"?(\d+)')
+_SPANS = b'"resourceSpans"'
 _PLAN = sc.AIW_PLAN_STATE.encode()
 _USAGE = b"gen_ai.usage."
 
@@ -46,7 +59,7 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
     for file in files:
         if file.signal not in ("traces", None):
             continue
-        for number, raw in read_lines(file.path, warn):
+        for number, raw in read_lines(file.path, warn, file.start):
             for trace_id in trace_ids(raw):
                 if trace_id not in runs:
                     runs[trace_id] = RunSummary(trace_id, len(runs))
@@ -60,9 +73,15 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                     run.usage = run.usage + Usage.of_span(span)
                 if sc.AIW_PLAN_STATE in span.attributes and not span.parent_span_id:
                     run.start_ns, run.duration_ms = span.start_ns, span.duration_ms
-                    run.plan = str(span.attributes.get(sc.AIW_PLAN_ID) or span.name)
+                    run.plan = run_name(span)
                     run.outcome = str(span.state or ("failed" if span.failed else "done"))
     return sorted(runs.values(), key=_newest_first)
+
+
+def run_name(plan: Span) -> str:
+    """A run is named by its plan's name, as the live console's header names it (the plan id is an
+    attribute beside it)."""
+    return str(plan.attributes.get(sc.GEN_AI_WORKFLOW_NAME) or plan.name.removeprefix(f"{sc.OP_INVOKE_WORKFLOW} "))
 
 
 def _newest_first(run: RunSummary) -> tuple[int, int, int]:
@@ -74,6 +93,103 @@ def files_holding(files: Sequence[SignalFile], traces: set[str], warn: Warn = wa
     """The files with at least one line of one of `traces` (a regex pass, no JSON decoding)."""
     held = []
     for file in files:
-        if any(trace_ids(raw) & traces for _, raw in read_lines(file.path, warn)):
+        if any(trace_ids(raw) & traces for _, raw in read_lines(file.path, warn, file.start)):
             held.append(file)
     return held
+
+
+def _newest_time(raw: bytes, signal: str | None) -> int:
+    """The latest span end (traces) or record time (logs) in a raw line; 0 when it names none."""
+    if signal is None:  # a file named otherwise: its lines say what they hold
+        signal = "traces" if _SPANS in raw else "logs"
+    return max(map(int, _TIMES[signal].findall(raw)), default=0)
+
+
+def _older_than(raw: bytes, signal: str | None, start_ns: int) -> bool:
+    """True for a line all of whose records were written before `start_ns` (a line naming no time is not)."""
+    written = _newest_time(raw, signal)
+    return 0 < written < start_ns
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _lines_newest_first(group: Sequence[SignalFile], warn: Warn) -> Iterator[tuple[int, int, bytes]]:
+    """(index of the file in `group`, byte offset, line), from the end of the newest file back."""
+    for index in range(len(group) - 1, -1, -1):
+        for offset, raw in lines_from_end(group[index].path, warn):
+            yield index, offset, raw
+
+
+def _plan_starts(raw: bytes) -> dict[str, int]:
+    """trace id -> start of its plan span, for the plan spans in a line (the only lines decoded).
+
+    A bad line is passed over in silence: if it is the chosen run's, reading it forward warns, naming its line."""
+    if _PLAN not in raw:
+        return {}
+    document = parse_line("", raw, _silent)
+    spans = decode_or_warn("", document, _silent)[0] if document is not None else []
+    return {s.trace_id: s.start_ns for s in spans if sc.AIW_PLAN_STATE in s.attributes and not s.parent_span_id}
+
+
+@dataclass(frozen=True)
+class Newest:
+    trace_id: str
+    start_ns: int  # the plan's start; for a run still being written, the earliest span start seen
+    running: bool
+
+
+def _newest_in(group: Sequence[SignalFile], keeps_trace: Callable[[str], bool], warn: Warn) -> Newest | None:
+    """The newest run of one traces stream: the run of its last line, unless a run ending earlier
+    started later (runs side by side); a run without its plan span at the end is still going, and newest."""
+    found: Newest | None = None
+    for _, _, raw in _lines_newest_first(group, warn):
+        if found is not None and _older_than(raw, "traces", found.start_ns):
+            break
+        ids = [t for t in trace_ids(raw) if keeps_trace(t)] if _SPANS in raw else []
+        if not ids:
+            continue
+        plans = {t: start for t, start in _plan_starts(raw).items() if keeps_trace(t)}
+        if found is None:
+            going = [t for t in ids if t not in plans]
+            if going:
+                found = Newest(going[0], 0, True)
+            else:
+                trace_id = max(plans, key=lambda t: plans[t])
+                found = Newest(trace_id, plans[trace_id], False)
+        elif not found.running and plans and max(plans.values()) > found.start_ns:
+            trace_id = max(plans, key=lambda t: plans[t])
+            found = Newest(trace_id, plans[trace_id], False)
+        if found.running and found.trace_id in ids:
+            starts = [int(start) for start in _STARTS.findall(raw)]
+            found = dataclasses.replace(found, start_ns=min([found.start_ns or min(starts, default=0)] + starts))
+    return found
+
+
+def _window(group: Sequence[SignalFile], newest: Newest, warn: Warn) -> list[SignalFile]:
+    """The files of one stream from the first line holding the run's trace id on (that file from that line)."""
+    holds_run = re.compile(re.escape(newest.trace_id.encode()), re.IGNORECASE).search  # hex of any case
+    first: tuple[int, int] | None = None
+    for index, offset, raw in _lines_newest_first(group, warn):
+        if holds_run(raw):
+            first = (index, offset)
+        elif _older_than(raw, group[0].signal, newest.start_ns):
+            break
+    if first is None:
+        return []
+    index, offset = first
+    return [dataclasses.replace(group[index], start=offset), *group[index + 1:]]
+
+
+def newest_run(files: Sequence[SignalFile], keeps_trace: Callable[[str], bool] = lambda _: True,
+               warn: Warn = warn_on_stderr) -> tuple[str, list[SignalFile]] | None:
+    """The newest run `keeps_trace` accepts (the first of `--runs`, read from the end of the files)
+    and the files narrowed to the part that holds it; None when there is no run."""
+    groups = streams(files)
+    candidates = [found for group in groups if group[0].signal in ("traces", None)
+                  if (found := _newest_in(group, keeps_trace, warn)) is not None]
+    if not candidates:
+        return None
+    newest = max(candidates, key=lambda found: (found.running, found.start_ns))
+    return newest.trace_id, [file for group in groups for file in _window(group, newest, warn)]

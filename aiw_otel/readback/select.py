@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Collection, Sequence
 
-from aiw_otel.logs import SEVERITY
-from aiw_otel.model import LogLevel
 from aiw_otel.readback.records import LogRecord, Span
 
 
 def severity_floor(level: str) -> int:
-    """The OTLP severity number of a level name (`warn`, `ERROR`, ...); ValueError naming the choices."""
+    """The OTLP severity number of a level name (`warn`, `ERROR`, ...); ValueError naming the choices.
+
+    Imported here: the logging bridge loads OpenTelemetry's logs API, which only `--level` needs."""
+    from aiw_otel.logs import SEVERITY
+    from aiw_otel.model import LogLevel
+
     return SEVERITY[LogLevel.parse(level)][0].value
 
 

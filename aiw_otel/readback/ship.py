@@ -1,64 +1,81 @@
 """`aiw-otel ship`: send a log directory's traces, logs and metrics to an OTLP endpoint, afterwards.
 
 A run done offline reaches the collector later, and shipping twice must not duplicate anything.
-Each line is one export request; after the endpoint acknowledges it, the number of lines done is
-saved under the file's identity (its signal and a hash of its first line), which the file keeps
-when it is rotated to `.1` and gzip-compressed. A failure stops the ship; the next one resumes
-after the last acknowledged line.
+Each line is one export request; consecutive lines of a file are merged into one request of up to
+`batch_bytes` (a request per line was a round trip and an fsync per line). After the endpoint
+acknowledges a request, the number of lines done is saved under the file's identity (its signal
+and a hash of its first line), which the file keeps when it is rotated to `.1` and
+gzip-compressed. A failure stops the ship; the next one resumes after the last acknowledged line.
+
+`http/json` sends the lines as they are written (they are OTLP/JSON already: hex ids, as the
+specification wants), so it ships at the speed lines are read; `http/protobuf` and `grpc` convert
+each line with protobuf's JSON parser, which costs several times more than reading it.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import itertools
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-import grpc
-import requests
-from google.protobuf import json_format
-from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-
-from aiw_otel.config_yaml import parse_pairs
+from aiw_otel.otlp_values import parse_pairs
+from aiw_otel.private_file import open_private
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
 
 STATE_FILE = ".ship-state.json"
 ALL_SIGNALS = ("traces", "logs", "metrics")
-PROTOCOLS = ("http/protobuf", "grpc")
+PROTOCOLS = ("http/protobuf", "http/json", "grpc")
+#: Most bytes of OTLP/JSON lines merged into one request: gRPC servers refuse messages over 4 MiB
+#: by default, and the protobuf of 4 MiB of JSON is well under that.
+BATCH_BYTES = 4 * 1024 * 1024
 _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 
 
 @dataclass(frozen=True)
 class SignalKind:
-    """How one signal travels: its JSON key, request and response messages, HTTP path and gRPC stub."""
+    """How one signal travels: its JSON key, HTTP path, and (loaded when first needed: http/json needs
+    none of them, and loading protobuf, gRPC and the OTLP messages was most of a small ship) its
+    request and response messages and gRPC stub."""
 
     name: str
     json_key: str
-    request: type[Message]
-    response: type[Message]
     http_path: str
-    stub: Any
-    rejected_field: str
+    rejected_field: str  # the count of items the endpoint dropped, in its partial_success
+    service: str  # the OTLP service's name: Trace, Logs, Metrics
+    package: str  # of its generated modules
+
+    def _module(self, suffix: str) -> Any:
+        return importlib.import_module(f"opentelemetry.proto.collector.{self.package}.v1.{self.package}_service_{suffix}")
+
+    @property
+    def request(self) -> type[Message]:
+        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceRequest")
+        return message
+
+    @property
+    def response(self) -> type[Message]:
+        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceResponse")
+        return message
+
+    @property
+    def stub(self) -> Any:
+        return getattr(self._module("pb2_grpc"), f"{self.service}ServiceStub")
 
 
 SIGNALS = (
-    SignalKind("traces", "resourceSpans", trace_service_pb2.ExportTraceServiceRequest,
-               trace_service_pb2.ExportTraceServiceResponse, "/v1/traces", trace_service_pb2_grpc.TraceServiceStub,
-               "rejected_spans"),
-    SignalKind("logs", "resourceLogs", logs_service_pb2.ExportLogsServiceRequest,
-               logs_service_pb2.ExportLogsServiceResponse, "/v1/logs", logs_service_pb2_grpc.LogsServiceStub,
-               "rejected_log_records"),
-    SignalKind("metrics", "resourceMetrics", metrics_service_pb2.ExportMetricsServiceRequest,
-               metrics_service_pb2.ExportMetricsServiceResponse, "/v1/metrics",
-               metrics_service_pb2_grpc.MetricsServiceStub, "rejected_data_points"),
+    SignalKind("traces", "resourceSpans", "/v1/traces", "rejected_spans", "Trace", "trace"),
+    SignalKind("logs", "resourceLogs", "/v1/logs", "rejected_log_records", "Logs", "logs"),
+    SignalKind("metrics", "resourceMetrics", "/v1/metrics", "rejected_data_points", "Metrics", "metrics"),
 )
 
 
@@ -114,6 +131,16 @@ def to_request(document: dict[str, Any]) -> tuple[SignalKind, Message]:
     kind = next((k for k in SIGNALS if k.json_key in document), None)
     if kind is None:
         raise ValueError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
+    from aiw_otel.readback import otlp_proto
+
+    direct = {"traces": otlp_proto.traces_request, "logs": otlp_proto.logs_request}.get(kind.name)
+    if direct is not None:
+        try:
+            return kind, direct(document)
+        except (otlp_proto.Unknown, ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            pass  # a shape the direct build does not cover: protobuf's parser decides
+    from google.protobuf import json_format
+
     request = kind.request()
     try:
         json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
@@ -137,45 +164,152 @@ def count_items(kind: SignalKind, request: Any) -> int:
     return total
 
 
+# ---------------------------------------------------------------- batches
+
+
+@dataclass
+class Batch:
+    """Consecutive lines of one file and one signal, sent as one request: as a protobuf message
+    merged from each line's, or (http/json) as each line's array of resources joined."""
+
+    kind: SignalKind
+    first: int  # line numbers in the file (bad lines between and after its lines are covered too)
+    last: int = 0
+    lines: int = 0
+    items: int = 0
+    size: int = 0
+    message: Message | None = None
+    parts: list[bytes] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return f"{self.first}" if self.first == self.last else f"{self.first}-{self.last}"
+
+    def json_body(self) -> bytes:
+        return b'{"' + self.kind.json_key.encode() + b'":[' + b",".join(self.parts) + b"]}"
+
+
+def _json_part(kind: SignalKind, raw: bytes, document: dict[str, Any]) -> bytes:
+    """The text of a line's array of resources: cut out of the line when it is written compactly with
+    that one key (as the file sink writes it), else written again."""
+    prefix = b'{"' + kind.json_key.encode() + b'":['
+    line = raw.strip()
+    if len(document) == 1 and line.startswith(prefix) and line.endswith(b"]}"):
+        return line[len(prefix):-2]
+    return json.dumps(document[kind.json_key], ensure_ascii=False, separators=(",", ":"))[1:-1].encode()
+
+
+def json_items(kind: SignalKind, document: dict[str, Any]) -> int:
+    """Spans, log records or metric data points in a line, counted on its JSON (no protobuf needed)."""
+    inner = {"traces": ("scopeSpans", "spans"), "logs": ("scopeLogs", "logRecords"),
+             "metrics": ("scopeMetrics", "metrics")}[kind.name]
+    total = 0
+    for resource in document.get(kind.json_key) or ():
+        for scope in resource.get(inner[0]) or ():
+            for item in scope.get(inner[1]) or ():
+                if kind.name != "metrics":
+                    total += 1
+                    continue
+                data = next((item[key] for key in ("gauge", "sum", "histogram", "exponentialHistogram", "summary")
+                             if key in item), None)
+                total += len((data or {}).get("dataPoints") or ())
+    return total
+
+
 # ---------------------------------------------------------------- senders
 
 
+@dataclass(frozen=True)
+class Acknowledged:
+    """What the endpoint answered to a request it took: how many items it dropped anyway, and why."""
+
+    rejected: int = 0
+    message: str = ""
+
+    @classmethod
+    def of_message(cls, kind: SignalKind, response: Message) -> Acknowledged:
+        partial = getattr(response, "partial_success", None)
+        return cls(int(getattr(partial, kind.rejected_field, 0) or 0), str(getattr(partial, "error_message", "")))
+
+    @classmethod
+    def of_json(cls, kind: SignalKind, body: bytes) -> Acknowledged:
+        """OTLP/JSON's camelCase names; a body that is not that JSON acknowledges the request all the same."""
+        try:
+            partial = (json.loads(body or b"{}") or {}).get("partialSuccess") or {}
+            first, *rest = kind.rejected_field.split("_")
+            return cls(int(partial.get(first + "".join(word.title() for word in rest)) or 0),
+                       str(partial.get("errorMessage") or ""))
+        except (ValueError, TypeError, AttributeError):
+            return cls()
+
+
 class Sender(Protocol):
-    def send(self, kind: SignalKind, request: Message) -> Message:
-        """Deliver one request; the endpoint's response, or ShipError."""
+    #: Whether batches are built as JSON text (http/json) rather than protobuf messages.
+    as_json: bool
+
+    def send(self, batch: Batch) -> Acknowledged:
+        """Deliver one batch; what the endpoint said of it, or ShipError."""
 
     def close(self) -> None: ...
 
 
 class HttpSender:
-    def __init__(self, target: Target) -> None:
-        self._target = target
-        self._session = requests.Session()
-        self._session.headers.update({**target.headers, "Content-Type": "application/x-protobuf"})
+    """OTLP/HTTP through the standard library (urllib honours HTTP(S)_PROXY and NO_PROXY as requests
+    did, and loads in a third of its time, which was a tenth of a small ship). A request of up to
+    `batch_bytes` is worth its own connection."""
 
-    def send(self, kind: SignalKind, request: Message) -> Message:
-        url = self._target.endpoint.rstrip("/") + kind.http_path
+    def __init__(self, target: Target) -> None:
+        import urllib.request
+
+        self._target = target
+        self.as_json = target.protocol == "http/json"
+        self._headers = {**target.headers,
+                         "Content-Type": "application/json" if self.as_json else "application/x-protobuf"}
+        parts = urlsplit(target.endpoint)
+        if parts.username is not None:  # credentials in the URL: sent as basic auth, never shown
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            self._headers.setdefault("authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
+        self._opener = urllib.request.build_opener()
+
+    def send(self, batch: Batch) -> Acknowledged:
+        import urllib.error
+        import urllib.request
+
+        kind = batch.kind
+        url = self._target.shown + kind.http_path
+        assert self.as_json or batch.message is not None
+        body = batch.json_body() if self.as_json else batch.message.SerializeToString()  # type: ignore[union-attr]
+        request = urllib.request.Request(url, data=body, headers=self._headers, method="POST")
         try:
-            response = self._session.post(url, data=request.SerializeToString(), timeout=self._target.timeout_s)
-        except requests.RequestException as error:
-            raise ShipError(f"POST {url} failed: {error}") from error
-        if not 200 <= response.status_code < 300:
-            detail = response.text.strip()[:200]
-            raise ShipError(f"POST {url} answered {response.status_code} {response.reason}"
-                            + (f": {detail}" if detail else ""))
+            with self._opener.open(request, timeout=self._target.timeout_s) as response:
+                content = response.read()
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode("utf-8", "replace").strip()[:200]
+            raise ShipError(f"POST {url} answered {error.code} {error.reason}"
+                            + (f": {detail}" if detail else "")) from None
+        except (urllib.error.URLError, OSError) as error:  # refused, unresolvable, timed out
+            raise ShipError(f"POST {url} failed: {getattr(error, 'reason', error)}") from error
+        if self.as_json:
+            return Acknowledged.of_json(kind, content)
+        from google.protobuf.message import DecodeError
+
         answer = kind.response()
         try:
-            answer.ParseFromString(response.content)
+            answer.ParseFromString(content)
         except DecodeError:  # a 2xx acknowledges the request whatever its body says; only partial success is lost
-            pass
-        return answer
+            return Acknowledged()
+        return Acknowledged.of_message(kind, answer)
 
     def close(self) -> None:
-        self._session.close()
+        self._opener.close()
 
 
 class GrpcSender:
+    as_json = False
+
     def __init__(self, target: Target) -> None:
+        import grpc
+
         self._target = target
         address = target.endpoint
         if address.startswith("https://"):
@@ -184,16 +318,18 @@ class GrpcSender:
             self._channel = grpc.insecure_channel(address.removeprefix("http://").rstrip("/"))
         self._stubs = {kind.name: kind.stub(self._channel) for kind in SIGNALS}
 
-    def send(self, kind: SignalKind, request: Message) -> Message:
+    def send(self, batch: Batch) -> Acknowledged:
+        import grpc
+
         try:
             # The generated stubs are untyped; the Export response is the signal's protobuf message.
-            response: Message = self._stubs[kind.name].Export(request, timeout=self._target.timeout_s,
-                                                              metadata=tuple(self._target.headers.items()))
-            return response
+            response: Message = self._stubs[batch.kind.name].Export(batch.message, timeout=self._target.timeout_s,
+                                                                    metadata=tuple(self._target.headers.items()))
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
             raise ShipError(f"gRPC export to {self._target.shown} failed: {getattr(code, 'name', code)}: {details}") from error
+        return Acknowledged.of_message(batch.kind, response)
 
     def close(self) -> None:
         self._channel.close()
@@ -237,9 +373,8 @@ class ShipState:
         """Saved at once and atomically: a ship killed right after a request never sends it again."""
         self._done[identity] = lines
         partial = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-        # 0600 from its creation: it names the endpoints shipped to (their credentials are stripped, the hosts are not).
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
+        # Private: it names the endpoints shipped to (their credentials are stripped, the hosts are not).
+        fd = open_private(partial, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             json.dump(self._data, stream, indent=1, sort_keys=True)
             stream.flush()
@@ -253,6 +388,8 @@ class ShipState:
 @dataclass
 class Summary:
     requests: int = 0
+    lines: int = 0  # lines sent (each line is one export request of the file)
+    sent_bytes: int = 0  # of those lines, as written
     items: dict[str, int] = field(default_factory=lambda: {kind.name: 0 for kind in SIGNALS})
     already_shipped: int = 0
     bad_lines: int = 0
@@ -267,10 +404,16 @@ class Summary:
         return "\n".join([text, *self.rejected])
 
 
+Progress = Callable[[Summary], None]
+
+
 def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summary | None = None,
-         warn: Warn = warn_on_stderr, signals: Iterable[str] = ALL_SIGNALS) -> Summary:
-    """Send every line of `signals` not yet acknowledged, oldest first; ShipError stops it
-    (`summary` keeps the progress). A traces-only backend is shipped to with `signals=("traces",)`."""
+         warn: Warn = warn_on_stderr, signals: Iterable[str] = ALL_SIGNALS, batch_bytes: int = BATCH_BYTES,
+         progress: Progress | None = None) -> Summary:
+    """Send every line of `signals` not yet acknowledged, oldest first, in requests of up to
+    `batch_bytes` of lines (a longer line goes alone); ShipError stops it (`summary` keeps the
+    progress). `progress` is called after each acknowledged request. A traces-only backend is
+    shipped to with `signals=("traces",)`."""
     summary = summary if summary is not None else Summary()
     files = find_files(paths, tuple(signals))
     states: dict[Path, ShipState] = {}
@@ -279,55 +422,107 @@ def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summa
         for file in files:
             directory = file.path.resolve().parent
             state = states.get(directory) or states.setdefault(directory, ShipState(directory, target))
-            _ship_file(file, sender, state, summary, warn)
+            _ship_file(file, _Shipment(sender, state, summary, warn, batch_bytes, progress))
     finally:
         sender.close()
     return summary
 
 
-def _ship_file(file: SignalFile, sender: Sender, state: ShipState, summary: Summary, warn: Warn) -> None:
-    lines = read_lines(file.path, warn)
+@dataclass
+class _Shipment:
+    sender: Sender
+    state: ShipState
+    summary: Summary
+    warn: Warn
+    batch_bytes: int
+    progress: Progress | None
+
+
+def _ship_file(file: SignalFile, shipment: _Shipment) -> None:
+    """The file's new lines in batches. A bad line is skipped with a warning and counted as done
+    with the lines around it: at once when no batch is open, else when the open batch is acknowledged."""
+    lines = read_lines(file.path, shipment.warn)
     first = next(lines, None)
     if first is None:
         return
     identity = file_identity(file.signal, first[1])
-    done = state.shipped(identity)
+    done = shipment.state.shipped(identity)
+    summary = shipment.summary
+    batch: Batch | None = None
     for number, raw in itertools.chain([first], lines):
         if number <= done:
             summary.already_shipped += 1
             continue
         where = f"{file.path}:{number}"
-        request = _request_or_warn(where, raw, warn)
-        if request is None:
-            summary.bad_lines += 1
+        document = parse_line(where, raw, shipment.warn)
+        kind = _kind_or_warn(where, document, shipment.warn) if document is not None else None
+        if document is not None and kind is not None:
+            if batch is not None and (batch.kind is not kind or batch.size + len(raw) > shipment.batch_bytes):
+                _send(file, batch, identity, shipment)
+                batch = None
+            added = _add(batch or Batch(kind, number), number, raw, document, shipment.sender.as_json, where,
+                         shipment.warn)
+            if added is not None:
+                batch = added
+                continue
+        summary.bad_lines += 1
+        if batch is None:
+            shipment.state.record(identity, number)
         else:
-            kind, message = request
-            try:
-                response = sender.send(kind, message)
-            except ShipError as error:
-                raise ShipError(f"{error} (sending {where})") from error
-            summary.requests += 1
-            summary.items[kind.name] += count_items(kind, message)
-            _note_partial_success(kind, response, where, summary)
-        state.record(identity, number)
+            batch.last = number
+    if batch is not None:
+        _send(file, batch, identity, shipment)
 
 
-def _request_or_warn(where: str, raw: bytes, warn: Warn) -> tuple[SignalKind, Message] | None:
-    document = parse_line(where, raw, warn)
-    if document is None:
-        return None
+def _kind_or_warn(where: str, document: dict[str, Any], warn: Warn) -> SignalKind | None:
+    kind = next((k for k in SIGNALS if k.json_key in document), None)
+    if kind is None:
+        warn(f"{where}: not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'}); skipped")
+    return kind
+
+
+def _add(batch: Batch, number: int, raw: bytes, document: dict[str, Any], as_json: bool, where: str,
+         warn: Warn) -> Batch | None:
+    """`batch` with the line added (None, after a warning, when it is not valid OTLP: the batch is unchanged)."""
+    kind = batch.kind
+    if as_json:
+        batch.parts.append(_json_part(kind, raw, document))
+        batch.items += json_items(kind, document)
+    else:
+        try:
+            _, message = to_request(document)
+        except ValueError as error:
+            warn(f"{where}: {error}; skipped")
+            return None
+        if batch.message is None:
+            batch.message = message
+        else:
+            batch.message.MergeFrom(message)
+        batch.items += count_items(kind, message)
+    batch.last = number
+    batch.lines += 1
+    batch.size += len(raw)
+    return batch
+
+
+def _send(file: SignalFile, batch: Batch, identity: str, shipment: _Shipment) -> None:
+    where = f"{file.path}:{batch.where}"
     try:
-        return to_request(document)
-    except ValueError as error:
-        warn(f"{where}: {error}; skipped")
-        return None
+        response = shipment.sender.send(batch)
+    except ShipError as error:
+        raise ShipError(f"{error} (sending {where})") from error
+    summary = shipment.summary
+    summary.requests += 1
+    summary.lines += batch.lines
+    summary.sent_bytes += batch.size
+    summary.items[batch.kind.name] += batch.items
+    _note_partial_success(batch.kind, response, where, summary)
+    shipment.state.record(identity, batch.last)
+    if shipment.progress is not None:
+        shipment.progress(summary)
 
 
-def _note_partial_success(kind: SignalKind, response: Any, where: str, summary: Summary) -> None:
+def _note_partial_success(kind: SignalKind, answer: Acknowledged, where: str, summary: Summary) -> None:
     """The endpoint took the request but dropped part of it: reported, not retried (it would drop it again)."""
-    partial = getattr(response, "partial_success", None)
-    if partial is None:
-        return
-    rejected = getattr(partial, kind.rejected_field, 0)
-    if rejected:
-        summary.rejected.append(f"{where}: the endpoint rejected {rejected} {kind.name} items: {partial.error_message}")
+    if answer.rejected:
+        summary.rejected.append(f"{where}: the endpoint rejected {answer.rejected} {kind.name} items: {answer.message}")

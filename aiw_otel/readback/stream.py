@@ -20,6 +20,7 @@ from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, warn_on_stderr
 from aiw_otel.readback.records import LogRecord, Span, records_by_line
 from aiw_otel.readback.select import Selection
+from aiw_otel.stepref import StepNotFound, StepRef, resolve
 
 Record = Span | LogRecord
 
@@ -55,8 +56,9 @@ class StepScope:
     spans: frozenset[str]
 
 
-def step_names(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> dict[str, str | None]:
-    """step id -> its name, from the step spans of the traces files."""
+def known_steps(files: Sequence[SignalFile], warn: Warn = warn_on_stderr, *, from_logs: bool = False) -> list[StepRef]:
+    """The steps in the files: ids and names from the step spans of the traces files, and with
+    `from_logs` also the ids in the log lines (a step whose span is not written yet, or was lost)."""
     names: dict[str, str | None] = {}
     marker = sc.AIW_STEP_STATE.encode()
     for file in files:
@@ -66,25 +68,31 @@ def step_names(files: Iterable[SignalFile], warn: Warn = warn_on_stderr) -> dict
             for span in spans:
                 if span.is_step and span.step_id:
                     names[span.step_id] = span.attributes.get(sc.AIW_STEP_NAME) or names.get(span.step_id)
-    return names
-
-
-def step_scope(files: Sequence[SignalFile], selection: Selection, warn: Warn = warn_on_stderr) -> StepScope:
-    """Resolve `--step` (a name, an id or a unique prefix: StepNotFound lists the candidates) and find its spans."""
-    from aiw_otel.stepref import StepNotFound, StepRef, resolve
-
-    assert selection.step is not None
-    names = step_names(files, warn)
-    try:
-        step_id = resolve(selection.step, [StepRef(i, name) for i, name in names.items()])
-    except StepNotFound:  # a step known only from its log lines (its span not written yet)
+    if from_logs:
+        log_marker = sc.AIW_LOG_STEP_ID.encode()
         for file in files:
             if file.signal in ("logs", None):
-                for _, logs in records_by_line(file, lambda raw: sc.AIW_LOG_STEP_ID.encode() in raw, warn):
+                for _, logs in records_by_line(file, lambda raw: log_marker in raw, warn):
                     for record in logs:
                         if record.step_id:
                             names.setdefault(record.step_id, None)
-        step_id = resolve(selection.step, [StepRef(i, name) for i, name in names.items()])
+    return [StepRef(step_id, name) for step_id, name in names.items()]
+
+
+def resolve_step(files: Sequence[SignalFile], typed: str, warn: Warn = warn_on_stderr) -> str:
+    """The id of the step `typed` names (a name, an id or a unique prefix, as stepref takes them) among
+    the steps in the files; StepNotFound (a ValueError) lists the candidates. The log lines are read
+    only when the step spans do not settle it."""
+    try:
+        return resolve(typed, known_steps(files, warn))
+    except StepNotFound:
+        return resolve(typed, known_steps(files, warn, from_logs=True))
+
+
+def step_scope(files: Sequence[SignalFile], selection: Selection, warn: Warn = warn_on_stderr) -> StepScope:
+    """Resolve `--step` and find its spans."""
+    assert selection.step is not None
+    step_id = resolve_step(files, selection.step, warn)
     selection = dataclasses.replace(selection, step=step_id)
     traces: set[str] = set()
     spans: set[str] = set()

@@ -7,6 +7,7 @@ dropped, because the newest, unfinished part of a run is exactly what someone ta
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
@@ -14,8 +15,12 @@ from typing import Iterable, Iterator, Sequence
 from aiw_otel import conventions as sc
 from aiw_otel.model import State
 from aiw_otel.readback.records import LogRecord, Span, SpanEvent
+from aiw_otel.readback.stream import time_written
 
 FAILED = State.FAILED.value
+#: How far past a plan span's end the records of its run may still come, in time-written order:
+#: threads stamp a record before queueing it, so two streams may disagree by this much.
+SETTLE_NS = 1_000_000_000
 #: Log lines shown in the failure panel.
 FAILURE_LOG_LINES = 5
 
@@ -150,6 +155,35 @@ def build_runs(spans: Iterable[Span], logs: Iterable[LogRecord]) -> list[Run]:
     traced.sort(key=lambda run: run.start_ns)
     untraced = logs_by_trace.get("", [])
     return traced + ([Run("", [], sorted(untraced, key=_log_time))] if untraced else [])
+
+
+def runs_as_they_end(records: Iterable[Span | LogRecord], settle_ns: int = SETTLE_NS) -> Iterator[Run]:
+    """Records in the order they were written (`stream.stream_records`) grouped into runs, each built
+    and yielded as soon as the stream is `settle_ns` past the end of its plan span; then the runs that
+    never ended (oldest first) and the records outside any run. Memory is the runs in progress (for
+    runs one after another, the largest one), never the directory.
+
+    A record of a run that comes after the run was yielded (a writer's clock that far off) starts a
+    second part of it, shown after it, rather than being lost."""
+    pending: dict[str, tuple[list[Span], list[LogRecord]]] = {}
+    ending: list[tuple[int, str]] = []  # (plan end + SETTLE_NS, trace), soonest first
+    for record in records:
+        written = time_written(record)
+        while ending and ending[0][0] < written:
+            trace_id = heapq.heappop(ending)[1]
+            if trace_id in pending:
+                yield _build_trace(trace_id, *pending.pop(trace_id))
+        spans, logs = pending.setdefault(record.trace_id, ([], []))
+        if isinstance(record, Span):
+            spans.append(record)
+            if record.trace_id and not record.parent_span_id and sc.AIW_PLAN_STATE in record.attributes:
+                heapq.heappush(ending, (record.end_ns + settle_ns, record.trace_id))
+        else:
+            logs.append(record)
+    untraced = pending.pop("", None)
+    yield from sorted((_build_trace(t, *parts) for t, parts in pending.items()), key=lambda run: run.start_ns)
+    if untraced is not None:
+        yield Run("", [], sorted(untraced[1], key=_log_time))
 
 
 def _build_trace(trace_id: str, spans: Sequence[Span], logs: Sequence[LogRecord]) -> Run:

@@ -10,6 +10,13 @@ Instead one small guard process per runner holds the read end of a pipe and is t
 group as it starts and ends. When the runner dies, whatever the way, the kernel closes the write
 end; the guard reads EOF and SIGKILLs every group still running, then exits. It lives in its own
 session, so a Ctrl-C at the terminal does not reach it, and it imports nothing beyond the stdlib.
+
+A group's id is its first process's pid, known only once that process exists, and by then the
+command may already be running: a runner killed between starting it and telling the guard (a
+window of a few scheduler ticks under load) left it running. So the command starts behind a gate:
+its first process is a shell waiting on a pipe only the runner writes to, which execs the command
+(same pid, same group) once the guard has been told. A runner killed before that closes the pipe,
+the shell reads EOF and exits: the command never runs, and nothing is left.
 """
 
 from __future__ import annotations
@@ -18,6 +25,10 @@ import os
 import subprocess
 import sys
 import threading
+from contextlib import suppress
+from typing import Any, Sequence
+
+from aiw_otel.runner.command_line import SHELL
 
 _GUARD = r"""
 import os, signal, sys
@@ -38,10 +49,14 @@ for pgid in groups:
         pass
 """
 
+#: The gate (see above): one line from the runner lets the command run; EOF means the runner is
+#: gone. The command gets /dev/null as stdin, as if started directly with stdin=DEVNULL.
+_GATE = 'read -r _ || exit 125; exec "$@" </dev/null'
+
 
 class OrphanGuard:
-    """The runner's side: `ready()` before a command starts, `watch(pgid)` once it has, `release(pgid)`
-    once its group is gone."""
+    """The runner's side: `popen()` starts a command as a new process group the guard knows of
+    before the command runs, `release(pgid)` once its group is gone."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -49,11 +64,31 @@ class OrphanGuard:
         self._guard: subprocess.Popen[bytes] | None = None
         self._pid = 0
 
-    def ready(self) -> None:
+    def _ready(self) -> None:
         """Start the guard (once per process) before the command, so none runs unguarded."""
         with self._lock:
             if self._pid != os.getpid():
                 self._start()
+
+    def popen(self, argv: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+        """`subprocess.Popen(argv, **options)` in a new session with stdin /dev/null, that dies with
+        the runner from its first instruction on. As for a line run through the shell, a program
+        that cannot be executed is the shell's answer (exit 127 or 126, its message on stderr), and
+        `PWD` is the command's directory rather than the runner's."""
+        self._ready()
+        gate, opener = os.pipe()  # non-inheritable: only the gate's shell gets the read end, as stdin
+        try:
+            try:
+                proc = subprocess.Popen([SHELL, "-c", _GATE, SHELL, *argv], stdin=gate, start_new_session=True,
+                                        **options)
+            finally:
+                os.close(gate)
+            self.watch(proc.pid)
+            with suppress(BrokenPipeError):  # it died already (a signal from outside): nothing to run
+                os.write(opener, b"\n")
+        finally:
+            os.close(opener)
+        return proc
 
     def watch(self, pgid: int) -> None:
         self._send(b"+%d\n" % pgid)

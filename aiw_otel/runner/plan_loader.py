@@ -23,8 +23,8 @@ from typing import Any, Callable, Collection, Mapping, Sequence, TypeVar
 
 import yaml
 
-from aiw_otel.hand_edited import (MAX_YAML_DEPTH, LineLoader, Where, check_all, check_yaml_structure, decode_text,
-                                  is_int, parse_yaml, refuse_nul)
+from aiw_otel.hand_edited import (MAX_YAML_DEPTH, Where, check_all, decode_text, is_int, load_checked_yaml, parse_yaml,
+                                  refuse_nul)
 from aiw_otel.regular_file import read_regular
 from aiw_otel.runner.plan import (PROVIDERS, Action, ModelPreference, Plan, PlanError, StepSpec,
                                   dependency_order)
@@ -63,9 +63,13 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     one overview file in it, so a plan folder can be run as it is.
     """
     source = _plan_file(os.fsdecode(path))
-    top_at = _at(source)
-    document = _read_document(source, top_at, "plan file")
-    return check_all(partial(_plan, document), top_at)
+    return plan_from_document(_read_document(source, _at(source), "plan file"), source)
+
+
+def plan_from_document(document: Any, source: str) -> Plan:
+    """The same as `load_plan` for a plan file already read and parsed (`aiw-otel check` reads a
+    YAML file once to tell a plan from a config); subtask files are read beside `source`."""
+    return check_all(partial(_plan, document), _at(source))
 
 
 def _plan(document: Any, top_at: Where) -> Plan:
@@ -177,8 +181,7 @@ def _parse_json(text: str, source: str) -> Any:
     except RecursionError:
         raise PlanError(f"nested deeper than {MAX_YAML_DEPTH} levels", source=source) from None
     try:
-        check_yaml_structure(text, source, PlanError)  # the same bounds as a YAML plan, with the line
-        lined = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+        lined = load_checked_yaml(text, source, PlanError)  # the same bounds as a YAML plan, with the line
     except yaml.YAMLError:  # tabs, duplicate keys...: valid JSON that YAML refuses
         return data
     return lined if lined == data else data

@@ -74,18 +74,9 @@ def run_command(
     argv = _argv(command, os.environ if env is None else env)
     _adopt_orphans()
     cmd = host.command(argv, cwd=str(cwd), shown_as=command if isinstance(command, str) else None)
-    GUARD.ready()
     with cmd:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=cmd.child_env(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        GUARD.watch(proc.pid)  # the group dies with the runner, even by SIGKILL
+        # Its own session and group, stdin /dev/null; it dies with the runner, even by SIGKILL.
+        proc = GUARD.popen(argv, cwd=cwd, env=cmd.child_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         cmd.started(proc.pid)
         group = _ProcessGroup(proc, grace_s)
         tails = {"stdout": _Tail(max_output_for_model), "stderr": _Tail(max_output_for_model)}

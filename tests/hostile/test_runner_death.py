@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.cli_process import AIW
+from tests.cli_process import AIW, ROOT
 from tests.processes import process_state, process_with, until
 
 #: Real aiw-otel processes: not in the fast loop (`pytest -m "not slow"`).
@@ -47,7 +48,7 @@ def _gone(pid: int) -> bool:
 def test_sigkill_of_the_runner_ends_the_running_command(tmp_path):
     runner = _runner(tmp_path, "sleep 311.25")
     try:
-        sleeper = until(lambda: process_with("sleep 311.25"), "the command to start")
+        sleeper = until(lambda: process_with("sleep 311.25", shells=False), "the command to start")
         runner.kill()
         runner.wait()
         until(lambda: _gone(sleeper), "the command to end with its runner")
@@ -70,3 +71,47 @@ def test_sigkill_of_the_runner_ends_the_commands_whole_group(tmp_path):
             pid = process_with(marker)
             if pid:
                 os.kill(pid, signal.SIGKILL)
+
+
+#: A runner held in the window between starting its command and telling the orphan guard of it:
+#: where a busy scheduler may stop it for a few ticks, and where a SIGKILL lands then. It writes
+#: the command's pid to argv[1], then waits to be killed.
+_HELD_RUNNER = """
+import sys, threading
+from pathlib import Path
+import aiw_otel
+from aiw_otel.runner.control import RunControl
+from aiw_otel.runner.orphan_guard import GUARD
+from aiw_otel.runner.processes import run_command
+
+def held(pgid):
+    Path(sys.argv[1]).write_text(f"{pgid}\\n")
+    threading.Event().wait()
+
+GUARD.watch = held
+telemetry = aiw_otel.configure(environ={"AIW_FILE": "off", "AIW_CONSOLE": "off"}, set_global=False)
+with telemetry.plan_run("p") as run, run.step("s", "validation") as step:
+    run_command(step, "touch ran; sleep 314.25", cwd=Path(sys.argv[2]), control=RunControl(), timeout_s=None)
+"""
+
+
+def test_a_runner_killed_before_its_guard_knows_the_command_leaves_nothing_running(tmp_path):
+    """The kill lands after the command's process exists and before the guard is told of its group:
+    the command must not run on unguarded (it does not start at all)."""
+    told = tmp_path / "pid"
+    runner = subprocess.Popen([sys.executable, "-c", _HELD_RUNNER, str(told), str(tmp_path)], cwd=ROOT,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        first = until(lambda: told.exists() and told.read_text().endswith("\n") and int(told.read_text()),
+                      "the runner to start the command")
+        runner.kill()
+        runner.wait()
+        until(lambda: _gone(first), "the command's first process to end with its runner")
+        assert process_with("sleep 314.25", shells=False) is None
+        assert not (tmp_path / "ran").exists(), "the command ran with no guard to end it"
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        pid = process_with("sleep 314.25")
+        if pid:
+            os.killpg(pid, signal.SIGKILL)

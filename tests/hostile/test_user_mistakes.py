@@ -119,14 +119,3 @@ def test_ctl_takes_options_between_and_after_its_words(tmp_path):
     assert [r["text"] for r in seen] == ["keep it short"] * 3
     refused = aiw("ctl", "context", "keep", "--bogus", "it")
     assert refused.returncode == 2 and "unrecognized arguments: --bogus it" in refused.stderr
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root is never denied")
-def test_permission_denied_on_a_socket_is_reported_as_such(tmp_path):
-    path = tmp_path / "ctl.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
-        listener.bind(str(path))
-        listener.listen(1)
-        path.chmod(0)
-        result = aiw("ctl", "status", "--socket", str(path))
-    assert result.returncode == 2 and "permission denied" in one_line_error(result)
