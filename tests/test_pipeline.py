@@ -498,3 +498,34 @@ def test_processors_read_the_sdks_plain_attribute_dicts_and_see_the_same_values(
 
     assert span_attributes(Double()) == {"x": 1}
     assert plain_attributes(None) == {} and plain_attributes({"y": 2}) == {"y": 2}
+
+
+def test_an_ended_spans_events_and_links_read_without_a_copy_are_the_same_as_the_public_ones():
+    """`span_events` / `span_links` read the SDK's stored lists without its copies; they must
+    never lose an event or a link, and the fast path must be the one taken with the SDK in use."""
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+    from opentelemetry.trace import Link
+
+    from aiw_otel.processors.attributes import span_events, span_links
+
+    ended: list[ReadableSpan] = []
+
+    class Keep(SpanProcessor):
+        def on_end(self, span):
+            ended.append(span)
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(Keep())
+    tracer = tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("bare"):
+        pass
+    with tracer.start_as_current_span("parent") as parent:
+        pass
+    with tracer.start_as_current_span("full", links=[Link(parent.get_span_context(), {"l": 1})]) as span:
+        span.add_event("e", {"k": "v"})
+    bare, _, full = ended
+    assert list(span_events(bare)) == [] and list(span_links(bare)) == []
+    assert span_events(full) is full._events._dq  # the fast path is taken with the SDK in use
+    assert [(e.name, dict(e.attributes)) for e in span_events(full)] == [("e", {"k": "v"})]
+    assert [dict(link.attributes) for link in span_links(full)] == [{"l": 1}]
+    assert list(span_events(ReadableSpan(name="plain"))) == [] and list(span_links(ReadableSpan(name="plain"))) == []
