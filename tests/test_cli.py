@@ -224,7 +224,7 @@ _ENGINE = ("aiw_otel.setup", "aiw_otel.processors", "aiw_otel.instrument", "aiw_
 
 
 @pytest.mark.parametrize("command, also_not", [
-    (["--help"], ("aiw_otel.readback", "aiw_otel.web")),
+    (["--help"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.config")),
     (["ctl", "status", "--socket", "{tmp}/none.sock"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.config")),
     (["logs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
     (["logs", "--runs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
