@@ -501,6 +501,8 @@ class Redactor:
                 and known_keys.get(key, _MISS) is None
             ):
                 continue  # the hot path, inlined: a number, or a short / known-clean string under a harmless key
+            if kind is dict and _PLAIN_SCALARS.issuperset(map(type, value.values())):
+                continue  # a summary of counts (`{"prompt_tokens": 120}`): numbers are never redacted
             new = self.redact_value(key, value)
             if new is not value:
                 if changed is None:

@@ -367,6 +367,30 @@ def test_snapshots_are_cheap_copies_sharing_what_did_not_change(tracked):
     assert tracker.snapshot().dropped == 3
 
 
+def test_each_log_line_and_action_is_built_once_and_shared_by_later_snapshots(tracked):
+    """The tracker keeps lines and actions as plain tuples until a snapshot; the frozen objects a
+    snapshot builds are the ones every later snapshot shows (a front end can compare with `is`)."""
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run, run.step("s1", "analysis") as step:
+        step.log(LogLevel.INFO, "one", "first line")
+        with step.ai_call(provider="openai", model="m", server_address="api.example", server_port=443):
+            running = tracker.snapshot().step("s1")
+            (action,) = running.actions
+            assert action.name == "chat m" and action.kind == "ai" and action.ended_ns is None
+        step.log(LogLevel.INFO, "two", "second line")
+        later = tracker.snapshot().step("s1")
+        assert [line.message for line in later.logs][-2:] == ["first line", "second line"]
+        assert later.logs[0] is running.logs[0]  # built once, shared
+        (ended,) = later.actions
+        assert ended.name == "chat m" and ended.ended_ns is not None and ended.outcome == "ok"
+        step.log(LogLevel.INFO, "three", "third line")
+        last = tracker.snapshot().step("s1")
+        assert last.actions[0] is ended and last.logs[1] is later.logs[1]
+    run.log(LogLevel.INFO, "after", "outside any step")
+    general = tracker.snapshot().general_logs
+    assert general[-1].message == "outside any step" and tracker.snapshot().general_logs[-1] is general[-1]
+
+
 # -- keys and the app ------------------------------------------------------------------------------
 def test_the_key_decoder_splits_text_named_keys_and_swallows_unknown_sequences():
     decoder = KeyDecoder()

@@ -501,3 +501,15 @@ def test_distinctive_prefixes_are_caught_even_glued_to_a_word() -> None:
     github = "ghp_" + "Ab1Cd2Ef3" * 4
     out = Redactor().redact_text(f"Cookie{github} and key{_jwt()}")
     assert out == "Cookie[REDACTED:github_token] and key[REDACTED:jwt]"
+
+
+def test_a_mapping_of_numbers_passes_as_it_is_and_a_mapping_with_text_is_still_scanned() -> None:
+    redactor = Redactor()
+    counts = {"prompt_tokens": 120, "ratio": 0.5, "cached": True, "none": None}
+    assert redactor.redact_attributes({"aiw.summary": counts, "aiw.password": {"length": 12}}) is None
+    key = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2
+    changed = redactor.redact_attributes({"aiw.summary": {"prompt_tokens": 120, "note": f"key {key}"},
+                                          "aiw.auth": {"api_key": "hunter2hunter2", "retries": 2}})
+    assert changed is not None
+    assert key not in json.dumps(changed) and "hunter2" not in json.dumps(changed)
+    assert changed["aiw.summary"]["prompt_tokens"] == 120 and changed["aiw.auth"]["retries"] == 2

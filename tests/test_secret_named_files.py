@@ -135,3 +135,89 @@ def test_a_run_keeps_locations_and_loses_what_grep_and_dotted_keys_show(tmp_path
                  "spring.datasource.password: [REDACTED:password]",
                  "secret.yaml:3: expected a mapping", "token.py:12:5: error: bad type"):
         assert kept in written, kept
+
+
+# -- a file named after a secret that cannot be read: logs, a replay, a plan ----------------------------
+#
+# Each command's one line names the file and says why, with the path and the reason redacted apart
+# (as one line, `token.txt: permission denied` reads as a token's pair and loses the reason).
+
+#: The command line that reads the file named last, and its exit status when it cannot.
+_READERS = {
+    "logs": (("logs",), 1),
+    "follow": (("logs", "--follow"), 1),
+    "ship": (("ship", "--endpoint", "http://127.0.0.1:9"), 1),  # refused before anything is sent
+    "replay": (("demo", "--no-console", "--log-dir", "telemetry", "--replay"), 2),
+    "plan": (("run", "--no-console", "--log-dir", "telemetry"), 2),
+}
+
+#: What each says after the file's name when the file may not be read.
+_DENIED = {
+    "logs": "permission denied",
+    "follow": "permission denied",
+    "ship": "permission denied",
+    "replay": "cannot read the replay file: Permission denied",
+    "plan": "cannot read the plan file: Permission denied",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", list(_READERS))
+@pytest.mark.parametrize("name", ["token.txt", "password.json", "secret.yaml"])
+def test_an_unreadable_secret_named_file_is_named_with_its_reason(shared_dir: Path, reader: str, name: str) -> None:
+    secret = shared_dir / name
+    secret.write_text(_password())
+    give_to_denied_user(secret)
+    secret.chmod(0)
+    args, code = _READERS[reader]
+    result = denied_aiw(*args, name, cwd=shared_dir)
+    assert result.returncode == code
+    assert one_line_error(result) == f"aiw-otel: {name}: {_DENIED[reader]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", list(_READERS))
+def test_a_missing_secret_named_file_is_named_with_its_reason(tmp_path: Path, reader: str) -> None:
+    missing = {
+        "logs": "password.json: no such file or directory",
+        "follow": "password.json: no such file or directory",
+        "ship": "password.json: no such file or directory",
+        "replay": "password.json: cannot read the replay file: No such file or directory",
+        "plan": f"password.json: plan file not found (looked for {tmp_path / 'password.json'})",
+    }
+    args, code = _READERS[reader]
+    result = aiw(*args, "password.json", cwd=tmp_path)
+    assert result.returncode == code
+    assert one_line_error(result) == f"aiw-otel: {missing[reader]}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reader", list(_READERS))
+def test_a_secret_in_the_path_of_a_file_it_cannot_read_is_still_redacted(tmp_path: Path, reader: str) -> None:
+    password = _password()
+    args, code = _READERS[reader]
+    result = aiw(*args, f"API_KEY={password}/token.txt", cwd=tmp_path)
+    assert result.returncode == code
+    line = one_line_error(result)
+    assert password not in line and line.startswith("aiw-otel: API_KEY=[REDACTED:api_key]"), line
+
+
+@pytest.mark.slow
+def test_a_replay_named_after_a_secret_never_quotes_its_text_back(tmp_path: Path) -> None:
+    password = _password()
+    (tmp_path / "password.json").write_text(f'{{"steps": {{}}, "latency_s": "{password}"}}')
+    args, code = _READERS["replay"]
+    result = aiw(*args, "password.json", cwd=tmp_path)
+    assert result.returncode == code
+    assert one_line_error(result) == "aiw-otel: password.json: latency_s: expected a non-negative number, got a string"
+
+
+@pytest.mark.slow
+def test_a_secret_quoted_from_a_replay_is_still_redacted(tmp_path: Path) -> None:
+    key = "sk-proj-" + "".join(random.choice(string.ascii_letters + string.digits) for _ in range(40))
+    (tmp_path / "replay.json").write_text(f'{{"steps": {{}}, "latency_s": "{key}"}}')
+    args, code = _READERS["replay"]
+    result = aiw(*args, "replay.json", cwd=tmp_path)
+    assert result.returncode == code
+    assert one_line_error(result) == (
+        'aiw-otel: replay.json: latency_s: expected a non-negative number, got "[REDACTED:openai_api_key]"')
