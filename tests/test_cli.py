@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -236,8 +237,6 @@ def test_typed_commands_load_only_the_standard_library_and_what_they_use(tmp_pat
     loads no third-party package at all (OpenTelemetry, its SDK, gRPC, protobuf, the OpenAI client,
     Rich: all of them cost tens of ms), nor aiw-otel's engine, nor another command's machinery; the
     web monitor reads the finished runs' files (readback) only when a page asks for them."""
-    import json
-
     logs = _one_step_log_dir(tmp_path / "logs")
     argv = [word.format(tmp=tmp_path, logs=logs) for word in command]
     probe = subprocess.run([sys.executable, "-c", _LOADED_PROBE, *argv], capture_output=True, text=True, timeout=60)
