@@ -23,10 +23,10 @@ from aiw_otel.config_yaml import (
     parse_content_capture,
     parse_endpoint,
     parse_pairs,
-    parse_port,
     parse_protocol,
 )
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.ports import parse_port
 
 T = TypeVar("T")
 

@@ -44,7 +44,7 @@ def port_number(text: str) -> int:
     """An argparse type for a TCP port (0: any free one), refused as config files refuse one."""
     import argparse
 
-    from aiw_otel.config_yaml import parse_port
+    from aiw_otel.ports import parse_port
 
     try:
         return parse_port(text)
