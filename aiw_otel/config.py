@@ -187,6 +187,9 @@ class TelemetryConfig:
     queue: QueueConfig = field(default_factory=QueueConfig)
     sinks: SinksConfig = field(default_factory=SinksConfig)
     shutdown_timeout_s: float = 5.0
+    #: Longest attribute value per signal ("traces", "logs") from OTEL_*_ATTRIBUTE_VALUE_LENGTH_LIMIT;
+    #: a signal not listed has no limit. Applied after redaction (processors/limits.py).
+    value_length_limits: Mapping[str, int] = field(default_factory=dict)
 
     def level_for(self, component: ComponentType) -> LogLevel:
         return self.component_levels.get(component, self.log_level)

@@ -23,10 +23,10 @@ from aiw_otel.config_yaml import (
     parse_content_capture,
     parse_endpoint,
     parse_pairs,
-    parse_port,
     parse_protocol,
 )
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.ports import parse_port
 
 T = TypeVar("T")
 
@@ -217,14 +217,22 @@ _INDEFINITE_S = float(2**31 - 1) / 1000
 
 def _timeout_ms(env: _Variables, name: str, text: str) -> float | None:
     """A Timeout: integer milliseconds, 0 meaning indefinite; anything else is warned about and ignored."""
-    try:
-        milliseconds = int(text)
-    except ValueError:
-        milliseconds = -1
-    if milliseconds < 0:
-        env.ignore(name, text, "expected a whole number of milliseconds (e.g. 10000)")
+    milliseconds = _whole_number(env, name, text, "expected a whole number of milliseconds (e.g. 10000)")
+    if milliseconds is None:
         return None
     return milliseconds / 1000 if milliseconds else _INDEFINITE_S
+
+
+def _whole_number(env: _Variables, name: str, text: str, expected: str) -> int | None:
+    """A non-negative Integer; anything else is warned about (`expected`) and ignored (None)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        env.ignore(name, text, expected)
+        return None
+    return number
 
 
 def _per_signal(config: TelemetryConfig, signal: str, **options: Any) -> TelemetryConfig:
@@ -322,6 +330,30 @@ def _switches(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     return config
 
 
+#: The specification's attribute length variables, most specific first, per signal.
+_LENGTH_LIMITS = {
+    "traces": ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+    "logs": ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
+}
+
+
+def _length_limits(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    """Integers: a bad value is warned about (once) and ignored, and the more general variable applies."""
+    names = dict.fromkeys(name for names in _LENGTH_LIMITS.values() for name in names)  # the generic one once
+    read = {name: _length_limit(env, name) for name in names}
+    limits = {**config.value_length_limits}
+    for signal, specific_first in _LENGTH_LIMITS.items():
+        limit = next((read[name] for name in specific_first if read[name] is not None), None)
+        if limit is not None:
+            limits[signal] = limit
+    return replace(config, value_length_limits=limits)
+
+
+def _length_limit(env: _Variables, name: str) -> int | None:
+    text = env.get(name)
+    return None if text is None else _whole_number(env, name, text, "expected a whole number of characters >= 0")
+
+
 def _shutdown(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     text = env.get("AIW_SHUTDOWN_TIMEOUT")
     if text is None:
@@ -339,5 +371,6 @@ _STEPS: tuple[Callable[[TelemetryConfig, _Variables], TelemetryConfig], ...] = (
     _content_capture,
     _levels,
     _switches,
+    _length_limits,
     _shutdown,
 )

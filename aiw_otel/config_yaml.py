@@ -35,6 +35,7 @@ from aiw_otel.hand_edited import (LineDict, LineList, Where, check_all, decode_t
                                   parse_yaml, refuse_nul)
 from aiw_otel.model import ComponentType, LogLevel
 from aiw_otel.otlp_values import parse_endpoint as parse_endpoint, parse_pairs as parse_pairs  # re-exported
+from aiw_otel.ports import MAX_PORT
 from aiw_otel.regular_file import read_regular
 
 T = TypeVar("T")
@@ -92,20 +93,7 @@ def _config(document: Any, top: Where) -> LoadedConfig:
 
 # Value rules shared with `config_env`, so that a file and a variable reject the same values the
 # same way. They take text and raise ValueError saying what was expected; callers add the "where".
-
-
-MAX_PORT = 65535
-
-
-def parse_port(text: str) -> int:
-    """A TCP port to listen on; 0 means any free one."""
-    try:
-        port = int(text.strip())
-    except ValueError:
-        port = -1
-    if not 0 <= port <= MAX_PORT:
-        raise ValueError(f"expected a port number from 0 to {MAX_PORT} (0: any free port), got {text!r}")
-    return port
+# (The port's rule is in `ports`, the endpoint's and pairs' in `otlp_values`: the command line uses them.)
 
 
 def parse_protocol(text: str) -> str:

@@ -29,6 +29,16 @@ def shown(text: str) -> str:
     return safe_lines(default_redactor().redact_text(text))
 
 
+def _location(source: str | None, line: int | None, step: str | None) -> str:
+    """`plan.yaml:3: step 'build'`: where a FileError was written, "" when it names nothing."""
+    where = source or ""
+    if source and line is not None:
+        where = f"{source}:{line}"
+    if step:
+        where = f"{where}: step '{step}'" if where else f"step '{step}'"
+    return where
+
+
 class FileError(ValueError):
     """A mistake in something a person wrote: says where (file and line, the plan's step, the path
     to the value; or a variable or an option) and what was expected.
@@ -41,11 +51,7 @@ class FileError(ValueError):
 
     def __init__(self, message: str, *, source: str | None = None, line: int | None = None,
                  step: str | None = None, field_name: str | None = None) -> None:
-        where = source or ""
-        if source and line is not None:
-            where = f"{source}:{line}"
-        if step:
-            where = f"{where}: step '{step}'" if where else f"step '{step}'"
+        where = _location(source, line, step)
         if field_name:
             message = f"{field_name}: {message}"
         if self.redacted:
@@ -57,6 +63,17 @@ class FileError(ValueError):
         self.field_name = field_name
         self.detail = message
         self.also: tuple[FileError, ...] = ()
+
+    def shown(self) -> str:
+        """The error as it may be printed: the file, the step and the message redacted apart.
+
+        Redacted as one line, a file whose name says secret (`secret.yaml: cannot read it`) would
+        read as the pair `secret.yaml: <secret>` and lose the message. Apart, a path still loses
+        what it holds (`/ws/API_KEY=xxx/plan.yaml`), and so does the message.
+        """
+        source = shown(self.source) if self.source else None
+        where = _location(source, self.line, shown(self.step) if self.step else None)
+        return f"{where}: {shown(self.detail)}" if where else shown(self.detail)
 
     @property
     def every(self) -> tuple[FileError, ...]:

@@ -12,6 +12,7 @@ it was given.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
@@ -213,6 +214,14 @@ def describe_value(value: Any, *, names: bool = False) -> str:
     return repr(value)
 
 
+def named_after_a_secret(source: str) -> bool:
+    """Whether a file's name says it holds a secret (`token.txt`, `db-password.yaml`): its text is
+    then never quoted back in an error, which may end in a CI log."""
+    from aiw_otel.errors import default_redactor
+
+    return default_redactor().is_sensitive_key(os.path.basename(source))
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -273,7 +282,14 @@ class Where:
         return self.error(f"expected {what}, got {self.describe(value)}")
 
     def describe(self, value: Any) -> str:
-        return describe_value(value, names=self.show_names)
+        if not named_after_a_secret(self.source):
+            return describe_value(value, names=self.show_names)
+        # `aiw-otel check token.txt`: "expected a mapping, got 'hunter2'" would print the token.
+        if isinstance(value, str):
+            return "a string"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return "a number"
+        return describe_value(value)
 
     def report(self, error: FileError) -> None:
         """One mistake: noted when this check goes on after mistakes, else raised."""

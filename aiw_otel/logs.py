@@ -52,19 +52,34 @@ def detail_attribute(key: str) -> str:
 
 def message_attributes(message: LogMessage) -> dict[str, Any]:
     """The seed's fields as `aiw.*` attributes, details under their namespaced names (`detail_attribute`)."""
-    attributes: dict[str, Any] = {detail_attribute(k): v for k, v in (message.details or {}).items()}
-    attributes[sc.AIW_COMPONENT] = message.component.value
-    attributes[sc.AIW_ACTION] = message.action
-    if message.step_id is not None:
-        attributes[sc.AIW_LOG_STEP_ID] = message.step_id
-    if message.event_id is not None:
-        attributes[sc.AIW_EVENT_ID] = message.event_id
-    if message.state_before is not None:
-        attributes[sc.AIW_STATE_BEFORE] = message.state_before
-    if message.state_after is not None:
-        attributes[sc.AIW_STATE_AFTER] = message.state_after
-    if message.duration_ms is not None:
-        attributes[sc.AIW_DURATION_MS] = message.duration_ms
+    return log_attributes(message.component, message.action, message.step_id, message.event_id,
+                          message.state_before, message.state_after, message.duration_ms, message.details)
+
+
+def log_attributes(
+    component: ComponentType,
+    action: str,
+    step_id: str | None = None,
+    event_id: str | None = None,
+    state_before: str | None = None,
+    state_after: str | None = None,
+    duration_ms: float | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`message_attributes` from the fields themselves, for callers that need no LogMessage."""
+    attributes: dict[str, Any] = {detail_attribute(k): v for k, v in details.items()} if details else {}
+    attributes[sc.AIW_COMPONENT] = component.value
+    attributes[sc.AIW_ACTION] = action
+    if step_id is not None:
+        attributes[sc.AIW_LOG_STEP_ID] = step_id
+    if event_id is not None:
+        attributes[sc.AIW_EVENT_ID] = event_id
+    if state_before is not None:
+        attributes[sc.AIW_STATE_BEFORE] = state_before
+    if state_after is not None:
+        attributes[sc.AIW_STATE_AFTER] = state_after
+    if duration_ms is not None:
+        attributes[sc.AIW_DURATION_MS] = duration_ms
     return attributes
 
 
@@ -86,21 +101,32 @@ class LogEmitter:
         """Cheap check callers make before building a message they might not need."""
         return level.number >= self._threshold[component]
 
+    @property
+    def mirrors(self) -> bool:
+        """Whether each LogMessage also goes to a stdlib logger (the config file's handlers)."""
+        return self._mirror
+
     def emit(self, message: LogMessage, context: Context | None = None, time_ns: int | None = None) -> None:
         """Emit one record correlated to the span in `context` (or the current one)."""
         if message.level.number < self._threshold[message.component]:
             return
-        severity, text = SEVERITY[message.level]
+        self.emit_record(message.level, message.message, message_attributes(message), context, time_ns)
+        if self._mirror:
+            self._mirror_to_stdlib(message)
+
+    def emit_record(self, level: LogLevel, body: str, attributes: dict[str, Any], context: Context | None = None,
+                    time_ns: int | None = None) -> None:
+        """The OTel record of a LogMessage already level-checked, from its body and `log_attributes`;
+        nothing is mirrored (a caller that must mirror builds the LogMessage and calls `emit`)."""
+        severity, text = SEVERITY[level]
         self._logger.emit(
             timestamp=time_ns if time_ns is not None else time.time_ns(),
             context=context,
             severity_number=severity,
             severity_text=text,
-            body=message.message,
-            attributes=message_attributes(message),
+            body=body,
+            attributes=attributes,
         )
-        if self._mirror:
-            self._mirror_to_stdlib(message)
 
     def emit_event(
         self,

@@ -7,7 +7,6 @@ socket client, a future GUI) can share it without pulling in the SDK.
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -45,12 +44,14 @@ class LogLevel(enum.Enum):
         raise ValueError(f"unknown log level {value!r} (expected one of {', '.join(cls.__members__)})")
 
 
+#: The stdlib's numbers (logging.DEBUG is 10 ... logging.CRITICAL 50, fixed since Python 2.3),
+#: spelled out so that `aiw-otel logs` and `--help`, which load this module, do not load `logging`.
 _STDLIB_LEVELS = {
-    LogLevel.DEBUG: logging.DEBUG,
-    LogLevel.INFO: logging.INFO,
-    LogLevel.WARNING: logging.WARNING,
-    LogLevel.ERROR: logging.ERROR,
-    LogLevel.CRITICAL: logging.CRITICAL,
+    LogLevel.DEBUG: 10,
+    LogLevel.INFO: 20,
+    LogLevel.WARNING: 30,
+    LogLevel.ERROR: 40,
+    LogLevel.CRITICAL: 50,
 }
 
 

@@ -12,6 +12,16 @@ Two kinds of rule, because secrets leak in two ways:
   and SaaS tokens, JWTs, bearer tokens, URL credentials and PEM private keys are recognisable on
   their own, so they are removed wherever they appear (prose, JSON, argv, command output, paths).
 
+A file name is not a key when it is a location (decided for files named after a secret, whose
+errors read `secret.yaml: [REDACTED:secret]`): a name with a text or source extension, then
+`:LINE:` or `:LINE:COLUMN:` and a space or the end (`secret.yaml:3: expected a mapping`, mypy's
+`token.py:12: error: ...`), as compilers, linters and our own errors write it. Nothing narrower
+tells the two apart: without a line (`secret.yaml: hunter2`) or without the space (grep's
+`password.txt:hunter2`, `password.txt:3:hunter2`) the name is as likely a key as a file, and
+dotted config keys (`db.password=`, `api.secret:`) end in a key word, never in a file extension,
+so all of them stay pairs. What follows a location is scanned as any text. aiw-otel's own errors
+know where their file ends, so they redact the file and the message apart (`FileError.shown`).
+
 A secret is replaced by `[REDACTED:<label>]`: the label says what was there, and nothing of the
 secret (no prefix, no suffix, no length) survives, so the output is safe to ship anywhere.
 `redact_text` takes multi-line text as one: a PEM block is found across its lines.
@@ -35,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Final, Mapping, Sequence
 
 from aiw_otel.redaction_rules import (
     FAMILIES,
+    FILE_EXTENSIONS,
     NAME_SUFFIXES,
     SHORT_KEY_ANCHORS,
     SHORT_KEY_STEMS,
@@ -149,6 +160,8 @@ _FLAG_VALUE = re.compile(rf"""{_NOT_REDACTED}(?:{_QUOTED_VALUE}|[^\s"'&\\\-][^\s
 _HEADER_SEPARATOR = re.compile(r"[ \t]*:[ \t]*")
 _HEADER_VALUE = re.compile(rf"{_NOT_REDACTED}\S[^\r\n]*")
 _HEADER_QUOTED_VALUE = re.compile(rf"""{_NOT_REDACTED}[^\s"'\\][^\r\n"'\\]*""")
+#: After a file name, what makes it a location (see _is_location): `:3:` or `:3:14:`, then a space or the end.
+_LINE_AFTER_FILE = re.compile(r":[0-9]+(?::[0-9]+)?:(?=\s|\Z)")
 
 def _marker(label: str) -> str:
     return REDACTED_FORMAT.format(label=label)
@@ -238,6 +251,8 @@ class _PairRule:
             start = _key_start(text, index)
             if start is None or (text[start] != "-" and _SEPARATOR_AHEAD.match(text, position) is None):
                 continue  # the common case, prose: "the key point", "a session of"
+            if _is_location(text, start, position):
+                continue  # `secret.yaml:3: expected a mapping`: the message after it is still scanned
             found = self._value(text, start, position)
             if found is None:
                 continue
@@ -305,6 +320,16 @@ def _key_start(text: str, index: int) -> int | None:
         end = _KEY_REST.match(text, index).end()  # type: ignore[union-attr]
         return start if text.startswith("=", end) else None
     return start
+
+
+def _is_location(text: str, start: int, end: int) -> bool:
+    """Whether the key `text[start:end]` is a file name at a line, compiler style (`secret.yaml:3: `,
+    `token.py:12:5: `): a file name with a known extension, `:LINE:` or `:LINE:COLUMN:`, then a space
+    or the end. grep's `password.txt:hunter2` and `password.txt:3:hunter2` (no space) stay pairs."""
+    dot = text.rfind(".", start, end)
+    if dot <= start or text[dot + 1 : end].lower() not in FILE_EXTENSIONS:
+        return False
+    return _LINE_AFTER_FILE.match(text, end) is not None
 
 
 def _header_value_pattern(text: str, start: int) -> re.Pattern[str] | None:
@@ -476,6 +501,8 @@ class Redactor:
                 and known_keys.get(key, _MISS) is None
             ):
                 continue  # the hot path, inlined: a number, or a short / known-clean string under a harmless key
+            if kind is dict and _PLAIN_SCALARS.issuperset(map(type, value.values())):
+                continue  # a summary of counts (`{"prompt_tokens": 120}`): numbers are never redacted
             new = self.redact_value(key, value)
             if new is not value:
                 if changed is None:

@@ -269,6 +269,14 @@ NAME_SUFFIXES = frozenset(
     "header headers field fields label hint prompt url uri endpoint format policy ttl expiry expires "
     "rotation version ref source provider".split()
 )
+#: Extensions of files that tools name at a line (`secret.yaml:3: expected a mapping`, mypy's
+#: `token.py:12: error: ...`): such a name is a location, not a key. Only extensions of text and
+#: source files: `.key`, `.pem`, `.secret`, `.token` or `.password` end dotted config keys
+#: (`api.secret: x`, `db.password=x`) as often as file names.
+FILE_EXTENSIONS = frozenset(
+    "yaml yml json jsonl toml ini cfg conf env properties xml txt md rst log csv tsv py pyi js mjs cjs ts tsx "
+    "jsx go rs java kt scala c h cc cpp hpp cs rb php swift sh bash zsh sql tf hcl html css lock".split()
+)
 #: Segments of a "weak" key: often a secret (`AccountKey`, `sig`, `signing_key`), often not
 #: (`sort key`, `sig: 9`). Its value goes only when it looks random.
 WEAK_SEGMENTS: dict[str, str] = {

@@ -42,7 +42,6 @@ from aiw_otel.instrument.plan import PlanRun
 from aiw_otel.logs import LogEmitter, apply_component_levels, install_stdlib_bridge, redact_handler, remove_stdlib_bridge
 from aiw_otel.model import LogMessage, StateChange
 from aiw_otel.processors.bounded import each_within
-from aiw_otel.processors.limits import value_length_limit
 from aiw_otel.processors.metrics import MetricsProcessor
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.processors.pipeline import LogPipeline, SpanPipeline
@@ -137,6 +136,7 @@ class Telemetry:
         ok = each_within([partial(_shutdown_provider, p) for p in self._providers], left) and ok
         for line in self.health.undelivered_summary():
             internal_logger().warning(line)
+        _release_log_directories(self)  # its files are closed: another pipeline may write there now
         return ok
 
 
@@ -159,6 +159,8 @@ _current_lock = threading.Lock()
 #: No lock: list appends and removes are atomic, and a SIGTERM handler on the thread that holds a
 #: lock would wait for it forever.
 _open: list[Telemetry] = []
+#: Each open pipeline's log directories (resolved), until its shutdown has closed their files.
+_directory_writers: dict[str, Telemetry] = {}
 _globals_set = False
 _atexit_registered = False
 
@@ -180,8 +182,10 @@ def configure(
     its own `shutdown()` (two runs in one process, each with its own console state, work). What is
     one per process is shared: the global OTel providers are the first pipeline's, the stdlib
     loggers' levels and `logging` config the last one's, stdlib records reach every pipeline still
-    up, and a Prometheus port can be served by one pipeline at a time. To reconfigure, shut the
-    old pipeline down first. The module's `shutdown()`, run at exit and on SIGTERM, ends them all.
+    up, and a Prometheus port can be served by one pipeline at a time. A log directory is written by
+    one pipeline at a time too: a file sink in a directory that a pipeline still open writes raises
+    ConfigError naming it (their rotations would rename each other's files). To reconfigure, shut
+    the old pipeline down first. The module's `shutdown()`, run at exit and on SIGTERM, ends them all.
     """
     global _current
     loaded = load_settings(config, environ)
@@ -189,18 +193,44 @@ def configure(
     for warning in loaded.warnings:
         internal_logger().warning(shown(warning))  # warnings quote the environment's values
     redactor = Redactor.from_config(settings.redaction) if settings.redaction.enabled else None
+    sinks = list(sinks)
     with _current_lock:
+        directories = _log_directories(settings, sinks) if settings.enabled else []  # refused before any change
         if loaded.logging_dict is not None:
             apply_logging_dict(loaded, redactor)
         env = os.environ if environ is None else environ
-        telemetry = _build(settings, list(_configured_sinks(settings)) + list(sinks), loaded, set_global, stdlib_bridge,
-                           parent_from_environment(env), redactor, env)
+        telemetry = _build(settings, list(_configured_sinks(settings)) + sinks, loaded, set_global, stdlib_bridge,
+                           parent_from_environment(env), redactor)
         _current = telemetry
         _open.append(telemetry)
+        _directory_writers.update(dict.fromkeys(directories, telemetry))
     _register_atexit()
     if handle_signals:
         _install_sigterm_handler()
     return telemetry
+
+
+def _log_directories(settings: TelemetryConfig, sinks: Iterable[Sink]) -> list[str]:
+    """The log directories the configured file sink and any FileSink among `sinks` would write,
+    resolved; ConfigError for one that a pipeline still open writes (or that two of these would).
+
+    Each file sink rotates the same fixed names (`traces.otlp.jsonl` -> `.1`): two in one directory
+    would rename each other's file away mid-write and interleave their backups, and whose settings
+    (sizes, signals) would hold is anyone's guess. So a directory has one writer at a time."""
+    configs = [sink.config for sink in sinks if isinstance(sink, FileSink)]
+    if settings.sinks.file.enabled:
+        configs.insert(0, settings.sinks.file)
+    claimed: list[str] = []
+    for config in configs:
+        given = config.directory
+        directory = os.path.realpath(given)
+        if directory in claimed or directory in _directory_writers:
+            raise ConfigError(
+                f"log directory {given!r} ({directory}) is written by another pipeline still open: two would "
+                "rotate the same files; give this one its own directory, or shut the other down first",
+                field_name="sinks.file.directory")
+        claimed.append(directory)
+    return claimed
 
 
 def current() -> Telemetry | None:
@@ -214,6 +244,12 @@ def shutdown(timeout_s: float | None = None) -> bool:
     for telemetry in list(_open):
         ok = telemetry.shutdown(timeout_s) and ok
     return ok
+
+
+def _release_log_directories(telemetry: Telemetry) -> None:
+    for directory, writer in list(_directory_writers.items()):
+        if writer is telemetry:
+            del _directory_writers[directory]
 
 
 def _forget(telemetry: Telemetry) -> None:
@@ -323,7 +359,6 @@ def _build(
     stdlib_bridge: bool,
     root_context: Context | None,
     redactor: Redactor | None,
-    environ: Mapping[str, str] | None = None,
 ) -> Telemetry:
     health = TelemetryHealth()
     mirror = bool(loaded.logging_dict and loaded.logging_dict.get("handlers"))
@@ -343,26 +378,28 @@ def _build(
     readers = [b.metric_reader for b in built if b.metric_reader is not None]
     meter_provider = MeterProvider(resource=resource, metric_readers=readers, shutdown_on_exit=False)
     meter = meter_provider.get_meter(SCOPE, package_version())
+    settle: Callable[[], None] | None = None
     if readers:  # with no reader every measurement would be thrown away: skip the work
         announce = partial(_export_soon, meter_provider)
-        built.append(MetricsProcessor(RunInstruments.create(meter), announce).sink().build(health, settings.queue))
-    _register_self_metrics(meter, health, redactor, built)
+        metrics = MetricsProcessor(RunInstruments.create(meter), announce, partial(health.failed, "metrics", "traces"))
+        built.append(metrics.sink().build(health, settings.queue))
+        settle = metrics.drain
+    _register_self_metrics(meter, health, redactor, built, settle)
     tracker = OpenSpanTracker()
     # The SDK would cut attribute values before redaction sees them (a secret's prefix across the
     # cut survives): it gets no length limit, and the pipelines apply it after redacting.
-    environ = os.environ if environ is None else environ
     no_length_limit = SpanLimits.UNSET
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False, span_limits=SpanLimits(
         max_attribute_length=no_length_limit, max_span_attribute_length=no_length_limit))
     tracer_provider.add_span_processor(tracker)
     span_processors = [(b.name, b.span_processor) for b in built if b.span_processor is not None]
     tracer_provider.add_span_processor(SpanPipeline(redactor, span_processors, health,
-                                                    value_length_limit(environ, "traces")))
+                                                    settings.value_length_limits.get("traces")))
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False, log_record_limits=LogRecordLimits(
         max_attribute_length=no_length_limit, max_log_record_attribute_length=no_length_limit))
     log_processors = [(b.name, b.log_processor) for b in built if b.log_processor is not None]
     logger_provider.add_log_record_processor(LogPipeline(redactor, log_processors, health,
-                                                         value_length_limit(environ, "logs")))
+                                                         settings.value_length_limits.get("logs")))
 
     apply_component_levels(settings.component_levels, settings.log_level)
     bridge = install_stdlib_bridge(logger_provider) if stdlib_bridge else None
@@ -418,9 +455,14 @@ def _resource(settings: TelemetryConfig, redactor: Redactor | None = None) -> Re
 
 
 def _register_self_metrics(
-    meter: Meter, health: TelemetryHealth, redactor: Redactor | None, built: Sequence[BuiltSink]
+    meter: Meter, health: TelemetryHealth, redactor: Redactor | None, built: Sequence[BuiltSink],
+    settle: Callable[[], None] | None = None,
 ) -> None:
     """Telemetry about the telemetry, read only when a metric reader collects (no hot-path cost).
+
+    `settle` runs first, in every collection by any reader (the SDK calls these callbacks before
+    it reads the synchronous instruments): it records the measurements of spans that ended but
+    are still queued (processors/metrics.py), so no collection misses them.
 
     Every sink and signal that can fail (or drop: those behind a queue) and every redaction label
     is reported from the start, at 0 until something happens, so a dashboard shows 0 rather than
@@ -435,6 +477,8 @@ def _register_self_metrics(
         return [Observation(n, {"aiw.sink": s, "aiw.signal": sig}) for (s, sig), n in counts.items()]
 
     def dropped(_: CallbackOptions) -> list[Observation]:
+        if settle is not None:
+            settle()
         return per_sink({**drop_zeros, **health.snapshot().dropped})
 
     def failures(_: CallbackOptions) -> list[Observation]:

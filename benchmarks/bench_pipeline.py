@@ -6,12 +6,14 @@ LogMessage, redaction, its bounded-queue sink, the console's state tracker and t
 processor recording into a metric reader, as a real run has them; the baseline does the same with
 the bare SDK, BatchSpanProcessor and BatchLogRecordProcessor, and records no metrics. Both export
 to the same compact JSON-lines files, and the timing includes flushing them. Prints µs per action
-and the ratio (goal: <= 1.3x).
+and the ratio (goal: <= 1.3x) three ways: wall clock, CPU time of the whole process (the export
+threads included: the total cost, which moving work off the caller's thread cannot hide) and CPU
+time of the calling thread alone (what the runner itself waits for per action).
 
 The two sides run as interleaved pairs (A/B, B/A, ...) after a warm-up; each pair gives one
 ratio, and the median ratio with its spread is what to quote: on a busy machine the best-of-N of
-each side can come from different moments and mislead either way. Both wall-clock and process
-CPU time are reported; CPU time is the steadier one when other processes share the machine.
+each side can come from different moments and mislead either way. CPU time is the steadier
+measure when other processes share the machine.
 
     python benchmarks/bench_pipeline.py [iterations] [repetitions]
 """
@@ -53,7 +55,11 @@ START_ATTRIBUTES = {
 }
 
 
-def raw_sdk(directory: str, iterations: int) -> tuple[float, float]:
+#: (wall s, process CPU s, calling thread's CPU s) for one side's run.
+Timing = tuple[float, float, float]
+
+
+def raw_sdk(directory: str, iterations: int) -> Timing:
     resource = Resource.create({"service.name": "bench"})
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(
@@ -67,7 +73,7 @@ def raw_sdk(directory: str, iterations: int) -> tuple[float, float]:
     logger = logger_provider.get_logger("bench")
     from opentelemetry import trace
 
-    start, start_cpu = time.perf_counter(), time.process_time()
+    start, start_cpu, start_caller = time.perf_counter(), time.process_time(), time.thread_time()
     for index in range(iterations):
         with tracer.start_as_current_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=START_ATTRIBUTES) as span:
             span.add_event("api_request_sent", {"prompt_tokens": 120})
@@ -81,15 +87,16 @@ def raw_sdk(directory: str, iterations: int) -> tuple[float, float]:
                             "aiw.step_id": "generate_code_step_001", "api_provider": "openai",
                             "model_used": "gpt-4o-mini", "request_payload_summary": {"prompt_tokens": 120}},
             )
+    caller = time.thread_time() - start_caller
     tracer_provider.force_flush()
     logger_provider.force_flush()
-    elapsed = time.perf_counter() - start, time.process_time() - start_cpu
+    elapsed = time.perf_counter() - start, time.process_time() - start_cpu, caller
     tracer_provider.shutdown()
     logger_provider.shutdown()
     return elapsed
 
 
-def ours(directory: str, iterations: int) -> tuple[float, float]:
+def ours(directory: str, iterations: int) -> Timing:
     config = replace(TelemetryConfig(component_levels={ComponentType.AI_SERVICE: LogLevel.DEBUG}),
                      queue=QueueConfig(max_size=4096, batch_size=512, schedule_delay_ms=500))
     sink = aiw_otel.ExporterSink("json", span_exporter=JsonSpanExporter(os.path.join(directory, "traces.jsonl")),
@@ -100,13 +107,14 @@ def ours(directory: str, iterations: int) -> tuple[float, float]:
                                    set_global=False, handle_signals=False, stdlib_bridge=False)
     run = telemetry.plan_run("bench", "bench").__enter__()
     step = run.step("generate_code_step_001", "code_generation").__enter__()
-    start, start_cpu = time.perf_counter(), time.process_time()
+    start, start_cpu, start_caller = time.perf_counter(), time.process_time(), time.thread_time()
     for index in range(iterations):
         with step.ai_call(provider="openai", model="gpt-4o-mini", server_address="api.openai.com",
                           server_port=443) as call:
             call.request_sent(prompt_tokens=120)
+    caller = time.thread_time() - start_caller
     telemetry.force_flush(30)
-    elapsed = time.perf_counter() - start, time.process_time() - start_cpu
+    elapsed = time.perf_counter() - start, time.process_time() - start_cpu, caller
     dropped = telemetry.health.snapshot().total_dropped
     telemetry.shutdown()
     if dropped:
@@ -120,24 +128,26 @@ def _median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _timed(side: Callable[[str, int], tuple[float, float]], directory: str, iterations: int) -> tuple[float, float]:
+def _timed(side: Callable[[str, int], Timing], directory: str, iterations: int) -> Timing:
     gc.collect()  # the previous run's garbage is not this run's cost
-    wall, cpu = side(directory, iterations)
-    return wall / iterations * 1e6, cpu / iterations * 1e6
+    wall, cpu, caller = side(directory, iterations)
+    return wall / iterations * 1e6, cpu / iterations * 1e6, caller / iterations * 1e6
 
 
-def _summary(label: str, raw: list[float], ours_: list[float]) -> None:
+def _summary(label: str, raw: list[float], ours_: list[float]) -> float:
+    """Print one measure's figures; returns its median ratio."""
     ratios = sorted(o / r for r, o in zip(raw, ours_))
     quarter = len(ratios) // 4
     print(f"{label}: raw SDK {_median(raw):6.1f} µs/action ({min(raw):.1f}-{max(raw):.1f}), "
           f"aiw-otel {_median(ours_):6.1f} ({min(ours_):.1f}-{max(ours_):.1f}); ratio median {_median(ratios):.2f}x, "
           f"interquartile {ratios[quarter]:.2f}-{ratios[-1 - quarter]:.2f}x, range {ratios[0]:.2f}-{ratios[-1]:.2f}x")
+    return _median(ratios)
 
 
 def main() -> None:
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     repetitions = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    runs: dict[str, list[tuple[float, float]]] = {"raw": [], "ours": []}
+    runs: dict[str, list[Timing]] = {"raw": [], "ours": []}
     with tempfile.TemporaryDirectory() as directory:
         _timed(raw_sdk, directory, iterations // 10 or 1)  # warm-up: imports, regex and memo caches
         _timed(ours, directory, iterations // 10 or 1)
@@ -149,11 +159,15 @@ def main() -> None:
                 runs[side].append(_timed(ours if side == "ours" else raw_sdk, directory, iterations))
     print(f"{repetitions} interleaved pairs of {iterations} actions (span + event + log): raw OTel SDK with batch "
           "processors vs aiw-otel (API, redaction, queued sink, state tracker, metrics), both to JSON files")
-    _summary("wall", [w for w, _ in runs["raw"]], [w for w, _ in runs["ours"]])
-    # CPU time of the whole process (export threads included): what other processes on the machine
-    # take from the wall-clock figures does not show here, so this one is steadier on a busy box.
-    _summary("cpu ", [c for _, c in runs["raw"]], [c for _, c in runs["ours"]])
-    print("goal: ratio <= 1.3x")
+    ratios = {
+        label: _summary(label, [timing[index] for timing in runs["raw"]], [timing[index] for timing in runs["ours"]])
+        # Process CPU includes the export threads: what other processes on the machine take from
+        # the wall-clock figures does not show in it, so it is the steadier total on a busy box.
+        for index, label in enumerate(("wall  ", "cpu   ", "caller"))
+    }
+    met = [label.strip() for label, ratio in ratios.items() if ratio <= 1.3]
+    print(f"goal: ratio <= 1.3x; met by the median of: {', '.join(met) or 'none'} "
+          "(cpu = the whole process, export threads included; caller = the calling thread alone)")
 
 
 if __name__ == "__main__":

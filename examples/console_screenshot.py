@@ -7,10 +7,20 @@ console uses, then draws one frame with Rich's recorder: what the terminal shows
 ended and the console holds ("press q to quit"), the overview's cursor moved to the failed step and
 `o` pressed on it: what its command printed (taken through the control relay's `output`, as the
 console does), in place of its log lines.
+
+The demo's failing command is `python -m twine upload`, and Python names itself in its error
+(`/path/to/bin/python: No module named twine`): run as it is, the picture would show the
+checkout's virtualenv. So the script first runs itself again under this same interpreter, with
+its same packages, reached through a short neutral path (SHORT_ROOT/bin/python, a symlink; in a
+virtualenv, its pyvenv.cfg and lib too), from a temporary directory: what the picture shows is
+still what that run printed.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +41,22 @@ from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
 
 OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "console.svg"
+SHORT_ROOT = Path("/tmp/aiw-shot")
+SHORT_PYTHON = SHORT_ROOT / "bin" / "python"
+
+
+def short_interpreter() -> Path:
+    """This interpreter (and, in a virtualenv, its packages) at SHORT_PYTHON: a symlink to it, and
+    the virtualenv's pyvenv.cfg and lib beside it, so Python finds the same site-packages there."""
+    shutil.rmtree(SHORT_ROOT, ignore_errors=True)
+    SHORT_PYTHON.parent.mkdir(parents=True)
+    SHORT_PYTHON.symlink_to(sys.executable)
+    if sys.prefix != sys.base_prefix:
+        shutil.copy(Path(sys.prefix) / "pyvenv.cfg", SHORT_ROOT / "pyvenv.cfg")
+        for lib in ("lib", "lib64"):
+            if (Path(sys.prefix) / lib).is_dir():
+                (SHORT_ROOT / lib).symlink_to(Path(sys.prefix) / lib)
+    return SHORT_PYTHON
 
 
 def main() -> None:
@@ -60,4 +86,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.executable == str(SHORT_PYTHON):
+        try:
+            main()
+        finally:
+            shutil.rmtree(SHORT_ROOT, ignore_errors=True)
+    else:
+        python = short_interpreter()
+        os.chdir(tempfile.gettempdir())
+        os.execv(python, [str(python), str(Path(__file__).resolve())])

@@ -201,6 +201,14 @@ def secret_samples(rng: random.Random) -> list[Sample]:
     add("json_password", '{"username": "svc", "password": "', PASSWORD, 20, '"}')
     samples[-1] = Sample("json_password", samples[-1].secret, samples[-1].fragment, inline=False)
     add("dotenv_django_secret", "DJANGO_SECRET_KEY=", PASSWORD, 50)
+    # A file named after a secret is a location only at a line with a message after it
+    # (`secret.yaml:3: expected a mapping`, see ordinary_samples); grep's output is a pair.
+    add("grep_secret_file", rng.choice(("password.txt:", "secret.yaml:", "token.json:")), PASSWORD, 16)
+    add("grep_n_secret_file", f"password.txt:{rng.randrange(1, 999)}:", PASSWORD, 16)
+    # Dotted config keys (Spring, Java properties) end in a key word, not a file extension.
+    add("dotted_yaml_password", "spring.datasource.password: ", PASSWORD, 16)
+    samples[-1] = Sample("dotted_yaml_password", samples[-1].secret, samples[-1].fragment, inline=False)
+    add("dotted_property_password", "db.password=", PASSWORD, 16)
     return samples
 
 
@@ -291,4 +299,11 @@ def ordinary_samples() -> list[str]:
         "Downloaded 1234567 bytes in 0.82 s",
         "pip install openai==1.51.0 anthropic==0.39.0",
         "task-assessment-and-mitigation-overview-2026",
+        # errors and tool output about a file named after a secret, at a line: a location, not a pair
+        "secret.yaml:3: expected a mapping",
+        "aiw-otel: configuration error: password.yaml:12: step 'build': unknown key 'secret_file'",
+        "aiw-otel: warning: token.txt:1: not JSON (Expecting value); skipped",
+        'token.py:12: error: Incompatible return value type (got "int", expected "str")  [return-value]',
+        "secrets.c:41:5: warning: unused variable 'n' [-Wunused-variable]",
+        "test_api_key.py:88: AssertionError",
     ]

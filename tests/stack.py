@@ -136,10 +136,18 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it when pytest dies, so no server outlives a killed run."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """In the child before exec: SIGTERM it when pytest dies, so no server outlives a killed run.
+    A pytest that died between the fork and the prctl would not signal, so the child then checks
+    that its parent is still the one that forked it, and leaves at once if not."""
+
+    def arm() -> None:
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return arm
 
 
 def server_environment(extra: dict[str, str]) -> dict[str, str]:
@@ -164,7 +172,7 @@ class Server:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=self._log,
                                         stderr=subprocess.STDOUT, env=env, cwd=self.log_path.parent,
-                                        preexec_fn=_die_with_parent)
+                                        preexec_fn=_die_with_parent(os.getpid()))
         RUNNING.append(self)
 
         def up() -> bool:

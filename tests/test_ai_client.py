@@ -381,7 +381,7 @@ def test_cancel_during_a_replayed_answer(capture: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('{"steps": {', "replay.json:1:12: not valid JSON"),
+        ('{"steps": {', "replay.json:1: column 12: not valid JSON"),
         ("[]", "replay.json: the file: expected an object, got []"),
         ({"turns": {}}, 'replay.json: turns: expected one of the fields provider, model, latency_s, steps, got "turns"'),
         ({"steps": []}, "replay.json: steps: expected an object mapping step ids to lists of turns, got []"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -45,14 +46,15 @@ def test_demo_runs_the_bundled_plan(tmp_path):
     result = aiw("demo", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
+    publish = "Publish greet to the package registry"  # the step publish_package, by its name
     for expected in ("Starting plan 'greet-release'", "chat gpt-4o-mini", "error=RateLimitError",
-                     "execute_tool write_file", "execute_tool execute_command", "Step 'publish_package' failed",
+                     "execute_tool write_file", "execute_tool execute_command", f"Step '{publish}' failed",
                      "state=Skipped", "plan 'greet-release' Failed", "on purpose"):
         assert expected in out, expected
     assert "greet" in (tmp_path / "ws" / "greet.py").read_text()
     shown = aiw("logs", str(tmp_path / "logs"), "--no-color")
     assert shown.returncode == 0, shown.stderr
-    assert "what failed" in shown.stdout and "publish_package" in shown.stdout
+    assert "what failed" in shown.stdout and f"step {publish} (deployment)  Failed" in shown.stdout
 
 
 def test_run_exit_code_and_plan_errors(tmp_path):
@@ -181,22 +183,29 @@ def test_a_built_wheel_carries_the_demo_plan_and_the_web_page(tmp_path):
             assert f"aiw_otel/{data}/{path.name}" in names
 
 
-def test_ctl_and_logs_do_not_load_what_they_do_not_use(tmp_path):
-    """Start-up is paid per command typed (benchmarks/bench_startup.py measures it): `ctl` loads no
-    SDK, console, runner or AI client, and `logs` not the logging instrumentation (wrapt, asyncio)."""
-    probe = textwrap.dedent("""
-        import sys
-        from aiw_otel.cli import main
+#: Runs `aiw-otel ARGS...` in this process and prints, as JSON, the modules it loaded (those the
+#: interpreter had not loaded at start-up). `web DIR` is stopped where it would start serving, its
+#: URL printed: what it loads until then is what a user waits for.
+_LOADED_PROBE = textwrap.dedent("""
+    import json, sys
+    at_start = set(sys.modules)
+    from aiw_otel.cli import main
+    if sys.argv[1] == "web" and "--help" not in sys.argv:
+        from aiw_otel.web.server import WebServer  # loaded before the URL is printed anyway
+
+        def ctrl_c(self, poll_interval=0.5):
+            raise KeyboardInterrupt
+
+        WebServer.serve_forever = ctrl_c
+    try:
         code = main(sys.argv[1:])
-        heavy = ("openai", "opentelemetry.sdk", "opentelemetry.instrumentation", "wrapt", "asyncio", "rich",
-                 "aiw_otel.runner", "aiw_otel.console", "aiw_otel.setup", "aiw_otel.config")
-        print(sorted({m.split(".")[0] if not m.startswith(("aiw_otel", "opentelemetry")) else ".".join(m.split(".")[:2])
-                      for m in sys.modules if m.startswith(heavy)}))
-    """)
-    ctl = subprocess.run([sys.executable, "-c", probe, "ctl", "status", "--socket", str(tmp_path / "none.sock")],
-                         capture_output=True, text=True, timeout=60)
-    assert "no run listens" in ctl.stderr
-    assert ctl.stdout.strip() == "[]"
+    except SystemExit as exit:  # --help
+        code = exit.code
+    print(json.dumps({"code": code, "loaded": sorted(set(sys.modules) - at_start)}))
+""")
+
+
+def _one_step_log_dir(directory):
     writer = textwrap.dedent("""
         import sys, aiw_otel
         from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
@@ -205,10 +214,42 @@ def test_ctl_and_logs_do_not_load_what_they_do_not_use(tmp_path):
             pass
         t.shutdown()
     """)
-    subprocess.run([sys.executable, "-c", writer, str(tmp_path / "logs")], check=True, timeout=60)
-    logs = subprocess.run([sys.executable, "-c", probe, "logs", str(tmp_path / "logs"), "--no-color"],
-                          capture_output=True, text=True, timeout=60)
-    assert "probe plan" in logs.stdout, logs.stderr
-    loaded = logs.stdout.strip().splitlines()[-1]
-    assert "wrapt" not in loaded and "asyncio" not in loaded and "opentelemetry.instrumentation" not in loaded
-    assert "openai" not in loaded and "aiw_otel.runner" not in loaded, loaded
+    subprocess.run([sys.executable, "-c", writer, str(directory)], check=True, timeout=60)
+    return directory
+
+
+#: aiw-otel's own modules no typed command but `run`/`demo` needs: the SDK pipeline and its set-up,
+#: the instrumentation, the engine, the live console.
+_ENGINE = ("aiw_otel.setup", "aiw_otel.processors", "aiw_otel.instrument", "aiw_otel.runner.engine",
+           "aiw_otel.console", "aiw_otel.exporters.otlp_json", "aiw_otel.sinks")
+
+
+@pytest.mark.parametrize("command, also_not", [
+    (["--help"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.config")),
+    (["ctl", "status", "--socket", "{tmp}/none.sock"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.config")),
+    (["logs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
+    (["logs", "--runs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
+    (["web", "--help"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.control")),
+    (["web", "{logs}", "--port", "0"], ("aiw_otel.readback", "aiw_otel.config")),
+], ids=["help", "ctl-status", "logs", "logs-runs", "web-help", "web-until-url"])
+def test_typed_commands_load_only_the_standard_library_and_what_they_use(tmp_path, command, also_not):
+    """Start-up is paid per command typed (benchmarks/bench_startup.py measures it), so a command
+    loads no third-party package at all (OpenTelemetry, its SDK, gRPC, protobuf, the OpenAI client,
+    Rich: all of them cost tens of ms), nor aiw-otel's engine, nor another command's machinery; the
+    web monitor reads the finished runs' files (readback) only when a page asks for them."""
+    logs = _one_step_log_dir(tmp_path / "logs")
+    argv = [word.format(tmp=tmp_path, logs=logs) for word in command]
+    probe = subprocess.run([sys.executable, "-c", _LOADED_PROBE, *argv], capture_output=True, text=True, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    *shown, report = probe.stdout.strip().splitlines()
+    result = json.loads(report)
+    if command[0] == "logs":
+        assert any("probe plan" in line for line in shown), probe.stdout  # it did read the run
+    if command[0] == "web" and "--help" not in command:
+        assert "http://" in probe.stdout and result["code"] == 0
+    loaded = result["loaded"]
+    third_party = sorted({name.split(".")[0] for name in loaded} - set(sys.stdlib_module_names) - {"aiw_otel"})
+    assert third_party == [], third_party
+    assert "asyncio" not in loaded  # the logging instrumentation's
+    unneeded = [name for name in loaded if name.startswith(_ENGINE + also_not)]
+    assert unneeded == [], unneeded

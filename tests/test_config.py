@@ -867,6 +867,9 @@ IGNORED_VARIABLES = [
     case("timeout-negative", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "-5", "whole number of milliseconds"),
     case("timeout-float", "OTEL_EXPORTER_OTLP_TIMEOUT", "2.5", "whole number of milliseconds"),
     case("compression", "OTEL_EXPORTER_OTLP_COMPRESSION", "zip", "gzip, deflate, none", "'zip'"),
+    case("length-limit-unit", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "4k", "whole number of characters"),
+    case("span-length-limit-negative", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "-1", "whole number of characters"),
+    case("log-length-limit-float", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "1.5", "whole number of characters"),
 ]
 
 
@@ -881,6 +884,19 @@ def test_values_the_specification_ignores_are_warned_about_and_change_nothing(
     assert warning.startswith(f"environment variable {name}={value!r} ignored: ")
     for fragment in fragments:
         assert fragment in warning
+
+
+def test_a_signals_length_limit_wins_and_a_bad_one_leaves_the_generic_limit() -> None:
+    config, warnings = read_environment(TelemetryConfig(), {
+        "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "100",
+        "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "lots",
+        "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": "0",
+    })
+
+    assert config.value_length_limits == {"traces": 100, "logs": 0}
+    (warning,) = warnings
+    assert "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT='lots' ignored" in warning
+    assert read_environment(TelemetryConfig(), {})[0].value_length_limits == {}
 
 
 def test_a_zero_timeout_means_indefinite_and_signal_settings_win() -> None:

@@ -123,6 +123,24 @@ def test_a_running_action_shows_the_seconds_it_has_run_never_a_false_zero():
     assert "▶ make test  3.0 s" in render(later, width=80, height=8)[0]
 
 
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_long_command_line_is_cut_so_its_time_and_outcome_always_show(width):
+    """In the step's panel and in its output: the line gives way, not how the command went."""
+    line = "while [ ! -f go ]; do sleep 0.05; echo " + "a-rather-long-command-line " * 6 + "; done"
+    running = ActionLine(1, line, "command", NOW - 3200 * MILLISECOND)
+    failed = ActionLine(2, "python -m twine upload " + "dist/greet-0.1.0.tar.gz " * 6, "command",
+                        NOW - 2 * SECOND, NOW - 400 * MILLISECOND, failed=True, summary="exit 1", outcome="failed")
+    shown = step("s1", "Running", actions=(failed, running))
+    text, _ = render(StepLog.of(RunView(steps=(shown,)), shown, pinned=False, now_ns=NOW), width=width, height=8)
+    rows = text.splitlines()
+    assert all(len(row) == width for row in rows)
+    assert next(row for row in rows if "▶" in row).rstrip(" │").endswith("…  3.0 s")
+    assert next(row for row in rows if "✖" in row).rstrip(" │").endswith("…  1.6 s  exit 1")
+    output = OutputView.of("publish", (CommandOutput(failed.name, "exit 1", "failed", ("uploading",), 40),), "12:00:00")
+    text, _ = render(output, width=width, height=6)
+    assert "…  exit 1" in next(row for row in text.splitlines() if "$ python" in row)
+
+
 def test_the_output_panel_heads_each_command_by_its_line_and_scrolls_from_the_last_line():
     commands = (CommandOutput("make build", "exit 0", "ok", ("same", "same"), 2),
                 CommandOutput("python -m twine upload dist/*", "exit 1", "failed",
@@ -347,6 +365,30 @@ def test_snapshots_are_cheap_copies_sharing_what_did_not_change(tracked):
     tracker.set_drop_counter(lambda: drops[0])
     drops[0] = 3
     assert tracker.snapshot().dropped == 3
+
+
+def test_each_log_line_and_action_is_built_once_and_shared_by_later_snapshots(tracked):
+    """The tracker keeps lines and actions as plain tuples until a snapshot; the frozen objects a
+    snapshot builds are the ones every later snapshot shows (a front end can compare with `is`)."""
+    tracker, cap = tracked
+    with cap.telemetry.plan_run("p1", "demo plan") as run, run.step("s1", "analysis") as step:
+        step.log(LogLevel.INFO, "one", "first line")
+        with step.ai_call(provider="openai", model="m", server_address="api.example", server_port=443):
+            running = tracker.snapshot().step("s1")
+            (action,) = running.actions
+            assert action.name == "chat m" and action.kind == "ai" and action.ended_ns is None
+        step.log(LogLevel.INFO, "two", "second line")
+        later = tracker.snapshot().step("s1")
+        assert [line.message for line in later.logs][-2:] == ["first line", "second line"]
+        assert later.logs[0] is running.logs[0]  # built once, shared
+        (ended,) = later.actions
+        assert ended.name == "chat m" and ended.ended_ns is not None and ended.outcome == "ok"
+        step.log(LogLevel.INFO, "three", "third line")
+        last = tracker.snapshot().step("s1")
+        assert last.actions[0] is ended and last.logs[1] is later.logs[1]
+    run.log(LogLevel.INFO, "after", "outside any step")
+    general = tracker.snapshot().general_logs
+    assert general[-1].message == "outside any step" and tracker.snapshot().general_logs[-1] is general[-1]
 
 
 # -- keys and the app ------------------------------------------------------------------------------

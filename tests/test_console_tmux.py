@@ -54,9 +54,33 @@ class Pane:
         return subprocess.run([self.tmux, "capture-pane", "-p", "-t", self.name], capture_output=True,
                               text=True).stdout
 
+    def styled_screen(self) -> str:
+        """The screen with its colours and attributes, as escape sequences (capture-pane -e)."""
+        return subprocess.run([self.tmux, "capture-pane", "-e", "-p", "-t", self.name], capture_output=True,
+                              text=True).stdout
+
     def wait_for(self, text: str, deadline_s: float = 30.0) -> str:
         return until(lambda: text in (screen := self.screen()) and screen, f"{text!r} on screen:\n{self.screen()}",
                      deadline_s)
+
+
+_SGR = re.compile(r"\x1b\[([0-9;]*)m|([^\x1b]+)")
+
+
+def in_reverse(styled_line: str) -> str:
+    """The characters of a captured line that the terminal shows in reverse video (SGR 7 until 27 or a reset)."""
+    shown, reverse = [], False
+    for match in _SGR.finditer(styled_line):
+        if match.group(2) is not None:
+            shown.append(match.group(2) if reverse else "")
+            continue
+        codes = (match.group(1) or "0").split(";")
+        while codes:
+            code = codes.pop(0)
+            if code in ("38", "48", "58"):  # a colour's own numbers follow: 5;N or 2;R;G;B
+                del codes[:2 if codes[:1] == ["5"] else 4]
+            reverse = True if code == "7" else False if code in ("", "0", "27") else reverse
+    return "".join(shown)
 
 
 PLAN = textwrap.dedent("""
@@ -198,7 +222,7 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         pane.wait_for("✔ sleep 0.3")
         pane.keys("Escape")  # follow the active step again
         # the waiting command runs: its time grows in whole seconds, never a false `0.0 ms`
-        seconds = re.compile(r"▶ while .*done  \d+\.\d s" if width >= 120 else "▶ while")  # narrower: cut off
+        seconds = re.compile(r"▶ while .*  \d+\.\d s")  # a long line is cut (…) at 80 columns, never its time
         running = until(lambda: next((line for line in pane.screen().splitlines() if seconds.search(line)), None),
                         f"the running command's time\n{pane.screen()}")
         assert " ms" not in running.split("▶ while")[1]
@@ -208,11 +232,20 @@ def test_steps_by_name_details_by_prefix_durations_and_a_failed_commands_output(
         # the arrows move a cursor in the overview (the line is empty), Enter shows that step
         pane.keys("Up")
         pane.keys("Up")
+        # the cursor's row is really drawn in reverse video, all of it: name, state, time
+        highlighted = until(lambda: next((in_reverse(line) for line in pane.styled_screen().splitlines()
+                                          if "write_module" in in_reverse(line)), None),
+                            f"write_module's row in reverse\n{pane.styled_screen()!r}")
+        assert highlighted.startswith("write_module") and "Completed" in highlighted and " ms" in highlighted
+        assert [line for line in pane.styled_screen().splitlines() if in_reverse(line).strip()] == [
+            line for line in pane.styled_screen().splitlines() if "write_module" in in_reverse(line)]  # that row only
         pane.keys("Enter")
         pane.wait_for("Logs for Step: write_module")
         pane.keys("Down", "Down", "Enter")  # the failed step: its command's output in its panel
         screen = pane.wait_for("Logs for Step: …0003")
         assert "No module named twine" in screen
+        assert "a1f0c2d4" not in screen  # its log lines name it as the console does, not by its UUID
+        assert width < 120 or "Starting execution of step '…0003'." in screen
         assert "✖ python -c" in screen  # the shell's line by the line the plan wrote, not `sh`
         # `o`: what the step's command printed, in place of its log lines; Esc goes back to them
         pane.keys("o")

@@ -184,3 +184,36 @@ plan:
         states = {s.attributes["aiw.step.id"]: s.attributes["aiw.step.state"]
                   for s in cap.spans() if "aiw.step.state" in s.attributes}
         assert states == {"bad": "Failed", "free": expected_free, "after": "Skipped"}
+
+
+def test_log_messages_name_steps_as_the_console_shows_them_and_keep_the_id_as_an_attribute(capture, tmp_path):
+    """AIWhisperer subtasks have UUID ids: a message reads `step 'write_module'`, or the short id
+    the console shows for a step without a name (`…0002`), never the whole UUID; the id itself stays
+    on every record (`aiw.step_id`), so filters and look-ups by id still work."""
+    ids = [f"a1f0c2d4-0001-4000-8000-00000000000{n}" for n in (1, 2, 3)]
+    plan = load_plan(plan_file(tmp_path, f"""
+task_id: t
+natural_language_goal: uuid steps
+plan:
+  - {{step_id: {ids[0]}, name: write_module, description: w, agent_spec: {{type: t}}, actions: [{{write: a.txt, content: a}}]}}
+  - {{step_id: {ids[1]}, description: fails, depends_on: [{ids[0]}], agent_spec: {{type: t}}, actions: [{{run: "exit 4"}}]}}
+  - {{step_id: {ids[2]}, name: publish, description: p, depends_on: [{ids[1]}], agent_spec: {{type: t}}, actions: [{{read: a.txt}}]}}
+"""))
+    cap = capture()
+    engine = Engine(cap.telemetry, plan, RunOptions(workspace=tmp_path / "ws"))
+    assert engine.run() is State.FAILED
+    records = cap.logs()
+    bodies: dict[str, list[tuple[str, str]]] = {}
+    for record in records:
+        attributes = record.attributes or {}
+        bodies.setdefault(attributes.get("aiw.action"), []).append((record.body, attributes.get("aiw.step_id")))
+    assert ("Starting execution of step 'write_module'.", ids[0]) in bodies["step_execution_started"]
+    assert ("Starting execution of step '…0002'.", ids[1]) in bodies["step_execution_started"]
+    assert ("Step 'write_module' succeeded.", ids[0]) in bodies["step_execution_succeeded"]
+    assert ("Step '…0002' failed.", ids[1]) in bodies["step_execution_failed"]
+    assert bodies["step_execution_skipped"] == [("Step 'publish' skipped: dependency '…0002' did not complete", ids[2])]
+    assert not [body for body, _ in sum(bodies.values(), []) if "a1f0c2d4" in str(body)]
+    (root,) = [s for s in cap.spans() if s.name.startswith("invoke_workflow")]
+    assert root.status.description.endswith("1 step(s) failed: …0002"), root.status.description
+    skipped = next(s for s in cap.spans() if s.attributes.get("aiw.step.id") == ids[2])
+    assert skipped.attributes["aiw.step.name"] == "publish"

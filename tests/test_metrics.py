@@ -96,6 +96,26 @@ def test_a_successful_ai_call_records_duration_tokens_and_cost_with_the_semconv_
     assert tuple(metrics.histogram("gen_ai.client.token.usage")[0].explicit_bounds) == GEN_AI_TOKEN_BUCKETS
 
 
+def test_ended_spans_recorded_off_the_callers_thread_are_all_counted_at_any_collection_with_their_exemplars(
+    metrics: Metrics,
+) -> None:
+    """A span's measurements are recorded by the processor's own thread (processors/metrics.py):
+    a collection right after the spans ended (no flush) still sees every one, past the queue's
+    bound too, and an exemplar still names the span it came from."""
+    calls = 5000  # past the queue's bound (4096): the caller then records itself, nothing is dropped
+    span_ids = set()
+    with metrics.telemetry.plan_run("p", "plan") as run, run.step("s1", "code_generation") as step:
+        for _ in range(calls):
+            with step.ai_call(provider="openai", model="gpt-4o-mini", server_address="api.openai.com",
+                              server_port=443) as call:
+                span_ids.add(call.span.get_span_context().span_id)
+        trace_id = call.span.get_span_context().trace_id
+    [point] = metrics.histogram("gen_ai.client.operation.duration")
+    assert point.count == calls
+    assert metrics.points("aiw.step.runs")[labels(aiw__step__type="code_generation", aiw__step__state="Completed")] == 1
+    assert point.exemplars and all(e.trace_id == trace_id and e.span_id in span_ids for e in point.exemplars)
+
+
 def test_a_rate_limited_attempt_counts_a_retry_and_carries_error_type_only_on_the_failure(metrics: Metrics) -> None:
     with metrics.telemetry.plan_run("p", "plan") as run, run.step("s1", "code_generation") as step:
         with step.ai_call(provider="openai", model="gpt-4o-mini", server_address="api.openai.com", server_port=443) as call:

@@ -1,4 +1,5 @@
 import itertools
+import logging
 
 import pytest
 
@@ -69,6 +70,8 @@ def test_seed_enums():
     ]
     assert LogLevel.parse("warn") is LogLevel.WARNING
     assert LogLevel.parse(40) is LogLevel.ERROR
+    # model.py spells the numbers out (so as not to load logging): they are the stdlib's.
+    assert {level: level.number for level in LogLevel} == {level: logging.getLevelName(level.value) for level in LogLevel}
     with pytest.raises(ValueError, match="unknown log level 'LOUD'"):
         LogLevel.parse("LOUD")
     assert ComponentType.parse("AI_SERVICE") is ComponentType.AI_SERVICE

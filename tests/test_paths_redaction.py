@@ -464,3 +464,25 @@ def test_the_attribute_length_limit_cuts_after_redaction(monkeypatch: pytest.Mon
     everything = read_all(logs)
     assert key[:12] not in everything and leaks([key], everything) == []
     assert "p" * 40 in everything and "p" * 41 not in everything  # the limit still holds
+
+
+def test_a_bad_span_length_limit_is_warned_about_and_the_generic_limit_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+
+    logs = tmp_path / "logs"
+    environ = {"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "30 chars", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "30"}
+    telemetry = aiw_otel.configure(TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(logs)))),
+                                   environ=environ, set_global=False, handle_signals=False)
+    with telemetry.plan_run("p", "plan") as run, run.step("s1", "validation") as step:
+        step.set_attribute("aiw.plain", "p" * 100)
+        step.log(LogLevel.INFO, "noted", "noted", details={"note": "q" * 100})
+    assert telemetry.shutdown(10)
+
+    everything = read_all(logs)
+    assert "p" * 30 in everything and "p" * 31 not in everything
+    assert "q" * 30 in everything and "q" * 31 not in everything
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "LENGTH_LIMIT" in line]
+    assert warnings == ["aiw-otel: WARNING: environment variable OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT='30 chars' "
+                        "ignored: expected a whole number of characters >= 0"]

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -17,11 +18,12 @@ from opentelemetry.trace import StatusCode
 
 import aiw_otel
 from aiw_otel import ComponentType, LogLevel, LogMessage, State
-from aiw_otel.config import QueueConfig, TelemetryConfig
+from aiw_otel.config import ConfigError, FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.plain_console import PlainConsoleSink
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
 from aiw_otel.runner.plan_loader import load_plan
+from tests.otlp_files import spans_in
 from tests.processes import until
 from tests.recorded_runs import debug_config, plan_file
 
@@ -175,6 +177,63 @@ def test_two_pipelines_in_one_process_each_see_their_own_run(capture, tmp_path):
     assert [view.snapshot().run_id for view in views] == run_ids
     for cap, run_id in zip(caps, run_ids):  # each pipeline's sink has its own run's spans only
         assert {s.attributes.get("aiw.run.id") for s in cap.spans() if s.name.startswith("invoke_workflow")} == {run_id}
+
+
+def _writing(directory: Path | str) -> aiw_otel.Telemetry:
+    """A pipeline whose only sink is the file sink in `directory`."""
+    config = TelemetryConfig(sinks=SinksConfig(file=FileSinkConfig(directory=str(directory))))
+    return aiw_otel.configure(config, environ={}, set_global=False, handle_signals=False, stdlib_bridge=False)
+
+
+def _record_run(telemetry: aiw_otel.Telemetry, name: str) -> None:
+    with telemetry.plan_run(name):
+        pass
+    assert telemetry.force_flush(5.0)
+
+
+def _runs_in(directory: Path) -> list[str]:
+    return [span["name"] for span in spans_in(directory) if span["name"].startswith("invoke_workflow")]
+
+
+def test_a_log_directory_has_one_open_pipeline_writing_it(tmp_path, monkeypatch):
+    """Two pipelines would rotate the same fixed file names: the second is refused, named by the
+    directory, however it spells it (relative, through a link); the first writes on undisturbed."""
+    logs = tmp_path / "logs"
+    (tmp_path / "link").symlink_to(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    first = _writing("logs")
+    try:
+        for spelled in ("logs", logs, tmp_path / "link" / "logs", "./logs/"):
+            with pytest.raises(ConfigError) as refused:
+                _writing(spelled)
+            assert str(refused.value) == (
+                f"sinks.file.directory: log directory {str(spelled)!r} ({logs}) is written by another pipeline "
+                "still open: two would rotate the same files; give this one its own directory, or shut the "
+                "other down first")
+        elsewhere = _writing(tmp_path / "other")  # a directory of its own: no conflict
+        _record_run(first, "first")
+        _record_run(elsewhere, "elsewhere")
+        elsewhere.shutdown(2.0)
+        assert (_runs_in(logs), _runs_in(tmp_path / "other")) == (["invoke_workflow first"], ["invoke_workflow elsewhere"])
+    finally:
+        first.shutdown(2.0)
+    after = _writing(logs)  # once the first is shut down, its directory is free again
+    try:
+        _record_run(after, "after")
+    finally:
+        after.shutdown(2.0)
+    assert _runs_in(logs) == ["invoke_workflow first", "invoke_workflow after"]
+
+
+def test_a_pipeline_without_telemetry_writes_no_directory(tmp_path):
+    """`enabled: false` builds no sinks: it claims no directory, and a real one may write there."""
+    off = aiw_otel.configure(TelemetryConfig(enabled=False, sinks=SinksConfig(file=FileSinkConfig(directory=str(tmp_path)))),
+                             environ={}, set_global=False, handle_signals=False, stdlib_bridge=False)
+    try:
+        on = _writing(tmp_path)
+        on.shutdown(2.0)
+    finally:
+        off.shutdown(2.0)
 
 
 def test_a_shut_down_pipeline_refuses_new_runs(capture):
@@ -439,3 +498,34 @@ def test_processors_read_the_sdks_plain_attribute_dicts_and_see_the_same_values(
 
     assert span_attributes(Double()) == {"x": 1}
     assert plain_attributes(None) == {} and plain_attributes({"y": 2}) == {"y": 2}
+
+
+def test_an_ended_spans_events_and_links_read_without_a_copy_are_the_same_as_the_public_ones():
+    """`span_events` / `span_links` read the SDK's stored lists without its copies; they must
+    never lose an event or a link, and the fast path must be the one taken with the SDK in use."""
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+    from opentelemetry.trace import Link
+
+    from aiw_otel.processors.attributes import span_events, span_links
+
+    ended: list[ReadableSpan] = []
+
+    class Keep(SpanProcessor):
+        def on_end(self, span):
+            ended.append(span)
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(Keep())
+    tracer = tracer_provider.get_tracer("t")
+    with tracer.start_as_current_span("bare"):
+        pass
+    with tracer.start_as_current_span("parent") as parent:
+        pass
+    with tracer.start_as_current_span("full", links=[Link(parent.get_span_context(), {"l": 1})]) as span:
+        span.add_event("e", {"k": "v"})
+    bare, _, full = ended
+    assert list(span_events(bare)) == [] and list(span_links(bare)) == []
+    assert span_events(full) is full._events._dq  # the fast path is taken with the SDK in use
+    assert [(e.name, dict(e.attributes)) for e in span_events(full)] == [("e", {"k": "v"})]
+    assert [dict(link.attributes) for link in span_links(full)] == [{"l": 1}]
+    assert list(span_events(ReadableSpan(name="plain"))) == [] and list(span_links(ReadableSpan(name="plain"))) == []

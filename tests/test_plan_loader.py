@@ -272,7 +272,7 @@ def test_unreadable_plan_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         raise PermissionError(13, "Permission denied", source)
 
     monkeypatch.setattr("aiw_otel.runner.plan_loader.read_regular", refuse)  # chmod does not stop root, who runs CI here
-    assert str(load_error(path)) == f"{path}: cannot read the plan file {path}: Permission denied"
+    assert str(load_error(path)) == f"{path}: cannot read the plan file: Permission denied"
 
 
 def test_not_utf8(tmp_path: Path) -> None:

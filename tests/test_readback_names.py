@@ -63,7 +63,8 @@ def test_logs_shows_names_the_failed_commands_output_a_retry_and_the_context_tex
 def test_logs_step_takes_a_name_prefix_and_refuses_an_ambiguous_one(named_run):
     chosen = aiw("logs", str(named_run), "--no-color", "--step", "write_m")
     assert chosen.returncode == 0, chosen.stderr
-    assert "write_module (code_generation)" in chosen.stdout and "write_tests" not in chosen.stdout
+    assert "write_module (code_generation)" in chosen.stdout
+    assert "step 'write_tests'" not in chosen.stdout  # none of the other step's lines (the plan's verdict names it)
     refused = aiw("logs", str(named_run), "--step", "write")
     assert refused.returncode == 2
     assert "'write' fits 2 steps: write_module […0001], write_tests […0002]" in refused.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import html
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +35,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = next(c for c in commands if "pytest" in c)
     assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
     assert any("aiw-otel demo" in c for c in commands)
+
+
+def test_the_console_picture_shows_a_real_run_and_no_path_of_the_machine_it_was_made_on():
+    """docs/console.svg is drawn from a real demo run (examples/console_screenshot.py): the failing
+    command's real message, with the interpreter reached through a neutral path, not a checkout's."""
+    text = html.unescape(re.sub(r"<[^>]+>", "", (ROOT / "docs" / "console.svg").read_text())).replace("\xa0", " ")
+    assert "/tmp/aiw-shot/bin/python: No module named twine" in text
+    for private in (str(ROOT), str(Path.home()), "/work/", "/home/", "/Users/", ".venv", "site-packages"):
+        assert private not in text, private

@@ -185,6 +185,32 @@ def test_a_key_value_file_name_in_a_path_is_redacted_but_a_path_word_is_not() ->
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a location (file name, line, column, then a space): the message after it is still scanned
+        ("secret.yaml:3: expected a mapping", "secret.yaml:3: expected a mapping"),
+        ("aiw-otel: TOKEN.TXT:3:14: not JSON", "aiw-otel: TOKEN.TXT:3:14: not JSON"),
+        ("secret.yaml:3:", "secret.yaml:3:"),
+        ("secret.yaml:3:  password: hunter2", "secret.yaml:3:  password: [REDACTED:password]"),
+        ("token.txt:1: ghp_" + "a1B2" * 9, "token.txt:1: [REDACTED:github_token]"),
+        # grep's output is a pair: the file's content follows at once
+        ("password.txt:hunter2", "password.txt:[REDACTED:password]"),
+        ("password.txt:3:hunter2", "password.txt:[REDACTED:password]"),
+        ("secret.yaml:3:hunter2 more", "secret.yaml:[REDACTED:secret]"),
+        # no line: as likely a key as a file name
+        ("secret.yaml: hunter2", "secret.yaml: [REDACTED:secret]"),
+        # dotted config keys end in a key word, not a file extension
+        ("spring.datasource.password: hunter2", "spring.datasource.password: [REDACTED:password]"),
+        ("db.password=hunter2", "db.password=[REDACTED:password]"),
+        ("db.password:3: hunter2", "db.password:[REDACTED:password]"),
+        ("api.secret:3: hunter2", "api.secret:[REDACTED:secret]"),
+    ],
+)
+def test_a_file_name_at_a_line_is_a_location_not_a_key(text: str, expected: str) -> None:
+    assert Redactor().redact_text(text) == expected
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Your password has been reset",
@@ -475,3 +501,15 @@ def test_distinctive_prefixes_are_caught_even_glued_to_a_word() -> None:
     github = "ghp_" + "Ab1Cd2Ef3" * 4
     out = Redactor().redact_text(f"Cookie{github} and key{_jwt()}")
     assert out == "Cookie[REDACTED:github_token] and key[REDACTED:jwt]"
+
+
+def test_a_mapping_of_numbers_passes_as_it_is_and_a_mapping_with_text_is_still_scanned() -> None:
+    redactor = Redactor()
+    counts = {"prompt_tokens": 120, "ratio": 0.5, "cached": True, "none": None}
+    assert redactor.redact_attributes({"aiw.summary": counts, "aiw.password": {"length": 12}}) is None
+    key = "sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2
+    changed = redactor.redact_attributes({"aiw.summary": {"prompt_tokens": 120, "note": f"key {key}"},
+                                          "aiw.auth": {"api_key": "hunter2hunter2", "retries": 2}})
+    assert changed is not None
+    assert key not in json.dumps(changed) and "hunter2" not in json.dumps(changed)
+    assert changed["aiw.summary"]["prompt_tokens"] == 120 and changed["aiw.auth"]["retries"] == 2

@@ -50,6 +50,12 @@ def history(page: Any, web_url: str) -> Any:
     return page
 
 
+
+def shown_name(span: dict) -> str:
+    """A command is named by its line as the plan wrote it (as in the console and `logs`), any other
+    span by its name."""
+    return attrs(span).get("aiw.command.line", span["name"])
+
 def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines(history, demo_logs):
     page = history
     spans = file_spans(demo_logs)
@@ -71,8 +77,8 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
     shown = drawn_rows(page)
     assert [row["id"] for row in shown] == [span["spanId"] for span in in_start_order]
     for row, span in zip(shown, in_start_order):
-        if "aiw.step.state" not in attrs(span):  # a step is shown by its name and type, the rest by span name
-            assert row["name"] == span["name"]
+        if "aiw.step.state" not in attrs(span):  # a step is shown by its name and type
+            assert row["name"] == shown_name(span)
     assert [round((row["indent"] - 0.4) / 1.1) for row in shown] == [depth(span, by_id) for span in in_start_order]
 
     # the failure first: its panel above the waterfall, the failed command marked and already open
@@ -86,7 +92,7 @@ def test_the_waterfall_lists_every_span_in_order_and_a_click_shows_its_log_lines
         == [command["spanId"]]
     assert page.locator("#waterfall .span-row.selected").get_attribute("data-span-id") == command["spanId"]
     page.wait_for_selector(f'#span-detail[data-span-id="{command["spanId"]}"]')
-    assert page.locator("#span-detail h3").inner_text() == command["name"]
+    assert page.locator("#span-detail h3").inner_text() == shown_name(command)
 
     # every span, reached with the keyboard from the first and clicked, shows exactly its own log
     # lines and its attributes
@@ -182,7 +188,7 @@ def test_a_big_run_draws_only_the_rows_in_sight_and_opens_any_span(page, big_run
         row.click()
         assert "selected" in row.get_attribute("class").split()
         page.wait_for_selector(f'#span-detail[data-span-id="{last["spanId"]}"]')
-        assert page.locator("#span-detail h3").inner_text() == last["name"]
+        assert page.locator("#span-detail h3").inner_text() == shown_name(last)
         assert page.locator("#waterfall .span-row").count() < 100
         rows = drawn_rows(page)
         assert [row["id"] for row in rows] == [span["spanId"] for span in in_start_order]

@@ -53,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # ConfigError, PlanError, replay and AI client configuration errors
         kind = "configuration error: " if isinstance(error, ConfigError) else ""
         # A file's check goes on after a mistake: each one it found, a line each.
-        for problem in error.every if isinstance(error, FileError) else (error,):
-            print(f"aiw-otel: {kind}{shown(str(problem))}", file=sys.stderr)
+        lines = [problem.shown() for problem in error.every] if isinstance(error, FileError) else [shown(str(error))]
+        for line in lines:
+            print(f"aiw-otel: {kind}{line}", file=sys.stderr)
         return 2

@@ -80,7 +80,7 @@ def run_logs(args: argparse.Namespace) -> int:
     try:
         return _follow(args, selection) if args.follow else _show(args, selection)
     except ReadbackError as error:
-        _error(str(error))
+        _error(error)
         return 1
     except BrokenPipeError:
         return _reader_went_away()
@@ -237,6 +237,7 @@ def _json(files: Sequence[SignalFile], selection: Selection) -> int:
 
 
 def _follow(args: argparse.Namespace, selection: Selection) -> int:
+    from aiw_otel.readback.files import ReadbackError
     from aiw_otel.readback.follow import follow, plain_line
 
     line = json_line if args.json else plain_line
@@ -244,6 +245,8 @@ def _follow(args: argparse.Namespace, selection: Selection) -> int:
         follow(args.paths, lambda record: print(line(record), flush=True), selection)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a follow ends
+    except ReadbackError:
+        raise  # a ValueError too, but a PATH it cannot read: run_logs reports it (exit 1, not 2)
     except ValueError as error:  # --step fits several steps
         _error(str(error))
         return 2

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import argparse
 
+    from aiw_otel.errors import FileError
+
     #: What `add_parser(commands)` is given (argparse's class is generic only to the type checker).
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -27,18 +29,22 @@ def stdout_to_devnull() -> None:
     os.close(devnull)
 
 
-def error(message: str) -> None:
-    """One line on stderr, prefixed so it reads as the tool's own words in a pipeline."""
-    from aiw_otel.errors import shown
+def error(message: str | FileError) -> None:
+    """One line on stderr, prefixed so it reads as the tool's own words in a pipeline.
 
-    print(f"aiw-otel: {shown(message)}", file=sys.stderr, flush=True)
+    A FileError is shown with its file and its message redacted apart (FileError.shown): redacted
+    as one line, `token.txt: permission denied` would read as a secret and lose the reason."""
+    from aiw_otel.errors import FileError, shown
+
+    text = message.shown() if isinstance(message, FileError) else shown(message)
+    print(f"aiw-otel: {text}", file=sys.stderr, flush=True)
 
 
 def port_number(text: str) -> int:
     """An argparse type for a TCP port (0: any free one), refused as config files refuse one."""
     import argparse
 
-    from aiw_otel.config_yaml import parse_port
+    from aiw_otel.ports import parse_port
 
     try:
         return parse_port(text)

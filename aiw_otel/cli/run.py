@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 
 from aiw_otel.cli.output import port_number
-from aiw_otel.config import SIGNALS, ConfigError, LoadedConfig
+from aiw_otel.errors import ConfigError
 from aiw_otel.model import State
 from aiw_otel.runner.plan import PROVIDERS
 
 if TYPE_CHECKING:  # imported where used: `aiw-otel --help` must not pay for the engine
     from aiw_otel.cli.output import Commands
+    from aiw_otel.config import LoadedConfig
     from aiw_otel.console.starting import Starting
     from aiw_otel.control.relay import ControlRelay
     from aiw_otel.control.socket_server import ControlServer
@@ -131,6 +132,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> LoadedConfig:
     """The config file and environment as everywhere else, then this command's own options on top."""
+    from aiw_otel.config import SIGNALS
     from aiw_otel.config_yaml import parse_endpoint
     from aiw_otel.settings import load_settings
 

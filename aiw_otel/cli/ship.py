@@ -58,7 +58,7 @@ def run_ship(args: argparse.Namespace) -> int:
         ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
              progress=progress)
     except ReadbackError as error:
-        _error(str(error))
+        _error(error)
         return 1
     except ShipError as error:
         _end_progress(progress)

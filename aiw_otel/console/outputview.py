@@ -17,7 +17,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.control.relay import output_heading
+from aiw_otel.console.style import cut_before
+from aiw_otel.control.relay import output_heading_parts
 from aiw_otel.present import OUTCOME_STYLES, Outcome
 from aiw_otel.runview import STDERR_MARK, CommandOutput
 from aiw_otel.terminal_text import one_line
@@ -29,6 +30,8 @@ _CHROME_ROWS = 2
 class _Heading(NamedTuple):
     text: str
     style: str
+    #: What follows the text and must stay in view (how the command went): the text is cut first.
+    after: str = ""
 
 
 class _Printed(NamedTuple):
@@ -43,7 +46,8 @@ def _rows(commands: tuple[CommandOutput, ...]) -> tuple[Hashable, ...]:
     for command in commands:
         outcome = next((o for o in Outcome if o.value == command.outcome), None)
         style = "bold " + (OUTCOME_STYLES[outcome] if outcome is not None else "yellow")
-        rows.append(_Heading(output_heading(command), style.strip()))
+        line, after = output_heading_parts(command)
+        rows.append(_Heading(line, style.strip(), after))
         rows += [_Printed(len(rows) + index, line) for index, line in enumerate(command.lines)]
         if not command.lines and command.kept:
             rows.append(_Heading("  (nothing printed)", "dim"))
@@ -84,7 +88,9 @@ class OutputView:
 
 def _draw(key: Hashable, width: int) -> Text:
     if isinstance(key, _Heading):
-        return Text.assemble((one_line(key.text), key.style), overflow="ellipsis")  # a span: rows render no base style
+        after = one_line(key.after)
+        return Text.assemble((cut_before(one_line(key.text), after, width) + after, key.style),
+                             overflow="ellipsis")  # a span: rows render no base style
     line = cast(_Printed, key).line  # the only other row this module makes
     stderr = line.startswith(STDERR_MARK)
     return Text.assemble(("  ", ""), (one_line(line), "red" if stderr else ""), overflow="ellipsis")

@@ -22,7 +22,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import cost, tokens
+from aiw_otel.console.style import cost, cut, tokens
 from aiw_otel.present import DURATION_WIDTH, duration_between, state_style
 from aiw_otel.runview import RunView
 from aiw_otel.terminal_text import one_line
@@ -155,8 +155,9 @@ def _draw(key: Hashable, width: int) -> Text:
     if row is None:
         return _row(columns, StepRow(*_HEADINGS), "bold", "bold")
     body = _row(columns, row, "cyan", state_style(row.state))
-    if under_cursor:
-        body.style = "reverse"  # the padding too: the whole row
+    if under_cursor:  # the whole row, its padding too, in a span: Text.render drops the base style of a row without one
+        body.truncate(width, pad=True)
+        body.stylize("reverse")
     return body
 
 
@@ -176,6 +177,4 @@ def _row(columns: _Columns, row: StepRow, id_style: str, state_style: str) -> Te
 
 def _fit(text: str, width: int) -> str:
     """Exactly `width` cells: padded, or cut with an ellipsis."""
-    if cell_len(text) <= width:
-        return set_cell_size(text, width)
-    return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(cut(text, width), width)

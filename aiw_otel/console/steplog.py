@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Hashable, NamedTuple, cast
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.panel import Panel
 from rich.text import Text
 
 from aiw_otel.console.rows import RowCache, Rows
-from aiw_otel.console.style import cost, tokens
+from aiw_otel.console.style import cost, cut_before, tokens
 from aiw_otel.present import LEVEL_STYLES, LIVE_STATE_NAMES, OUTCOME_STYLES, Outcome, duration, state_style
 from aiw_otel.runview import STDERR_MARK, ActionLine, LogLine, RunView, StepView
 from aiw_otel.terminal_text import one_line
@@ -161,7 +162,7 @@ def _draw(key: Hashable, width: int) -> Text:
     if isinstance(key, str):
         return Text(one_line(key), overflow="ellipsis")
     action, elapsed_s = cast("tuple[ActionLine, int]", key)  # the only other key this module makes
-    return _action(action, elapsed_s)
+    return _action(action, elapsed_s, width)
 
 
 class _Output(NamedTuple):
@@ -170,23 +171,28 @@ class _Output(NamedTuple):
     line: str
 
 
-def _action(action: ActionLine, elapsed_s: int) -> Text:
+def _action(action: ActionLine, elapsed_s: int, width: int) -> Text:
     """Glyph, name, duration and summary. A running action's duration is the whole seconds it has run,
-    growing (none in its first second): never a time that is not true, such as `0.0 ms`."""
+    growing (none in its first second): never a time that is not true, such as `0.0 ms`.
+
+    A long name (a command line) is cut to leave room for the time and the summary (`exit 1`), which
+    say how it went: the whole line is in `output` and the log files.
+    """
     if action.ended_ns is None:
         glyph, style = _RUNNING
     else:  # an ActionLine made without an outcome: by its status alone
         glyph, style = _ENDED.get(action.outcome or (Outcome.FAILED if action.failed else Outcome.OK).value,
                                   _ENDED[Outcome.OK.value])
+    if action.ended_ns is not None:
+        took = f"  {duration((action.ended_ns - action.started_ns) / 1e6)}"
+    else:
+        took = f"  {duration(elapsed_s * 1000)}" if elapsed_s else ""
+    summary = f"  {one_line(action.summary)}" if action.summary else ""
     row = Text(overflow="ellipsis")
     row.append(f"{glyph} ", style=style)
-    row.append(one_line(action.name))
-    if action.ended_ns is not None:
-        row.append(f"  {duration((action.ended_ns - action.started_ns) / 1e6)}", style="dim")
-    elif elapsed_s:
-        row.append(f"  {duration(elapsed_s * 1000)}", style="dim")
-    if action.summary:
-        row.append(f"  {one_line(action.summary)}", style=style if action.failed else "")
+    row.append(cut_before(one_line(action.name), took + summary, width - cell_len(row.plain)))
+    row.append(took, style="dim")
+    row.append(summary, style=style if action.failed else "")
     return row
 
 

@@ -11,11 +11,9 @@ the run would be refused, and `ctl` would send its command, context text include
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import sys
-import tempfile
 from pathlib import Path
 
 SOCKET_NAME = "control.sock"
@@ -35,6 +33,9 @@ def default_socket_path(log_dir: str | os.PathLike[str], *, create: bool = False
     preferred = directory / SOCKET_NAME
     if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH_BYTES and (not create or _usable(directory)):
         return preferred
+    import hashlib  # here, not above: every `aiw-otel ctl` looks its socket up, few need these (~4 ms)
+    import tempfile
+
     name = f"{hashlib.sha256(os.fsencode(directory)).hexdigest()[:12]}.sock"
     private = private_socket_dir()
     if create and not _make_private(private):

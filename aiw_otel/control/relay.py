@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from aiw_otel.model import ComponentType, ContextFull, InvalidTransition, LogLevel, LogMessage, State
 from aiw_otel.runview import CommandOutput, RunView
-from aiw_otel.stepref import StepNotFound, StepRef, resolve
+from aiw_otel.stepref import StepNotFound, StepRef, labels, resolve
 
 if TYPE_CHECKING:  # types only: the relay imports nothing of the runner or the pipeline
     from aiw_otel.instrument.plan import PlanRun
@@ -231,14 +231,16 @@ class ControlRelay:
         """The step `typed` names (its name, id or a unique prefix; recorded as asked for), or the refusal."""
         if not typed:
             return Reply(False, f"{command} needs a step: {command} <name, id or a prefix of one>")
+        steps = [StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps]
         try:
-            step_id = resolve(typed, (StepRef(spec.step_id, spec.name) for spec in self._engine.plan.steps))
+            step_id = resolve(typed, steps)
         except StepNotFound as refused:
             message = str(refused)
             self._record(LogLevel.WARNING, f"{command}_rejected", message, {"requested_step": typed[:200],
                                                                              "source": source})
             return Reply(False, message)
-        self._record(LogLevel.INFO, f"{command}_requested", f"User asked for {what} of step '{step_id}'.",
+        self._record(LogLevel.INFO, f"{command}_requested",
+                     f"User asked for {what} of step '{labels(steps)[step_id]}'.",
                      {"requested_step": step_id, "source": source})
         return step_id
 
@@ -270,13 +272,18 @@ _NOT_STARTED = Reply(False, "the run has not started yet")
 
 def output_heading(command: CommandOutput) -> str:
     """`$ python test_greet.py  exit 1  (5 of 1200 lines)`: a command of `output STEP`, as it stands."""
+    return "".join(output_heading_parts(command))
+
+
+def output_heading_parts(command: CommandOutput) -> tuple[str, str]:
+    """The heading as (`$ ` and the command line, how it stands): a narrow panel cuts the line, not the rest."""
     state = command.summary if command.outcome else "running"
-    heading = f"$ {command.name}  {state}".rstrip()
+    after = f"  {state}".rstrip()
     if not command.kept:
-        return heading + "  (output no longer held here: aiw-otel logs has it)"
+        return f"$ {command.name}", after + "  (output no longer held here: aiw-otel logs has it)"
     if command.printed is not None and command.printed > len(command.lines):
-        heading += f"  ({len(command.lines)} of {command.printed} lines)"
-    return heading
+        after += f"  ({len(command.lines)} of {command.printed} lines)"
+    return f"$ {command.name}", after
 
 
 def output_text(command: CommandOutput) -> list[str]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from opentelemetry.trace import StatusCode
-
 if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here without the SDK
     from opentelemetry.sdk._logs import ReadableLogRecord
     from opentelemetry.sdk.trace import ReadableSpan
@@ -93,6 +91,13 @@ def format_log_line(record: ReadableLogRecord, step_names: Mapping[str, str] | N
     return safe_line(f"{line} ({extra})" if extra else line)
 
 
+#: OTLP's Status.code of a failed span, the value of the SDK's `StatusCode.ERROR`. Spans' codes are
+#: compared as numbers: importing `opentelemetry.trace` for the enum would cost `aiw-otel logs`
+#: (which reads the codes from the files as numbers) ~10 ms per run, and the enum member's
+#: `_value_` (a plain attribute, unlike the `value` property) reads faster than `StatusCode.ERROR`.
+STATUS_ERROR = 2
+
+
 #: The level column of a span line by its outcome: only a real failure is an ERROR.
 _SPAN_LEVELS = {Outcome.OK: "SPAN", Outcome.FAILED: "ERROR", Outcome.RETRIED: "RETRY", Outcome.CANCELLED: "SPAN"}
 
@@ -100,7 +105,7 @@ _SPAN_LEVELS = {Outcome.OK: "SPAN", Outcome.FAILED: "ERROR", Outcome.RETRIED: "R
 def format_span_line(span: ReadableSpan, step_names: Mapping[str, str] | None = None) -> str:
     attributes = span.attributes or {}
     duration_ms = ((span.end_time or 0) - (span.start_time or 0)) / 1e6
-    failed = span.status.status_code is StatusCode.ERROR
+    failed = span.status.status_code._value_ == STATUS_ERROR
     verdict = outcome(failed, attributes, ((e.name, e.attributes or {}) for e in span.events),
                       str(attributes.get(sc.AIW_STEP_STATE) or attributes.get(sc.AIW_PLAN_STATE) or ""))
     level = _SPAN_LEVELS[verdict]
@@ -126,7 +131,7 @@ def command_output(events: Iterable[tuple[str, Mapping[str, Any]]], count: int =
 
 def failed_output_lines(span: ReadableSpan) -> list[str]:
     """Under the line of a command that failed: the last lines it printed, so the reason is seen."""
-    if span.status.status_code is not StatusCode.ERROR or sc.PROCESS_EXECUTABLE_NAME not in (span.attributes or {}):
+    if span.status.status_code._value_ != STATUS_ERROR or sc.PROCESS_EXECUTABLE_NAME not in (span.attributes or {}):
         return []
     events = [(event.name, event.attributes or {}) for event in span.events]
     if outcome(True, span.attributes or {}, events) is not Outcome.FAILED:

@@ -22,7 +22,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from aiw_otel import conventions as sc
 from aiw_otel.config import ContentCapture
-from aiw_otel.logs import LogEmitter
+from aiw_otel.logs import LogEmitter, log_attributes
 from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, StateChange, utc_timestamp
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.redaction import Redactor
@@ -217,6 +217,11 @@ class Operation:
         if not emitter.enabled(level, component):
             return
         now = time.time_ns()
+        if not emitter.mirrors:  # the common case: no LogMessage (nor its timestamp text) is needed
+            emitter.emit_record(level, message, log_attributes(component, action, self.step_id, event_id, state_before,
+                                                               state_after, duration_ms, details),
+                                self._span_context(), now)
+            return
         emitter.emit(
             LogMessage(
                 level=level,

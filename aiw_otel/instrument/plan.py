@@ -185,6 +185,7 @@ class Step(Stateful, ActionHost):
         description: str | None = None,
         agent: Agent | None = None,
         name: str | None = None,
+        label: str | None = None,
     ) -> None:
         attributes: dict[str, Any] = {
             sc.AIW_STEP_ID: step_id,
@@ -196,8 +197,9 @@ class Step(Stateful, ActionHost):
             attributes[sc.AIW_STEP_DESCRIPTION] = description
         if name:
             attributes[sc.AIW_STEP_NAME] = name
+        shown = label or name or step_id
         name = f"{sc.OP_INVOKE_AGENT} {agent.name}" if agent is not None else step_type
-        super().__init__(instruments, name, label=step_id, attributes=attributes, parent=run, step_id=step_id)
+        super().__init__(instruments, name, label=shown, attributes=attributes, parent=run, step_id=step_id)
         self.run = run
         self.step_type = step_type
         self.description = description
@@ -212,7 +214,7 @@ class Step(Stateful, ActionHost):
         super().__enter__()
         self.transition(
             State.RUNNING,
-            message=f"Starting execution of step '{self.step_id}'.",
+            message=f"Starting execution of step '{self.label}'.",
             details={sc.AIW_STEP_TYPE: self.step_type, sc.AIW_STEP_DESCRIPTION: self.description or ""},
         )
         return self
@@ -255,7 +257,8 @@ class PlanRun(Stateful):
         self.steps: dict[str, Step | FinishedStep] = {}
         #: Steps whose span is open, in start order (what `active_step` looks through).
         self._live: dict[str, Step] = {}
-        self._failed: list[str] = []
+        #: The steps that ended Failed, in the order they did: id -> label.
+        self._failed: dict[str, str] = {}
         self._control = threading.RLock()
         self._context: list[str] = []
 
@@ -267,14 +270,17 @@ class PlanRun(Stateful):
     # -- steps ----------------------------------------------------------------------------
     def step(
         self, step_id: str, step_type: str = "step", description: str | None = None, agent: Agent | None = None,
-        name: str | None = None,
+        name: str | None = None, label: str | None = None,
     ) -> Step:
         """A step span; use it as a context manager (`with run.step(...) as step:`).
 
         `agent`: the AI that runs the step's tool loop, if one does (see Agent). `name`: the step's
-        readable name (`aiw.step.name`), shown instead of an id that is a UUID.
+        readable name (`aiw.step.name`), shown instead of an id that is a UUID. `label`: what the
+        step's log messages call it, as the front ends show it (stepref.labels: the name, else a
+        short form of the id); by default its name, else its id. The records keep the id itself
+        (`aiw.step.id`), so filters and look-ups by id still work.
         """
-        step = Step(self._instruments, self, step_id, step_type, description, agent, name)
+        step = Step(self._instruments, self, step_id, step_type, description, agent, name, label)
         self.steps[step_id] = self._live[step_id] = step
         return step
 
@@ -287,13 +293,14 @@ class PlanRun(Stateful):
         description: str | None = None,
         state: State = State.SKIPPED,
         name: str | None = None,
+        label: str | None = None,
     ) -> Step:
         """Record a step that never ran: Pending -> Skipped (dependency) or Cancelled (run cancelled)."""
-        step = Step(self._instruments, self, step_id, step_type, description, name=name)
+        step = Step(self._instruments, self, step_id, step_type, description, name=name, label=label)
         self.steps[step_id] = self._live[step_id] = step
         step.start()
         step.set_attribute(sc.AIW_SKIP_REASON, reason)
-        step.transition(state, message=f"Step '{step_id}' {_VERBS[state]}: {reason}", details={"reason": reason})
+        step.transition(state, message=f"Step '{step.label}' {_VERBS[state]}: {reason}", details={"reason": reason})
         step.end()
         return step
 
@@ -318,10 +325,10 @@ class PlanRun(Stateful):
             if self.steps.get(step.step_id) is step:
                 self.steps[step.step_id] = FinishedStep(step.step_id, step.state)
             if step.state is State.FAILED:
-                self._failed.append(step.step_id)
+                self._failed[step.step_id] = step.label
 
     def _clean_exit_state(self) -> State:
-        failed = list(self._failed) + [s.step_id for s in self._live.values() if s.state is State.FAILED]
+        failed = list(self._failed.values()) + [s.label for s in self._live.values() if s.state is State.FAILED]
         if failed:
             self.set_error("step_failed", f"{len(failed)} step(s) failed: {', '.join(failed)}")
             return State.FAILED
@@ -430,7 +437,7 @@ class PlanRun(Stateful):
         )
         span.end()
         subject.add_event("user_interaction", common)
-        where = f" during step '{step.step_id}'" if step is not None else ""
+        where = f" during step '{step.label}'" if step is not None else ""
         subject.log(
             LogLevel.INFO,
             action,

@@ -1,4 +1,5 @@
-"""Read-only access to the plain dict behind the SDK's attribute mappings, for the hot path.
+"""Read-only access to the plain dict behind the SDK's attribute mappings (and to a span's event
+and link lists), for the hot path.
 
 Processors look up a handful of keys on every span and log record. Through the SDK's public
 properties each span's `attributes` is a new `MappingProxyType` over a `BoundedAttributes`, whose
@@ -13,10 +14,12 @@ wrong, at worst slower; `tests/test_pipeline.py` checks the fast path is taken w
 
 from __future__ import annotations
 
+import collections
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.util import BoundedList
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -43,3 +46,27 @@ def plain_attributes(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
         if type(inner) is dict:
             return inner
     return attributes or _EMPTY
+
+
+def span_events(span: Any) -> Sequence[Any]:
+    """An ended span's events without a copy (`span.events` takes the list's lock and copies it
+    twice on every read, empty or not): an ended span's list no longer changes."""
+    stored = _stored(span, "_events")
+    return span.events if stored is None else stored
+
+
+def span_links(span: Any) -> Sequence[Any]:
+    """An ended span's links, like `span_events` (most spans have none)."""
+    stored = _stored(span, "_links")
+    return span.links if stored is None else stored
+
+
+def _stored(span: Any, name: str) -> Sequence[Any] | None:
+    """The sequence the SDK stores (the deque inside its BoundedList); None: read the public way."""
+    stored: Any = getattr(span, name, None)
+    if type(stored) is BoundedList:
+        stored = getattr(stored, "_dq", None)
+    if type(stored) in (collections.deque, tuple, list):
+        found: Sequence[Any] = stored
+        return found
+    return None

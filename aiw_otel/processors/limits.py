@@ -3,31 +3,13 @@
 The SDK cuts a string attribute to OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT the moment it is set, before
 any processor sees it: a secret across the cut loses the end that made it recognisable, and its
 prefix goes out. So `configure()` tells the SDK "no limit" and the pipeline applies the same
-limit itself, to the redacted values (spans, their events and links, log records).
+limit itself, to the redacted values (spans, their events and links, log records). The limits
+are read with the rest of the environment (config_env.py), which warns about a bad value.
 """
 
 from __future__ import annotations
 
 from typing import Any, Mapping
-
-#: The specification's variables, most specific first, per signal.
-_VARIABLES = {
-    "traces": ("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
-    "logs": ("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"),
-}
-
-
-def value_length_limit(environ: Mapping[str, str], signal: str) -> int | None:
-    """The configured limit for `signal`, None for none (unset or not a non-negative integer, as the SDK reads it)."""
-    for name in _VARIABLES[signal]:
-        raw = environ.get(name, "").strip()
-        if raw:
-            try:
-                value = int(raw)
-            except ValueError:
-                return None
-            return value if value >= 0 else None
-    return None
 
 
 def _cut(value: Any, limit: int) -> Any:

@@ -7,7 +7,7 @@ TelemetryHealth instead of reaching the code that ended the span or emitted the 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadWriteLogRecord
@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Link, Status
 
 from aiw_otel.health import TelemetryHealth
-from aiw_otel.processors.attributes import plain_attributes, span_attributes
+from aiw_otel.processors.attributes import plain_attributes, span_attributes, span_events, span_links
 from aiw_otel.processors.bounded import each_within
 from aiw_otel.processors.limits import cut_attributes
 from aiw_otel.redaction import Redactor
@@ -53,12 +53,11 @@ class SpanPipeline(_Fanout, SpanProcessor):
                 self._health.failed(name, "traces", error)
 
     def on_end(self, span: ReadableSpan) -> None:
-        clean = redacted_span(self._redactor, span) if self._redactor is not None else span
-        if self._value_limit is not None:
-            clean = limited_span(clean, self._value_limit)
+        if self._redactor is not None or self._value_limit is not None:
+            span = cleaned_span(span, self._redactor, self._value_limit)
         for name, sink in self._sinks:
             try:
-                sink.on_end(clean)
+                sink.on_end(span)
             except Exception as error:
                 self._health.failed(name, "traces", error)
 
@@ -75,68 +74,54 @@ class SpanPipeline(_Fanout, SpanProcessor):
             span.update_name(name)
 
 
-def redacted_span(redactor: Redactor, span: ReadableSpan) -> ReadableSpan:
-    """The span itself when it holds no secret (the common case), else a redacted copy."""
-    attributes = redactor.redact_attributes(span_attributes(span))
-    span_events, span_links = span.events, span.links  # properties that copy: read once
-    events = _redacted_events(redactor, span_events) if span_events else None
-    links = _redacted_links(redactor, span_links) if span_links else None
-    name = redactor.redact_text(span.name)
-    status = span.status
-    if status.description:
-        description = redactor.redact_text(status.description)
-        if description is not status.description:
-            status = Status(status.status_code, description)
-    if attributes is None and events is None and links is None and name is span.name and status is span.status:
+def cleaned_attributes(attributes: Mapping[str, Any], redactor: Redactor | None,
+                       limit: int | None) -> dict[str, Any] | None:
+    """Redacted, then cut to `limit` (in that order: a cut must not hide a secret's end); None
+    when neither changed anything (the common case: no copy is made)."""
+    changed = redactor.redact_attributes(attributes) if redactor is not None else None
+    if limit is not None:
+        changed = cut_attributes(attributes if changed is None else changed, limit) or changed
+    return changed
+
+
+def cleaned_span(span: ReadableSpan, redactor: Redactor | None, limit: int | None) -> ReadableSpan:
+    """The span itself when it holds no secret and no value over `limit` (the common case), else a
+    cleaned copy. The span is read once: its `events` and `links` properties copy on every read."""
+    attributes = cleaned_attributes(span_attributes(span), redactor, limit)
+    all_events, all_links = span_events(span), span_links(span)
+    events = _cleaned_events(all_events, redactor, limit) if all_events else None
+    links = _cleaned_links(all_links, redactor, limit) if all_links else None
+    name = status = None
+    if redactor is not None:
+        span_name = redactor.redact_text(span.name)
+        name = span_name if span_name is not span.name else None
+        description = span.status.description
+        if description:
+            clean = redactor.redact_text(description)
+            status = Status(span.status.status_code, clean) if clean is not description else None
+    if attributes is None and events is None and links is None and name is None and status is None:
         return span
     return ReadableSpan(
-        name=name,
+        name=span.name if name is None else name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
         attributes=span.attributes if attributes is None else attributes,
-        events=span_events if events is None else events,
-        links=span_links if links is None else links,
+        events=all_events if events is None else events,
+        links=all_links if links is None else links,
         kind=span.kind,
-        status=status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
 
 
-def limited_span(span: ReadableSpan, limit: int) -> ReadableSpan:
-    """The span itself when no attribute value is longer than `limit`, else a copy with them cut."""
-    attributes = cut_attributes(span_attributes(span), limit)
-    span_events, span_links = span.events, span.links
-    events: list[Event] | None = None
-    for index, event in enumerate(span_events):
-        cut = cut_attributes(plain_attributes(event.attributes), limit)
-        if cut is not None:
-            events = list(span_events) if events is None else events
-            events[index] = Event(event.name, cut, event.timestamp)
-    links: list[Link] | None = None
-    for index, link in enumerate(span_links):
-        cut = cut_attributes(link.attributes, limit)
-        if cut is not None:
-            links = list(span_links) if links is None else links
-            links[index] = Link(link.context, cut)
-    if attributes is None and events is None and links is None:
-        return span
-    return ReadableSpan(
-        name=span.name, context=span.context, parent=span.parent, resource=span.resource,
-        attributes=span.attributes if attributes is None else attributes,
-        events=span_events if events is None else events, links=span_links if links is None else links,
-        kind=span.kind, status=span.status, start_time=span.start_time, end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
-
-
-def _redacted_events(redactor: Redactor, events: Sequence[Event]) -> list[Event] | None:
+def _cleaned_events(events: Sequence[Event], redactor: Redactor | None, limit: int | None) -> list[Event] | None:
     out: list[Event] | None = None
     for index, event in enumerate(events):
-        attributes = redactor.redact_attributes(plain_attributes(event.attributes))
-        name = redactor.redact_text(event.name)
+        attributes = cleaned_attributes(plain_attributes(event.attributes), redactor, limit)
+        name = redactor.redact_text(event.name) if redactor is not None else event.name
         if attributes is None and name is event.name:
             continue
         if out is None:
@@ -145,10 +130,10 @@ def _redacted_events(redactor: Redactor, events: Sequence[Event]) -> list[Event]
     return out
 
 
-def _redacted_links(redactor: Redactor, links: Sequence[Link]) -> list[Link] | None:
+def _cleaned_links(links: Sequence[Link], redactor: Redactor | None, limit: int | None) -> list[Link] | None:
     out: list[Link] | None = None
     for index, link in enumerate(links):
-        attributes = redactor.redact_attributes(link.attributes)
+        attributes = cleaned_attributes(plain_attributes(link.attributes), redactor, limit)
         if attributes is None:
             continue
         if out is None:
@@ -158,18 +143,11 @@ def _redacted_links(redactor: Redactor, links: Sequence[Link]) -> list[Link] | N
 
 
 class LogPipeline(_Fanout, LogRecordProcessor):
-    """Redacts each log record in place, then hands it to every sink."""
+    """Cleans each log record in place (redaction, then the length limit), then hands it to every sink."""
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if self._redactor is not None:
-            redact_log_record(self._redactor, log_record)
-        attributes = log_record.log_record.attributes
-        if self._value_limit is not None and attributes:
-            plain = plain_attributes(attributes)
-            cut = cut_attributes(plain, self._value_limit)
-            for key, value in (cut or {}).items():
-                if value is not plain.get(key):  # write back only what was cut
-                    attributes[key] = value  # type: ignore[index]
+        if self._redactor is not None or self._value_limit is not None:
+            clean_log_record(log_record, self._redactor, self._value_limit)
         for name, sink in self._sinks:
             try:
                 sink.on_emit(log_record)
@@ -177,21 +155,21 @@ class LogPipeline(_Fanout, LogRecordProcessor):
                 self._health.failed(name, "logs", error)
 
 
-
-def redact_log_record(redactor: Redactor, log_record: ReadWriteLogRecord) -> None:
+def clean_log_record(log_record: ReadWriteLogRecord, redactor: Redactor | None, limit: int | None) -> None:
     record = log_record.log_record
     body = record.body
-    if isinstance(body, str):
-        record.body = redactor.redact_text(body)
-    elif body is not None:
-        record.body = redactor.redact_value(None, body)
+    if redactor is not None:
+        if isinstance(body, str):
+            record.body = redactor.redact_text(body)
+        elif body is not None:
+            record.body = redactor.redact_value(None, body)
     attributes = record.attributes
     if attributes:
         plain = plain_attributes(attributes)
-        changed = redactor.redact_attributes(plain)
+        changed = cleaned_attributes(plain, redactor, limit)
         if changed is not None:
             for key, value in changed.items():
-                if value is not plain.get(key):  # write back only what redaction changed
+                if value is not plain.get(key):  # write back only what changed
                     attributes[key] = value  # type: ignore[index]
 
 

@@ -139,15 +139,23 @@ class QueuedSpanSink(SpanProcessor):
 
 
 class QueuedLogSink(LogRecordProcessor):
-    """A LogRecordExporter behind an ExportQueue; records are frozen (and context-free) on entry."""
+    """A LogRecordExporter behind an ExportQueue.
+
+    Records are queued as they come and frozen for the exporter on the queue's thread: nothing
+    changes a record once the pipeline has handed it to its sinks (redaction is done by then, the
+    SDK's `emit` has returned), so the caller need not pay for the frozen copy.
+    """
 
     def __init__(self, name: str, exporter: LogRecordExporter, health: TelemetryHealth, config: QueueConfig) -> None:
         self.name = name
         self._exporter = exporter
-        self._queue = ExportQueue(name, "logs", exporter.export, health, config)
+        self._queue = ExportQueue(name, "logs", self._export, health, config)
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        self._queue.put(readable_log_record(log_record))
+        self._queue.put(log_record)
+
+    def _export(self, batch: Sequence[ReadWriteLogRecord]) -> Any:
+        return self._exporter.export([readable_log_record(record) for record in batch])
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._queue.flush(timeout_millis / 1000.0)

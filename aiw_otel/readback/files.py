@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator
 
+from aiw_otel.errors import FileError
 from aiw_otel.logdir import GZIP_SUFFIX, SIGNAL_FILES, files_oldest_first
 from aiw_otel.regular_file import open_regular
 
@@ -34,8 +35,9 @@ _NAMES = re.compile(
 _SIGNAL_OF_BASE = {base: signal for signal, base in SIGNAL_FILES.items()}
 
 
-class ReadbackError(Exception):
-    """A PATH the user gave cannot be read; the message names it."""
+class ReadbackError(FileError):
+    """A PATH the user gave cannot be read: its `source` is the PATH, so `token.txt: permission denied`
+    is shown with the path and the reason redacted apart (as one line it would read as a secret's pair)."""
 
 
 def warn_on_stderr(message: str) -> None:
@@ -84,9 +86,9 @@ def find_files(paths: Iterable[str | os.PathLike[str]], signals: Iterable[str] =
                     raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(given))
                 found.setdefault(path.resolve(), SignalFile(path, signal_of(path)))
             elif path.exists():
-                raise ReadbackError(f"{given}: not a regular file or a directory; refused")
+                raise ReadbackError("not a regular file or a directory; refused", source=os.fspath(given))
             else:
-                raise ReadbackError(f"{given}: no such file or directory")
+                raise ReadbackError("no such file or directory", source=os.fspath(given))
     ours = sorted((f for f in found.values() if f.signal), key=_write_order)
     return ours + [f for f in found.values() if not f.signal]
 
@@ -97,7 +99,7 @@ def denied_as_error(given: str | os.PathLike[str]) -> Iterator[None]:
     try:
         yield
     except PermissionError:
-        raise ReadbackError(f"{given}: permission denied") from None
+        raise ReadbackError("permission denied", source=os.fspath(given)) from None
 
 
 def _write_order(file: SignalFile) -> tuple[str, int, int]:

@@ -77,7 +77,7 @@ class Tail:
         except FileNotFoundError:  # not created yet, or between a rotation and the next write
             return False
         except NotRegularFile as error:  # a FIFO blocks, a link to /dev/zero never ends
-            raise ReadbackError(f"{self.path}: {error.strerror}") from None
+            raise ReadbackError(error.strerror or str(error), source=str(self.path)) from None
         status = os.fstat(self._file.fileno())
         self._identity = (status.st_dev, status.st_ino)
         return True
@@ -116,9 +116,10 @@ def live_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
             if path.is_dir():
                 found += [path / SIGNAL_FILES[signal] for signal in FOLLOWED_SIGNALS]
             elif not path.is_file():
-                raise ReadbackError(f"{given}: no such file or directory")
+                raise ReadbackError("no such file or directory", source=os.fspath(given))
             elif backup_index(path) or path.name.endswith(GZIP_SUFFIX):
-                raise ReadbackError(f"{given}: a rotated backup never grows; --follow takes a log directory or a live file")
+                raise ReadbackError("a rotated backup never grows; --follow takes a log directory or a live file",
+                                    source=os.fspath(given))
             else:
                 found.append(path)
     return found

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from aiw_otel import conventions as sc
-from aiw_otel.exporters.text_format import iso_ms
+from aiw_otel.exporters.text_format import STATUS_ERROR, iso_ms
 from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr
 
-STATUS_ERROR = 2
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
 MAX_VALUE_DEPTH = 32
 _STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}

@@ -22,6 +22,7 @@ from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.plan import Action, Plan, StepSpec
 from aiw_otel.runner.prompts import step_messages, user_context_message
 from aiw_otel.setup import Telemetry
+from aiw_otel.stepref import StepRef, labels
 
 if TYPE_CHECKING:
     from aiw_otel.redaction import Redactor
@@ -109,6 +110,8 @@ class Engine:
         self._client_factory = client_factory
         self._workspace: Any = None
         self._order: tuple[StepSpec, ...] = ()
+        #: step id -> what log messages call it: the console's label (its name, else a short id).
+        self._labels: dict[str, str] = {}
 
     # -- steering (any thread) ------------------------------------------------------------
     def wait_until_started(self, timeout_s: float | None = None) -> bool:
@@ -171,27 +174,25 @@ class Engine:
         return run.state
 
     def _run_or_skip(self, run: PlanRun, spec: StepSpec) -> None:
+        label = self._labels[spec.step_id]
         if self.control.cancelled or run.state is State.CANCELLED:
-            run.skip_step(spec.step_id, "the run was cancelled", step_type=spec.type, description=spec.description,
-                          state=State.CANCELLED, name=spec.name)
+            self._skip(run, spec, "the run was cancelled", State.CANCELLED)
             return
-        blocked = [d for d in spec.depends_on if run.steps[d].state is not State.COMPLETED]
+        blocked = [self._labels[d] for d in spec.depends_on if run.steps[d].state is not State.COMPLETED]
         if blocked:
-            run.skip_step(spec.step_id, f"dependency {', '.join(repr(b) for b in blocked)} did not complete",
-                          step_type=spec.type, description=spec.description, name=spec.name)
+            self._skip(run, spec, f"dependency {', '.join(repr(b) for b in blocked)} did not complete")
             return
         if self.options.fail_fast and run.failed_steps:
-            run.skip_step(spec.step_id, "an earlier step failed (--fail-fast)", step_type=spec.type,
-                          description=spec.description, name=spec.name)
+            self._skip(run, spec, "an earlier step failed (--fail-fast)")
             return
         try:
             self.control.checkpoint()  # a pause between steps holds the next one here
         except RunCancelled:
-            run.skip_step(spec.step_id, "the run was cancelled", step_type=spec.type, description=spec.description,
-                          state=State.CANCELLED, name=spec.name)
+            self._skip(run, spec, "the run was cancelled", State.CANCELLED)
             return
         try:
-            with run.step(spec.step_id, spec.type, spec.description, self._agent(run, spec), spec.name) as step:
+            with run.step(spec.step_id, spec.type, spec.description, self._agent(run, spec), spec.name,
+                          label) as step:
                 try:
                     self._execute(step, spec)
                 except StepFailure as failure:
@@ -200,6 +201,10 @@ class Engine:
             pass  # the step ended Cancelled; the remaining steps are recorded as cancelled
         except Exception:  # recorded on the step (Failed, error.type, exception event); independent steps go on
             pass
+
+    def _skip(self, run: PlanRun, spec: StepSpec, reason: str, state: State = State.SKIPPED) -> None:
+        run.skip_step(spec.step_id, reason, step_type=spec.type, description=spec.description, state=state,
+                      name=spec.name, label=self._labels[spec.step_id])
 
     def _execute(self, step: Step, spec: StepSpec) -> None:
         for action in spec.actions:
@@ -275,6 +280,7 @@ class Engine:
         """Order the steps and build the AI clients the plan needs: a dependency the plan lacks, a
         cycle, a missing key or replay file is refused before anything runs."""
         self._order = self.plan.in_dependency_order()
+        self._labels = labels(StepRef(spec.step_id, spec.name) for spec in self.plan.steps)
         for spec in self.plan.steps:
             if spec.needs_ai:
                 self._client(*self._model_for(spec))

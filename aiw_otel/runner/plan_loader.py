@@ -164,7 +164,9 @@ def _read_text(source: str, blame: Where, what: str) -> str:
     except IsADirectoryError:
         raise blame.error(f"{source} is a directory; expected a {what} (.json, .yaml or .yml)") from None
     except OSError as exc:
-        raise blame.error(f"cannot read the {what} {source}: {exc.strerror or exc}") from None
+        # There, but not ours to read: the file's own problem, not the path that named it. Its path
+        # is the error's source, shown apart from the reason (`token.txt: cannot read the plan file: ...`).
+        raise PlanError(f"cannot read the {what}: {exc.strerror or exc}", source=source) from None
     return decode_text(data, source, PlanError)
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping, Union
 
+from aiw_otel.errors import FileError
+from aiw_otel.hand_edited import Where, named_after_a_secret
 from aiw_otel.runner.ai_chat import (
     AIConfigError,
     AttemptFailed,
@@ -48,8 +50,11 @@ _STATUS_ERRORS = {
 }
 
 
-class ReplayError(AIConfigError):
-    """A replay file that cannot be played: names the file, the step, the turn and what was expected."""
+class ReplayError(AIConfigError, FileError):
+    """A replay file that cannot be played: names the file, the step, the turn and what was expected.
+
+    A FileError, so the file (its `source`) and the message are redacted apart when printed: a
+    replay named `token.json` that cannot be read stays `token.json: cannot read the replay file: ...`."""
 
 
 @dataclass(frozen=True)
@@ -118,11 +123,11 @@ def load_recording(path: str | Path) -> Recording:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        raise ReplayError(f"{source}: cannot read the replay file: {error.strerror or error}") from error
+        raise ReplayError(f"cannot read the replay file: {error.strerror or error}", source=source) from error
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ReplayError(f"{source}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
+        raise ReplayError(f"column {error.colno}: not valid JSON: {error.msg}", source=source, line=error.lineno) from error
     return _Reader(source).recording(data)
 
 
@@ -133,10 +138,13 @@ class _Reader:
         self.source = source
 
     def error(self, where: str, expected: str, got: Any) -> ReplayError:
+        if named_after_a_secret(self.source):  # `--replay token.json`: its text is never quoted back
+            return ReplayError(f"expected {expected}, got {Where(self.source).describe(got)}", source=self.source,
+                               field_name=where)
         shown = json.dumps(got)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        return ReplayError(f"{self.source}: {where}: expected {expected}, got {shown}")
+        return ReplayError(f"expected {expected}, got {shown}", source=self.source, field_name=where)
 
     def fields(self, value: Any, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):

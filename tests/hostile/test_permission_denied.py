@@ -79,7 +79,7 @@ def test_an_unreadable_plan_is_one_line_and_exit_2(shared_dir):
     plan.chmod(0)
     run = denied_aiw("run", str(plan), "--no-console", "--log-dir", str(shared_dir / "l"), cwd=shared_dir)
     assert run.returncode == 2
-    assert one_line_error(run) == f"aiw-otel: {plan}: cannot read the plan file {plan}: Permission denied"
+    assert one_line_error(run) == f"aiw-otel: {plan}: cannot read the plan file: Permission denied"
     check = denied_aiw("check", str(plan), cwd=shared_dir)  # plan or config: not known before it is read
     assert check.returncode == 2
     assert one_line_error(check) == f"aiw-otel: {plan}: cannot read it: Permission denied"

@@ -131,7 +131,7 @@ def _console_pane(tmp_path: Path, *extra: str) -> Pane:
     name = f"aiw-stuck-{uuid.uuid4().hex[:8]}"
     command = (f"{sys.executable} {SEAM} run {tmp_path / 'plan.yaml'} --workspace {tmp_path / 'ws'} "
                f"--log-dir {tmp_path / 'logs'} --control-socket {tmp_path / 'c.sock'} {' '.join(extra)}; "
-               "echo EXIT=$?; stty -a; sleep 600")
+               "echo EXIT=$?; stty -a; echo MODES-END; sleep 600")
     subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-e", "TERM=xterm-256color",
                     "-e", f"PYTHONPATH={ROOT}", "-c", str(tmp_path), command], check=True)
     pane = Pane(tmux, name)
@@ -160,7 +160,7 @@ def test_a_forced_exit_gives_the_terminal_back(tmp_path):
     pane = _console_pane(tmp_path, "--hold-logging-lock")
     try:
         pane.type("cancel")
-        screen = pane.wait_for("EXIT=3", ENDS_WITHIN_S + HANG_GUARD_S)
+        screen = pane.wait_for("MODES-END", ENDS_WITHIN_S + HANG_GUARD_S)  # EXIT=3 shows before stty's output
         unwrapped = "".join(screen.splitlines())  # the pane wraps long lines at its width
         assert "the run ends without it; the process is ended" in unwrapped  # on the normal screen again
         modes = screen.split("EXIT=3", 1)[1].split()
