@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -11,6 +13,7 @@ import pytest
 
 import aiw_otel
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
+from aiw_otel.exporters.text_format import iso_ms
 from aiw_otel.readback.files import find_files
 from aiw_otel.readback.runs import INTERRUPTED, QUIET_NS, RUNNING, summaries
 from aiw_otel.web.history import run_list
@@ -86,3 +89,13 @@ def test_a_run_killed_long_ago_is_interrupted_and_listed_by_its_start(tmp_path):
     web = run_list(logs)
     assert web[0]["trace_id"] == live.trace_id and web[0]["start"] == killed.first_ns
     assert web[0]["last_seen"] == killed.last_ns
+
+    old = tmp_path / "old"  # the same files as they read an hour later (the dead socket not copied)
+    shutil.copytree(logs, old, ignore=shutil.ignore_patterns("control.sock"))
+    hour = 3600 * 10**9
+    for path in old.iterdir():
+        path.write_bytes(re.sub(rb'(UnixNano":")(\d+)"', lambda m: m[1] + b"%d\"" % (int(m[2]) - hour), path.read_bytes()))
+    lines = aiw("logs", str(old), "--runs").stdout.splitlines()
+    assert len(lines) == 3 and lines[1].endswith(f"trace {killed.trace_id}"), lines
+    assert lines[1].startswith(iso_ms(killed.first_ns - hour))
+    assert f"  -  interrupted? (no end recorded, last seen {iso_ms(killed.last_ns - hour)})  -  " in lines[1]
