@@ -12,7 +12,8 @@ import importlib
 import sys
 from typing import Sequence
 
-from aiw_otel.errors import ConfigError, FileError, shown
+from aiw_otel.cli import output
+from aiw_otel.errors import ConfigError, FileError
 
 #: Each command's module, in the order `aiw-otel --help` lists them (`run` declares `demo` too).
 COMMANDS = {
@@ -53,7 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # ConfigError, PlanError, replay and AI client configuration errors
         kind = "configuration error: " if isinstance(error, ConfigError) else ""
         # A file's check goes on after a mistake: each one it found, a line each.
-        lines = [problem.shown() for problem in error.every] if isinstance(error, FileError) else [shown(str(error))]
-        for line in lines:
-            print(f"aiw-otel: {kind}{line}", file=sys.stderr)
+        for problem in error.every if isinstance(error, FileError) else (str(error),):
+            output.error(problem, kind)
         return 2

@@ -29,15 +29,16 @@ def stdout_to_devnull() -> None:
     os.close(devnull)
 
 
-def error(message: str | FileError) -> None:
-    """One line on stderr, prefixed so it reads as the tool's own words in a pipeline.
+def error(message: str | FileError, kind: str = "") -> None:
+    """One line on stderr, prefixed so it reads as the tool's own words in a pipeline (`kind` says
+    what sort of mistake, e.g. "configuration error: ").
 
     A FileError is shown with its file and its message redacted apart (FileError.shown): redacted
     as one line, `token.txt: permission denied` would read as a secret and lose the reason."""
     from aiw_otel.errors import FileError, shown
 
     text = message.shown() if isinstance(message, FileError) else shown(message)
-    print(f"aiw-otel: {text}", file=sys.stderr, flush=True)
+    print(f"aiw-otel: {kind}{text}", file=sys.stderr, flush=True)
 
 
 def port_number(text: str) -> int:
