@@ -59,7 +59,7 @@ START_ATTRIBUTES = {
 Timing = tuple[float, float, float]
 
 
-def raw_sdk(directory: str, iterations: int) -> Timing:
+def raw_sdk(directory: str, iterations: int, settle_s: float = 0.0) -> Timing:
     resource = Resource.create({"service.name": "bench"})
     tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
     tracer_provider.add_span_processor(
@@ -88,6 +88,7 @@ def raw_sdk(directory: str, iterations: int) -> Timing:
                             "model_used": "gpt-4o-mini", "request_payload_summary": {"prompt_tokens": 120}},
             )
     caller = time.thread_time() - start_caller
+    time.sleep(settle_s)  # see instructions_pipeline.py
     tracer_provider.force_flush()
     logger_provider.force_flush()
     elapsed = time.perf_counter() - start, time.process_time() - start_cpu, caller
@@ -96,7 +97,7 @@ def raw_sdk(directory: str, iterations: int) -> Timing:
     return elapsed
 
 
-def ours(directory: str, iterations: int) -> Timing:
+def ours(directory: str, iterations: int, settle_s: float = 0.0) -> Timing:
     config = replace(TelemetryConfig(component_levels={ComponentType.AI_SERVICE: LogLevel.DEBUG}),
                      queue=QueueConfig(max_size=4096, batch_size=512, schedule_delay_ms=500))
     sink = aiw_otel.ExporterSink("json", span_exporter=JsonSpanExporter(os.path.join(directory, "traces.jsonl")),
@@ -113,6 +114,7 @@ def ours(directory: str, iterations: int) -> Timing:
                           server_port=443) as call:
             call.request_sent(prompt_tokens=120)
     caller = time.thread_time() - start_caller
+    time.sleep(settle_s)  # see instructions_pipeline.py
     telemetry.force_flush(30)
     elapsed = time.perf_counter() - start, time.process_time() - start_cpu, caller
     dropped = telemetry.health.snapshot().total_dropped
