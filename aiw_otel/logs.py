@@ -45,9 +45,19 @@ def component_logger_name(component: ComponentType) -> str:
 def detail_attribute(key: str) -> str:
     """The record attribute of a `details` key: the seed's bare names are ours to namespace, so a
     backend never sees a bare `command` or `exit_code` that collides with someone else's."""
-    if "." in key:
-        return key
-    return sc.LOG_DETAIL_KEYS.get(key, sc.AIW_PREFIX + key)
+    name = _DETAIL_NAMES.get(key)
+    if name is None:
+        name = key if "." in key else sc.LOG_DETAIL_KEYS.get(key, sc.AIW_PREFIX + key)
+        if len(_DETAIL_NAMES) >= _DETAIL_NAMES_LIMIT:
+            _DETAIL_NAMES.clear()
+        _DETAIL_NAMES[key] = name
+    return name
+
+
+#: `detail_attribute`'s answers: the keys are the code's own few names, looked up on every record
+#: (a dict hit costs a tenth of working the name out again). Cleared past the limit, never large.
+_DETAIL_NAMES: dict[str, str] = {}
+_DETAIL_NAMES_LIMIT = 1024
 
 
 def message_attributes(message: LogMessage) -> dict[str, Any]:
@@ -68,7 +78,7 @@ def log_attributes(
 ) -> dict[str, Any]:
     """`message_attributes` from the fields themselves, for callers that need no LogMessage."""
     attributes: dict[str, Any] = {detail_attribute(k): v for k, v in details.items()} if details else {}
-    attributes[sc.AIW_COMPONENT] = component.value
+    attributes[sc.AIW_COMPONENT] = component._value_  # `.value` is a property: two Python calls
     attributes[sc.AIW_ACTION] = action
     if step_id is not None:
         attributes[sc.AIW_LOG_STEP_ID] = step_id

@@ -23,6 +23,10 @@ class LogLevel(enum.Enum):
     ERROR = "ERROR"
     CRITICAL = "CRITICAL"
 
+    #: Members are singletons compared by identity: hashed by it too, in C. Enum's own `__hash__`
+    #: is a Python call, and every log record looks a level and a component up in dicts.
+    __hash__ = object.__hash__
+
     @property
     def number(self) -> int:
         return _STDLIB_LEVELS[self]
@@ -65,6 +69,8 @@ class ComponentType(enum.Enum):
     TERMINAL_INTERACTION = "terminal_interaction"
     STATE_MANAGEMENT = "state_management"
     USER_INTERACTION = "user_interaction"
+
+    __hash__ = object.__hash__  # as LogLevel's
 
     @classmethod
     def parse(cls, value: str | ComponentType) -> ComponentType:

@@ -463,7 +463,11 @@ class Redactor:
         if size < self._min_scan_length:
             return text
         if size <= _CACHEABLE_LENGTH and size <= self._max_value_length:
-            return self._redact_short(text)
+            cached = self._text_cache.get(text, _MISS)
+            if cached is None:
+                return text  # known clean, the common case: no further call (the argument, not the
+                # cached key: callers compare with `is`)
+            return self._redact_short(text, cached)
         if size > self._max_value_length:
             return self._redact_long(text)
         result, hits = self._scan(text)
@@ -617,10 +621,8 @@ class Redactor:
                 out[key] = new
         return mapping if out is None else out
 
-    def _redact_short(self, text: str) -> str:
-        cached = self._text_cache.get(text, _MISS)
-        if cached is None:
-            return text  # the argument, not the cached key: callers compare with `is`
+    def _redact_short(self, text: str, cached: tuple[str, tuple[str, ...]] | _Missing) -> str:
+        """A short text that is not known clean: its cached result, or scanned and memoised."""
         if cached is not _MISS:
             result, hits = cached
             self._record(hits)

@@ -43,10 +43,25 @@ class _Fanout:
 class SpanPipeline(_Fanout, SpanProcessor):
     """Redacts spans (in place at start, as a copy at end) and fans them out to the sinks."""
 
+    def __init__(self, redactor: Redactor | None, sinks: Sequence[tuple[str, Any]], health: TelemetryHealth,
+                 value_limit: int | None = None) -> None:
+        super().__init__(redactor, sinks, health, value_limit)
+        #: The sinks that look at a span's start (an exporter's queue does not): a call saved per span and sink.
+        self._starters = [(name, sink) for name, sink in self._sinks if type(sink).on_start is not SpanProcessor.on_start]
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if self._redactor is not None:
-            self._redact_live(span)
-        for name, sink in self._sinks:
+        redactor = self._redactor
+        if redactor is not None:
+            # Start attributes are visible to live views (the console), so they are cleaned on the span itself.
+            attributes = span_attributes(span)
+            changed = redactor.redact_attributes(attributes)
+            if changed is not None:
+                span.set_attributes({k: v for k, v in changed.items() if v is not attributes.get(k)})
+            name = span.name
+            clean = redactor.redact_text(name)
+            if clean is not name:
+                span.update_name(clean)
+        for name, sink in self._starters:
             try:
                 sink.on_start(span, parent_context)
             except Exception as error:
@@ -61,17 +76,9 @@ class SpanPipeline(_Fanout, SpanProcessor):
             except Exception as error:
                 self._health.failed(name, "traces", error)
 
-    def _redact_live(self, span: Span) -> None:
-        """Start attributes are visible to live views (the console), so clean them on the span itself."""
-        redactor = self._redactor
-        assert redactor is not None
-        attributes = span_attributes(span)
-        changed = redactor.redact_attributes(attributes)
-        if changed is not None:
-            span.set_attributes({k: v for k, v in changed.items() if v is not attributes.get(k)})
-        name = redactor.redact_text(span.name)
-        if name is not span.name:
-            span.update_name(name)
+    def shutdown(self, timeout_millis: int = 5000) -> None:
+        self._starters = []
+        super().shutdown(timeout_millis)
 
 
 def cleaned_attributes(attributes: Mapping[str, Any], redactor: Redactor | None,
@@ -93,12 +100,14 @@ def cleaned_span(span: ReadableSpan, redactor: Redactor | None, limit: int | Non
     links = _cleaned_links(all_links, redactor, limit) if all_links else None
     name = status = None
     if redactor is not None:
-        span_name = redactor.redact_text(span.name)
-        name = span_name if span_name is not span.name else None
-        description = span.status.description
+        span_name = span.name
+        clean_name = redactor.redact_text(span_name)
+        name = clean_name if clean_name is not span_name else None
+        span_status = span.status
+        description = span_status.description
         if description:
             clean = redactor.redact_text(description)
-            status = Status(span.status.status_code, clean) if clean is not description else None
+            status = Status(span_status.status_code, clean) if clean is not description else None
     if attributes is None and events is None and links is None and name is None and status is None:
         return span
     return ReadableSpan(

@@ -13,11 +13,10 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from aiw_otel.config import QueueConfig
@@ -124,9 +123,6 @@ class QueuedSpanSink(SpanProcessor):
         self.name = name
         self._exporter = exporter
         self._queue = ExportQueue(name, "traces", exporter.export, health, config)
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
 
     def on_end(self, span: ReadableSpan) -> None:
         self._queue.put(span)

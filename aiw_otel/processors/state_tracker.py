@@ -129,8 +129,12 @@ def _frozen_lines(lines: Iterable[LogLine | _RawLine]) -> tuple[LogLine, ...]:
     return tuple(line if isinstance(line, LogLine) else LogLine(*line) for line in lines)
 
 
-class StateTracker:
-    """Maintains one run's RunView; feed it through `sink()` and read it with `snapshot()`."""
+class StateTracker(SpanProcessor, LogRecordProcessor):
+    """Maintains one run's RunView; feed it through `sink()` and read it with `snapshot()`.
+
+    It is its own span and log processor (nothing to flush or stop): the pipeline calls it three
+    times per action, and a forwarding object in between cost a call each time.
+    """
 
     def __init__(self, *, step_log_limit: int = 200, general_log_limit: int = 500, action_limit: int = 100) -> None:
         self._lock = threading.Lock()
@@ -157,15 +161,18 @@ class StateTracker:
         self._view: RunView | None = None
         self._subscribers: tuple[Callable[[], None], ...] = ()
         self._redactor: Redactor | None = None
-        feed = _Feed(self)
-        self.span_processor: SpanProcessor = feed
-        self.log_processor: LogRecordProcessor = feed
 
     # -- wiring -----------------------------------------------------------------------------
     def sink(self, name: str = "console-state") -> ProcessorSink:
         """The sink to pass to `configure(sinks=...)`: behind redaction, like every other sink."""
-        return ProcessorSink(name, span_processor=self.span_processor, log_processor=self.log_processor,
+        return ProcessorSink(name, span_processor=self, log_processor=self,
                              state_listener=self.state_changed)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
     def seed(self, plan: Plan, redactor: Redactor | None = None) -> None:
         """List every step as Pending before the run starts: a step's span only exists once it runs.
@@ -267,8 +274,8 @@ class StateTracker:
                                            kept=stored is not None or action.ended_ns is None))
         return tuple(found)
 
-    # -- fed by _Feed, in the caller's thread ----------------------------------------------
-    def _span_started(self, span: Span) -> None:
+    # -- fed by the pipeline, in the caller's thread -----------------------------------------
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         attributes: _Attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=True)
@@ -279,7 +286,7 @@ class StateTracker:
         span_id = span.context.span_id
         with self._lock:
             self._span_steps[span_id] = step_id
-            step = self._step(step_id)
+            step = self._steps.get(step_id) or self._step(step_id)  # no call for a step already seen
             if sc.AIW_STEP_STATE in attributes:
                 step.step_type = attributes.get(sc.AIW_STEP_TYPE, step.step_type)
                 step.description = attributes.get(sc.AIW_STEP_DESCRIPTION, step.description)
@@ -297,7 +304,7 @@ class StateTracker:
             self._changed(step)
         self._notify()
 
-    def _span_ended(self, span: ReadableSpan) -> None:
+    def on_end(self, span: ReadableSpan) -> None:
         attributes: _Attributes = span_attributes(span)
         if sc.AIW_PLAN_ID in attributes:
             self._plan_span(span, attributes, started=False)
@@ -308,7 +315,7 @@ class StateTracker:
             self._running_commands.pop(span_id, None)
             if step_id is None:
                 return
-            step = self._step(step_id)
+            step = self._steps.get(step_id) or self._step(step_id)  # no call for a step already seen
             failed = span.status.status_code is StatusCode.ERROR
             if sc.AIW_STEP_STATE in attributes:
                 step.move_to(attributes[sc.AIW_STEP_STATE], span.end_time or time.time_ns())
@@ -340,7 +347,7 @@ class StateTracker:
             self._changed(step)
         self._notify()
 
-    def _record_emitted(self, log_record: ReadWriteLogRecord) -> None:
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record
         body = record.body
         if body is None:
@@ -367,7 +374,7 @@ class StateTracker:
                     self._move_plan(str(state_after), at_ns)
                 self._bump()
             else:
-                step = self._step(step_id)
+                step = self._steps.get(step_id) or self._step(step_id)
                 step.logs.append(line)
                 if state_after is not None:
                     step.move_to(str(state_after), at_ns)
@@ -416,7 +423,7 @@ class StateTracker:
         self._dirty.add(step)
         if step.state in _TERMINAL_STATES:
             step.freeze()  # now, not at the next snapshot: a run nobody watches keeps no containers either
-        self._bump()
+        self._version += 1  # `_bump`, without a call: this runs on every span and record
 
     def _bump(self) -> None:
         self._version += 1
@@ -512,25 +519,3 @@ def _size(count: int) -> str:
     if count < 1024 * 1024:
         return f"{count / 1024:.1f} KB"
     return f"{count / (1024 * 1024):.1f} MB"
-
-
-class _Feed(SpanProcessor, LogRecordProcessor):
-    """The tracker as the SDK sees it: both kinds of processor, with nothing to flush or stop."""
-
-    def __init__(self, tracker: StateTracker) -> None:
-        self._tracker = tracker
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self._tracker._span_started(span)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self._tracker._span_ended(span)
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        self._tracker._record_emitted(log_record)
-
-    def shutdown(self) -> None:
-        return None
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
