@@ -34,6 +34,9 @@ SEVERITY: dict[LogLevel, tuple[SeverityNumber, str]] = {
     LogLevel.CRITICAL: (SeverityNumber.FATAL, "FATAL"),
 }
 
+#: `LogLevel.number` of each level, for the per-record level check.
+_LEVEL_NUMBERS = {level: level.number for level in LogLevel}
+
 STDLIB_PREFIX = "aiw."
 _MIRROR_MARK = "aiw_mirrored"
 
@@ -77,7 +80,8 @@ def log_attributes(
     details: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`message_attributes` from the fields themselves, for callers that need no LogMessage."""
-    attributes: dict[str, Any] = {detail_attribute(k): v for k, v in details.items()} if details else {}
+    names = _DETAIL_NAMES  # `detail_attribute`'s memo read directly: a call saved per detail
+    attributes: dict[str, Any] = {names.get(k) or detail_attribute(k): v for k, v in details.items()} if details else {}
     attributes[sc.AIW_COMPONENT] = component._value_  # `.value` is a property: two Python calls
     attributes[sc.AIW_ACTION] = action
     if step_id is not None:
@@ -109,7 +113,7 @@ class LogEmitter:
 
     def enabled(self, level: LogLevel, component: ComponentType) -> bool:
         """Cheap check callers make before building a message they might not need."""
-        return level.number >= self._threshold[component]
+        return _LEVEL_NUMBERS[level] >= self._threshold[component]  # a dict, not `.number`'s call
 
     @property
     def mirrors(self) -> bool:

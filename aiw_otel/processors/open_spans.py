@@ -23,19 +23,20 @@ class OpenSpanTracker(SpanProcessor):
 
     def __init__(self) -> None:
         self._open: dict[int, Span] = {}
-        self._hooks: dict[int, InterruptHook] = {}
+        #: By the live span itself (hashed by identity): no span id to read when a hook is set.
+        self._hooks: dict[Span, InterruptHook] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self._open[span.context.span_id] = span
 
     def on_end(self, span: ReadableSpan) -> None:
-        span_id = span.context.span_id
-        self._open.pop(span_id, None)
-        self._hooks.pop(span_id, None)
+        live = self._open.pop(span.context.span_id, None)  # `span` is the SDK's ended copy of it
+        if live is not None:
+            self._hooks.pop(live, None)
 
     def set_interrupt_hook(self, span: Span, hook: InterruptHook) -> None:
         """Let the owner of a span end it its own way (a step records its state first); the hook must end it."""
-        self._hooks[span.context.span_id] = hook
+        self._hooks[span] = hook
 
     def open_count(self) -> int:
         return len(self._open)
@@ -46,7 +47,7 @@ class OpenSpanTracker(SpanProcessor):
         # cannot break the iteration (on_start / on_end stay lock-free on the hot path).
         spans = sorted(self._open.copy().values(), key=lambda s: s.start_time or 0, reverse=True)
         for span in spans:
-            hook = self._hooks.pop(span.context.span_id, None)
+            hook = self._hooks.pop(span, None)
             try:
                 if hook is not None:
                     hook(reason)

@@ -302,7 +302,8 @@ class StateTracker(SpanProcessor, LogRecordProcessor):
                 if len(actions) > self._action_limit:
                     del actions[next(iter(actions))]
             self._changed(step)
-        self._notify()
+        if self._subscribers:  # a call saved per span and record when nobody watches (no console)
+            self._notify()
 
     def on_end(self, span: ReadableSpan) -> None:
         attributes: _Attributes = span_attributes(span)
@@ -345,7 +346,8 @@ class StateTracker(SpanProcessor, LogRecordProcessor):
                 actions[span_id] = (span_id, name, kind, started_ns, span.end_time or time.time_ns(), failed,
                                     attributes, verdict, tuple(printed[-OUTPUT_LINES:]) if verdict is Outcome.FAILED else ())
             self._changed(step)
-        self._notify()
+        if self._subscribers:
+            self._notify()
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record
@@ -365,7 +367,7 @@ class StateTracker(SpanProcessor, LogRecordProcessor):
                 step_id = self._span_steps.get(record.span_id)
             message = body if isinstance(body, str) else str(body)
             line: _RawLine = (at_ns, record.severity_text or "INFO", str(component), message, step_id)
-            if record.severity_number is None or record.severity_number.value >= _INFO:
+            if record.severity_number is None or record.severity_number._value_ >= _INFO:  # not `.value`: a property
                 self._last_message = message
             if step_id is None:
                 self._general.append(line)
@@ -379,7 +381,8 @@ class StateTracker(SpanProcessor, LogRecordProcessor):
                 if state_after is not None:
                     step.move_to(str(state_after), at_ns)
                 self._changed(step)
-        self._notify()
+        if self._subscribers:
+            self._notify()
 
     def state_changed(self, change: StateChange) -> None:
         """A state change told by the engine itself: with the SDK disabled there are no spans or
