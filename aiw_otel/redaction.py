@@ -499,12 +499,11 @@ class Redactor:
         changed: dict[str, Any] | None = None
         for key, value in attributes.items():
             kind = type(value)
-            if kind in _PLAIN_SCALARS or (
-                kind is str
-                and (len(value) < too_short or known_texts.get(value, _MISS) is None)
-                and known_keys.get(key, _MISS) is None
-            ):
-                continue  # the hot path, inlined: a number, or a short / known-clean string under a harmless key
+            if kind is str:  # tested first: most values are text
+                if (len(value) < too_short or known_texts.get(value, _MISS) is None) and known_keys.get(key, _MISS) is None:
+                    continue  # the hot path, inlined: a short or known-clean string under a harmless key
+            elif kind in _PLAIN_SCALARS:
+                continue  # a number: never redacted
             if kind is dict and _PLAIN_SCALARS.issuperset(map(type, value.values())):
                 continue  # a summary of counts (`{"prompt_tokens": 120}`): numbers are never redacted
             new = self.redact_value(key, value)

@@ -123,7 +123,7 @@ class AICall(Operation):
             self._input_messages = semconv_messages(messages)
             if capture.on_span:
                 self.set_attribute(sc.GEN_AI_INPUT_MESSAGES, json.dumps(self._input_messages, ensure_ascii=False))
-        self.add_event(
+        self.span.add_event(
             sc.EV_API_REQUEST_SENT, {detail_attribute(k): v for k, v in summary.items() if _is_attribute_value(v)}
         )
         self.log(
@@ -206,9 +206,9 @@ class AICall(Operation):
         return (time.time_ns() - self._sent_ns) / 1e6 if self._sent_ns else self.elapsed_ms
 
     def _on_exit(self, error: BaseException | None) -> None:
-        if not self._instruments.content_capture.on_event:
-            return
         if self._input_messages is None and self._output_messages is None:
+            return  # first: the usual case (no content captured) then costs no property call
+        if not self._instruments.content_capture.on_event:
             return
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_CHAT,
