@@ -88,3 +88,16 @@ def test_log_message_has_the_seed_fields_and_a_utc_timestamp():
     ]
     assert data["level"] == "INFO" and data["component"] == "runner"
     assert message.timestamp.endswith("Z") and "T" in message.timestamp
+
+
+def test_levels_and_components_are_dict_keys_by_identity_across_parse_and_pickle():
+    """They hash by identity (in C, for the per-record lookups): members stay singletons, so a
+    parsed or unpickled member finds the same entry."""
+    import pickle
+
+    levels = {level: level.number for level in LogLevel}
+    assert levels[LogLevel.parse("warn")] == 30
+    assert levels[pickle.loads(pickle.dumps(LogLevel.ERROR))] == 40
+    components = {component: component.value for component in ComponentType}
+    assert components[ComponentType.parse("AI_SERVICE")] == "ai_service"
+    assert len(set(LogLevel) | set(LogLevel)) == len(LogLevel)

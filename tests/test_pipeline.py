@@ -123,6 +123,23 @@ def test_a_hanging_sink_stalls_neither_the_caller_nor_shutdown(capture):
         blocking.release.set()
 
 
+def test_ended_operations_leave_no_open_span_or_interrupt_hook_behind(capture):
+    """Interrupt hooks are kept by the live span and dropped when the SDK's ended copy of it comes
+    back: a long run must not keep one per action it ever ran."""
+    cap = capture()
+    run = cap.telemetry.plan_run("p", "plan").__enter__()
+    step = run.step("s1", "t").__enter__()
+    for _ in range(20):
+        with step.ai_call(provider="openai", model="m", server_address="h", server_port=443) as call:
+            call.request_sent(prompt_tokens=1)
+    tracker = cap.telemetry._instruments.tracker
+    assert tracker.open_count() == 2  # the plan and the step
+    assert len(tracker._hooks) == 2
+    step.__exit__(None, None, None)
+    run.__exit__(None, None, None)
+    assert tracker.open_count() == 0 and not tracker._hooks
+
+
 def test_shutdown_ends_open_spans_as_interrupted(capture):
     cap = capture()
     run = cap.telemetry.plan_run("p", "plan").__enter__()
