@@ -86,7 +86,7 @@ def test_size_rotation_happens_at_line_boundaries_and_keeps_backup_count(tmp_pat
     file.write_lines([line] * 100)
     file.close()
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]
+    assert names == [".t.jsonl.lock", "t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]
     for path in tmp_path.iterdir():
         assert all(len(l) == 99 for l in path.read_text().splitlines())
 
@@ -104,8 +104,8 @@ def test_compressed_backups_are_gzip_and_mode_0600(tmp_path):
         file.write_lines([f"line {index:03d} " + "y" * 40])
     file.close()
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["t.jsonl", "t.jsonl.1.gz", "t.jsonl.2.gz"]
-    for path in tmp_path.iterdir():
+    assert names == [".t.jsonl.lock", "t.jsonl", "t.jsonl.1.gz", "t.jsonl.2.gz"]  # no archive left half-built
+    for path in tmp_path.iterdir():  # the lock file too
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     lines = read_lines(tmp_path, "t.jsonl")
     assert lines == [f"line {i:03d} " + "y" * 40 for i in range(60 - len(lines), 60)]
@@ -115,22 +115,50 @@ def test_backup_count_zero_truncates_instead(tmp_path):
     file = RotatingFile(tmp_path / "t.jsonl", max_bytes=100, backup_count=0, compress=True)
     file.write_lines(["z" * 60, "z" * 60])
     file.close()
-    assert [p.name for p in tmp_path.iterdir()] == ["t.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".t.jsonl.lock", "t.jsonl"]
+
+
+def written_at(path: Path, moment: float) -> None:
+    """The file as if last written at `moment` (its mtime is what hourly rotation reads)."""
+    os.utime(path, (moment, moment))
 
 
 def test_hourly_rotation_follows_the_clock_and_skips_empty_files(tmp_path):
     now = [1_700_000_000.0]  # 22:13:20 UTC
-    file = RotatingFile(tmp_path / "t.jsonl", max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
+    live = tmp_path / "t.jsonl"
+    file = RotatingFile(live, max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
                         compress=False, clock=lambda: now[0])
     file.write_lines(["first hour"])
+    written_at(live, now[0])
     now[0] += 3600
     file.write_lines(["second hour"])
+    written_at(live, now[0])
     now[0] += 7200  # two boundaries pass with nothing written: still one rotation
     file.write_lines(["fourth hour"])
     file.close()
     assert (tmp_path / "t.jsonl.2").read_text() == "first hour\n"
     assert (tmp_path / "t.jsonl.1").read_text() == "second hour\n"
     assert (tmp_path / "t.jsonl").read_text() == "fourth hour\n"
+
+
+def test_an_hour_boundary_rotates_a_shared_file_once_whoever_writes_first(tmp_path):
+    """Two writers (as two processes would: each its own descriptors) each see the hour end: the first
+    after it rotates, the second finds a file of this hour and appends to it."""
+    now = [1_700_000_000.0]
+    live = tmp_path / "t.jsonl"
+    first, second = (RotatingFile(live, max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
+                                  compress=False, clock=lambda: now[0]) for _ in range(2))
+    first.write_lines(["a, last hour"])
+    second.write_lines(["b, last hour"])
+    written_at(live, now[0])
+    now[0] += 3600
+    second.write_lines(["b, this hour"])
+    first.write_lines(["a, this hour"])
+    first.close()
+    second.close()
+    assert (tmp_path / "t.jsonl.1").read_text() == "a, last hour\nb, last hour\n"
+    assert (tmp_path / "t.jsonl").read_text() == "b, this hour\na, this hour\n"
+    assert not (tmp_path / "t.jsonl.2").exists()
 
 
 # -- the sink in the pipeline -----------------------------------------------------------------
