@@ -118,6 +118,17 @@ def test_backup_count_zero_truncates_instead(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".t.jsonl.lock", "t.jsonl"]
 
 
+def test_a_line_torn_by_a_killed_writer_is_ended_before_the_next_batch(tmp_path):
+    """A writer killed mid-write leaves a partial last line; the next writer's lines still start on
+    a line of their own, so that partial line is the only one lost."""
+    live = tmp_path / "logs.otlp.jsonl"
+    live.write_text('{"resourceLogs":[]}\n{"resourceLo')
+    writer = RotatingFile(live, max_bytes=1 << 20, backup_count=1)
+    writer.write_lines(['{"resourceLogs":[{}]}'])
+    writer.close()
+    assert live.read_text().splitlines() == ['{"resourceLogs":[]}', '{"resourceLo', '{"resourceLogs":[{}]}']
+
+
 def written_at(path: Path, moment: float) -> None:
     """The file as if last written at `moment` (its mtime is what hourly rotation reads)."""
     os.utime(path, (moment, moment))
