@@ -12,6 +12,7 @@ import gzip
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -124,17 +125,26 @@ def test_runs_started_together_on_one_log_directory_are_all_kept_and_listed(tmp_
     config.write_text("telemetry:\n  sinks:\n    file:\n      max_bytes: 4096\n      backup_count: 1000\n")
     shared, alone = tmp_path / "logs", tmp_path / "alone"
 
+    shared.mkdir()
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    left.bind(str(shared / "control-4194305.sock"))
+    left.close()  # what a run killed while another held control.sock leaves behind
+
     def start(log_dir: Path, name: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [*AIW, "run", "examples/plans/hello.yaml", "--provider", "replay", "--no-console", "--config", str(config),
-             "--log-dir", str(log_dir), "--workspace", str(tmp_path / f"ws-{name}"),
-             "--control-socket", str(tmp_path / f"{name}.sock")],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             "--log-dir", str(log_dir), "--workspace", str(tmp_path / f"ws-{name}")],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     runs = [start(shared, name) for name in "abc"] + [start(alone, "alone")]
+    sockets = []
     for run in runs:
-        _, err = run.communicate(timeout=120)
-        assert run.returncode == 0, err
+        out, _ = run.communicate(timeout=120)
+        assert run.returncode == 0, out
+        sockets += re.findall(r"^aiw-otel: control socket (\S+) ", out, re.MULTILINE)
+    # Each its own socket: control.sock for one of them, control-<pid>.sock beside it for the others.
+    assert len(set(sockets[:3])) == 3 and str(shared / "control.sock") in sockets, sockets
+    assert not (shared / "control-4194305.sock").exists()
 
     def spans_by_trace(directory: Path) -> dict[str, list[str]]:
         found = collections.defaultdict(list)
