@@ -37,9 +37,11 @@ from opentelemetry.trace import SpanContext
 from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileMetricExporter, FileSink, counted_as_lost
+from aiw_otel.exporters.backup_gzip import start_compressing
 from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.exporters.stream_lock import StreamLock
 from aiw_otel.health import TelemetryHealth
-from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, files_oldest_first
+from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, compressing_name, files_oldest_first
 from tests.malformed import Summary, Unreadable
 from tests.otlp_files import items_in
 from tests.recorded_runs import run_sample_plan
@@ -127,6 +129,36 @@ def test_a_line_torn_by_a_killed_writer_is_ended_before_the_next_batch(tmp_path)
     writer.write_lines(['{"resourceLogs":[{}]}'])
     writer.close()
     assert live.read_text().splitlines() == ['{"resourceLogs":[]}', '{"resourceLo', '{"resourceLogs":[{}]}']
+
+
+@pytest.mark.parametrize("meanwhile", ["shifted", "dropped"])
+def test_a_backup_moved_by_another_rotation_while_compressed_is_archived_where_it_went(tmp_path, meanwhile):
+    """The rotator opens the backup under the lock and compresses it after; another process's rotation
+    may shift it to `.2` (or drop it) before the archive is put in place, which happens under the lock."""
+    first = tmp_path / "t.jsonl.1"
+    first.write_text("old line\n")
+    with StreamLock(tmp_path / "t.jsonl"):
+        compressing = start_compressing(first, "t.jsonl")
+        if meanwhile == "shifted":
+            first.rename(tmp_path / "t.jsonl.2")
+        else:
+            first.unlink()
+    compressing.join()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    if meanwhile == "shifted":
+        assert names == [".t.jsonl.lock", "t.jsonl.2.gz"]
+        assert gzip.decompress((tmp_path / "t.jsonl.2.gz").read_bytes()) == b"old line\n"
+    else:
+        assert names == [".t.jsonl.lock"]
+
+
+def test_an_archive_left_half_built_by_a_killed_process_is_removed_at_the_next_rotation(tmp_path):
+    file = RotatingFile(tmp_path / "t.jsonl", max_bytes=100, backup_count=3, compress=True)
+    abandoned = tmp_path / compressing_name("t.jsonl", 1)  # no backup has that inode
+    abandoned.write_bytes(b"\x1f\x8b half")
+    file.write_lines(["x" * 60, "y" * 60])
+    file.close()
+    assert not abandoned.exists() and read_lines(tmp_path, "t.jsonl") == ["x" * 60, "y" * 60]
 
 
 def written_at(path: Path, moment: float) -> None:
