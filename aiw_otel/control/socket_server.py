@@ -9,6 +9,7 @@ timeout), never the run. See `protocol` for the wire format.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -41,7 +42,7 @@ class ControlSocketError(ValueError):
 
 
 class SocketInUse(ControlSocketError):
-    """Another live run listens on the path (or bound it a moment ago)."""
+    """Another live run listens on the path."""
 
 
 class _Client:
@@ -238,11 +239,15 @@ def _lines(client: _Client, closing: threading.Event) -> Iterator[bytes | None]:
             return
 
 
+#: Numbers the staging names of one process, so two servers started at once in it never share one.
+_staged = itertools.count()
+
+
 def _listen(path: Path) -> socket.socket:
     """A listening socket at `path`, made at a staging name and hard-linked into place: whatever is
     at `path` is always listening, so a run starting at the same moment never takes a socket bound a
     microsecond ago for one a killed run left (and removes it), and only one of two gets the path."""
-    staging = path.with_name(f".{os.getpid()}.s")
+    staging = path.with_name(f".{os.getpid()}.{next(_staged)}.s")
     size = max(len(os.fsencode(path)), len(os.fsencode(staging)))
     if size > MAX_SOCKET_PATH_BYTES:
         raise ControlSocketError(f"control socket path is {size} bytes, at most {MAX_SOCKET_PATH_BYTES} "
@@ -251,7 +256,7 @@ def _listen(path: Path) -> socket.socket:
     path.parent.mkdir(parents=True, exist_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        staging.unlink(missing_ok=True)  # left by a run of this pid that was killed right here
+        staging.unlink(missing_ok=True)  # left by an earlier process of this pid, killed right here
         listener.bind(str(staging))
         os.chmod(staging, 0o600)  # before listen(): until then a connect is refused, so no window
         listener.listen(16)
