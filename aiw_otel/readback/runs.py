@@ -300,7 +300,7 @@ def newest_run(files: Sequence[SignalFile], keeps_trace: Callable[[str], bool] =
                warn: Warn = warn_on_stderr) -> tuple[str, list[SignalFile]] | None:
     """The newest run `keeps_trace` accepts (the first of `--runs`, read from the end of the files)
     and the files narrowed to the part that holds it; None when there is no run."""
-    groups = streams(files)
+    groups = [group for group in streams(files) if group[0].signal in ("traces", "logs", None)]  # metrics: no runs
     candidates = [found for group in groups if group[0].signal in ("traces", None)
                   if (found := _newest_in(group, keeps_trace, warn)) is not None]
     newest = max(candidates, key=lambda found: (found.running, found.start_ns), default=None)
