@@ -26,7 +26,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
@@ -108,10 +108,10 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                     run.start_ns, run.duration_ms = span.start_ns, span.duration_ms
                     _name(run, of_plan_span(span))
                     run.outcome = str(span.state or ("failed" if span.failed else "done"))
-    for trace_id, (identity, directory) in _start_records(files, warn).items():
-        run = runs.setdefault(trace_id, RunSummary(trace_id, len(runs), directory=directory))
-        if not run.start_ns:  # never over the plan span
-            _name(run, identity)
+    ended = {trace_id for trace_id, run in runs.items() if run.start_ns}
+    for trace_id, (identity, directory) in _start_records(files, ended, warn).items():
+        if trace_id not in ended:  # never over the plan span
+            _name(runs.setdefault(trace_id, RunSummary(trace_id, len(runs), directory=directory)), identity)
     unended = [run for run in runs.values() if not run.start_ns]
     if unended:
         _judge_unended(files, unended, time.time_ns() if now_ns is None else now_ns, warn)
@@ -122,19 +122,30 @@ def _name(run: RunSummary, identity: RunIdentity) -> None:
     run.plan, run.run_id = identity.plan, identity.run_id
 
 
-def _start_records(files: Sequence[SignalFile], warn: Warn) -> dict[str, tuple[RunIdentity, Path]]:
-    """trace id -> its start record's identity and the directory of its file, from the logs files
-    (a substring search per line; only lines holding a start record are decoded): what names a run
-    whose plan span is not written, and finds one that has written no span at all yet."""
+def _start_records(files: Sequence[SignalFile], ended: set[str], warn: Warn) -> dict[str, tuple[RunIdentity, Path]]:
+    """trace id -> its start record's identity and the directory of its file, from the logs files:
+    what names a run whose plan span is not written, and finds one that has written no span at all
+    yet. A substring search per line; only a line holding the start record of a run not `ended` (no
+    plan span) is decoded, and of it only the start records are built."""
+
+    def wanted(raw: bytes) -> bool:
+        return START_MARK in raw and not trace_ids(raw) <= ended
+
     found: dict[str, tuple[RunIdentity, Path]] = {}
     for file in files:
         if file.signal not in ("logs", None):
             continue
-        for _, logs in records_by_line(file, lambda raw: START_MARK in raw, warn):
+        for _, logs in records_by_line(file, wanted, warn, keep_log=_raw_start_record):
             for record in logs:
                 if record.trace_id and is_start_record(record):
                     found.setdefault(record.trace_id, (of_start_record(record), file.path.parent))
     return found
+
+
+def _raw_start_record(raw: Mapping[str, Any]) -> bool:
+    """A start record, told from its JSON before it is built (its line's other records are not)."""
+    return any(item.get("key") == sc.AIW_ACTION and (item.get("value") or {}).get("stringValue") == sc.ACTION_PLAN_STARTED
+               for item in raw.get("attributes") or ())
 
 
 def _judge_unended(files: Sequence[SignalFile], unended: Sequence[RunSummary], now_ns: int, warn: Warn) -> None:
