@@ -6,7 +6,6 @@ What the page shows is compared with traces.otlp.jsonl and logs.otlp.jsonl thems
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -15,12 +14,9 @@ import pytest
 import aiw_otel
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig
 from aiw_otel.logdir import SIGNAL_FILES
-from tests.cli_process import AIW
 from tests.otlp_files import attrs, file_lines, items_in
-from tests.processes import until
 from tests.recorded_runs import debug_config
-from tests.test_control import WAIT_FOR_GO
-from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
+from tests.web_process import WebProcess, browser, page, waiting_run  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -247,25 +243,15 @@ def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, page, de
 
 def test_a_run_still_going_is_named_and_its_live_link_opens_the_live_view(tmp_path, page):
     """Named by its start record (no plan span until it ends), linked to Live by its run id."""
-    logs, workspace = tmp_path / "logs", tmp_path / "ws"
-    plan = tmp_path / "plan.yaml"
-    plan.write_text(WAIT_FOR_GO.replace("task_id: t\n", "task_id: t\nname: waiting\n"))
-    runner = subprocess.Popen([*AIW, "run", str(plan), "--no-console", "--log-dir", str(logs), "--workspace", str(workspace)],
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    web = WebProcess("web", str(logs))
-    try:
-        records = logs / SIGNAL_FILES["logs"]
-        until(lambda: records.exists() and b"plan_execution_started" in records.read_bytes(), "the start record", 30)
-        page.goto(web.url + "#history")
-        page.wait_for_selector(".hist-run-row .live-link")
-        assert page.locator(".hist-run-row .plan").inner_text() == "waiting"
-        page.click(".hist-run-row .live-link")
-        page.wait_for_selector("#live-run", state="visible")
-        assert page.evaluate("location.hash") == "#live" and page.locator("#history").is_hidden()
-        page.wait_for_function("document.getElementById('plan-name').textContent === 'waiting'")
-    finally:
-        runner.kill()
-        runner.wait()
-        workspace.mkdir(exist_ok=True)
-        (workspace / "go").write_text("")  # its command, if it outlived its runner, ends
-        web.stop()
+    with waiting_run(tmp_path) as (_, logs):
+        web = WebProcess("web", str(logs))
+        try:
+            page.goto(web.url + "#history")
+            page.wait_for_selector(".hist-run-row .live-link")
+            assert page.locator(".hist-run-row .plan").inner_text() == "waiting"
+            page.click(".hist-run-row .live-link")
+            page.wait_for_selector("#live-run", state="visible")
+            assert page.evaluate("location.hash") == "#live" and page.locator("#history").is_hidden()
+            page.wait_for_function("document.getElementById('plan-name').textContent === 'waiting'")
+        finally:
+            web.stop()
