@@ -292,6 +292,20 @@ def _latest_start_in(group: Sequence[SignalFile], keeps_trace: Callable[[str], b
     return None
 
 
+def _ended(groups: Sequence[Sequence[SignalFile]], run: Newest, warn: Warn) -> bool:
+    """Whether `run`'s plan span is in the traces written since it started: then the traces' own
+    newest (still going, or started later) is the newest run, not this one."""
+    for group in groups:
+        if group[0].signal not in ("traces", None):
+            continue
+        for _, _, raw in _lines_newest_first(group, warn):
+            if _older_than(raw, "traces", run.start_ns):
+                break
+            if run.trace_id in _plan_starts(raw):
+                return True
+    return False
+
+
 def _window(group: Sequence[SignalFile], newest: Newest, warn: Warn) -> list[SignalFile]:
     """The files of one stream from the first line holding the run's trace id on (that file from that line)."""
     holds_run = re.compile(re.escape(newest.trace_id.encode()), re.IGNORECASE).search  # hex of any case
@@ -319,7 +333,7 @@ def newest_run(files: Sequence[SignalFile], keeps_trace: Callable[[str], bool] =
     started = [found for group in groups if group[0].signal == "logs"
                if (found := _latest_start_in(group, keeps_trace, after_ns, warn)) is not None]
     later = max(started, key=lambda found: found.start_ns, default=None)
-    if later is not None and (newest is None or later.trace_id != newest.trace_id):
+    if later is not None and (newest is None or later.trace_id != newest.trace_id and not _ended(groups, later, warn)):
         newest = later
     if newest is None:
         return None

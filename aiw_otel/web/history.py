@@ -190,7 +190,7 @@ def run_detail(log_dir: Path, trace_id_prefix: str, warn: Warn = warn_on_stderr)
     return {
         "trace_id": loaded.trace_id,
         "plan": identity.plan if identity is not None else "",
-        "run_id": identity.run_id or None if identity is not None else None,
+        "run_id": (identity.run_id or None) if identity is not None else None,
         "state": _run_state(root),
         "start_ns": base,
         "end_ns": root.span.end_ns if root is not None and root.span is not None else None,
