@@ -33,7 +33,10 @@ class _StepLabels:
     runner's own messages follow (stepref.labels: its name, else its id, a UUID shortened), over the
     steps started so far. Steps are learnt as their spans start (on the runner's threads), before any
     line of theirs is queued; the labels are made again on the writer's thread, once per batch that
-    follows a new step."""
+    follows a new step: at most every 500 ms or 512 records (the queue's batches), each ~37 ms for
+    5,000 steps. Ids that share their first 8 characters (`a1f0c2d4-0001-...`) may be shown shorter
+    until the step they share it with starts: the runner labels over the whole plan, which a sink
+    does not see."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
