@@ -129,6 +129,9 @@ def test_runs_started_together_on_one_log_directory_are_all_kept_and_listed(tmp_
     left = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     left.bind(str(shared / "control-4194305.sock"))
     left.close()  # what a run killed while another held control.sock leaves behind
+    earlier = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # a run still going on this log dir
+    earlier.bind(str(shared / "control.sock"))
+    earlier.listen()
 
     def start(log_dir: Path, name: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -142,8 +145,9 @@ def test_runs_started_together_on_one_log_directory_are_all_kept_and_listed(tmp_
         out, _ = run.communicate(timeout=120)
         assert run.returncode == 0, out
         sockets += re.findall(r"^aiw-otel: control socket (\S+) ", out, re.MULTILINE)
-    # Each its own socket: control.sock for one of them, control-<pid>.sock beside it for the others.
-    assert len(set(sockets[:3])) == 3 and str(shared / "control.sock") in sockets, sockets
+    earlier.close()
+    # Each its own socket beside the one held: control-<pid>.sock.
+    assert sorted(sockets[:3]) == sorted(str(shared / f"control-{run.pid}.sock") for run in runs[:3])
     assert not (shared / "control-4194305.sock").exists()
 
     def spans_by_trace(directory: Path) -> dict[str, list[str]]:
