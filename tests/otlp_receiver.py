@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from aiw_otel.readback.ship import to_request
+from aiw_otel.readback.ship import encode_request
 
 MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
             "/v1/logs": logs_service_pb2.ExportLogsServiceRequest,
@@ -64,7 +64,7 @@ class Receiver(Received):
                     self.wfile.write(b"collector overloaded")
                     return
                 if self.headers["Content-Type"] == "application/json":  # OTLP/JSON: hex ids, as the files hold them
-                    request = to_request(json.loads(body))[1]
+                    request = MESSAGES[self.path].FromString(encode_request(json.loads(body))[1])
                 else:
                     request = MESSAGES[self.path].FromString(body)
                 receiver.received[self.path].append((self.headers, request))  # names case-insensitive, as in HTTP

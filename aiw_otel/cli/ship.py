@@ -105,7 +105,7 @@ def _end_progress(progress: Progress | None) -> None:
 
 def _target(args: argparse.Namespace) -> Any:
     """The destination from the options, else the environment; ValueError saying which value is wrong."""
-    from aiw_otel.config_yaml import parse_endpoint
+    from aiw_otel.otlp_values import parse_endpoint
     from aiw_otel.readback.ship import PROTOCOLS, Target, parse_headers
 
     endpoint, where = args.endpoint, "--endpoint"

@@ -8,8 +8,9 @@ and a hash of its first line), which the file keeps when it is rotated to `.1` a
 gzip-compressed. A failure stops the ship; the next one resumes after the last acknowledged line.
 
 `http/json` sends the lines as they are written (they are OTLP/JSON already: hex ids, as the
-specification wants), so it ships at the speed lines are read; `http/protobuf` and `grpc` convert
-each line with protobuf's JSON parser, which costs several times more than reading it.
+specification wants); `http/protobuf` and `grpc` write each line's protobuf directly
+(otlp_proto), a request being the concatenation of its lines' (protobuf merges repeated fields
+that way).
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ _ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId"})
 
 @dataclass(frozen=True)
 class SignalKind:
-    """How one signal travels: its JSON key, HTTP path, and (loaded when first needed: http/json needs
-    none of them, and loading protobuf, gRPC and the OTLP messages was most of a small ship) its
-    request and response messages and gRPC stub."""
+    """How one signal travels: its JSON key, HTTP path, gRPC method, and (loaded only when needed:
+    loading protobuf and the OTLP messages was most of a small ship) its request and response messages."""
 
     name: str
     json_key: str
@@ -54,22 +54,22 @@ class SignalKind:
     service: str  # the OTLP service's name: Trace, Logs, Metrics
     package: str  # of its generated modules
 
-    def _module(self, suffix: str) -> Any:
-        return importlib.import_module(f"opentelemetry.proto.collector.{self.package}.v1.{self.package}_service_{suffix}")
+    @property
+    def grpc_method(self) -> str:
+        return f"/opentelemetry.proto.collector.{self.package}.v1.{self.service}Service/Export"
+
+    def _module(self) -> Any:
+        return importlib.import_module(f"opentelemetry.proto.collector.{self.package}.v1.{self.package}_service_pb2")
 
     @property
     def request(self) -> type[Message]:
-        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceRequest")
+        message: type[Message] = getattr(self._module(), f"Export{self.service}ServiceRequest")
         return message
 
     @property
     def response(self) -> type[Message]:
-        message: type[Message] = getattr(self._module("pb2"), f"Export{self.service}ServiceResponse")
+        message: type[Message] = getattr(self._module(), f"Export{self.service}ServiceResponse")
         return message
-
-    @property
-    def stub(self) -> Any:
-        return getattr(self._module("pb2_grpc"), f"{self.service}ServiceStub")
 
 
 SIGNALS = (
@@ -126,19 +126,19 @@ def _ids_to_base64(node: Any) -> Any:
     return node
 
 
-def to_request(document: dict[str, Any]) -> tuple[SignalKind, Message]:
-    """The export request a line holds; ValueError when it is not one."""
+def encode_request(document: dict[str, Any]) -> tuple[SignalKind, bytes]:
+    """The export request a line holds, in protobuf; ValueError when it is not one. What protobuf's
+    JSON parser would make of it, written directly (otlp_proto) or, for a shape the encoder leaves
+    to it, made by that parser."""
     kind = next((k for k in SIGNALS if k.json_key in document), None)
     if kind is None:
         raise ValueError(f"not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'})")
     from aiw_otel.readback import otlp_proto
 
-    direct = {"traces": otlp_proto.traces_request, "logs": otlp_proto.logs_request}.get(kind.name)
-    if direct is not None:
-        try:
-            return kind, direct(document)
-        except (otlp_proto.Unknown, ValueError, TypeError, KeyError, AttributeError, OverflowError):
-            pass  # a shape the direct build does not cover: protobuf's parser decides
+    try:
+        return kind, otlp_proto.encode(document)
+    except (otlp_proto.Unknown, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        pass  # a shape the encoder does not cover: protobuf's parser decides
     from google.protobuf import json_format
 
     request = kind.request()
@@ -146,22 +146,7 @@ def to_request(document: dict[str, Any]) -> tuple[SignalKind, Message]:
         json_format.ParseDict(_ids_to_base64(document), request, ignore_unknown_fields=True)
     except json_format.ParseError as error:
         raise ValueError(f"not valid OTLP JSON ({error})") from error
-    return kind, request
-
-
-def count_items(kind: SignalKind, request: Any) -> int:
-    """Spans, log records or metric data points in a request, for the summary."""
-    if kind.name == "traces":
-        return sum(len(scope.spans) for rs in request.resource_spans for scope in rs.scope_spans)
-    if kind.name == "logs":
-        return sum(len(scope.log_records) for rl in request.resource_logs for scope in rl.scope_logs)
-    total = 0
-    for rm in request.resource_metrics:
-        for scope in rm.scope_metrics:
-            for metric in scope.metrics:
-                data = metric.WhichOneof("data")
-                total += len(getattr(metric, data).data_points) if data else 0
-    return total
+    return kind, request.SerializeToString()
 
 
 # ---------------------------------------------------------------- batches
@@ -169,8 +154,8 @@ def count_items(kind: SignalKind, request: Any) -> int:
 
 @dataclass
 class Batch:
-    """Consecutive lines of one file and one signal, sent as one request: as a protobuf message
-    merged from each line's, or (http/json) as each line's array of resources joined."""
+    """Consecutive lines of one file and one signal, sent as one request: each line's protobuf
+    concatenated, or (http/json) each line's array of resources joined."""
 
     kind: SignalKind
     first: int  # line numbers in the file (bad lines between and after its lines are covered too)
@@ -178,7 +163,6 @@ class Batch:
     lines: int = 0
     items: int = 0
     size: int = 0
-    message: Message | None = None
     parts: list[bytes] = field(default_factory=list)
 
     @property
@@ -187,6 +171,9 @@ class Batch:
 
     def json_body(self) -> bytes:
         return b'{"' + self.kind.json_key.encode() + b'":[' + b",".join(self.parts) + b"]}"
+
+    def protobuf_body(self) -> bytes:
+        return b"".join(self.parts)
 
 
 def _json_part(kind: SignalKind, raw: bytes, document: dict[str, Any]) -> bytes:
@@ -200,20 +187,21 @@ def _json_part(kind: SignalKind, raw: bytes, document: dict[str, Any]) -> bytes:
 
 
 def json_items(kind: SignalKind, document: dict[str, Any]) -> int:
-    """Spans, log records or metric data points in a line, counted on its JSON (no protobuf needed)."""
-    inner = {"traces": ("scopeSpans", "spans"), "logs": ("scopeLogs", "logRecords"),
-             "metrics": ("scopeMetrics", "metrics")}[kind.name]
-    total = 0
-    for resource in document.get(kind.json_key) or ():
-        for scope in resource.get(inner[0]) or ():
-            for item in scope.get(inner[1]) or ():
-                if kind.name != "metrics":
-                    total += 1
-                    continue
-                data = next((item[key] for key in ("gauge", "sum", "histogram", "exponentialHistogram", "summary")
-                             if key in item), None)
-                total += len((data or {}).get("dataPoints") or ())
-    return total
+    """Spans, log records or metric data points in a line, counted on its JSON (no protobuf needed);
+    what is not of OTLP's shape counts nothing."""
+    scopes_key, items_key = {"traces": ("scopeSpans", "spans"), "logs": ("scopeLogs", "logRecords"),
+                             "metrics": ("scopeMetrics", "metrics")}[kind.name]
+    try:
+        items = [item for resource in document.get(kind.json_key) or () for scope in resource.get(scopes_key) or ()
+                 for item in scope.get(items_key) or ()]
+        if kind.name != "metrics":
+            return len(items)
+        return sum(len(data.get("dataPoints") or ()) for metric in items
+                   for data in (metric.get(key) for key in ("gauge", "sum", "histogram", "exponentialHistogram",
+                                                           "summary"))
+                   if isinstance(data, dict))
+    except (AttributeError, TypeError):
+        return 0
 
 
 # ---------------------------------------------------------------- senders
@@ -232,6 +220,19 @@ class Acknowledged:
         return cls(int(getattr(partial, kind.rejected_field, 0) or 0), str(getattr(partial, "error_message", "")))
 
     @classmethod
+    def of_protobuf(cls, kind: SignalKind, body: bytes) -> Acknowledged:
+        """An empty body (the usual answer) is read without loading protobuf; a body that does not
+        parse acknowledges the request all the same (a 2xx does), only its partial success is lost."""
+        if not body:
+            return cls()
+        from google.protobuf.message import DecodeError
+
+        try:
+            return cls.of_message(kind, kind.response.FromString(body))
+        except DecodeError:
+            return cls()
+
+    @classmethod
     def of_json(cls, kind: SignalKind, body: bytes) -> Acknowledged:
         """OTLP/JSON's camelCase names; a body that is not that JSON acknowledges the request all the same."""
         try:
@@ -244,7 +245,7 @@ class Acknowledged:
 
 
 class Sender(Protocol):
-    #: Whether batches are built as JSON text (http/json) rather than protobuf messages.
+    #: Whether batches are built as JSON text (http/json) rather than protobuf.
     as_json: bool
 
     def send(self, batch: Batch) -> Acknowledged:
@@ -277,8 +278,7 @@ class HttpSender:
 
         kind = batch.kind
         url = self._target.shown + kind.http_path
-        assert self.as_json or batch.message is not None
-        body = batch.json_body() if self.as_json else batch.message.SerializeToString()  # type: ignore[union-attr]
+        body = batch.json_body() if self.as_json else batch.protobuf_body()
         request = urllib.request.Request(url, data=body, headers=self._headers, method="POST")
         try:
             with self._opener.open(request, timeout=self._target.timeout_s) as response:
@@ -291,14 +291,7 @@ class HttpSender:
             raise ShipError(f"POST {url} failed: {getattr(error, 'reason', error)}") from error
         if self.as_json:
             return Acknowledged.of_json(kind, content)
-        from google.protobuf.message import DecodeError
-
-        answer = kind.response()
-        try:
-            answer.ParseFromString(content)
-        except DecodeError:  # a 2xx acknowledges the request whatever its body says; only partial success is lost
-            return Acknowledged()
-        return Acknowledged.of_message(kind, answer)
+        return Acknowledged.of_protobuf(kind, content)
 
     def close(self) -> None:
         self._opener.close()
@@ -316,15 +309,17 @@ class GrpcSender:
             self._channel = grpc.secure_channel(address[len("https://"):].rstrip("/"), grpc.ssl_channel_credentials())
         else:
             self._channel = grpc.insecure_channel(address.removeprefix("http://").rstrip("/"))
-        self._stubs = {kind.name: kind.stub(self._channel) for kind in SIGNALS}
+        # The request is sent as the bytes the batch holds (no serializer): it is protobuf already.
+        self._exports: dict[str, Any] = {kind.name: self._channel.unary_unary(kind.grpc_method, request_serializer=None,
+                                                              response_deserializer=kind.response.FromString)
+                         for kind in SIGNALS}
 
     def send(self, batch: Batch) -> Acknowledged:
         import grpc
 
         try:
-            # The generated stubs are untyped; the Export response is the signal's protobuf message.
-            response: Message = self._stubs[batch.kind.name].Export(batch.message, timeout=self._target.timeout_s,
-                                                                    metadata=tuple(self._target.headers.items()))
+            response: Message = self._exports[batch.kind.name](batch.protobuf_body(), timeout=self._target.timeout_s,
+                                                               metadata=tuple(self._target.headers.items()))
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
@@ -487,18 +482,13 @@ def _add(batch: Batch, number: int, raw: bytes, document: dict[str, Any], as_jso
     kind = batch.kind
     if as_json:
         batch.parts.append(_json_part(kind, raw, document))
-        batch.items += json_items(kind, document)
     else:
         try:
-            _, message = to_request(document)
+            batch.parts.append(encode_request(document)[1])
         except ValueError as error:
             warn(f"{where}: {error}; skipped")
             return None
-        if batch.message is None:
-            batch.message = message
-        else:
-            batch.message.MergeFrom(message)
-        batch.items += count_items(kind, message)
+    batch.items += json_items(kind, document)
     batch.last = number
     batch.lines += 1
     batch.size += len(raw)
