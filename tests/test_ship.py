@@ -297,3 +297,32 @@ def test_ship_refuses_a_bad_destination_in_one_line(log_dir, arguments, environ,
     assert result.returncode == 2
     assert result.stderr.strip() == f"aiw-otel: {expected}" or result.stderr.startswith(f"aiw-otel: {expected}")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_worker_processes_send_the_same_requests_in_the_same_order_with_the_warnings_in_order(tmp_path, monkeypatch):
+    from aiw_otel.readback import ship as shipping
+    from tests.otlp_receiver import Receiver
+
+    directory = tmp_path / "logs"
+    record_runs(directory, "one", "two", "three")
+    lines = file_lines(directory / LOGS)
+    lines[1:1] = ["not json", '{"resourceWidgets": []}']
+    (directory / LOGS).write_text("\n".join(lines) + "\n" + lines[-1][:20])  # bad lines, and a torn last one
+    monkeypatch.setattr(shipping, "CHUNK_BYTES", 1)  # a chunk a line: more than the workers have in flight
+    results = []
+    for workers in (1, 2):
+        receiver = Receiver()
+        try:
+            warnings, warn = collect_warnings()
+            summary = ship([directory], Target(receiver.endpoint), warn=warn, workers=workers, batch_bytes=1,
+                           signals=("traces", "logs"))  # (the metrics file may still grow)
+            results.append((summary, warnings, {path: [request.SerializeToString() for _, request in requests]
+                                                for path, requests in receiver.received.items()}))
+        finally:
+            receiver.close()
+    (alone, alone_warnings, alone_sent), (spread, spread_warnings, spread_sent) = results
+    assert spread_sent == alone_sent and len(spread_sent["/v1/logs"]) == len(lines) - 2  # a request a line
+    assert spread_warnings == alone_warnings and len(spread_warnings) == 3
+    assert all(marker in warning for marker, warning in zip((":2: not JSON", ":3: not an OTLP", "incomplete last"),
+                                                          spread_warnings))
+    assert (spread.requests, spread.bad_lines, spread.items) == (alone.requests, alone.bad_lines, alone.items)

@@ -34,6 +34,9 @@ def add_parser(commands: Commands) -> None:
     ship.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     ship.add_argument("--batch-size", type=int, default=4096, metavar="KIB",
                       help="KiB of lines merged into one request at most (default 4096; a longer line goes alone)")
+    ship.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
+                      help="processes decoding and encoding lines while this one sends "
+                           "(default: the CPUs, up to 4; 1: none)")
     ship.set_defaults(handler=run_ship)
 
 
@@ -56,7 +59,7 @@ def run_ship(args: argparse.Namespace) -> int:
     progress = _progress_on_terminal()
     try:
         ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
-             progress=progress)
+             progress=progress, workers=args.workers)
     except ReadbackError as error:
         _error(error)
         return 1
@@ -134,6 +137,8 @@ def _target(args: argparse.Namespace) -> Any:
         raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
     if args.batch_size <= 0:
         raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
+    if args.workers <= 0:
+        raise ValueError(f"--workers: expected a number of processes > 0, got {args.workers}")
     return Target(endpoint, protocol, headers, args.timeout)
 
 

@@ -16,14 +16,17 @@ that way).
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import importlib
 import itertools
 import json
 import os
+import signal
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from aiw_otel.otlp_values import parse_pairs
@@ -404,23 +407,109 @@ Progress = Callable[[Summary], None]
 
 def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summary | None = None,
          warn: Warn = warn_on_stderr, signals: Iterable[str] = ALL_SIGNALS, batch_bytes: int = BATCH_BYTES,
-         progress: Progress | None = None) -> Summary:
+         progress: Progress | None = None, workers: int = 1) -> Summary:
     """Send every line of `signals` not yet acknowledged, oldest first, in requests of up to
     `batch_bytes` of lines (a longer line goes alone); ShipError stops it (`summary` keeps the
     progress). `progress` is called after each acknowledged request. A traces-only backend is
-    shipped to with `signals=("traces",)`."""
+    shipped to with `signals=("traces",)`. `workers` > 1 converts the lines in that many forked
+    processes (call it so only from a process that runs no other thread, as the CLI does)."""
     summary = summary if summary is not None else Summary()
     files = find_files(paths, tuple(signals))
     states: dict[Path, ShipState] = {}
-    sender = make_sender(target)
-    try:
-        for file in files:
-            directory = file.path.resolve().parent
-            state = states.get(directory) or states.setdefault(directory, ShipState(directory, target))
-            _ship_file(file, _Shipment(sender, state, summary, warn, batch_bytes, progress))
-    finally:
-        sender.close()
+    as_json = target.protocol == "http/json"
+    with _converter(as_json, workers) as convert:  # forked before the sender starts any thread
+        sender = make_sender(target)
+        try:
+            for file in files:
+                directory = file.path.resolve().parent
+                state = states.get(directory) or states.setdefault(directory, ShipState(directory, target))
+                _ship_file(file, _Shipment(sender, state, summary, warn, batch_bytes, progress, convert))
+        finally:
+            sender.close()
     return summary
+
+
+class Converted(NamedTuple):
+    """A line made ready to send: its protobuf (http/json: the text of its array of resources) and
+    how many spans, records or points it holds; `kind` None when it is skipped, `warnings` saying why."""
+
+    number: int
+    size: int
+    kind: str | None
+    part: bytes
+    items: int
+    warnings: tuple[str, ...]
+
+
+#: Lines in `CHUNK_BYTES` pieces -> their Converted, in order.
+Convert = Callable[[Path, Iterable[tuple[int, bytes]]], Iterator[Converted]]
+#: The lines a worker process is handed at once: enough to outweigh passing them, few enough to spread.
+CHUNK_BYTES = 1 << 20
+_KINDS = {kind.name: kind for kind in SIGNALS}
+
+
+def convert_lines(path: Path, lines: list[tuple[int, bytes]], as_json: bool) -> list[Converted]:
+    """Parse and convert each line (in a worker process, or here): the warnings travel with the lines,
+    to be shown in order by the process that ships."""
+    converted = []
+    for number, raw in lines:
+        warnings: list[str] = []
+        where = f"{path}:{number}"
+        document = parse_line(where, raw, warnings.append)
+        kind = _kind_or_warn(where, document, warnings.append) if document is not None else None
+        part = b""
+        if document is not None and kind is not None:
+            try:
+                part = _json_part(kind, raw, document) if as_json else encode_request(document)[1]
+            except ValueError as error:
+                warnings.append(f"{where}: {error}; skipped")
+                kind = None
+        items = json_items(kind, document) if document is not None and kind is not None else 0
+        converted.append(Converted(number, len(raw), kind.name if kind else None, part, items, tuple(warnings)))
+    return converted
+
+
+def _chunks(lines: Iterable[tuple[int, bytes]]) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    size = 0
+    for line in lines:
+        chunk.append(line)
+        size += len(line[1])
+        if size >= CHUNK_BYTES:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _converter(as_json: bool, workers: int) -> Iterator[Convert]:
+    """Converting lines is most of a ship's work (decoding JSON, encoding protobuf), and lines are
+    independent: with `workers` > 1 the chunks go to forked processes, at most two per worker in
+    flight (memory stays bounded), and come back in order while this process sends."""
+    if workers <= 1:
+        def here(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Converted]:
+            for chunk in _chunks(lines):
+                yield from convert_lines(path, chunk, as_json)
+
+        yield here
+        return
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # Ctrl-C reaches the whole process group: the workers leave it to this process, which stops them.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        def in_workers(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Converted]:
+            pending: collections.deque[Future[list[Converted]]] = collections.deque()
+            for chunk in _chunks(lines):
+                pending.append(pool.submit(convert_lines, path, chunk, as_json))
+                if len(pending) >= 2 * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+
+        yield in_workers
 
 
 @dataclass
@@ -431,40 +520,56 @@ class _Shipment:
     warn: Warn
     batch_bytes: int
     progress: Progress | None
+    convert: Convert
 
 
 def _ship_file(file: SignalFile, shipment: _Shipment) -> None:
     """The file's new lines in batches. A bad line is skipped with a warning and counted as done
-    with the lines around it: at once when no batch is open, else when the open batch is acknowledged."""
-    lines = read_lines(file.path, shipment.warn)
+    with the lines around it: at once when no batch is open, else when the open batch is acknowledged.
+    What reading the file warns of (a torn last line) is said after the lines read before it, which
+    are converted a chunk later."""
+    read_warnings: list[str] = []
+    try:
+        _ship_lines(file, read_lines(file.path, read_warnings.append), shipment)
+    finally:
+        for warning in read_warnings:
+            shipment.warn(warning)
+
+
+def _ship_lines(file: SignalFile, lines: Iterator[tuple[int, bytes]], shipment: _Shipment) -> None:
     first = next(lines, None)
     if first is None:
         return
     identity = file_identity(file.signal, first[1])
     done = shipment.state.shipped(identity)
     summary = shipment.summary
-    batch: Batch | None = None
-    for number, raw in itertools.chain([first], lines):
-        if number <= done:
+    lines = itertools.chain([first], lines)
+    if done:
+        for number, _ in lines:
             summary.already_shipped += 1
+            if number >= done:
+                break
+    batch: Batch | None = None
+    for line in shipment.convert(file.path, lines):
+        for warning in line.warnings:
+            shipment.warn(warning)
+        kind = _KINDS.get(line.kind or "")
+        if kind is None:
+            summary.bad_lines += 1
+            if batch is None:
+                shipment.state.record(identity, line.number)
+            else:
+                batch.last = line.number
             continue
-        where = f"{file.path}:{number}"
-        document = parse_line(where, raw, shipment.warn)
-        kind = _kind_or_warn(where, document, shipment.warn) if document is not None else None
-        if document is not None and kind is not None:
-            if batch is not None and (batch.kind is not kind or batch.size + len(raw) > shipment.batch_bytes):
-                _send(file, batch, identity, shipment)
-                batch = None
-            added = _add(batch or Batch(kind, number), number, raw, document, shipment.sender.as_json, where,
-                         shipment.warn)
-            if added is not None:
-                batch = added
-                continue
-        summary.bad_lines += 1
-        if batch is None:
-            shipment.state.record(identity, number)
-        else:
-            batch.last = number
+        if batch is not None and (batch.kind is not kind or batch.size + line.size > shipment.batch_bytes):
+            _send(file, batch, identity, shipment)
+            batch = None
+        batch = batch or Batch(kind, line.number)
+        batch.parts.append(line.part)
+        batch.items += line.items
+        batch.last = line.number
+        batch.lines += 1
+        batch.size += line.size
     if batch is not None:
         _send(file, batch, identity, shipment)
 
@@ -474,25 +579,6 @@ def _kind_or_warn(where: str, document: dict[str, Any], warn: Warn) -> SignalKin
     if kind is None:
         warn(f"{where}: not an OTLP export request (keys: {', '.join(sorted(document)) or 'none'}); skipped")
     return kind
-
-
-def _add(batch: Batch, number: int, raw: bytes, document: dict[str, Any], as_json: bool, where: str,
-         warn: Warn) -> Batch | None:
-    """`batch` with the line added (None, after a warning, when it is not valid OTLP: the batch is unchanged)."""
-    kind = batch.kind
-    if as_json:
-        batch.parts.append(_json_part(kind, raw, document))
-    else:
-        try:
-            batch.parts.append(encode_request(document)[1])
-        except ValueError as error:
-            warn(f"{where}: {error}; skipped")
-            return None
-    batch.items += json_items(kind, document)
-    batch.last = number
-    batch.lines += 1
-    batch.size += len(raw)
-    return batch
 
 
 def _send(file: SignalFile, batch: Batch, identity: str, shipment: _Shipment) -> None:
