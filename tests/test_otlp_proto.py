@@ -215,6 +215,9 @@ def test_cached_encodings_never_stand_in_for_a_value_of_another_type():
                   {"doubleValue": 1.0}, {"intValue": "1"}, {"stringValue": "1"}, {"boolValue": True}, {"intValue": 1}):
         document = span(kind=1, flags=1, attributes=[{"key": "k", "value": value}] * 2)
         assert_as_parse_dict(document, encoded_directly=True)
+    for member in ({"intValue": "1"}, {"intValue": 1}, {"boolValue": True}, {"stringValue": "1"}, {"intValue": "1"}):
+        summary = {"kvlistValue": {"values": [{"key": "tokens", "value": member}]}}
+        assert_as_parse_dict(log(attributes=[{"key": "summary", "value": summary}] * 2), encoded_directly=True)
     assert_as_parse_dict(span(kind=True), encoded_directly=False)
     assert_as_parse_dict(span(kind=1.0), encoded_directly=False)
 

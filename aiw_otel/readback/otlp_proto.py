@@ -288,6 +288,8 @@ def _embedded(number: int, message: Callable[[Any], bytes]) -> Encode:
     prefixes = [tag + _varint(length) for length in range(128)]
 
     def encode(value: Any) -> bytes:
+        if type(value) is dict and not value:  # a span's status, mostly
+            return prefixes[0]
         body = message(value)
         return prefixes[len(body)] + body if len(body) < 128 else tag + _varint(len(body)) + body
 
@@ -396,13 +398,42 @@ class Attributes:
             return None
 
     def _miss(self, pair: dict[str, Any], key: tuple[Any, tuple[tuple[Any, Any], ...]], depth: int) -> bytes:
-        encoded = self._encode(pair, depth)
-        if len(key[1]) == 1 and (type(key[1][0][1]) is str or (type(key[1][0][1]) is float
-                                                               and not key[1][0][1].is_integer())):
-            if len(self.cache) >= CACHE_ENTRIES:
-                self.cache.clear()
-            self.cache[key] = encoded
+        """`pair` has a key and a value, nothing else (checked by the caller)."""
+        members = key[1]
+        scalar = _ANY_SCALARS.get(members[0][0]) if len(members) == 1 else None
+        if scalar is None:
+            return self._kvlist(pair, key, depth) if members and members[0][0] == "kvlistValue" else \
+                self._encode(pair, depth)
+        value = scalar(members[0][1])  # a step's id, a duration: encoded without the general path's calls
+        body = _KEY(key[0]) + _VALUE_TAG + _varint(len(value)) + value
+        encoded = self._tag + _varint(len(body)) + body
+        if type(members[0][1]) is str or (type(members[0][1]) is float and not members[0][1].is_integer()):
+            self._keep(key, encoded)
         return encoded
+
+    def _kvlist(self, pair: dict[str, Any], key: tuple[Any, tuple[tuple[Any, Any], ...]], depth: int) -> bytes:
+        """A kvlist of string values (the token counts of a request's summary, logged on every AI
+        call) is kept under the tuple of its pairs as this class keys them."""
+        try:
+            values = key[1][0][1]["values"]
+            if len(key[1][0][1]) != 1 or sum(map(len, values)) != 2 * len(values):
+                raise TypeError
+            members = tuple(zip(map(_get_key, values), map(tuple, map(dict.items, map(_get_value, values)))))
+            if not all(len(value) == 1 and type(value[0][1]) is str for _, value in members):
+                raise TypeError
+        except (KeyError, TypeError, AttributeError):
+            return self._encode(pair, depth)
+        frozen = (key[0], (("kvlistValue", members),))
+        encoded = self.cache.get(frozen)
+        if encoded is None:
+            encoded = self._encode(pair, depth)
+            self._keep(frozen, encoded)
+        return encoded
+
+    def _keep(self, key: tuple[Any, tuple[tuple[Any, Any], ...]], encoded: bytes) -> None:
+        if len(self.cache) >= CACHE_ENTRIES:
+            self.cache.clear()
+        self.cache[key] = encoded
 
     def _encode(self, pair: Any, depth: int) -> bytes:
         body = _key_value(pair, depth)
