@@ -288,6 +288,8 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
     (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),
     ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http"},
+     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, got 'http'"),
     (("--endpoint", "http://c:4318", "--signals", "traces,spans"), {}, "--signals: expected some of traces, logs"),
     (("--endpoint", "http://c:4318", "--headers", "novalue"), {}, "--headers: expected comma-separated key=value"),
 ])
@@ -326,3 +328,19 @@ def test_worker_processes_send_the_same_requests_in_the_same_order_with_the_warn
     assert all(marker in warning for marker, warning in zip((":2: not JSON", ":3: not an OTLP", "incomplete last"),
                                                           spread_warnings))
     assert (spread.requests, spread.bad_lines, spread.items) == (alone.requests, alone.bad_lines, alone.items)
+
+
+@pytest.mark.slow
+def test_each_signal_goes_by_its_own_protocol_variable_unless_protocol_is_given(receiver, log_dir):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, env=env)
+    assert result.returncode == 0, result.stderr
+    sent = {path: {headers["Content-Type"] for headers, _ in requests} for path, requests in receiver.received.items()}
+    assert sent == {"/v1/traces": {"application/json"}, "/v1/logs": {"application/x-protobuf"},
+                    "/v1/metrics": {"application/x-protobuf"}}
+    assert [line.split(" (")[1].split(")")[0] for line in result.stdout.splitlines()] == ["http/json", "http/protobuf"]
+    assert_everything_arrived_once(receiver, log_dir)
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--protocol", "http/json", env=env)
+    assert result.returncode == 0 and result.stdout.count("(http/json)") == 1  # all three, as JSON this time
+    assert {headers["Content-Type"] for headers, _ in receiver.received["/v1/logs"][-1:]} == {"application/json"}

@@ -24,9 +24,10 @@ def add_parser(commands: Commands) -> None:
     ship.add_argument("paths", **PATHS_ARGUMENT)
     ship.add_argument("--endpoint", help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc); "
                                          "default: $OTEL_EXPORTER_OTLP_ENDPOINT")
-    ship.add_argument("--protocol", help="http/protobuf, http/json or grpc (default: $OTEL_EXPORTER_OTLP_PROTOCOL, "
-                                         "else http/protobuf); http/json sends the lines as written, unconverted: "
-                                         "the fastest")
+    ship.add_argument("--protocol", help="http/protobuf, http/json or grpc, for every signal (default: each "
+                                         "signal's $OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else "
+                                         "$OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf); http/json sends the "
+                                         "lines as written, unconverted: the fastest")
     ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded like "
                                         "OTEL_EXPORTER_OTLP_HEADERS (default: that variable)")
     ship.add_argument("--signals", default=",".join(SIGNAL_NAMES),
@@ -45,8 +46,8 @@ def run_ship(args: argparse.Namespace) -> int:
     from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:
-        target = _target(args)
-        signals = _signals(args.signals)
+        routes = [(_target(args, protocol), signals)
+                  for protocol, signals in _protocols(args.protocol, _signals(args.signals)).items()]
     except ValueError as error:
         _error(str(error))
         return 2
@@ -55,22 +56,23 @@ def run_ship(args: argparse.Namespace) -> int:
     # Every line is parsed into objects freed by reference counting as soon as it is batched; the
     # cycle collector would only walk the loaded modules' objects again and again (a third of ship).
     gc.disable()
-    summary = Summary()
     progress = _progress_on_terminal()
-    try:
-        ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
-             progress=progress, workers=args.workers)
-    except ReadbackError as error:
-        _error(error)
-        return 1
-    except ShipError as error:
+    for target, signals in routes:  # one protocol at a time, each with a summary line
+        summary = Summary()
+        try:
+            ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
+                 progress=progress, workers=args.workers)
+        except ReadbackError as error:
+            _error(error)
+            return 1
+        except ShipError as error:
+            _end_progress(progress)
+            _error(f"ship stopped: {error}")
+            print(summary.describe(target))
+            _error("what was acknowledged is recorded; run the same command again to resume from there")
+            return 1
         _end_progress(progress)
-        _error(f"ship stopped: {error}")
         print(summary.describe(target))
-        _error("what was acknowledged is recorded; run the same command again to resume from there")
-        return 1
-    _end_progress(progress)
-    print(summary.describe(target))
     return 0
 
 
@@ -106,22 +108,35 @@ def _end_progress(progress: Progress | None) -> None:
         sys.stderr.flush()
 
 
-def _target(args: argparse.Namespace) -> Any:
+def _protocols(option: str | None, signals: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each protocol with the signals sent by it: `--protocol` for all, else as the specification
+    orders the variables, a signal's own (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL...), then
+    OTEL_EXPORTER_OTLP_PROTOCOL, then http/protobuf; ValueError naming a wrong one."""
+    from aiw_otel.readback.ship import PROTOCOLS
+
+    groups: dict[str, tuple[str, ...]] = {}
+    for signal in signals:
+        protocol, given = option, "--protocol"
+        for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            if protocol is None and os.environ.get(name, "").strip():
+                protocol, given = os.environ[name].strip(), name
+        protocol = protocol or "http/protobuf"
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"{given}: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+        groups[protocol] = (*groups.get(protocol, ()), signal)
+    return groups
+
+
+def _target(args: argparse.Namespace, protocol: str) -> Any:
     """The destination from the options, else the environment; ValueError saying which value is wrong."""
     from aiw_otel.otlp_values import parse_endpoint
-    from aiw_otel.readback.ship import PROTOCOLS, Target, parse_headers
+    from aiw_otel.readback.ship import Target, parse_headers
 
     endpoint, where = args.endpoint, "--endpoint"
     if endpoint is None:
         endpoint, where = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(), "OTEL_EXPORTER_OTLP_ENDPOINT"
         if not endpoint:
             raise ValueError("no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT")
-    protocol, given = args.protocol, "--protocol"
-    if protocol is None:
-        protocol, given = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "").strip() or "http/protobuf", \
-            "OTEL_EXPORTER_OTLP_PROTOCOL"
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"{given}: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     headers_text, headers_from = args.headers, "--headers"
     if headers_text is None:
         headers_text, headers_from = os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""), "OTEL_EXPORTER_OTLP_HEADERS"
