@@ -35,9 +35,9 @@ def add_parser(commands: Commands) -> None:
     ship.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     ship.add_argument("--batch-size", type=int, default=4096, metavar="KIB",
                       help="KiB of lines merged into one request at most (default 4096; a longer line goes alone)")
-    ship.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), metavar="N",
-                      help="processes decoding and encoding lines while this one sends "
-                           "(default: the CPUs, up to 4; 1: none)")
+    ship.add_argument("--workers", type=int, metavar="N",
+                      help="processes decoding and encoding lines while this one sends (default: one per "
+                           "CPU, up to 4, when there are megabytes to ship; 1: none)")
     ship.set_defaults(handler=run_ship)
 
 
@@ -152,7 +152,7 @@ def _target(args: argparse.Namespace, protocol: str) -> Any:
         raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
     if args.batch_size <= 0:
         raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
-    if args.workers <= 0:
+    if args.workers is not None and args.workers <= 0:
         raise ValueError(f"--workers: expected a number of processes > 0, got {args.workers}")
     return Target(endpoint, protocol, headers, args.timeout)
 
