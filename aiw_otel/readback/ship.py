@@ -10,7 +10,8 @@ gzip-compressed. A failure stops the ship; the next one resumes after the last a
 `http/json` sends the lines as they are written (they are OTLP/JSON already: hex ids, as the
 specification wants); `http/protobuf` and `grpc` write each line's protobuf directly
 (otlp_proto), a request being the concatenation of its lines' (protobuf merges repeated fields
-that way).
+that way). Lines are converted (in worker processes, with megabytes of protobuf to make) while a
+thread sends the batch before and records it once acknowledged.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from __future__ import annotations
 import base64
 import collections
 import contextlib
+import functools
 import hashlib
 import importlib
 import itertools
 import json
 import os
+import queue
 import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol
@@ -413,23 +417,73 @@ def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summa
     progress). `progress` is called after each acknowledged request. A traces-only backend is
     shipped to with `signals=("traces",)`. `workers` > 1 converts the lines in that many forked
     processes (call it so only from a process that runs no other thread, as the CLI does); None:
-    one per CPU, up to 4, when the files hold enough to be worth forking for."""
+    one per CPU, up to 4, for protobuf when the files hold enough to be worth forking for (http/json
+    only decodes each line, about what passing it to a worker and back costs)."""
     summary = summary if summary is not None else Summary()
     files = find_files(paths, tuple(signals))
     states: dict[Path, ShipState] = {}
     as_json = target.protocol == "http/json"
     if workers is None:
-        workers = min(4, os.cpu_count() or 1) if _bytes_on_disk(files) >= FORK_BYTES else 1
+        workers = min(4, os.cpu_count() or 1) if not as_json and _bytes_on_disk(files) >= FORK_BYTES else 1
     with _converter(as_json, workers) as convert:  # forked before the sender starts any thread
         sender = make_sender(target)
+        delivery = _Delivery()
         try:
             for file in files:
                 directory = file.path.resolve().parent
                 state = states.get(directory) or states.setdefault(directory, ShipState(directory, target))
-                _ship_file(file, _Shipment(sender, state, summary, warn, batch_bytes, progress, convert))
+                _ship_file(file, _Shipment(sender, state, summary, warn, batch_bytes, progress, convert, delivery))
+            delivery.finish()
         finally:
+            delivery.close()
             sender.close()
     return summary
+
+
+class _Delivery:
+    """Sends the batches and records what was acknowledged, on a thread of its own, in order and
+    one request at a time, so that the next batch is read and converted while the endpoint takes
+    this one (waiting for its answer was a fifth of a ship). Everything that writes the resume
+    state goes through it, so the state is written in order; the first error stops it, and is
+    raised in the shipping thread at its next `put` or at `finish`."""
+
+    def __init__(self) -> None:
+        self._tasks: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=1)  # one batch ahead at most
+        self._error: BaseException | None = None
+        self._dropping = False  # stopped by an error of the shipping thread (Ctrl-C): what is queued is not sent
+        self._thread = threading.Thread(target=self._run, name="aiw-otel-ship", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (task := self._tasks.get()) is not None:
+            if self._error is None and not self._dropping:
+                try:
+                    task()
+                except BaseException as error:  # handed to the shipping thread, which raises it
+                    self._error = error
+
+    def put(self, task: Callable[[], None]) -> None:
+        self._raise()
+        self._tasks.put(task)
+
+    def finish(self) -> None:
+        """Wait until everything put was done; raise what stopped it."""
+        self._stop()
+        self._raise()
+
+    def close(self) -> None:
+        """After `finish`, nothing to do; else only the request on its way is waited for."""
+        self._dropping = True
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._tasks.put(None)
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 class Converted(NamedTuple):
@@ -514,6 +568,7 @@ def _converter(as_json: bool, workers: int) -> Iterator[Convert]:
     # Ctrl-C reaches the whole process group: the workers leave it to this process, which stops them.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                              initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        pool.submit(os.getpid).result()  # the first task forks every worker: now, while this is the only thread
         def in_workers(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Converted]:
             pending: collections.deque[Future[list[Converted]]] = collections.deque()
             for chunk in _chunks(lines):
@@ -535,6 +590,7 @@ class _Shipment:
     batch_bytes: int
     progress: Progress | None
     convert: Convert
+    delivery: _Delivery
 
 
 def _ship_file(file: SignalFile, shipment: _Shipment) -> None:
@@ -571,12 +627,12 @@ def _ship_lines(file: SignalFile, lines: Iterator[tuple[int, bytes]], shipment: 
         if kind is None:
             summary.bad_lines += 1
             if batch is None:
-                shipment.state.record(identity, line.number)
+                shipment.delivery.put(functools.partial(shipment.state.record, identity, line.number))
             else:
                 batch.last = line.number
             continue
         if batch is not None and (batch.kind is not kind or batch.size + line.size > shipment.batch_bytes):
-            _send(file, batch, identity, shipment)
+            shipment.delivery.put(functools.partial(_send, file, batch, identity, shipment))
             batch = None
         batch = batch or Batch(kind, line.number)
         batch.parts.append(line.part)
@@ -585,7 +641,7 @@ def _ship_lines(file: SignalFile, lines: Iterator[tuple[int, bytes]], shipment: 
         batch.lines += 1
         batch.size += line.size
     if batch is not None:
-        _send(file, batch, identity, shipment)
+        shipment.delivery.put(functools.partial(_send, file, batch, identity, shipment))
 
 
 def _kind_or_warn(where: str, document: dict[str, Any], warn: Warn) -> SignalKind | None:
