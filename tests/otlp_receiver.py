@@ -4,6 +4,7 @@ HTTP (protobuf or JSON bodies) and over gRPC (the three OTLP services). Fixtures
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import threading
@@ -58,6 +59,8 @@ class Receiver(Received):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if self.headers["Content-Encoding"] == "gzip":
+                    body = gzip.decompress(body)
                 if receiver.accept is not None and receiver.requests() >= receiver.accept:
                     self.send_response(503)
                     self.end_headers()

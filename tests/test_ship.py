@@ -290,6 +290,8 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http"},
      "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, got 'http'"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+     "OTEL_EXPORTER_OTLP_COMPRESSION: expected one of none, gzip, got 'zstd'"),
     (("--endpoint", "http://c:4318", "--signals", "traces,spans"), {}, "--signals: expected some of traces, logs"),
     (("--endpoint", "http://c:4318", "--headers", "novalue"), {}, "--headers: expected comma-separated key=value"),
 ])
@@ -344,3 +346,20 @@ def test_each_signal_goes_by_its_own_protocol_variable_unless_protocol_is_given(
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--protocol", "http/json", env=env)
     assert result.returncode == 0 and result.stdout.count("(http/json)") == 1  # all three, as JSON this time
     assert {headers["Content-Type"] for headers, _ in receiver.received["/v1/logs"][-1:]} == {"application/json"}
+
+
+@pytest.mark.slow
+def test_bodies_are_gzipped_when_the_environment_or_the_option_says_so(receiver, grpc_receiver, log_dir):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none"}
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, env=env)
+    assert result.returncode == 0, result.stderr
+    encodings = {path: {headers["Content-Encoding"] for headers, _ in requests}
+                 for path, requests in receiver.received.items()}
+    assert encodings == {"/v1/traces": {"gzip"}, "/v1/logs": {"gzip"}, "/v1/metrics": {None}}
+    assert "(http/protobuf, gzip)" in result.stdout
+    assert_everything_arrived_once(receiver, log_dir)
+    result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc",
+                 "--compression", "gzip", env=env)
+    assert result.returncode == 0, result.stderr
+    assert_everything_arrived_once(grpc_receiver, log_dir)

@@ -28,6 +28,9 @@ def add_parser(commands: Commands) -> None:
                                          "signal's $OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else "
                                          "$OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf); http/json sends the "
                                          "lines as written, unconverted: the fastest")
+    ship.add_argument("--compression", help="gzip or none, for every signal (default: each signal's "
+                                            "$OTEL_EXPORTER_OTLP_<SIGNAL>_COMPRESSION, else "
+                                            "$OTEL_EXPORTER_OTLP_COMPRESSION, else none)")
     ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded like "
                                         "OTEL_EXPORTER_OTLP_HEADERS (default: that variable)")
     ship.add_argument("--signals", default=",".join(SIGNAL_NAMES),
@@ -46,8 +49,8 @@ def run_ship(args: argparse.Namespace) -> int:
     from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:
-        routes = [(_target(args, protocol), signals)
-                  for protocol, signals in _protocols(args.protocol, _signals(args.signals)).items()]
+        routes = [(_target(args, protocol, compression), signals)
+                  for (protocol, compression), signals in _routes(args, _signals(args.signals)).items()]
     except ValueError as error:
         _error(str(error))
         return 2
@@ -57,7 +60,7 @@ def run_ship(args: argparse.Namespace) -> int:
     # cycle collector would only walk the loaded modules' objects again and again (a third of ship).
     gc.disable()
     progress = _progress_on_terminal()
-    for target, signals in routes:  # one protocol at a time, each with a summary line
+    for target, signals in routes:  # one protocol (and compression) at a time, each with a summary line
         summary = Summary()
         try:
             ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
@@ -108,26 +111,33 @@ def _end_progress(progress: Progress | None) -> None:
         sys.stderr.flush()
 
 
-def _protocols(option: str | None, signals: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """Each protocol with the signals sent by it: `--protocol` for all, else as the specification
-    orders the variables, a signal's own (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL...), then
-    OTEL_EXPORTER_OTLP_PROTOCOL, then http/protobuf; ValueError naming a wrong one."""
-    from aiw_otel.readback.ship import PROTOCOLS
+def _routes(args: argparse.Namespace, signals: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Each (protocol, compression) with the signals sent so."""
+    from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS
 
-    groups: dict[str, tuple[str, ...]] = {}
+    groups: dict[tuple[str, str], tuple[str, ...]] = {}
     for signal in signals:
-        protocol, given = option, "--protocol"
-        for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"):
-            if protocol is None and os.environ.get(name, "").strip():
-                protocol, given = os.environ[name].strip(), name
-        protocol = protocol or "http/protobuf"
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"{given}: expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
-        groups[protocol] = (*groups.get(protocol, ()), signal)
+        route = (_setting(args.protocol, "--protocol", signal, "PROTOCOL", "http/protobuf", PROTOCOLS),
+                 _setting(args.compression, "--compression", signal, "COMPRESSION", "none", COMPRESSIONS))
+        groups[route] = (*groups.get(route, ()), signal)
     return groups
 
 
-def _target(args: argparse.Namespace, protocol: str) -> Any:
+def _setting(option: str | None, flag: str, signal: str, variable: str, default: str, choices: tuple[str, ...]) -> str:
+    """The option for every signal, else, as the specification orders the variables, the signal's
+    own (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL...), then OTEL_EXPORTER_OTLP_PROTOCOL, then the
+    default; ValueError naming a wrong one."""
+    value, given = option, flag
+    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{variable}", f"OTEL_EXPORTER_OTLP_{variable}"):
+        if value is None and os.environ.get(name, "").strip():
+            value, given = os.environ[name].strip(), name
+    value = value or default
+    if value not in choices:
+        raise ValueError(f"{given}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _target(args: argparse.Namespace, protocol: str, compression: str) -> Any:
     """The destination from the options, else the environment; ValueError saying which value is wrong."""
     from aiw_otel.otlp_values import parse_endpoint
     from aiw_otel.readback.ship import Target, parse_headers
@@ -154,7 +164,7 @@ def _target(args: argparse.Namespace, protocol: str) -> Any:
         raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
     if args.workers is not None and args.workers <= 0:
         raise ValueError(f"--workers: expected a number of processes > 0, got {args.workers}")
-    return Target(endpoint, protocol, headers, args.timeout)
+    return Target(endpoint, protocol, headers, args.timeout, compression)
 
 
 def _signals(text: str) -> tuple[str, ...]:
