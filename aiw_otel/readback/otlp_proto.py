@@ -226,13 +226,11 @@ def _list(value: Any) -> list[Any]:
 
 
 def _memo(encode: Encode) -> Encode:
-    """`encode` for a field whose values repeat (names, trace ids, enums), each value encoded once.
-    Only strings and ints are kept, in one dict: they never equal each other, and a bool, which
-    equals an int, is not looked up."""
-    seen: dict[str | int, bytes] = {}
+    """`encode` for a string field whose values repeat (names, trace ids), each value encoded once."""
+    seen: dict[str, bytes] = {}
 
     def cached(value: Any) -> bytes:
-        if type(value) is not str and type(value) is not int:
+        if type(value) is not str:
             return encode(value)
         hit = seen.get(value)
         if hit is None:
@@ -359,27 +357,30 @@ def _key_value(pair: Any, depth: int) -> bytes:
     return body
 
 
-_get_key = itemgetter("key")
-_get_value = itemgetter("value")
-_TWO = frozenset({2})
+#: A pair's key in the caches: (key, (member, value)) for {"key": key, "value": {member: value}} and
+#: nothing else; None (never found) for a pair with more keys; longer for a value with several members.
+PairKey = tuple[Any, ...] | None
+
+
+def _pair_keys(pairs: list[Any]) -> list[PairKey]:
+    """KeyError, TypeError or AttributeError when a pair is not an object with a key and an object value."""
+    return [(pair["key"], *pair["value"].items()) if len(pair) == 2 else None for pair in pairs]
 
 
 class Attributes:
-    """A repeated KeyValue field. Its pairs are looked up, in one pass of C loops, in a dict of the
-    tagged encodings of the pairs seen before, keyed by (key, ((member, value),)); the others are
-    encoded one by one. Only string and fractional values are kept: they compare equal to nothing
-    of another type (1 == 1.0 == True do, and would stand in for each other)."""
+    """A repeated KeyValue field. Its pairs are looked up, by their PairKey, in a dict of the tagged
+    encodings of the pairs seen before; the others are encoded one by one. Only string and
+    fractional values are kept: they compare equal to nothing of another type (1 == 1.0 == True do,
+    and would stand in for each other)."""
 
     def __init__(self, number: int) -> None:
         self._tag = _tag(number, 2)
-        self.cache: dict[tuple[Any, tuple[tuple[Any, Any], ...]], bytes] = {}
+        self.cache: dict[PairKey, bytes] = {}
 
     def __call__(self, pairs: Any, depth: int = 0) -> bytes:
         try:
-            if not set(map(len, _list(pairs))) <= _TWO:  # only "key" and "value" (itemgetter raises if one is missing)
-                raise TypeError
-            keys = list(zip(map(_get_key, pairs), map(tuple, map(dict.items, map(_get_value, pairs)))))
-        except (KeyError, TypeError):  # not objects, a value that is not one, other keys: nothing to look up
+            keys = _pair_keys(_list(pairs))
+        except (KeyError, TypeError, AttributeError):  # not objects, a value that is not one: nothing to look up
             return b"".join([self._encode(pair, depth) for pair in pairs])
         try:
             found = list(map(self.cache.get, keys))
@@ -391,46 +392,46 @@ class Attributes:
                     found[index] = self._miss(pairs[index], keys[index], depth)
         return b"".join(found)  # type: ignore[arg-type]  # no None is left
 
-    def _lookup(self, key: tuple[Any, tuple[tuple[Any, Any], ...]]) -> bytes | None:
+    def _lookup(self, key: PairKey) -> bytes | None:
         try:
             return self.cache.get(key)
         except TypeError:
             return None
 
-    def _miss(self, pair: dict[str, Any], key: tuple[Any, tuple[tuple[Any, Any], ...]], depth: int) -> bytes:
-        """`pair` has a key and a value, nothing else (checked by the caller)."""
-        members = key[1]
-        scalar = _ANY_SCALARS.get(members[0][0]) if len(members) == 1 else None
+    def _miss(self, pair: dict[str, Any], key: PairKey, depth: int) -> bytes:
+        if key is None or len(key) != 2:  # other keys in the pair, or not one member in its value
+            return self._encode(pair, depth)
+        name, inner = key[1]
+        scalar = _ANY_SCALARS.get(name)
         if scalar is None:
-            return self._kvlist(pair, key, depth) if members and members[0][0] == "kvlistValue" else \
-                self._encode(pair, depth)
-        value = scalar(members[0][1])  # a step's id, a duration: encoded without the general path's calls
+            return self._kvlist(pair, key, depth) if name == "kvlistValue" else self._encode(pair, depth)
+        value = scalar(inner)  # a step's id, a duration: encoded without the general path's calls
         body = _KEY(key[0]) + _VALUE_TAG + _varint(len(value)) + value
         encoded = self._tag + _varint(len(body)) + body
-        if type(members[0][1]) is str or (type(members[0][1]) is float and not members[0][1].is_integer()):
+        if type(inner) is str or (type(inner) is float and not inner.is_integer()):
             self._keep(key, encoded)
         return encoded
 
-    def _kvlist(self, pair: dict[str, Any], key: tuple[Any, tuple[tuple[Any, Any], ...]], depth: int) -> bytes:
+    def _kvlist(self, pair: dict[str, Any], key: tuple[Any, ...], depth: int) -> bytes:
         """A kvlist of string values (the token counts of a request's summary, logged on every AI
-        call) is kept under the tuple of its pairs as this class keys them."""
+        call) is kept under the tuple of its pairs' keys."""
         try:
-            values = key[1][0][1]["values"]
-            if len(key[1][0][1]) != 1 or sum(map(len, values)) != 2 * len(values):
+            container = key[1][1]
+            if len(container) != 1:
                 raise TypeError
-            members = tuple(zip(map(_get_key, values), map(tuple, map(dict.items, map(_get_value, values)))))
-            if not all(len(value) == 1 and type(value[0][1]) is str for _, value in members):
+            members = tuple(_pair_keys(container["values"]))
+            if not all(member is not None and len(member) == 2 and type(member[1][1]) is str for member in members):
                 raise TypeError
         except (KeyError, TypeError, AttributeError):
             return self._encode(pair, depth)
-        frozen = (key[0], (("kvlistValue", members),))
+        frozen = (key[0], ("kvlistValue", members))
         encoded = self.cache.get(frozen)
         if encoded is None:
             encoded = self._encode(pair, depth)
             self._keep(frozen, encoded)
         return encoded
 
-    def _keep(self, key: tuple[Any, tuple[tuple[Any, Any], ...]], encoded: bytes) -> None:
+    def _keep(self, key: PairKey, encoded: bytes) -> None:
         if len(self.cache) >= CACHE_ENTRIES:
             self.cache.clear()
         self.cache[key] = encoded
@@ -466,7 +467,7 @@ def _request(resources: str, scopes: str, items: str, item: Message) -> Message:
 
 _SPAN = Message(
     ("traceId", _memo(_hex_id(1))), ("spanId", _hex_id(2)), ("traceState", _string(3)),
-    ("parentSpanId", _memo(_hex_id(4))), ("name", _memo(_string(5))), ("kind", _memo(_int32(6))),
+    ("parentSpanId", _memo(_hex_id(4))), ("name", _memo(_string(5))), ("kind", _int32(6)),
     ("startTimeUnixNano", _fixed64(7)), ("endTimeUnixNano", _fixed64(8)), ("attributes", Attributes(9)), ("droppedAttributesCount", _uint32(10)),
     ("events", _repeated(11, Message(("timeUnixNano", _fixed64(1)), ("name", _memo(_string(2))),
                                      ("attributes", Attributes(3)), ("droppedAttributesCount", _uint32(4))))),
@@ -476,7 +477,7 @@ _SPAN = Message(
                                     ("flags", _fixed32(6))))),
     ("droppedLinksCount", _uint32(14)),
     ("status", _embedded(15, Message(("message", _string(2)), ("code", _int32(3))))),
-    ("flags", _memo(_fixed32(16))),
+    ("flags", _fixed32(16)),
 )
 
 def _log_body() -> Encode:
@@ -503,9 +504,9 @@ def _log_body() -> Encode:
 
 _LOG_BODY = _log_body()
 _LOG_RECORD = Message(
-    ("timeUnixNano", _fixed64(1)), ("severityNumber", _memo(_int32(2))), ("severityText", _memo(_string(3))),
+    ("timeUnixNano", _fixed64(1)), ("severityNumber", _int32(2)), ("severityText", _memo(_string(3))),
     ("body", _LOG_BODY), ("attributes", Attributes(6)),
-    ("droppedAttributesCount", _uint32(7)), ("flags", _memo(_fixed32(8))), ("traceId", _memo(_hex_id(9))),
+    ("droppedAttributesCount", _uint32(7)), ("flags", _fixed32(8)), ("traceId", _memo(_hex_id(9))),
     ("spanId", _hex_id(10)), ("observedTimeUnixNano", _fixed64(11)), ("eventName", _string(12)),
 )
 
