@@ -328,9 +328,10 @@ class GrpcSender:
         else:
             self._channel = grpc.insecure_channel(address.removeprefix("http://").rstrip("/"))
         # The request is sent as the bytes the batch holds (no serializer): it is protobuf already.
-        self._exports: dict[str, Any] = {kind.name: self._channel.unary_unary(kind.grpc_method, request_serializer=None,
-                                                              response_deserializer=kind.response.FromString)
-                         for kind in SIGNALS}
+        self._exports: dict[str, Any] = {
+            kind.name: self._channel.unary_unary(kind.grpc_method, request_serializer=None,
+                                                 response_deserializer=kind.response.FromString)
+            for kind in SIGNALS}
 
     def send(self, batch: Batch) -> Acknowledged:
         import grpc
@@ -410,8 +411,9 @@ class Summary:
     rejected: list[str] = field(default_factory=list)
 
     def describe(self, target: Target) -> str:
+        how = target.protocol + (", gzip" if target.compression == "gzip" else "")
         text = (f"shipped {self.requests} request{'s' if self.requests != 1 else ''} to {target.shown} "
-                f"({target.protocol}{', gzip' if target.compression == 'gzip' else ''}): {self.items['traces']} spans, {self.items['logs']} log records, "
+                f"({how}): {self.items['traces']} spans, {self.items['logs']} log records, "
                 f"{self.items['metrics']} metric points; {self.already_shipped} lines skipped as already shipped")
         if self.bad_lines:
             text += f", {self.bad_lines} unreadable lines skipped"
@@ -581,6 +583,7 @@ def _converter(as_json: bool, workers: int) -> Iterator[Convert]:
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                              initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         pool.submit(os.getpid).result()  # the first task forks every worker: now, while this is the only thread
+
         def in_workers(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Converted]:
             pending: collections.deque[Future[list[Converted]]] = collections.deque()
             for chunk in _chunks(lines):
