@@ -8,6 +8,7 @@ import gzip
 import http.server
 import json
 import threading
+import time
 from concurrent import futures
 from typing import Any, Iterator
 
@@ -49,16 +50,19 @@ class Received:
 
 
 class Receiver(Received):
-    """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never)."""
+    """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never),
+    each answer `delay_s` late."""
 
     def __init__(self) -> None:
         self.received = {path: [] for path in MESSAGES}
         self.accept: int | None = None
+        self.delay_s = 0.0
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay_s)
                 if self.headers["Content-Encoding"] == "gzip":
                     body = gzip.decompress(body)
                 if receiver.accept is not None and receiver.requests() >= receiver.accept:

@@ -363,3 +363,26 @@ def test_bodies_are_gzipped_when_the_environment_or_the_option_says_so(receiver,
                  "--compression", "gzip", env=env)
     assert result.returncode == 0, result.stderr
     assert_everything_arrived_once(grpc_receiver, log_dir)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_ship_in_one_line_and_the_next_one_resumes_without_duplicates(receiver, log_dir):
+    import signal
+    import time
+
+    receiver.delay_s = 0.5  # a request a line, each answered late: the ship is still going when Ctrl-C comes
+    process = subprocess.Popen([*AIW, "ship", str(log_dir), "--endpoint", receiver.endpoint, "--batch-size", "1",
+                                "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while receiver.requests() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: to the workers too
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "ship interrupted" in err and "Traceback" not in err and "shipped " in out
+    assert 1 <= receiver.requests() < 10
+    receiver.delay_s = 0
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
+    assert result.returncode == 0, result.stderr
+    assert_everything_arrived_once(receiver, log_dir)

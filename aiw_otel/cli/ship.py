@@ -68,12 +68,12 @@ def run_ship(args: argparse.Namespace) -> int:
         except ReadbackError as error:
             _error(error)
             return 1
-        except ShipError as error:
+        except (ShipError, KeyboardInterrupt) as error:
             _end_progress(progress)
-            _error(f"ship stopped: {error}")
+            _error(f"ship stopped: {error}" if isinstance(error, ShipError) else "ship interrupted")
             print(summary.describe(target))
             _error("what was acknowledged is recorded; run the same command again to resume from there")
-            return 1
+            return 1 if isinstance(error, ShipError) else 130
         _end_progress(progress)
         print(summary.describe(target))
     return 0

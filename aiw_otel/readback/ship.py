@@ -578,6 +578,7 @@ def _converter(as_json: bool, workers: int) -> Iterator[Convert]:
         return
     import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # Ctrl-C reaches the whole process group: the workers leave it to this process, which stops them.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
@@ -586,12 +587,15 @@ def _converter(as_json: bool, workers: int) -> Iterator[Convert]:
 
         def in_workers(path: Path, lines: Iterable[tuple[int, bytes]]) -> Iterator[Converted]:
             pending: collections.deque[Future[list[Converted]]] = collections.deque()
-            for chunk in _chunks(lines):
-                pending.append(pool.submit(convert_lines, path, chunk, as_json))
-                if len(pending) >= 2 * workers:
+            try:
+                for chunk in _chunks(lines):
+                    pending.append(pool.submit(convert_lines, path, chunk, as_json))
+                    if len(pending) >= 2 * workers:
+                        yield from pending.popleft().result()
+                while pending:
                     yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
+            except BrokenProcessPool:  # killed (out of memory?): what was sent stays acknowledged
+                raise ShipError(f"a worker process converting {path} died; try again, or with --workers 1") from None
 
         yield in_workers
 
