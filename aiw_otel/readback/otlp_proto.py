@@ -7,6 +7,8 @@ fifth of the rate of reading the lines. Writing the bytes directly skips the mes
 what repeats line after line is looked up rather than encoded again: a span's or a record's
 attributes are mostly the same (key, value) pairs (operation, model, provider, component, state),
 so the encoding of each tagged KeyValue with a string value is kept in a bounded dict per field.
+Measured in one process on the benchmark's 5,000-step directory: 2.3-2.6x the time of json.loads,
+where the upb messages took 5.3-6.8x in the same runs.
 
 Exact: the encoder takes a strict subset of what ParseDict accepts and writes for it what
 `ParseDict(...).SerializeToString()` writes: fields in number order, implicit-presence fields left
