@@ -40,7 +40,7 @@ def add_parser(commands: Commands) -> None:
                       help="KiB of lines merged into one request at most (default 4096; a longer line goes alone)")
     ship.add_argument("--workers", type=int, metavar="N",
                       help="processes decoding and encoding lines while this one sends (default: one per "
-                           "CPU, up to 4, for protobuf when there are megabytes to ship; 1: none)")
+                           "CPU but one, up to 4, for protobuf when there are megabytes to ship; 1: none)")
     ship.set_defaults(handler=run_ship)
 
 

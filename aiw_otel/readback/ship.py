@@ -431,14 +431,15 @@ def ship(paths: Iterable[str | os.PathLike[str]], target: Target, summary: Summa
     progress). `progress` is called after each acknowledged request. A traces-only backend is
     shipped to with `signals=("traces",)`. `workers` > 1 converts the lines in that many forked
     processes (call it so only from a process that runs no other thread, as the CLI does); None:
-    one per CPU, up to 4, for protobuf when the files hold enough to be worth forking for (http/json
-    only decodes each line, about what passing it to a worker and back costs)."""
+    one per CPU but the one this process needs, up to 4, for protobuf when the files hold enough to
+    be worth forking for (http/json only decodes each line, about what passing it to a worker and
+    back costs; on two CPUs, measured, a worker's passing of lines cost more than it gained)."""
     summary = summary if summary is not None else Summary()
     files = find_files(paths, tuple(signals))
     states: dict[Path, ShipState] = {}
     as_json = target.protocol == "http/json"
     if workers is None:
-        workers = min(4, os.cpu_count() or 1) if not as_json and _bytes_on_disk(files) >= FORK_BYTES else 1
+        workers = min(4, (os.cpu_count() or 1) - 1) if not as_json and _bytes_on_disk(files) >= FORK_BYTES else 1
     with _converter(as_json, workers) as convert:  # forked before the sender starts any thread
         sender = make_sender(target)
         delivery = _Delivery()
