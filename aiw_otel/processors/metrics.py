@@ -64,6 +64,11 @@ _WAKE_AT = 256
 _MAX_QUEUED = 4096
 #: How long an ended span may wait for the recording thread when few spans end.
 _DELAY_S = 0.5
+#: What each measurement's context (its span, for the exemplar) is made on: given explicitly, the
+#: SDK does not look up the recording thread's current context (empty anyway) every time.
+_NO_CONTEXT = Context()
+#: Bound of `_common`'s memo: one entry per provider, model and server in use.
+_COMMON_LIMIT = 256
 
 
 class MetricsProcessor(SpanProcessor, LogRecordProcessor):
@@ -88,6 +93,8 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
         self._paused: set[int] = set()
         #: Step types whose step-run series exist already (at 0 or more).
         self._step_types: set[str] = set()
+        #: `_common`'s memo (used by the recording thread only, or by a caller holding `_recording`).
+        self._commons: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def sink(self, name: str = "metrics") -> ProcessorSink:
         return ProcessorSink(name, span_processor=self, log_processor=self)
@@ -160,7 +167,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
             return
         # Recorded on another thread: the span's context, given explicitly, is what links an
         # exemplar to the span (and decides, like the caller's would have, whether one is kept).
-        context = trace.set_span_in_context(trace.NonRecordingSpan(span.context))
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span.context), _NO_CONTEXT)
         if attributes.get(sc.GEN_AI_OPERATION_NAME) == sc.OP_CHAT:
             self._ai_call(span, attributes, context)
         elif sc.PROCESS_EXECUTABLE_NAME in attributes:
@@ -194,7 +201,7 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
     # -- one method per kind of span --------------------------------------------------------
     def _ai_call(self, span: ReadableSpan, attributes: Mapping[str, Any], context: Context) -> None:
         m = self._m
-        common = {key: attributes[key] for key in _GEN_AI_KEYS if key in attributes}
+        common = self._common(attributes)
         failed = span.status.status_code is StatusCode.ERROR
         if failed:
             m.operation_duration.record(_seconds(span), {**common, sc.ERROR_TYPE: attributes.get(sc.ERROR_TYPE, _OTHER_ERROR)},
@@ -210,6 +217,19 @@ class MetricsProcessor(SpanProcessor, LogRecordProcessor):
         if cost is not None:
             m.ai_cost.add(float(cost), {key: common[key] for key in (sc.GEN_AI_REQUEST_MODEL, sc.GEN_AI_PROVIDER_NAME)
                                          if key in common}, context)
+
+    def _common(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """The GenAI metrics' attributes of an AI call: looked up by the values in C (one dict per
+        provider, model and server in use) rather than built key by key for every call. The SDK
+        copies what it is given, so one dict serves every measurement."""
+        values = tuple(map(attributes.get, _GEN_AI_KEYS))
+        common = self._commons.get(values)
+        if common is None:
+            common = {key: value for key, value in zip(_GEN_AI_KEYS, values) if value is not None}
+            if len(self._commons) >= _COMMON_LIMIT:
+                self._commons.clear()
+            self._commons[values] = common
+        return common
 
     def _retry(self, span: ReadableSpan, context: Context) -> None:
         """A failed attempt whose failure event announces a retry (`aiw.ai.retry_after_s`)."""

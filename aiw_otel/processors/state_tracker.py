@@ -295,8 +295,10 @@ class StateTracker(SpanProcessor, LogRecordProcessor):
             else:
                 kind = _action_kind(attributes)
                 actions = step.actions
-                actions[span_id] = (span_id, _action_name(span.name, kind, attributes), kind,
-                                    span.start_time or time.time_ns())
+                name = span.name
+                if kind == "file" or kind == "command":  # the others are shown by their span's name
+                    name = _action_name(name, kind, attributes)
+                actions[span_id] = (span_id, name, kind, span.start_time or time.time_ns())
                 if kind == "command":
                     self._running_commands[span_id] = span
                 if len(actions) > self._action_limit:
