@@ -16,6 +16,9 @@ each side can come from different moments and mislead either way. CPU time is th
 measure when other processes share the machine.
 
     python benchmarks/bench_pipeline.py [iterations] [repetitions]
+
+Timings on a shared machine move by ±0.15x from run to run; `instructions_pipeline.py` counts the
+same action in instructions (repeatable to ~1%), for deciding whether a change helps.
 """
 
 from __future__ import annotations
