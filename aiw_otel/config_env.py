@@ -16,7 +16,7 @@ import math
 from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
 
-from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, TelemetryConfig
+from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, OtlpSinkConfig, TelemetryConfig
 from aiw_otel.config_yaml import (
     SERVICE_ATTRIBUTES,
     parse_compression,
@@ -57,17 +57,32 @@ def read_environment(config: TelemetryConfig, environ: Mapping[str, str]) -> tup
     return config, tuple(variables.warnings)
 
 
+def read_otlp_environment(environ: Mapping[str, str], parse_otlp_protocol: Callable[[str], str]) -> OtlpSinkConfig:
+    """Only the OTLP exporter variables, over the defaults, read as the runner reads them: for
+    `aiw-otel ship`, which sends saved files with them. It has protocols of its own (http/json,
+    which the runner's exporters lack), hence `parse_otlp_protocol`; and a value the runner warns
+    about and ignores is a ConfigError here: a ship goes to one place and records its progress under
+    it, so falling back to another protocol or timeout would ship somewhere the user did not mean."""
+    env = _Variables(environ, parse_otlp_protocol, strict=True)
+    return _otlp_settings(_otlp_endpoints(TelemetryConfig(), env), env).sinks.otlp
+
+
 class _Variables:
     """The environment being read, and what reading it found worth a warning."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], parse_otlp_protocol: Callable[[str], str] = parse_protocol,
+                 strict: bool = False) -> None:
         self.environ = environ
+        self.parse_otlp_protocol = parse_otlp_protocol
+        self.strict = strict
         self.warnings: list[str] = []
 
     def get(self, name: str) -> str | None:
         return _read(self.environ, name)
 
     def ignore(self, name: str, text: str, why: str) -> None:
+        if self.strict:
+            raise _error(name, why)
         self.warnings.append(f"environment variable {name}={text!r} ignored: {why}")
 
 
@@ -194,7 +209,7 @@ def _otlp_options(env: _Variables, prefix: str, headers: Mapping[str, str]) -> d
     options: dict[str, Any] = {}
     if (text := env.get(name := prefix + "PROTOCOL")) is not None:
         try:
-            options["protocol"] = parse_protocol(text)
+            options["protocol"] = env.parse_otlp_protocol(text)
         except ValueError as error:  # an enum: warn and ignore
             env.ignore(name, text, str(error))
     if (text := env.get(name := prefix + "HEADERS")) is not None:
