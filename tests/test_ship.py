@@ -453,6 +453,17 @@ def test_a_signals_own_endpoint_and_headers_win_and_the_endpoint_option_override
 
 
 @pytest.mark.slow
+def test_a_signals_own_endpoint_that_is_the_generic_ones_url_ships_and_resumes_with_the_others(receiver, log_dir):
+    env = {**_without_otel(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+           "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": receiver.endpoint + "/v1/logs"}
+    result = aiw("ship", str(log_dir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+    assert_everything_arrived_once(receiver, log_dir)
+    assert list(json.loads((log_dir / STATE_FILE).read_text())["endpoints"]) == [f"{receiver.endpoint} (http/protobuf)"]
+
+
+@pytest.mark.slow
 def test_timeouts_are_the_specifications_milliseconds_and_a_signals_own_wins(receiver, log_dir):
     receiver.delay_s = 1.0
     env = {**_without_otel(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,

@@ -139,7 +139,7 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
         protocol = options.protocol or resolved.protocol
         endpoint, as_is = options.endpoint, False
         if endpoint is None and "endpoint" in otlp.per_signal.get(signal, {}):
-            endpoint, as_is = resolved.url, protocol != "grpc"
+            endpoint, as_is = _own_endpoint(resolved.url, signal, protocol)
         endpoint = endpoint or otlp.endpoint
         if endpoint is None:
             raise ValueError(f"no endpoint for {signal}: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT "
@@ -153,6 +153,17 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
         else:
             routes[known] = (target, (*routes[known][1], signal))
     return routes
+
+
+def _own_endpoint(url: str, signal: str, protocol: str) -> tuple[str, bool]:
+    """A signal's own endpoint and whether it is used as is (over http). One that is a base's
+    `/v1/<signal>` URL is that base's: it ships, and resumes, with the signals sent to the same base."""
+    if protocol == "grpc":
+        return url, False  # an address: no path is appended to it
+    base = url.removesuffix(f"/v1/{signal}")
+    if base != url and not base.endswith("/"):
+        return base, False
+    return url, True
 
 
 class _Options:
