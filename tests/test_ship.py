@@ -299,7 +299,7 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
      "environment variable OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, "
      "got 'http'"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
-     "environment variable OTEL_EXPORTER_OTLP_COMPRESSION: expected one of gzip, deflate, none, got 'zstd'"),
+     "environment variable OTEL_EXPORTER_OTLP_COMPRESSION: expected one of none, gzip, deflate, got 'zstd'"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "5s"},
      "environment variable OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: expected a whole number of milliseconds"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "novalue"},

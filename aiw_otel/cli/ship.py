@@ -128,7 +128,8 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
     from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased, parse_headers
 
     options = _Options(args, PROTOCOLS, COMPRESSIONS)
-    otlp = read_otlp_environment(os.environ, functools.partial(_one_of, PROTOCOLS))
+    otlp = read_otlp_environment(os.environ, functools.partial(_one_of, PROTOCOLS),
+                                 functools.partial(_one_of, COMPRESSIONS))
     if args.signals is not None:
         signals = _signals(args.signals)
     else:  # as for the runner, a signal's own endpoint alone sends that signal alone
