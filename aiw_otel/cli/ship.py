@@ -60,7 +60,6 @@ def run_ship(args: argparse.Namespace) -> int:
     try:
         routes = _routes(args)
     except ValueError as error:  # a ConfigError too: the environment variable it names
-
         _error(str(error))
         return 2
     import gc
@@ -125,7 +124,7 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
     resolves them (a signal's own variable wins over the generic one; its own endpoint is used as
     is), the options laid over every signal; ValueError naming a wrong value."""
     from aiw_otel.config_env import read_otlp_environment
-    from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased, parse_headers
+    from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased
 
     options = _Options(args, PROTOCOLS, COMPRESSIONS)
     otlp = read_otlp_environment(os.environ, functools.partial(_one_of, PROTOCOLS),
