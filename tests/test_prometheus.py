@@ -193,3 +193,27 @@ def test_the_config_section_and_its_errors_name_file_and_line() -> None:
         config_from_text(text.replace("9500", "70000"), source="aiw.yaml")
     with pytest.raises(ConfigError, match=r"^aiw.yaml:6: .*a number >= 0"):
         config_from_text(text.replace("30", "-1"), source="aiw.yaml")
+
+
+def test_a_scrape_after_flushes_holds_each_series_once() -> None:
+    """Flushing the provider (a run starting, `force_flush`, shutdown's flush) must not queue extra
+    collections in the pull reader: the upstream collector yields every queued collection, so one
+    scrape used to carry `target_info` and every series twice, which Prometheus rejects as duplicates."""
+    import aiw_otel
+    from aiw_otel.config import PrometheusSinkConfig, SinksConfig
+
+    config = TelemetryConfig(sinks=SinksConfig(prometheus=PrometheusSinkConfig(enabled=True, port=0)))
+    telemetry = aiw_otel.configure(config, environ={"AIW_FILE": "off"}, set_global=False, handle_signals=False)
+    try:
+        with telemetry.plan_run("p", "flushed"):
+            pass
+        for _ in range(3):
+            assert telemetry.force_flush(10.0)
+        url = telemetry.endpoints["prometheus"]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        telemetry.shutdown(10.0)
+    series = [line.split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert series.count(next(line for line in series if line.startswith("target_info"))) == 1
+    assert len(series) == len(set(series)), [line for line in series if series.count(line) > 1][:5]

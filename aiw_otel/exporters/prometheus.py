@@ -32,6 +32,16 @@ class ServedReader(PrometheusMetricReader):
         super().__init__(registry=registry)
         self._server: WSGIServer | None = server
 
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Nothing to push: a scrape collects the current values itself.
+
+        The base class would collect here, and the upstream collector queues every collection
+        and yields each one at the next scrape: after a flush (a run starting, `force_flush`,
+        shutdown) a page carried `target_info` and every series twice or more, and Prometheus
+        rejects such a scrape's duplicates.
+        """
+        return True
+
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         server, self._server = self._server, None
         if server is not None:
