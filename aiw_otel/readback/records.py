@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from aiw_otel import conventions as sc
-from aiw_otel.exporters.text_format import STATUS_ERROR, iso_ms
+from aiw_otel.conventions import STATUS_ERROR
+from aiw_otel.timestamps import iso_ms
 from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr
 
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
 MAX_VALUE_DEPTH = 32
-_STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 #: OTLP severity ranges (SeverityNumber), highest first: the first whose floor is reached names the level.
 _SEVERITY_FLOORS = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"), (1, "TRACE"))
 SERVICE_NAME = "service.name"
@@ -139,11 +140,11 @@ class Span(NamedTuple):
             "span_id": self.span_id,
             "parent_span_id": self.parent_span_id or None,
             "name": self.name,
-            "kind": _KIND_NAMES.get(self.kind, str(self.kind)),
+            "kind": KIND_NAMES.get(self.kind, str(self.kind)),
             "start": iso_ms(self.start_ns),
             "end": iso_ms(self.end_ns),
             "duration_ms": round(self.duration_ms, 3),
-            "status": _STATUS_NAMES.get(self.status_code, str(self.status_code)),
+            "status": STATUS_NAMES.get(self.status_code, str(self.status_code)),
             "status_message": self.status_message or None,
             "service": self.service,
             "attributes": self.attributes,

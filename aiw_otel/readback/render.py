@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, TextIO
 
 from aiw_otel import conventions as sc
-from aiw_otel.exporters.text_format import command_output, iso_ms
+from aiw_otel.exporters.text_format import command_output
+from aiw_otel.timestamps import iso_ms
 from aiw_otel.present import Outcome, duration
 from aiw_otel.readback.describe import (
     ERROR_STYLE,
