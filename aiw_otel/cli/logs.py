@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from typing import TYPE_CHECKING, Sequence
 
@@ -211,18 +212,21 @@ def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
 
 def _json(files: Sequence[SignalFile], selection: Selection) -> int:
     """One JSON line per record, streamed: memory is a line per stream, whatever the directory holds."""
-    from aiw_otel.readback.json_line import json_line
-    from aiw_otel.readback.stream import stream_batches
+    from aiw_otel.readback.json_line import timed_lines
+    from aiw_otel.readback.stream import stream_converted
 
     try:
-        batches = stream_batches(files, selection)
+        batches = stream_converted(files, timed_lines, selection)
     except ValueError as error:  # --step names no step (or several)
         _error(str(error))
         return 2
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A lone surrogate (JSON's "\ud800", which a file may hold) cannot be written as UTF-8: written
+        # back as that escape, the line stays JSON of the same value instead of ending the output.
+        sys.stdout.reconfigure(errors="backslashreplace")
     write = sys.stdout.write
     for batch in batches:  # one write per batch (an export request's records): stdout is line-buffered on a terminal
-        write("\n".join(map(json_line, batch)) + "\n")
-        del batch  # the records are freed before the next lines are read: their memory is reused warm
+        write("\n".join([line for _, line in batch]) + "\n")
     sys.stdout.flush()
     return 0
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from aiw_otel.timestamps import iso_ms
 from aiw_otel.readback.records import KIND_NAMES, STATUS_NAMES, LogRecord, Span
+from aiw_otel.readback.stream import time_written
 
 _string: Callable[[str], str] = _json_encoder.encode_basestring
 
@@ -44,6 +45,12 @@ def json_line(record: Span | LogRecord) -> str:
     if type(record) is Span:
         return _span_line(record)
     return _log_line(record)  # type: ignore[arg-type]
+
+
+def timed_lines(records: list[Span | LogRecord]) -> list[tuple[int, str]]:
+    """(time written, JSON line) of each record: what `logs --json` makes of a line's records
+    (`stream.stream_converted`), as soon as they are decoded."""
+    return [(time_written(record), json_line(record)) for record in records]
 
 
 def _log_line(record: LogRecord) -> str:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from itertools import chain, groupby
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence
+from itertools import groupby
+from operator import itemgetter
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, warn_on_stderr
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from aiw_otel.stepref import StepRef
 
 Record = Span | LogRecord
+T = TypeVar("T")
 
 
 def time_written(record: Record) -> int:
@@ -135,29 +137,35 @@ def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope 
             del kept
 
 
-def merge_batches(sources: Iterable[Iterator[list[Record]]]) -> Iterator[list[Record]]:
+#: A batch of (time written, item) pairs, in time order.
+Timed = list[tuple[int, T]]
+_time = itemgetter(0)
+
+
+def merge_batches(sources: Iterable[Iterator[Timed[T]]]) -> Iterator[Timed[T]]:
     """Streams of time-ordered batches merged into time-ordered batches.
 
-    What heapq.merge does a record at a time (a Python comparison and a generator step for each),
-    done a batch at a time: everything up to the earliest last time among the streams' current
+    What heapq.merge does an item at a time (a Python comparison and a generator step for each),
+    done a batch at a time: everything up to the least last time among the streams' current
     batches can come from no later batch, so it is cut off each stream (bisect), and the cuts are
-    sorted together (timsort merges the sorted runs in C). Ties keep the streams' order, as
-    heapq.merge does. Memory is one batch per stream."""
-    heads: list[list[Record]] = []
-    rests: list[Iterator[list[Record]]] = []
+    sorted together (timsort merges the sorted runs in C). Ties within a cut keep the streams'
+    order; a record of the same nanosecond in a stream's next batch comes after. Memory is one
+    batch per stream."""
+    heads: list[Timed[T]] = []
+    rests: list[Iterator[Timed[T]]] = []
     for source in sources:
         first = next(source, None)
         if first is not None:
             heads.append(first)
             rests.append(source)
     while len(heads) > 1:
-        limit = min(time_written(batch[-1]) for batch in heads)
-        out: list[Record] = []
+        limit = min(batch[-1][0] for batch in heads)
+        out: Timed[T] = []
         for index, batch in enumerate(heads):
-            cut = bisect.bisect_right(batch, limit, key=time_written)
+            cut = bisect.bisect_right(batch, limit, key=_time)
             out += batch[:cut]
             heads[index] = batch[cut:]
-        out.sort(key=time_written)
+        out.sort(key=_time)
         yield out
         for index in reversed(range(len(heads))):
             if not heads[index]:
@@ -171,19 +179,27 @@ def merge_batches(sources: Iterable[Iterator[list[Record]]]) -> Iterator[list[Re
         yield from rests[0]
 
 
-def stream_batches(files: Sequence[SignalFile], selection: Selection = Selection(),
-                   warn: Warn = warn_on_stderr) -> Iterator[list[Record]]:
-    """Every record `selection` keeps, in batches (about an export request each), the streams merged
-    by the time each record was written.
+def stream_converted(files: Sequence[SignalFile], convert: Callable[[list[Record]], Timed[T]],
+                     selection: Selection = Selection(), warn: Warn = warn_on_stderr) -> Iterator[Timed[T]]:
+    """Every record `selection` keeps, each line's records turned by `convert` into (time written,
+    item) pairs as soon as they are decoded, the streams merged by that time, a batch (about an
+    export request) at a time.
 
+    Converting before merging is what keeps `logs --json` near the speed of reading: a line's
+    records become text while they are still in the CPU's caches, not after the other streams'
+    lines have pushed them out (measured: a quarter of its time).
     `--step` is resolved here (StepNotFound, a ValueError, when it names no step in the files)."""
     scope = step_scope(files, selection, warn) if selection.step is not None else None
     if scope is not None:
         selection = scope.selection
-    return merge_batches([_stream(group, selection, scope, warn) for group in streams(files)])
+    return merge_batches([map(convert, _stream(group, selection, scope, warn)) for group in streams(files)])
+
+
+def timed(records: list[Record]) -> Timed[Record]:
+    return [(time_written(record), record) for record in records]
 
 
 def stream_records(files: Sequence[SignalFile], selection: Selection = Selection(),
                    warn: Warn = warn_on_stderr) -> Iterator[Record]:
-    """`stream_batches` a record at a time."""
-    return chain.from_iterable(stream_batches(files, selection, warn))
+    """Every record `selection` keeps, the streams merged by the time each was written."""
+    return (record for batch in stream_converted(files, timed, selection, warn) for _, record in batch)
