@@ -20,20 +20,30 @@ from aiw_otel.readback.stream import time_written
 _string: Callable[[str], str] = _json_encoder.encode_basestring
 
 
-def _value_encoder() -> Callable[[Any], str]:
-    """json.dumps(value, ensure_ascii=False, default=str) without making a new encoder per call
-    (JSONEncoder.encode does); decoded OTLP holds no cycles, so none is looked for."""
+def _chunk_encoder() -> Callable[[Any], str]:
+    """json.dumps(value, ensure_ascii=False, default=str) for a value that is not a string, without
+    making a new encoder per call (JSONEncoder.encode does); decoded OTLP holds no cycles, so none
+    is looked for."""
     options = json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False)
     make = getattr(_json_encoder, "c_make_encoder", None)
     if make is None:  # an interpreter without the C accelerator
         return options.encode
     chunks = make(None, str, _string, None, options.key_separator, options.item_separator, False, False, True)
-    return lambda value: _string(value) if type(value) is str else "".join(chunks(value, 0))
+    return lambda value: "".join(chunks(value, 0))
 
 
-_value = _value_encoder()
+_encode = _chunk_encoder()
 _KINDS = {number: _string(name) for number, name in KIND_NAMES.items()}
 _STATUSES = {number: _string(name) for number, name in STATUS_NAMES.items()}
+
+
+def _value(value: Any) -> str:
+    """An attribute value, a body: most are strings, encoded without the general encoder."""
+    return _string(value) if type(value) is str else _encode(value)
+
+
+def _service(service: str | None) -> str:
+    return "null" if service is None else _string(service)
 
 
 def _or_null(text: str | None) -> str:
@@ -57,18 +67,18 @@ def _log_line(record: LogRecord) -> str:
     return (f'{{"type": "log", "time": "{iso_ms(record.time_ns)}", "severity": {_string(record.level)}, '
             f'"severity_number": {record.severity_number}, "body": {_value(record.body)}, '
             f'"event_name": {_or_null(record.event_name)}, "trace_id": {_or_null(record.trace_id)}, '
-            f'"span_id": {_or_null(record.span_id)}, "service": {_value(record.service)}, '
-            f'"attributes": {_value(record.attributes)}}}')
+            f'"span_id": {_or_null(record.span_id)}, "service": {_service(record.service)}, '
+            f'"attributes": {_encode(record.attributes)}}}')
 
 
 def _span_line(span: Span) -> str:
     events = ", ".join([f'{{"time": "{iso_ms(event.time_ns)}", "name": {_string(event.name)}, '
-                        f'"attributes": {_value(event.attributes)}}}' for event in span.events])
+                        f'"attributes": {_encode(event.attributes)}}}' for event in span.events])
     kind = _KINDS.get(span.kind) or _string(str(span.kind))
     status = _STATUSES.get(span.status_code) or _string(str(span.status_code))
     return (f'{{"type": "span", "trace_id": {_string(span.trace_id)}, "span_id": {_string(span.span_id)}, '
             f'"parent_span_id": {_or_null(span.parent_span_id)}, "name": {_string(span.name)}, "kind": {kind}, '
             f'"start": "{iso_ms(span.start_ns)}", "end": "{iso_ms(span.end_ns)}", '
             f'"duration_ms": {round(span.duration_ms, 3)!r}, "status": {status}, '
-            f'"status_message": {_or_null(span.status_message)}, "service": {_value(span.service)}, '
-            f'"attributes": {_value(span.attributes)}, "events": [{events}]}}')
+            f'"status_message": {_or_null(span.status_message)}, "service": {_service(span.service)}, '
+            f'"attributes": {_encode(span.attributes)}, "events": [{events}]}}')
