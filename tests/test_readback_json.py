@@ -112,6 +112,8 @@ def test_streams_merge_by_time_a_batch_at_a_time():
     assert [text for _, text in merged] == ["l0", "t1", "t5", "l5", "t5b", "l6", "l7", "t9", "t20", "l30"]
     assert [item for batch in merge_batches([iter(traces)]) for item in batch] == [i for b in traces for i in b]
     assert list(merge_batches([])) == []
+    with_empty = [item for batch in merge_batches([iter([[], *traces]), iter([[], [(3, "l3")], []])]) for item in batch]
+    assert [text for _, text in with_empty] == ["t1", "l3", "t5", "t5b", "t9", "t20"]
 
 
 def test_a_directory_streams_in_the_order_the_records_were_written(tmp_path: Path):

@@ -154,7 +154,7 @@ def merge_batches(sources: Iterable[Iterator[Timed[T]]]) -> Iterator[Timed[T]]:
     heads: list[Timed[T]] = []
     rests: list[Iterator[Timed[T]]] = []
     for source in sources:
-        first = next(source, None)
+        first = _next_batch(source)
         if first is not None:
             heads.append(first)
             rests.append(source)
@@ -169,7 +169,7 @@ def merge_batches(sources: Iterable[Iterator[Timed[T]]]) -> Iterator[Timed[T]]:
         yield out
         for index in reversed(range(len(heads))):
             if not heads[index]:
-                refill = next(rests[index], None)
+                refill = _next_batch(rests[index])
                 if refill is None:
                     del heads[index], rests[index]
                 else:
@@ -177,6 +177,11 @@ def merge_batches(sources: Iterable[Iterator[Timed[T]]]) -> Iterator[Timed[T]]:
     if heads:  # one stream left: its batches as they come
         yield heads[0]
         yield from rests[0]
+
+
+def _next_batch(source: Iterator[Timed[T]]) -> Timed[T] | None:
+    """The next batch that holds something (a conversion may drop a whole line's records)."""
+    return next((batch for batch in source if batch), None)
 
 
 def stream_converted(files: Sequence[SignalFile], convert: Callable[[list[Record]], Timed[T]],
