@@ -212,8 +212,12 @@ def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
 
 def _json(files: Sequence[SignalFile], selection: Selection) -> int:
     """One JSON line per record, streamed: memory is a line per stream, whatever the directory holds."""
+    from operator import itemgetter
+
     from aiw_otel.readback.json_line import timed_lines
     from aiw_otel.readback.stream import stream_converted
+
+    text_of = itemgetter(1)  # a (time written, JSON line) pair's line
 
     try:
         batches = stream_converted(files, timed_lines, selection)
@@ -226,7 +230,7 @@ def _json(files: Sequence[SignalFile], selection: Selection) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     write = sys.stdout.write
     for batch in batches:  # one write per batch (an export request's records): stdout is line-buffered on a terminal
-        write("\n".join([line for _, line in batch]) + "\n")
+        write("\n".join(map(text_of, batch)) + "\n")
     sys.stdout.flush()
     return 0
 
