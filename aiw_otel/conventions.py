@@ -147,6 +147,11 @@ LOG_DETAIL_KEYS = {
     "source": AIW_INTERACTION_SOURCE,
 }
 
+#: The `aiw.action` of a plan's first log record (instrument/plan.py: `{kind}_execution_{verb}`), which
+#: carries `gen_ai.workflow.name`, `aiw.plan.id` and `aiw.run.id` as the plan span does at the run's end:
+#: what readers name a run by while its plan span is not written (still going, or killed).
+ACTION_PLAN_STARTED = "plan_execution_started"
+
 # Span event names (seed section 4).
 EV_STATE_CHANGE = "state_change"
 EV_API_REQUEST_SENT = "api_request_sent"

@@ -106,9 +106,11 @@ class LogEmitter:
         """Whether each LogMessage also goes to a stdlib logger (the config file's handlers)."""
         return self._mirror
 
-    def emit(self, message: LogMessage, context: Context | None = None, time_ns: int | None = None) -> None:
-        """Emit one record correlated to the span in `context` (or the current one)."""
-        if message.level.number < self._threshold[message.component]:
+    def emit(self, message: LogMessage, context: Context | None = None, time_ns: int | None = None,
+             required: bool = False) -> None:
+        """Emit one record correlated to the span in `context` (or the current one); a `required` one
+        whatever its component's level (a record readers depend on: the run's start)."""
+        if not required and message.level.number < self._threshold[message.component]:
             return
         self.emit_record(message.level, message.message, message_attributes(message), context, time_ns)
         if self._mirror:

@@ -4,9 +4,11 @@ HTTP (protobuf or JSON bodies) and over gRPC (the three OTLP services). Fixtures
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import json
 import threading
+import time
 from concurrent import futures
 from typing import Any, Iterator
 
@@ -16,7 +18,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from aiw_otel.readback.ship import to_request
+from aiw_otel.readback.ship import encode_request
 
 MESSAGES = {"/v1/traces": trace_service_pb2.ExportTraceServiceRequest,
             "/v1/logs": logs_service_pb2.ExportLogsServiceRequest,
@@ -48,23 +50,28 @@ class Received:
 
 
 class Receiver(Received):
-    """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never)."""
+    """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never),
+    each answer `delay_s` late."""
 
     def __init__(self) -> None:
         self.received = {path: [] for path in MESSAGES}
         self.accept: int | None = None
+        self.delay_s = 0.0
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay_s)
+                if self.headers["Content-Encoding"] == "gzip":
+                    body = gzip.decompress(body)
                 if receiver.accept is not None and receiver.requests() >= receiver.accept:
                     self.send_response(503)
                     self.end_headers()
                     self.wfile.write(b"collector overloaded")
                     return
                 if self.headers["Content-Type"] == "application/json":  # OTLP/JSON: hex ids, as the files hold them
-                    request = to_request(json.loads(body))[1]
+                    request = MESSAGES[self.path].FromString(encode_request(json.loads(body))[1])
                 else:
                     request = MESSAGES[self.path].FromString(body)
                 receiver.received[self.path].append((self.headers, request))  # names case-insensitive, as in HTTP

@@ -117,6 +117,30 @@ def test_a_command_is_named_by_its_line_everywhere_its_span_by_the_program_that_
     assert names == {"python", "sh"}  # span names: `{process.executable.name}`, as the convention says
 
 
+UUID_PLAN = """
+task_id: uuids
+plan:
+  - {step_id: 7c9e6679-7425-40de-944b-e07fc1f90ae7, description: first, agent_spec: {type: t}, actions: [{run: "echo one"}]}
+  - {step_id: 16fd2706-8baf-433b-82eb-8c7fada847da, description: second, agent_spec: {type: t},
+     depends_on: [7c9e6679-7425-40de-944b-e07fc1f90ae7], actions: [{run: "echo two"}]}
+  - {step_id: write_notes, name: Write the notes, description: third, agent_spec: {type: t}, actions: [{run: "echo three"}]}
+"""
+
+
+def test_the_plain_output_names_each_step_by_its_label_as_the_runners_messages_do(tmp_path):
+    """AIWhisperer's subtask ids are UUIDs: a line's `[component:step]` shows the short form the console
+    and the runner's own messages show (stepref.labels), and a named step by its name."""
+    plan = plan_file(tmp_path, UUID_PLAN)
+    result = aiw("run", str(plan), "--no-console", "--workspace", str(tmp_path / "ws"), "--log-dir", str(tmp_path / "logs"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    started = [line.split(" - ")[2:] for line in result.stdout.splitlines() if "Starting execution of step" in line]
+    assert started == [["[execution_engine:7c9e6679…]", "Starting execution of step '7c9e6679…'."],
+                       ["[execution_engine:16fd2706…]", "Starting execution of step '16fd2706…'."],
+                       ["[execution_engine:Write the notes]", "Starting execution of step 'Write the notes'."]]
+    assert "[terminal_interaction:16fd2706…] - echo two (" in result.stdout  # a span line, too
+    assert "-7425-" not in result.stdout and "-8baf-" not in result.stdout, "no line shows a whole UUID"
+
+
 def test_shutdown_at_exit_ends_open_spans(tmp_path):
     script = tmp_path / "exits.py"
     script.write_text(textwrap.dedent("""

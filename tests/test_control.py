@@ -19,9 +19,17 @@ import pytest
 
 from aiw_otel import LogLevel, State
 from aiw_otel.control.client import ControlClient, NoRunListening
-from aiw_otel.control.paths import MAX_SOCKET_PATH_BYTES, default_socket_path, find_socket, private_socket_dir
+from aiw_otel.control.paths import (
+    MAX_SOCKET_PATH_BYTES,
+    another_runs_socket,
+    control_sockets,
+    default_socket_path,
+    find_socket,
+    other_runs_sockets,
+    private_socket_dir,
+)
 from aiw_otel.control.relay import COMMAND_NAMES, ControlRelay, Reply
-from aiw_otel.control.socket_server import UPDATE_INTERVAL_S, ControlServer, ControlSocketError
+from aiw_otel.control.socket_server import UPDATE_INTERVAL_S, ControlServer, ControlSocketError, SocketInUse
 from aiw_otel.processors.output_store import OutputStore
 from aiw_otel.processors.state_tracker import StateTracker
 from aiw_otel.runner.engine import Engine, RunOptions
@@ -464,14 +472,31 @@ def test_default_socket_paths_fit_and_ctl_finds_the_newest(tmp_path):
     logs = tmp_path / "logs"
     assert find_socket(logs) == logs.absolute() / "control.sock"  # nothing there yet: the default
     older, newer = logs / "control.sock", logs / "run2" / "control.sock"
-    for index, path in enumerate((older, newer)):
+    beside = logs / "control-4242.sock"  # a second run on the same log dir
+    for index, path in enumerate((older, newer, beside)):
         path.parent.mkdir(parents=True, exist_ok=True)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
             bound.bind(str(path))
         os.utime(path, (1_000_000 + index, 1_000_000 + index))
     (logs / "run3").mkdir()
     (logs / "run3" / "control.sock").write_text("not a socket")
-    assert find_socket(logs) == newer.absolute()
+    assert control_sockets(logs) == [beside.absolute(), newer.absolute(), older.absolute()]
+    assert find_socket(logs) == beside.absolute()
+
+
+def test_a_second_run_on_a_log_dir_listens_beside_the_first(steered, tmp_path):
+    """What `aiw-otel run` does when control.sock is held: its own `control-<pid>.sock`, found by ctl."""
+    run = steered(long_then_ai(sleeper()[0]))
+    preferred = tmp_path / "control.sock"
+    with ControlServer(run.relay, preferred):
+        with pytest.raises(SocketInUse):
+            ControlServer(run.relay, preferred)
+        with ControlServer(run.relay, another_runs_socket(preferred)) as second:
+            assert second.path == tmp_path / f"control-{os.getpid()}.sock"
+            assert ControlClient(second.path).request("status")["ok"]
+            assert other_runs_sockets(preferred) == [second.path] and second.path in control_sockets(tmp_path)
+        assert ControlClient(preferred).request("status")["ok"]
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith((".s", ".sock"))] == ["control.sock"]  # nothing staged left
 
 
 # -- aiw-otel ctl / watch against a real aiw-otel run ------------------------------------------

@@ -37,9 +37,11 @@ from opentelemetry.trace import SpanContext
 from aiw_otel import ComponentType, LogLevel, LogMessage
 from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig, TelemetryConfig
 from aiw_otel.exporters.file_sink import FileMetricExporter, FileSink, counted_as_lost
+from aiw_otel.exporters.backup_gzip import start_compressing
 from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.exporters.stream_lock import StreamLock
 from aiw_otel.health import TelemetryHealth
-from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, files_oldest_first
+from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, compressing_name, files_oldest_first
 from tests.malformed import Summary, Unreadable
 from tests.otlp_files import items_in
 from tests.recorded_runs import run_sample_plan
@@ -86,7 +88,7 @@ def test_size_rotation_happens_at_line_boundaries_and_keeps_backup_count(tmp_pat
     file.write_lines([line] * 100)
     file.close()
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]
+    assert names == [".t.jsonl.lock", "t.jsonl", "t.jsonl.1", "t.jsonl.2", "t.jsonl.3"]
     for path in tmp_path.iterdir():
         assert all(len(l) == 99 for l in path.read_text().splitlines())
 
@@ -104,8 +106,8 @@ def test_compressed_backups_are_gzip_and_mode_0600(tmp_path):
         file.write_lines([f"line {index:03d} " + "y" * 40])
     file.close()
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["t.jsonl", "t.jsonl.1.gz", "t.jsonl.2.gz"]
-    for path in tmp_path.iterdir():
+    assert names == [".t.jsonl.lock", "t.jsonl", "t.jsonl.1.gz", "t.jsonl.2.gz"]  # no archive left half-built
+    for path in tmp_path.iterdir():  # the lock file too
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     lines = read_lines(tmp_path, "t.jsonl")
     assert lines == [f"line {i:03d} " + "y" * 40 for i in range(60 - len(lines), 60)]
@@ -115,22 +117,91 @@ def test_backup_count_zero_truncates_instead(tmp_path):
     file = RotatingFile(tmp_path / "t.jsonl", max_bytes=100, backup_count=0, compress=True)
     file.write_lines(["z" * 60, "z" * 60])
     file.close()
-    assert [p.name for p in tmp_path.iterdir()] == ["t.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".t.jsonl.lock", "t.jsonl"]
+
+
+def test_a_line_torn_by_a_killed_writer_is_ended_before_the_next_batch(tmp_path):
+    """A writer killed mid-write leaves a partial last line; the next writer's lines still start on
+    a line of their own, so that partial line is the only one lost."""
+    live = tmp_path / "logs.otlp.jsonl"
+    live.write_text('{"resourceLogs":[]}\n{"resourceLo')
+    writer = RotatingFile(live, max_bytes=1 << 20, backup_count=1)
+    writer.write_lines(['{"resourceLogs":[{}]}'])
+    writer.close()
+    assert live.read_text().splitlines() == ['{"resourceLogs":[]}', '{"resourceLo', '{"resourceLogs":[{}]}']
+
+
+@pytest.mark.parametrize("meanwhile", ["shifted", "dropped"])
+def test_a_backup_moved_by_another_rotation_while_compressed_is_archived_where_it_went(tmp_path, meanwhile):
+    """The rotator opens the backup under the lock and compresses it after; another process's rotation
+    may shift it to `.2` (or drop it) before the archive is put in place, which happens under the lock."""
+    first = tmp_path / "t.jsonl.1"
+    first.write_text("old line\n")
+    with StreamLock(tmp_path / "t.jsonl"):
+        compressing = start_compressing(first, "t.jsonl")
+        if meanwhile == "shifted":
+            first.rename(tmp_path / "t.jsonl.2")
+        else:
+            first.unlink()
+    compressing.join()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    if meanwhile == "shifted":
+        assert names == [".t.jsonl.lock", "t.jsonl.2.gz"]
+        assert gzip.decompress((tmp_path / "t.jsonl.2.gz").read_bytes()) == b"old line\n"
+    else:
+        assert names == [".t.jsonl.lock"]
+
+
+def test_an_archive_left_half_built_by_a_killed_process_is_removed_at_the_next_rotation(tmp_path):
+    file = RotatingFile(tmp_path / "t.jsonl", max_bytes=100, backup_count=3, compress=True)
+    abandoned = tmp_path / compressing_name("t.jsonl", 1)  # no backup has that inode
+    abandoned.write_bytes(b"\x1f\x8b half")
+    file.write_lines(["x" * 60, "y" * 60])
+    file.close()
+    assert not abandoned.exists() and read_lines(tmp_path, "t.jsonl") == ["x" * 60, "y" * 60]
+
+
+def written_at(path: Path, moment: float) -> None:
+    """The file as if last written at `moment` (its mtime is what hourly rotation reads)."""
+    os.utime(path, (moment, moment))
 
 
 def test_hourly_rotation_follows_the_clock_and_skips_empty_files(tmp_path):
     now = [1_700_000_000.0]  # 22:13:20 UTC
-    file = RotatingFile(tmp_path / "t.jsonl", max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
+    live = tmp_path / "t.jsonl"
+    file = RotatingFile(live, max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
                         compress=False, clock=lambda: now[0])
     file.write_lines(["first hour"])
+    written_at(live, now[0])
     now[0] += 3600
     file.write_lines(["second hour"])
+    written_at(live, now[0])
     now[0] += 7200  # two boundaries pass with nothing written: still one rotation
     file.write_lines(["fourth hour"])
     file.close()
     assert (tmp_path / "t.jsonl.2").read_text() == "first hour\n"
     assert (tmp_path / "t.jsonl.1").read_text() == "second hour\n"
     assert (tmp_path / "t.jsonl").read_text() == "fourth hour\n"
+
+
+def test_an_hour_boundary_rotates_a_shared_file_once_whoever_writes_first(tmp_path):
+    """Two writers (as two processes would: each its own descriptors) each see the hour end: the first
+    after it rotates, the second finds a file of this hour and appends to it."""
+    now = [1_700_000_000.0]
+    live = tmp_path / "t.jsonl"
+    first, second = (RotatingFile(live, max_bytes=1 << 20, backup_count=5, rotate_when="hourly",
+                                  compress=False, clock=lambda: now[0]) for _ in range(2))
+    first.write_lines(["a, last hour"])
+    second.write_lines(["b, last hour"])
+    written_at(live, now[0])
+    now[0] += 3600
+    second.write_lines(["b, this hour"])
+    first.write_lines(["a, this hour"])
+    first.close()
+    second.close()
+    assert (tmp_path / "t.jsonl.1").read_text() == "a, last hour\nb, last hour\n"
+    assert (tmp_path / "t.jsonl").read_text() == "b, this hour\na, this hour\n"
+    assert not (tmp_path / "t.jsonl.2").exists()
 
 
 # -- the sink in the pipeline -----------------------------------------------------------------

@@ -38,7 +38,8 @@ def finished_run(directory: Path, name: str) -> None:
 
 
 KILLED_PLAN = """
-task_id: killed
+task_id: killed-1
+name: killed
 plan:
   - {step_id: quick, description: done at once, agent_spec: {type: t}, actions: [{run: "echo quick"}]}
   - {step_id: wait, description: a long command, agent_spec: {type: t}, actions: [{run: "sleep 311.75"}]}
@@ -46,14 +47,15 @@ plan:
 
 
 def killed_runner(tmp_path: Path, logs: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """`aiw-otel run` of a plan whose second step sleeps, once its first step's span is in the files;
-    the runner and the pid of its sleeping command."""
+    """`aiw-otel run` of a plan whose second step sleeps, once its first step's span and its start
+    record are in the files; the runner and the pid of its sleeping command."""
     plan = plan_file(tmp_path, KILLED_PLAN)
     runner = subprocess.Popen([*AIW, "run", str(plan), "--no-console", "--log-dir", str(logs),
                                "--workspace", str(tmp_path / "ws")],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sleeper = until(lambda: process_with("sleep 311.75", shells=False), "the long command to start", 30)
     until(lambda: b'"quick"' in (logs / "traces.otlp.jsonl").read_bytes(), "the first step's span in the files", 30)
+    until(lambda: b"plan_execution_started" in (logs / "logs.otlp.jsonl").read_bytes(), "the start record in the files", 30)
     return runner, sleeper
 
 
@@ -62,8 +64,9 @@ def test_a_run_killed_long_ago_is_interrupted_and_listed_by_its_start(tmp_path):
     finished_run(logs, "earlier")
     runner, sleeper = killed_runner(tmp_path, logs)
     try:
-        (live,) = [run for run in summaries(find_files([logs]), now_ns=time.time_ns() + LATER_NS) if not run.plan]
+        (live,) = [run for run in summaries(find_files([logs]), now_ns=time.time_ns() + LATER_NS) if not run.start_ns]
         assert live.outcome == RUNNING, "quiet for long, but a run answers on the log directory's socket"
+        assert live.plan == "killed" and len(live.run_id) == 32, "named by its start record, its plan span unwritten"
         runner.send_signal(signal.SIGKILL)
         runner.wait(30)
     finally:
@@ -78,10 +81,10 @@ def test_a_run_killed_long_ago_is_interrupted_and_listed_by_its_start(tmp_path):
     assert summaries(files)[0].outcome == RUNNING, "just killed: as far as the files tell, it may be going"
     listed = aiw("logs", str(logs), "--runs")
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("(running)  -  running  ") and f"trace {live.trace_id}\n" in listed.stdout
+    assert listed.stdout.startswith("(running)  killed  running  ") and f"trace {live.trace_id}\n" in listed.stdout
 
     runs = summaries(files, now_ns=time.time_ns() + LATER_NS)
-    assert [run.plan for run in runs] == ["later", "", "earlier"], "by its start, not first as running"
+    assert [run.plan for run in runs] == ["later", "killed", "earlier"], "by its start, not first as running"
     killed = runs[1]
     assert killed.trace_id == live.trace_id and killed.outcome == INTERRUPTED
     assert killed.start_ns == 0 and killed.duration_ms is None
@@ -98,4 +101,7 @@ def test_a_run_killed_long_ago_is_interrupted_and_listed_by_its_start(tmp_path):
     lines = aiw("logs", str(old), "--runs").stdout.splitlines()
     assert len(lines) == 3 and lines[1].endswith(f"trace {killed.trace_id}"), lines
     assert lines[1].startswith(iso_ms(killed.first_ns - hour))
-    assert f"  -  interrupted? (no end recorded, last seen {iso_ms(killed.last_ns - hour)})  -  " in lines[1]
+    assert f"  killed  interrupted? (no end recorded, last seen {iso_ms(killed.last_ns - hour)})  -  " in lines[1]
+    tree = aiw("logs", str(old), "--trace", killed.trace_id, "--no-color").stdout.splitlines()
+    assert tree[0].startswith("killed  plan: span ") and "is not in the files" in tree[0], tree[:3]
+    assert tree[1].startswith(f"plan killed-1  run {live.run_id}  trace {killed.trace_id}"), tree[:3]

@@ -15,7 +15,7 @@ from aiw_otel.exporters.rotating_file import RotatingFile
 from aiw_otel.logdir import SIGNAL_FILES
 from aiw_otel.readback.files import find_files, read_lines
 from aiw_otel.readback.records import load
-from aiw_otel.readback.ship import STATE_FILE, ShipError, Summary, Target, parse_headers, ship, to_request
+from aiw_otel.readback.ship import STATE_FILE, ShipError, Summary, Target, encode_request, parse_headers, ship
 from tests.cli_process import AIW, aiw
 from tests.otlp_files import collect_warnings, data_points, file_lines, items
 from tests.recorded_runs import record_runs
@@ -246,13 +246,13 @@ def test_a_failed_ship_keeps_the_progress_in_its_summary(receiver, log_dir):
 
 def test_lines_become_protobuf_requests_with_binary_ids(log_dir):
     line = file_lines(log_dir / TRACES)[0]
-    kind, request = to_request(json.loads(line))
-    span = request.resource_spans[0].scope_spans[0].spans[0]
+    kind, request = encode_request(json.loads(line))
+    span = trace_service_pb2.ExportTraceServiceRequest.FromString(request).resource_spans[0].scope_spans[0].spans[0]
     assert kind.name == "traces" and span.span_id.hex() == json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["spanId"]
     with pytest.raises(ValueError, match="not an OTLP export request"):
-        to_request({"resourceWidgets": []})
+        encode_request({"resourceWidgets": []})
     with pytest.raises(ValueError):
-        to_request({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]})
+        encode_request({"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]})
     assert parse_headers("a=1, B = two ,") == {"a": "1", "b": "two"}
     with pytest.raises(ValueError, match="key=value pairs"):
         parse_headers("novalue")
@@ -288,6 +288,10 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
     ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
     (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),
     ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http"},
+     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, got 'http'"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+     "OTEL_EXPORTER_OTLP_COMPRESSION: expected one of none, gzip, got 'zstd'"),
     (("--endpoint", "http://c:4318", "--signals", "traces,spans"), {}, "--signals: expected some of traces, logs"),
     (("--endpoint", "http://c:4318", "--headers", "novalue"), {}, "--headers: expected comma-separated key=value"),
 ])
@@ -299,35 +303,86 @@ def test_ship_refuses_a_bad_destination_in_one_line(log_dir, arguments, environ,
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def _parse_dict(document: dict[str, Any]) -> Any:
-    """What protobuf's own JSON parser makes of a line (hex ids turned to base64 first, as its mapping wants)."""
-    import copy
+def test_worker_processes_send_the_same_requests_in_the_same_order_with_the_warnings_in_order(tmp_path, monkeypatch):
+    from aiw_otel.readback import ship as shipping
+    from tests.otlp_receiver import Receiver
 
-    from google.protobuf import json_format
+    directory = tmp_path / "logs"
+    record_runs(directory, "one", "two", "three")
+    lines = file_lines(directory / LOGS)
+    lines[1:1] = ["not json", '{"resourceWidgets": []}']
+    (directory / LOGS).write_text("\n".join(lines) + "\n" + lines[-1][:20])  # bad lines, and a torn last one
+    monkeypatch.setattr(shipping, "CHUNK_BYTES", 1)  # a chunk a line: more than the workers have in flight
+    results = []
+    for workers in (1, 2):
+        receiver = Receiver()
+        try:
+            warnings, warn = collect_warnings()
+            summary = ship([directory], Target(receiver.endpoint), warn=warn, workers=workers, batch_bytes=1,
+                           signals=("traces", "logs"))  # (the metrics file may still grow)
+            results.append((summary, warnings, {path: [request.SerializeToString() for _, request in requests]
+                                                for path, requests in receiver.received.items()}))
+        finally:
+            receiver.close()
+    (alone, alone_warnings, alone_sent), (spread, spread_warnings, spread_sent) = results
+    assert spread_sent == alone_sent and len(spread_sent["/v1/logs"]) == len(lines) - 2  # a request a line
+    assert spread_warnings == alone_warnings and len(spread_warnings) == 3
+    assert all(marker in warning for marker, warning in zip((":2: not JSON", ":3: not an OTLP", "incomplete last"),
+                                                          spread_warnings))
+    assert (spread.requests, spread.bad_lines, spread.items) == (alone.requests, alone.bad_lines, alone.items)
 
-    from aiw_otel.readback.ship import SIGNALS, _ids_to_base64
 
-    kind = next(k for k in SIGNALS if k.json_key in document)
-    message = kind.request()
-    json_format.ParseDict(_ids_to_base64(copy.deepcopy(document)), message, ignore_unknown_fields=True)
-    return message
+@pytest.mark.slow
+def test_each_signal_goes_by_its_own_protocol_variable_unless_protocol_is_given(receiver, log_dir):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, env=env)
+    assert result.returncode == 0, result.stderr
+    sent = {path: {headers["Content-Type"] for headers, _ in requests} for path, requests in receiver.received.items()}
+    assert sent == {"/v1/traces": {"application/json"}, "/v1/logs": {"application/x-protobuf"},
+                    "/v1/metrics": {"application/x-protobuf"}}
+    assert [line.split(" (")[1].split(")")[0] for line in result.stdout.splitlines()] == ["http/json", "http/protobuf"]
+    assert_everything_arrived_once(receiver, log_dir)
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, "--protocol", "http/json", env=env)
+    assert result.returncode == 0 and result.stdout.count("(http/json)") == 1  # all three, as JSON this time
+    assert {headers["Content-Type"] for headers, _ in receiver.received["/v1/logs"][-1:]} == {"application/json"}
 
 
-def test_traces_and_logs_lines_are_built_directly_into_the_messages_protobufs_parser_makes(log_dir):
-    from aiw_otel.readback import otlp_proto
+@pytest.mark.slow
+def test_bodies_are_gzipped_when_the_environment_or_the_option_says_so(receiver, grpc_receiver, log_dir):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+           "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none"}
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, env=env)
+    assert result.returncode == 0, result.stderr
+    encodings = {path: {headers["Content-Encoding"] for headers, _ in requests}
+                 for path, requests in receiver.received.items()}
+    assert encodings == {"/v1/traces": {"gzip"}, "/v1/logs": {"gzip"}, "/v1/metrics": {None}}
+    assert "(http/protobuf, gzip)" in result.stdout
+    assert_everything_arrived_once(receiver, log_dir)
+    result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc",
+                 "--compression", "gzip", env=env)
+    assert result.returncode == 0, result.stderr
+    assert_everything_arrived_once(grpc_receiver, log_dir)
 
-    build = {TRACES: otlp_proto.traces_request, LOGS: otlp_proto.logs_request}
-    for base, direct in build.items():
-        for line in file_lines(log_dir / base):
-            document = json.loads(line)
-            made = direct(document)  # no fallback: the sink's lines are all of the shapes built directly
-            assert made.SerializeToString() == _parse_dict(document).SerializeToString()
-            assert to_request(json.loads(line))[1] == made
-    span_line = json.loads(file_lines(log_dir / TRACES)[0])
-    span = span_line["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
-    span["kind"] = "SPAN_KIND_CLIENT"  # an enum by its name, a field no writer of ours uses: protobuf's parser decides
-    span["links"] = [{"traceId": span["traceId"], "spanId": span["spanId"], "attributes": []}]
-    with pytest.raises(otlp_proto.Unknown):
-        otlp_proto.traces_request(span_line)
-    assert to_request(json.loads(json.dumps(span_line)))[1] == _parse_dict(span_line)
-    assert _parse_dict(span_line).resource_spans[0].scope_spans[0].spans[0].kind == 3
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_ship_in_one_line_and_the_next_one_resumes_without_duplicates(receiver, log_dir):
+    import signal
+    import time
+
+    receiver.delay_s = 0.5  # a request a line, each answered late: the ship is still going when Ctrl-C comes
+    process = subprocess.Popen([*AIW, "ship", str(log_dir), "--endpoint", receiver.endpoint, "--batch-size", "1",
+                                "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while receiver.requests() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal does: to the workers too
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "ship interrupted" in err and "Traceback" not in err and "shipped " in out
+    assert 1 <= receiver.requests() < 10
+    receiver.delay_s = 0
+    result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
+    assert result.returncode == 0, result.stderr
+    assert_everything_arrived_once(receiver, log_dir)

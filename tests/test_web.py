@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from tests.processes import pid_of, process_state, until
 from tests.recorded_runs import record_runs
 from tests.test_console_tmux import Pane, ensure_tmux
 from tests.test_control import WAIT_FOR_GO, long_then_ai, sleeper, steered  # noqa: F401  (steered: a fixture)
-from tests.web_process import WebProcess
+from tests.web_process import WebProcess, waiting_run
 
 
 class Client:
@@ -349,6 +350,30 @@ def test_no_secret_of_a_plan_or_a_context_reaches_any_response(tmp_path: Path):
     assert "[REDACTED:" in text  # ...redacted
     assert leaks([key, token], text) == []
     assert leaks([key, token], run.output) == []
+
+
+@pytest.mark.slow
+def test_a_running_run_is_named_among_the_finished_runs_and_linked_to_its_live_view(tmp_path: Path):
+    """Its plan span is written when it ends: until then its start record names it, and its run id
+    finds it among the live runs. Killed, it is still named, and links nowhere."""
+    with waiting_run(tmp_path) as (runner, logs):
+        web = WebProcess("web", str(logs))
+        try:
+            (live,) = until(lambda: json.loads(_read(f"{web.origin}/api/live", web.token))["runs"], "the live run", 30)
+            (listed,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
+            assert (listed["plan"], listed["outcome"], listed["duration_s"]) == ("waiting", "running", None)
+            assert listed["run_id"] == live["run_id"] and len(live["run_id"]) == 32
+            assert listed["live"] == live["run"], "linked to the Live view of the run with its run id"
+            detail = json.loads(_read(f"{web.origin}/api/runs/{listed['trace_id']}", web.token))
+            assert (detail["plan"], detail["run_id"], detail["state"]) == ("waiting", live["run_id"], "running")
+
+            runner.send_signal(signal.SIGKILL)
+            runner.wait(30)
+            (killed,) = json.loads(_read(f"{web.origin}/api/runs", web.token))["runs"]
+            assert (killed["plan"], killed["run_id"], killed["live"]) == ("waiting", live["run_id"], None), \
+                "no run answers on its socket: nothing to link"
+        finally:
+            web.stop()
 
 
 @pytest.mark.slow

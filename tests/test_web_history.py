@@ -247,7 +247,10 @@ def test_a_run_still_going_is_listed_first_and_shown_under_its_missing_plan(tmp_
             listed = run_list(directory)
             detail = run_detail(directory, listed[0]["trace_id"])
             rows = opened(directory, detail)
-    assert [(run["plan"], run["outcome"], run["duration_s"]) for run in listed][0] == ("", "running", None)
+    assert [(run["plan"], run["outcome"], run["duration_s"]) for run in listed][0] == ("going", "running", None), \
+        "named by its start record before its plan span is written"
+    assert listed[0]["run_id"] == run.run_id and listed[0]["live"] is None, "no Live view to link: none asked"
+    assert (detail["plan"], detail["run_id"]) == ("going", run.run_id)
     assert listed[0]["start"] == min(row["start"] for row in rows) > listed[1]["start"], \
         "a run still going is shown from its first record written"
     assert listed[1]["plan"] == "earlier"

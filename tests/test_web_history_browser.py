@@ -16,7 +16,7 @@ from aiw_otel.config import FileSinkConfig, QueueConfig, SinksConfig
 from aiw_otel.logdir import SIGNAL_FILES
 from tests.otlp_files import attrs, file_lines, items_in
 from tests.recorded_runs import debug_config
-from tests.web_process import WebProcess, browser, page  # noqa: F401  (browser, page: fixtures)
+from tests.web_process import WebProcess, browser, page, waiting_run  # noqa: F401  (browser, page: fixtures)
 
 pytestmark = pytest.mark.slow
 
@@ -239,3 +239,19 @@ def test_a_line_the_server_could_not_read_is_said_on_the_page(tmp_path, page, de
         assert f"{traces}:1: not JSON" in page.locator(".hist-warnings li").inner_text()
     finally:
         server.stop()
+
+
+def test_a_run_still_going_is_named_and_its_live_link_opens_the_live_view(tmp_path, page):
+    """Named by its start record (no plan span until it ends), linked to Live by its run id."""
+    with waiting_run(tmp_path) as (_, logs):
+        web = WebProcess("web", str(logs))
+        try:
+            page.goto(web.url + "#history")
+            page.wait_for_selector(".hist-run-row .live-link")
+            assert page.locator(".hist-run-row .plan").inner_text() == "waiting"
+            page.click(".hist-run-row .live-link")
+            page.wait_for_selector("#live-run", state="visible")
+            assert page.evaluate("location.hash") == "#live" and page.locator("#history").is_hidden()
+            page.wait_for_function("document.getElementById('plan-name').textContent === 'waiting'")
+        finally:
+            web.stop()

@@ -8,12 +8,14 @@ import re
 import shutil
 import subprocess
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from tests.cli_process import AIW, ROOT
+from tests.processes import until
 
 #: Debian's chromium: Playwright drives it, no browser of its own is downloaded.
 CHROMIUM = "/usr/bin/chromium"
@@ -76,6 +78,40 @@ class WebProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+WAITING_PLAN = """
+task_id: waiting-1
+name: waiting
+plan:
+  - step_id: wait
+    description: wait for a go file
+    agent_spec: {type: analysis}
+    actions: [{run: "while [ ! -f go ]; do sleep 0.02; done"}]
+"""
+
+
+@contextmanager
+def waiting_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`aiw-otel run --no-console` of the plan `waiting`, whose step waits for a `go` file in its
+    workspace, once its start record is in its log dir (`tmp_path/logs`): the runner and that dir.
+    Its plan span is not written until it ends. At the end the runner is killed if it is still up,
+    and `go` written, so that a command which outlived it ends."""
+    logs, workspace = tmp_path / "logs", tmp_path / "ws"
+    plan = tmp_path / "waiting.yaml"
+    plan.write_text(WAITING_PLAN)
+    runner = subprocess.Popen([*AIW, "run", str(plan), "--no-console", "--log-dir", str(logs), "--workspace", str(workspace)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        records = logs / "logs.otlp.jsonl"
+        until(lambda: records.exists() and b"plan_execution_started" in records.read_bytes(), "the start record", 30)
+        yield runner, logs
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+        workspace.mkdir(exist_ok=True)
+        (workspace / "go").write_text("")
 
 
 def ensure_chromium() -> str:

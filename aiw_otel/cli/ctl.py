@@ -22,8 +22,8 @@ from aiw_otel.terminal_text import safe_line, safe_lines
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
 
-SOCKET_HELP = ("the run's control socket (default: the newest control.sock in $AIW_LOG_DIR or ./logs, "
-               "or one folder below it)")
+SOCKET_HELP = ("the run's control socket (default: the newest control.sock or control-<pid>.sock in "
+               "$AIW_LOG_DIR or ./logs, or one folder below it)")
 NO_RUN = 2
 
 

@@ -327,15 +327,30 @@ def _linger(url: str, state: State, seconds: float) -> None:
 def _control(engine: Engine, tracker: StateTracker, path: str | None, log_dir: Path) -> tuple[ControlRelay, ControlServer]:
     """The relay (for in-process front ends) and its socket: every run, console or not, can be
     steered from another process. The caller closes the server."""
-    from aiw_otel.control.paths import default_socket_path
     from aiw_otel.control.relay import ControlRelay
-    from aiw_otel.control.socket_server import ControlServer
 
     relay = ControlRelay(engine, tracker)
-    server = ControlServer(relay, Path(path) if path else default_socket_path(log_dir, create=True))
+    server = _listen(relay, Path(path) if path else None, log_dir)
     tracker.set_control_socket(str(server.path))
     tracker.set_drop_counter(lambda: engine.telemetry.health.snapshot().total_dropped)
     return relay, server
+
+
+def _listen(relay: ControlRelay, given: Path | None, log_dir: Path) -> ControlServer:
+    """The socket the user gave, else the log dir's default; a run that finds the default held by
+    another live run on the same log dir listens beside it, on `control-<pid>.sock`, and sockets
+    killed runs left there are removed."""
+    from aiw_otel.control.paths import another_runs_socket, default_socket_path, other_runs_sockets
+    from aiw_otel.control.socket_server import ControlServer, SocketInUse, remove_stale
+
+    if given is not None:
+        return ControlServer(relay, given)
+    preferred = default_socket_path(log_dir, create=True)
+    remove_stale(other_runs_sockets(preferred))
+    try:
+        return ControlServer(relay, preferred)
+    except SocketInUse:
+        return ControlServer(relay, another_runs_socket(preferred))
 
 
 def _beside(plan_path: Path, name: str) -> str | None:

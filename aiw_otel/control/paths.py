@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 SOCKET_NAME = "control.sock"
+#: Runs started on one log directory (runners from one project directory share `./logs`) each
+#: listen: the first on control.sock, the others, finding it held, on `control-<pid>.sock`.
+SOCKET_GLOBS = (SOCKET_NAME, "control-*.sock")
 #: sun_path is 108 bytes on Linux including the terminating NUL (104 on macOS).
 MAX_SOCKET_PATH_BYTES = 103 if sys.platform == "darwin" else 107
 
@@ -80,18 +83,29 @@ def _make_private(directory: Path) -> bool:
     return is_private(directory)
 
 
+def another_runs_socket(preferred: Path) -> Path:
+    """Where a run listens when another live run holds its default socket `preferred`."""
+    return preferred.with_name(f"{preferred.stem}-{os.getpid()}{preferred.suffix}")
+
+
+def other_runs_sockets(preferred: Path) -> list[Path]:
+    """The `another_runs_socket` paths of every run, live or not, beside `preferred`."""
+    return sorted(preferred.parent.glob(f"{preferred.stem}-*{preferred.suffix}"))
+
+
 def find_socket(log_dir: str | os.PathLike[str]) -> Path:
-    """The socket `ctl` / `watch` talk to when given none: the newest `control.sock` in the log dir or
+    """The socket `ctl` / `watch` talk to when given none: the newest control socket in the log dir or
     one level below it (runs with `--log-dir logs/<name>`), else the default path of the log dir."""
     found = control_sockets(log_dir)
     return found[0] if found else default_socket_path(log_dir)
 
 
 def control_sockets(log_dir: str | os.PathLike[str]) -> list[Path]:
-    """Every `control.sock` in the log dir or one level below it, newest first (`aiw-otel web` lists
-    them all). Sockets only: whether a run still listens on one, only connecting tells."""
+    """Every control socket (`control.sock`, `control-<pid>.sock`) in the log dir or one level below it,
+    newest first (`aiw-otel web` lists them all). Sockets only: whether a run still listens on one,
+    only connecting tells."""
     directory = Path(log_dir)
-    candidates = [directory / SOCKET_NAME, *directory.glob(f"*/{SOCKET_NAME}")]
+    candidates = [path for pattern in SOCKET_GLOBS for path in [*directory.glob(pattern), *directory.glob(f"*/{pattern}")]]
     sockets = [(path.lstat().st_mtime, path) for path in candidates if _is_socket(path)]
     return [path.absolute() for _, path in sorted(sockets, reverse=True)]
 

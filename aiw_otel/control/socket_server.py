@@ -9,6 +9,7 @@ timeout), never the run. See `protocol` for the wire format.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import select
@@ -38,6 +39,10 @@ _TERMINAL = frozenset(s.value for s in State if s.is_terminal)
 
 class ControlSocketError(ValueError):
     """The socket cannot be created (path taken by a live run, not a socket, too long...)."""
+
+
+class SocketInUse(ControlSocketError):
+    """Another live run listens on the path."""
 
 
 class _Client:
@@ -234,8 +239,16 @@ def _lines(client: _Client, closing: threading.Event) -> Iterator[bytes | None]:
             return
 
 
+#: Numbers the staging names of one process, so two servers started at once in it never share one.
+_staged = itertools.count()
+
+
 def _listen(path: Path) -> socket.socket:
-    size = len(os.fsencode(path))
+    """A listening socket at `path`, made at a staging name and hard-linked into place: whatever is
+    at `path` is always listening, so a run starting at the same moment never takes a socket bound a
+    microsecond ago for one a killed run left (and removes it), and only one of two gets the path."""
+    staging = path.with_name(f".{os.getpid()}.{next(_staged)}.s")
+    size = max(len(os.fsencode(path)), len(os.fsencode(staging)))
     if size > MAX_SOCKET_PATH_BYTES:
         raise ControlSocketError(f"control socket path is {size} bytes, at most {MAX_SOCKET_PATH_BYTES} "
                                  f"are possible: {path} (choose a shorter one with --control-socket)")
@@ -243,13 +256,29 @@ def _listen(path: Path) -> socket.socket:
     path.parent.mkdir(parents=True, exist_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        listener.bind(str(path))
-        os.chmod(path, 0o600)  # before listen(): until then a connect is refused, so no window
+        staging.unlink(missing_ok=True)  # left by an earlier process of this pid, killed right here
+        listener.bind(str(staging))
+        os.chmod(staging, 0o600)  # before listen(): until then a connect is refused, so no window
         listener.listen(16)
+        os.link(staging, path)
+    except FileExistsError as error:  # another run started at the same moment got there first
+        listener.close()
+        raise SocketInUse(_IN_USE.format(path=path)) from error
     except OSError as error:
         listener.close()
         raise ControlSocketError(f"cannot create the control socket {path}: {error.strerror or error}") from error
+    finally:
+        staging.unlink(missing_ok=True)
     return listener
+
+
+def remove_stale(paths: list[Path]) -> None:
+    """Remove the sockets among `paths` that no run listens on any more (left by killed runs)."""
+    for path in paths:
+        try:
+            _remove_stale(path)
+        except ControlSocketError:  # live, or not ours to judge
+            pass
 
 
 def _remove_stale(path: Path) -> None:
@@ -271,5 +300,7 @@ def _remove_stale(path: Path) -> None:
         raise ControlSocketError(f"cannot check the control socket {path}: {error.strerror or error}") from error
     finally:
         probe.close()
-    raise ControlSocketError(f"another run is listening on {path}; "
-                             "give this one its own socket with --control-socket PATH")
+    raise SocketInUse(_IN_USE.format(path=path))
+
+
+_IN_USE = "another run is listening on {path}; give this one its own socket with --control-socket PATH"

@@ -1,44 +1,50 @@
 """An append-only line file that rotates by size and by clock hour/day, keeping a bounded history.
 
-Written by one thread (a sink's writer). Lines are only ever split between files at line
-boundaries, so every file stays valid JSON Lines for the Collector's otlpjsonfile receiver.
+Written by one thread per process (a sink's writer), and by as many processes as share the log
+directory: runners started from one project directory all write `./logs`. So every batch is one
+O_APPEND write of whole lines made while holding the stream's lock (stream_lock.py), after one stat
+of the path tells whether the file this writer holds is still the live one (a file another process
+rotated away is closed and the new live file opened). Whether to rotate is read from the live file,
+not from what this process wrote: its size (every writer's lines), and for hourly or daily rotation
+its mtime (a file last written before the current hour or day began is rotated by the first writer
+after the boundary, and only by it). Lines are only ever split between files at line boundaries, so
+every file stays valid JSON Lines for the Collector's otlpjsonfile receiver, and a reader can meet a
+partial line only at the end of the live file, while it is being written.
 Files are created 0600: telemetry can hold prompts and paths that are nobody else's business.
-Backups are numbered like logging's RotatingFileHandler (`.1` newest) and gzip-compressed on a
-helper thread, so compressing 10 MB never holds up the writer.
+Backups are numbered like logging's RotatingFileHandler (`.1` newest) and gzip-compressed by the
+process that rotated them (backup_gzip.py), on a helper thread, so compressing 10 MB never holds
+up a writer.
 
-A write that fails (a full disk) may leave a torn line at the end of the file; nothing is written
-to that file after it, so the torn last line is the only damage, and every later write raises
-the same error (the caller counts those records as lost).
+A write that fails (a full disk) or a writer killed mid-write may leave a torn line at the end of
+the file. The writer whose write failed writes nothing more and raises the same error for every
+later call (the caller counts those records as lost); the next writer to append ends the torn line
+first, so it stays the only damaged line.
 """
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
-import shutil
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+from aiw_otel.exporters.backup_gzip import drop_abandoned, start_compressing
+from aiw_otel.exporters.stream_lock import StreamLock
 from aiw_otel.logdir import backup_name, backups
 from aiw_otel.private_file import open_private
 
 DIRECTORY_MODE = 0o700
 
 
-def next_boundary(when: str | None, now: float) -> float | None:
-    """The next UTC hour or day start after `now` (epoch seconds); None when rotation is size-only."""
-    if when is None:
-        return None
+def period_start(when: str, now: float) -> float:
+    """The start of the UTC hour or day (`when`: hourly, daily) holding `now`, in epoch seconds."""
     moment = datetime.fromtimestamp(now, timezone.utc)
     if when == "hourly":
-        start = moment.replace(minute=0, second=0, microsecond=0)
-        return (start + timedelta(hours=1)).timestamp()
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    return (start + timedelta(days=1)).timestamp()
+        return moment.replace(minute=0, second=0, microsecond=0).timestamp()
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 class RotatingFile:
@@ -62,51 +68,64 @@ class RotatingFile:
         self._clock = clock
         #: Unbuffered: each batch is one write of whole lines, handed to the OS at once.
         self._file: io.FileIO | None = None
-        self._size = 0
-        #: The error that stopped this file: nothing more is written to it after a failed write.
+        #: (st_dev, st_ino) of `_file`: the live file unless another process has rotated it since.
+        self._identity: tuple[int, int] | None = None
+        #: The error that stopped this writer: it writes nothing more after a failed write.
         self._broken: OSError | None = None
-        self._rollover_at = next_boundary(rotate_when, clock())
-        self._compressing: threading.Thread | None = None
-        self._open()  # now, so an unwritable directory is reported at configure time
+        self._compressions: list[threading.Thread] = []
+        # Both now, so an unwritable directory is reported at configure time.
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
+        self._lock = StreamLock(path)
+        self._open()
 
     def write_lines(self, lines: Iterable[str]) -> int:
         """Append each line (without its newline); returns bytes written. Raises OSError (disk full...),
         and after that the same error for every later call: the file is left as the failure left it."""
         if self._broken is not None:
             raise self._broken
-        written = 0
-        chunk: list[bytes] = []
-        chunk_size = 0
-        for line in lines:
-            data = line.encode("utf-8", "surrogateescape") + b"\n"
-            if self._must_rotate(self._size + chunk_size, len(data)):
-                written += self._flush_chunk(chunk)
-                chunk, chunk_size = [], 0
-                self.rotate()
-            chunk.append(data)
-            chunk_size += len(data)
-        written += self._flush_chunk(chunk)
-        return written
+        encoded = [line.encode("utf-8", "surrogateescape") + b"\n" for line in lines]
+        if not encoded:
+            return 0
+        with self._lock:
+            status = self._live()
+            size = status.st_size
+            if size and self._when is not None and status.st_mtime < period_start(self._when, self._clock()):
+                self._rotate_live()
+                size = 0
+            chunk = [b"\n"] if size and self._ends_torn(size) else []
+            size += len(chunk)
+            written = 0
+            for data in encoded:
+                # An empty file is never rotated, so a line longer than max_bytes still gets written (alone).
+                if size and size + len(data) > self._max_bytes:
+                    written += self._append(chunk)
+                    chunk = []
+                    self._rotate_live()
+                    size = 0
+                chunk.append(data)
+                size += len(data)
+            return written + self._append(chunk)
 
     def flush(self) -> None:
         """Nothing to do: every batch is handed to the OS as it is written (a SIGKILL loses nothing written)."""
 
     def close(self) -> None:
-        if self._file is not None:
-            try:
-                self._file.close()
-            finally:
-                self._file = None
+        self._close_file()
+        self._lock.close()
         self.wait_for_compression()
 
-    def wait_for_compression(self, timeout_s: float | None = None) -> None:
-        if self._compressing is not None:
-            self._compressing.join(timeout_s)
+    def wait_for_compression(self) -> None:
+        for thread in self._compressions:
+            thread.join()
 
     def rotate(self) -> None:
-        """Close the live file and shift it into the backups, dropping the oldest beyond backup_count."""
-        self.close()
-        self._rollover_at = next_boundary(self._when, self._clock())
+        """Shift the live file into the backups, dropping the oldest beyond backup_count."""
+        with self._lock:
+            self._rotate_live()
+
+    def _rotate_live(self) -> None:
+        """Under the lock: no other process appends or rotates meanwhile."""
+        self._close_file()
         if not self.path.exists():
             return
         if self._backup_count <= 0:
@@ -121,21 +140,28 @@ class RotatingFile:
         first = self.path.parent / backup_name(self.path.name, 1, False)
         self.path.rename(first)
         if self._compress:
-            self._compressing = threading.Thread(target=_gzip_in_place, args=(first,), daemon=True,
-                                                 name=f"aiw-otel-gzip-{self.path.name}")
-            self._compressing.start()
+            drop_abandoned(self.path.parent, self.path.name)
+            self._compressions = [thread for thread in self._compressions if thread.is_alive()]
+            self._compressions.append(start_compressing(first, self.path.name))
 
-    def _must_rotate(self, before: int, adding: int) -> bool:
-        """`before`: what the file holds before this line. An empty file is never rotated, so a line
-        longer than max_bytes still gets written (into a file of its own)."""
-        due = self._rollover_at is not None and self._clock() >= self._rollover_at
-        if before == 0:
-            if due:
-                self._rollover_at = next_boundary(self._when, self._clock())
-            return False
-        return due or before + adding > self._max_bytes
+    def _live(self) -> os.stat_result:
+        """The live file's status, after reopening it when the file this writer held was rotated away
+        (or removed) by someone else: one stat a batch when it was not."""
+        self._open()
+        try:
+            status = os.stat(self.path)
+            if (status.st_dev, status.st_ino) == self._identity:
+                return status
+        except FileNotFoundError:
+            pass
+        self._close_file()
+        return os.fstat(self._open().fileno())
 
-    def _flush_chunk(self, chunk: list[bytes]) -> int:
+    def _ends_torn(self, size: int) -> bool:
+        """True when the live file's last byte is not a newline: a writer failed or was killed mid-write."""
+        return os.pread(self._open().fileno(), 1, size - 1) not in (b"\n", b"")
+
+    def _append(self, chunk: list[bytes]) -> int:
         if not chunk:
             return 0
         data = memoryview(b"".join(chunk))
@@ -145,32 +171,20 @@ class RotatingFile:
             while done < len(data):  # a raw write may take only part (the last bytes before the disk is full)
                 done += file.write(data[done:]) or 0
         except OSError as error:
-            self._size += done
             self._broken = error
-            self.close()
+            self._close_file()
             raise
-        self._size += done
         return done
 
     def _open(self) -> io.FileIO:
         if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
-            fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
-            self._file = io.FileIO(fd, "ab")
-            self._size = os.fstat(fd).st_size
+            fd = open_private(self.path, os.O_RDWR | os.O_APPEND)  # read too: _ends_torn looks at the last byte
+            self._file = io.FileIO(fd, "rb+")
+            status = os.fstat(fd)
+            self._identity = (status.st_dev, status.st_ino)
         return self._file
 
-
-def _gzip_in_place(path: Path) -> None:
-    """`x.1` -> `x.1.gz`, atomically: readers see either the plain file or the complete archive."""
-    target = path.with_name(path.name + ".gz")
-    partial = path.with_name(path.name + ".gz.partial")
-    try:
-        with open(path, "rb") as source:
-            fd = open_private(partial, os.O_WRONLY | os.O_TRUNC)
-            with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw) as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-        os.replace(partial, target)
-        path.unlink()
-    except OSError:  # disk full while compressing: keep the plain backup, it is still valid
-        partial.unlink(missing_ok=True)
+    def _close_file(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()

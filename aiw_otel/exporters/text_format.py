@@ -60,7 +60,7 @@ def span_component(attributes: Mapping[str, Any]) -> str:
 
 
 def _where(component: Any, step: Any, step_names: Mapping[str, str] | None = None) -> str:
-    """`[component:step]`, the step by its name when `step_names` (id -> name) has one."""
+    """`[component:step]`, the step by its label when `step_names` (id -> label) has one."""
     if step and step_names:
         step = step_names.get(str(step), step)
     return f"[{component or '-'}:{step or '-'}]"
@@ -76,7 +76,7 @@ def _pairs(attributes: Mapping[str, Any], keys: Iterable[tuple[str, str]]) -> st
 
 
 def format_log_line(record: ReadableLogRecord, step_names: Mapping[str, str] | None = None) -> str:
-    """`step_names` (step id -> readable name): shown instead of ids; the text log file keeps the ids."""
+    """`step_names` (step id -> label, stepref.labels): shown instead of ids; the text log file keeps the ids."""
     log = record.log_record
     attributes = log.attributes or {}
     level = log.severity_text or "INFO"

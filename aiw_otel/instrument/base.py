@@ -211,11 +211,13 @@ class Operation:
         state_after: str | None = None,
         duration_ms: float | None = None,
         details: dict[str, Any] | None = None,
+        required: bool = False,
     ) -> None:
-        """Emit a LogMessage correlated to this operation's span and carrying its step id."""
+        """Emit a LogMessage correlated to this operation's span and carrying its step id; a `required`
+        one whatever the component's level (readers depend on it: see PlanRun.__enter__)."""
         emitter = self._instruments.emitter
         component = component or self.component
-        if not emitter.enabled(level, component):
+        if not required and not emitter.enabled(level, component):
             return
         now = time.time_ns()
         if not emitter.mirrors:  # the common case: no LogMessage (nor its timestamp text) is needed
@@ -239,4 +241,5 @@ class Operation:
             ),
             context=self._span_context(),
             time_ns=now,
+            required=required,
         )

@@ -65,13 +65,16 @@ class Stateful(Operation):
     def state(self) -> State:
         return self.lifecycle.state
 
-    def transition(self, requested: State, *, message: str | None = None, details: dict[str, Any] | None = None) -> State:
-        """Move to `requested` (InvalidTransition if the diagram forbids it); returns the state before."""
+    def transition(self, requested: State, *, message: str | None = None, details: dict[str, Any] | None = None,
+                   required: bool = False) -> State:
+        """Move to `requested` (InvalidTransition if the diagram forbids it); returns the state before.
+        `required`: its log record is written whatever the component's level (see PlanRun.__enter__)."""
         before = self.lifecycle.move(requested)
-        self._record_change(before, requested, message, details)
+        self._record_change(before, requested, message, details, required)
         return before
 
-    def _record_change(self, before: State, after: State, message: str | None, details: dict[str, Any] | None) -> None:
+    def _record_change(self, before: State, after: State, message: str | None, details: dict[str, Any] | None,
+                       required: bool = False) -> None:
         self.span.set_attribute(self.state_attribute, after.value)
         self.span.add_event(sc.EV_STATE_CHANGE, {sc.AIW_STATE_BEFORE: before.value, sc.AIW_STATE_AFTER: after.value})
         verb = "resumed" if before is State.PAUSED and after is State.RUNNING else _VERBS[after]
@@ -83,6 +86,7 @@ class Stateful(Operation):
             state_after=after.value,
             duration_ms=self.elapsed_ms if after.is_terminal else None,
             details=details,
+            required=required,
         )
         listener = self._instruments.states
         if listener is not None:
@@ -263,8 +267,14 @@ class PlanRun(Stateful):
         self._context: list[str] = []
 
     def __enter__(self) -> Self:
+        """The run's first record (`plan_execution_started`) names it as its plan span will: the plan
+        span reaches the files only when the run ends, never for a run that is killed, and until then
+        this record is what `logs --runs`, the tree and the web monitor know the run by. It is written
+        whatever the runner's log level, like the spans; a log record, not a metric: one per run."""
         super().__enter__()
-        self.transition(State.RUNNING, message=f"Starting plan '{self.plan_name}' (run {self.run_id}).")
+        self.transition(State.RUNNING, message=f"Starting plan '{self.plan_name}' (run {self.run_id}).",
+                        details={sc.GEN_AI_WORKFLOW_NAME: self.plan_name, sc.AIW_PLAN_ID: self.plan_id,
+                                 sc.AIW_RUN_ID: self.run_id}, required=True)
         return self
 
     # -- steps ----------------------------------------------------------------------------

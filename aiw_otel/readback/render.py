@@ -155,13 +155,16 @@ def _run_heading(run: Run) -> list[Sequence[Piece]]:
         return [[("log records outside any run", "bold")]]
     if root is None:
         return [[(f"trace {run.trace_id}", "bold"), (iso_ms(run.start_ns), "dim")]]
-    facts: list[Piece] = []
-    if root.span is not None:
-        attributes = root.span.attributes
-        facts += [(f"plan {attributes[sc.AIW_PLAN_ID]}", "dim")] if sc.AIW_PLAN_ID in attributes else []
-        facts += [(f"run {attributes[sc.AIW_RUN_ID]}", "dim")] if sc.AIW_RUN_ID in attributes else []
+    from aiw_otel.readback.identity import of_node
+
+    title, facts = node_pieces(root, is_root=True), []
+    identity = of_node(root)  # a run without its plan span (going, or killed) by its start record
+    if identity is not None:
+        title = [(identity.plan, "bold"), *title] if root.span is None else title
+        facts += [(f"plan {identity.plan_id}", "dim")] if identity.plan_id else []
+        facts += [(f"run {identity.run_id}", "dim")] if identity.run_id else []
     facts += [(f"trace {run.trace_id}", "dim"), (iso_ms(run.start_ns), "dim")]
-    return [node_pieces(root, is_root=True), facts]
+    return [title, facts]
 
 
 def run_lines(run: Run, log_lines: int = DEFAULT_LOG_LINES, labels: dict[str, str] | None = None) -> list[Line]:

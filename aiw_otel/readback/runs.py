@@ -5,7 +5,8 @@ span (and, for `--runs`, the AI calls' tokens and cost) are decoded. Nothing is 
 files, so nothing can disagree with them.
 
 A run whose plan span is not written is either still going or was killed (SIGKILL, a lost machine:
-nothing ends its plan span). It reads as running while its files or its control socket say it may
+nothing ends its plan span). It is named by its start record (identity.py), found in the logs
+files by a substring search, and reads as running while its files or its control socket say it may
 be: its last record is recent, or a run answers on its log directory's control socket. Otherwise it
 is `interrupted?` (no end recorded), listed by its first record's time with its last one's.
 
@@ -13,7 +14,8 @@ is `interrupted?` (no end recorded), listed by its first record's time with its 
 last span (it ends last), so the newest run is at the end of the newest files. Each stream is read
 backwards until its lines are older than that run's start (nothing before can belong to it, or to
 a run started later), then forward from the run's first line like any `--trace`: the cost is the
-newest run's, not the directory's.
+newest run's, not the directory's. A run that has written no span yet is found by its start record,
+read from the end of the logs files as far back as the newest run of the traces.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
+from aiw_otel.readback.identity import START_MARK, RunIdentity, is_start_record, of_plan_span, of_start_record
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn, records_by_line
 from aiw_otel.readback.stream import streams, time_written
 from aiw_otel.readback.tree import Usage
@@ -57,10 +60,11 @@ class RunSummary:
     or INTERRUPTED), and then `first_ns` / `last_ns` are its first and last records' times."""
 
     trace_id: str
-    seen: int  # order of first appearance in the traces files, oldest first
+    seen: int  # order of first appearance in the traces files (then the logs files), oldest first
     start_ns: int = 0
     duration_ms: float | None = None
-    plan: str = ""
+    plan: str = ""  # the plan's name: from its plan span, else its start record ("": neither is written)
+    run_id: str = ""
     outcome: str = RUNNING
     usage: Usage = field(default_factory=Usage)
     first_ns: int = 0
@@ -79,10 +83,11 @@ def trace_ids(raw: bytes) -> set[str]:
 
 def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn_on_stderr,
               now_ns: int | None = None) -> list[RunSummary]:
-    """The runs in the traces files, newest first: those still going (no plan span) first, then by start.
+    """The runs in the files, newest first: those still going (no plan span) first, then by start.
 
     Only lines holding a plan span are decoded (and, with `usage`, lines with AI calls' token counts),
-    and the lines of runs without a plan span; `now_ns` (default: the clock) is when they are judged."""
+    the logs lines holding a start record, and the lines of runs without a plan span; `now_ns`
+    (default: the clock) is when they are judged."""
     runs: dict[str, RunSummary] = {}
     for file in files:
         if file.signal not in ("traces", None):
@@ -101,12 +106,46 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                     run.usage = run.usage + Usage.of_span(span)
                 if sc.AIW_PLAN_STATE in span.attributes and not span.parent_span_id:
                     run.start_ns, run.duration_ms = span.start_ns, span.duration_ms
-                    run.plan = run_name(span)
+                    _name(run, of_plan_span(span))
                     run.outcome = str(span.state or ("failed" if span.failed else "done"))
+    ended = {trace_id for trace_id, run in runs.items() if run.start_ns}
+    for trace_id, (identity, directory) in _start_records(files, ended, warn).items():
+        if trace_id not in ended:  # never over the plan span
+            _name(runs.setdefault(trace_id, RunSummary(trace_id, len(runs), directory=directory)), identity)
     unended = [run for run in runs.values() if not run.start_ns]
     if unended:
         _judge_unended(files, unended, time.time_ns() if now_ns is None else now_ns, warn)
     return sorted(runs.values(), key=_newest_first)
+
+
+def _name(run: RunSummary, identity: RunIdentity) -> None:
+    run.plan, run.run_id = identity.plan, identity.run_id
+
+
+def _start_records(files: Sequence[SignalFile], ended: set[str], warn: Warn) -> dict[str, tuple[RunIdentity, Path]]:
+    """trace id -> its start record's identity and the directory of its file, from the logs files:
+    what names a run whose plan span is not written, and finds one that has written no span at all
+    yet. A substring search per line; only a line holding the start record of a run not `ended` (no
+    plan span) is decoded, and of it only the start records are built."""
+
+    def wanted(raw: bytes) -> bool:
+        return START_MARK in raw and not trace_ids(raw) <= ended
+
+    found: dict[str, tuple[RunIdentity, Path]] = {}
+    for file in files:
+        if file.signal not in ("logs", None):
+            continue
+        for _, logs in records_by_line(file, wanted, warn, keep_log=_raw_start_record):
+            for record in logs:
+                if record.trace_id and is_start_record(record):
+                    found.setdefault(record.trace_id, (of_start_record(record), file.path.parent))
+    return found
+
+
+def _raw_start_record(raw: Mapping[str, Any]) -> bool:
+    """A start record, told from its JSON before it is built (its line's other records are not)."""
+    return any(item.get("key") == sc.AIW_ACTION and (item.get("value") or {}).get("stringValue") == sc.ACTION_PLAN_STARTED
+               for item in raw.get("attributes") or ())
 
 
 def _judge_unended(files: Sequence[SignalFile], unended: Sequence[RunSummary], now_ns: int, warn: Warn) -> None:
@@ -149,12 +188,6 @@ def _run_listens(directory: Path) -> bool:
         finally:
             probe.close()
     return False
-
-
-def run_name(plan: Span) -> str:
-    """A run is named by its plan's name, as the live console's header names it (the plan id is an
-    attribute beside it)."""
-    return str(plan.attributes.get(sc.GEN_AI_WORKFLOW_NAME) or plan.name.removeprefix(f"{sc.OP_INVOKE_WORKFLOW} "))
 
 
 def _newest_first(run: RunSummary) -> tuple[int, int, int]:
@@ -240,6 +273,39 @@ def _newest_in(group: Sequence[SignalFile], keeps_trace: Callable[[str], bool], 
     return found
 
 
+def _latest_start_in(group: Sequence[SignalFile], keeps_trace: Callable[[str], bool], after_ns: int,
+                     warn: Warn) -> Newest | None:
+    """The latest start record of one logs stream that is later than `after_ns` (the newest run the
+    traces know of started then), read from the end only back to lines older than that: a run that
+    has written no span yet is the newest run, and is known only here."""
+    for _, _, raw in _lines_newest_first(group, warn):
+        if _older_than(raw, "logs", after_ns):
+            break
+        if START_MARK not in raw:
+            continue
+        document = parse_line("", raw, _silent)
+        logs = decode_or_warn("", document, _silent)[1] if document is not None else []
+        started = [r for r in logs if is_start_record(r) and keeps_trace(r.trace_id) and r.time_ns > after_ns]
+        if started:
+            latest = max(started, key=lambda record: record.time_ns)
+            return Newest(latest.trace_id, latest.time_ns, True)
+    return None
+
+
+def _ended(groups: Sequence[Sequence[SignalFile]], run: Newest, warn: Warn) -> bool:
+    """Whether `run`'s plan span is in the traces written since it started: then the traces' own
+    newest (still going, or started later) is the newest run, not this one."""
+    for group in groups:
+        if group[0].signal not in ("traces", None):
+            continue
+        for _, _, raw in _lines_newest_first(group, warn):
+            if _older_than(raw, "traces", run.start_ns):
+                break
+            if run.trace_id in _plan_starts(raw):
+                return True
+    return False
+
+
 def _window(group: Sequence[SignalFile], newest: Newest, warn: Warn) -> list[SignalFile]:
     """The files of one stream from the first line holding the run's trace id on (that file from that line)."""
     holds_run = re.compile(re.escape(newest.trace_id.encode()), re.IGNORECASE).search  # hex of any case
@@ -259,10 +325,16 @@ def newest_run(files: Sequence[SignalFile], keeps_trace: Callable[[str], bool] =
                warn: Warn = warn_on_stderr) -> tuple[str, list[SignalFile]] | None:
     """The newest run `keeps_trace` accepts (the first of `--runs`, read from the end of the files)
     and the files narrowed to the part that holds it; None when there is no run."""
-    groups = streams(files)
+    groups = [group for group in streams(files) if group[0].signal in ("traces", "logs", None)]  # metrics: no runs
     candidates = [found for group in groups if group[0].signal in ("traces", None)
                   if (found := _newest_in(group, keeps_trace, warn)) is not None]
-    if not candidates:
+    newest = max(candidates, key=lambda found: (found.running, found.start_ns), default=None)
+    after_ns = newest.start_ns if newest is not None else 0
+    started = [found for group in groups if group[0].signal == "logs"
+               if (found := _latest_start_in(group, keeps_trace, after_ns, warn)) is not None]
+    later = max(started, key=lambda found: found.start_ns, default=None)
+    if later is not None and (newest is None or later.trace_id != newest.trace_id and not _ended(groups, later, warn)):
+        newest = later
+    if newest is None:
         return None
-    newest = max(candidates, key=lambda found: (found.running, found.start_ns))
     return newest.trace_id, [file for group in groups for file in _window(group, newest, warn)]

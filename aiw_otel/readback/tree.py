@@ -215,13 +215,17 @@ def _build_trace(trace_id: str, spans: Sequence[Span], logs: Sequence[LogRecord]
 
 
 def _plan_node(top: Sequence[Node], missing: dict[str, Node]) -> Node | None:
-    """The run's root: its plan span, or the missing span the steps point at while the plan is still open."""
+    """The run's root: its plan span, or while the plan is still open the missing span its start record
+    or its steps point at."""
+    from aiw_otel.readback.identity import is_start_record
+
     for node in top:
         if node.span is not None and sc.AIW_PLAN_STATE in node.span.attributes:
             return node
     if len(top) == 1 and not missing:
         return top[0]
-    return next((n for n in missing.values() if any(c.is_step for c in n.children)), None)
+    return next((n for n in missing.values() if any(c.is_step for c in n.children) or any(map(is_start_record, n.logs))),
+                None)
 
 
 def failure(run: Run, log_lines: int = FAILURE_LOG_LINES) -> Failure | None:

@@ -15,11 +15,12 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from aiw_otel.readback.files import SignalFile, Warn, find_files, warn_on_stderr
 from aiw_otel.readback.records import LogRecord, Span, load
-from aiw_otel.readback.runs import RunSummary, run_name, summaries
+from aiw_otel.readback.identity import of_node
+from aiw_otel.readback.runs import RUNNING, RunSummary, summaries
 from aiw_otel.readback.select import Selection
 from aiw_otel.readback.stream import trace_line_filter
 from aiw_otel.readback.tree import Failure, Node, Run, Usage, build_runs, failure
@@ -56,17 +57,25 @@ def _files(log_dir: Path) -> list[SignalFile]:
     return find_files([log_dir], SIGNALS) if log_dir.is_dir() else []
 
 
-def run_list(log_dir: Path, warn: Warn = warn_on_stderr) -> list[dict[str, Any]]:
+def run_list(log_dir: Path, warn: Warn = warn_on_stderr,
+             live: Callable[[], Mapping[str, str]] | None = None) -> list[dict[str, Any]]:
     """The runs in `log_dir`, newest first (a run still going, its plan span not written yet, first of all,
     with the time of its first record written as `start` and `duration_s` None; a run killed long ago
-    is `interrupted?`, at its first record's time among the others)."""
-    return [_summary(run) for run in summaries(_files(log_dir), warn=warn)]
+    is `interrupted?`, at its first record's time among the others).
+
+    `live`: the live runs, run id -> the Live view's id for it (web.live), asked only when a run is
+    going; a run going that is one of them has that id as `live`, for the page to link it to Live."""
+    runs = summaries(_files(log_dir), warn=warn)
+    going = live() if live is not None and any(run.outcome == RUNNING and run.run_id for run in runs) else {}
+    return [_summary(run, going.get(run.run_id) if run.outcome == RUNNING and run.run_id else None) for run in runs]
 
 
-def _summary(run: RunSummary) -> dict[str, Any]:
+def _summary(run: RunSummary, live: str | None) -> dict[str, Any]:
     return {
         "trace_id": run.trace_id,
         "plan": run.plan,
+        "run_id": run.run_id or None,
+        "live": live,
         "outcome": run.outcome,
         "start": run.started_ns or None,
         "last_seen": run.last_ns or None,
@@ -175,9 +184,13 @@ def run_detail(log_dir: Path, trace_id_prefix: str, warn: Warn = warn_on_stderr)
     run, root = loaded.run, (loaded.run.top[0] if loaded.run.top else None)
     base = run.start_ns
     found = failure(run)
+    # the plan's name as the console's header and `logs --runs` show it (from the start record while
+    # the plan span is not written)
+    identity = of_node(root) if root is not None else None
     return {
         "trace_id": loaded.trace_id,
-        "plan": _run_name(root),
+        "plan": identity.plan if identity is not None else "",
+        "run_id": (identity.run_id or None) if identity is not None else None,
         "state": _run_state(root),
         "start_ns": base,
         "end_ns": root.span.end_ns if root is not None and root.span is not None else None,
@@ -197,13 +210,6 @@ def span_detail(log_dir: Path, trace_id: str, span_id: str, warn: Warn = warn_on
     if loaded is None or found is None:
         return None
     return _span_row(*found, loaded.labels)
-
-
-def _run_name(root: Node | None) -> str:
-    """The plan's name, as the console's header and `aiw-otel logs --runs` show it."""
-    if root is None or root.span is None:
-        return ""
-    return run_name(root.span)
 
 
 def _run_state(root: Node | None) -> str:

@@ -66,6 +66,11 @@ class LiveRuns:
                 live.append(LiveRun(run_id_of(path), path, reply["data"]))
         return live
 
+    def by_run_id(self) -> dict[str, str]:
+        """The runs that answer now: the run id each reports (`aiw.run.id` in its files) -> the
+        page's id for it, so a running run read from the files can be linked to its Live view."""
+        return {str(run.view["run_id"]): run.run for run in self.runs() if run.view.get("run_id")}
+
     def socket_of(self, run: str) -> Path:
         for path in self.sockets():
             if run_id_of(path) == run:

@@ -221,11 +221,12 @@ class _Handler(BaseHTTPRequestHandler):
             events.close()  # hang up on the run's socket now, not when collected
 
     def _runs(self) -> None:
-        """The finished (and running) runs in the log files, newest first; a bad line is a warning."""
+        """The finished (and running) runs in the log files, newest first, a running one linked to its
+        Live view when it answers on a socket; a bad line is a warning."""
         from aiw_otel.web.history import run_list
 
         warnings: list[str] = []  # not stderr: beside the console it would tear its screen
-        runs = run_list(self.server.live.log_dir, warn=warnings.append)
+        runs = run_list(self.server.live.log_dir, warn=warnings.append, live=self.server.live.by_run_id)
         self._send_json(HTTPStatus.OK, {"runs": runs, "warnings": warnings})
 
     def _run(self, trace_prefix: str) -> None:

@@ -90,7 +90,7 @@ const AiwHistory = (() => {
       row.dataset.outcome = run.outcome;
       row.tabIndex = 0;
       row.append(el("td", "", isoTime(run.start)), el("td", "plan", run.plan || "–"),
-                 el("td", "outcome", run.outcome),
+                 outcomeCell(run),
                  el("td", "num", run.duration_s == null ? "" : duration(run.duration_s * 1000)),
                  el("td", "num", run.input_tokens || run.output_tokens ? `${tokens(run.input_tokens)} / ${tokens(run.output_tokens)}` : ""),
                  el("td", "num", cost(run.cost_usd)), el("td", "trace", run.trace_id));
@@ -98,6 +98,24 @@ const AiwHistory = (() => {
       row.addEventListener("keydown", (event) => { if (event.key === "Enter") showRun(run.trace_id); });
     }
     list.append(table);
+  }
+
+  /** A run still going that answers on its socket links to its Live view (`live`: its id there). */
+  function outcomeCell(run) {
+    const cell = el("td", "outcome", run.outcome);
+    if (run.live) {
+      const link = el("a", "live-link", "live →");
+      link.href = "#live";
+      link.title = "this run's Live view";
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        event.stopPropagation();  // not the row's click, which opens the run's files
+        AiwLive.follow(run.live);
+      });
+      link.addEventListener("keydown", (event) => event.stopPropagation());
+      cell.append(" ", link);
+    }
+    return cell;
   }
 
   // -- one run ------------------------------------------------------------------------------------

@@ -339,7 +339,13 @@ const AiwLive = (() => {
     }, 1000);
   }
 
-  return {setUp, duration, tokens, cost};
+  /** The Live view of `run` (its id in /api/live): the finished runs link a run still going here. */
+  function follow(run) {
+    location.hash = "#live";
+    if (run !== live.run || live.ended) watch(run);
+  }
+
+  return {setUp, follow, duration, tokens, cost};
 })();
 
 // -- the page's two tabs; the first page load carried the token in its address: drop it from there
