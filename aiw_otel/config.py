@@ -70,7 +70,8 @@ class ConsoleSinkConfig:
 
 
 #: Where each OTLP transport listens when no endpoint is configured (the specification's defaults).
-OTLP_DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "grpc": "http://localhost:4317"}
+OTLP_DEFAULT_ENDPOINTS = {"http/protobuf": "http://localhost:4318", "http/json": "http://localhost:4318",
+                          "grpc": "http://localhost:4317"}
 
 
 @dataclass(frozen=True)

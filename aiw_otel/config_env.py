@@ -8,6 +8,10 @@ malformed OTEL_RESOURCE_ATTRIBUTES) we do exactly that: the warning is returned 
 and shown to the user, never dropped. Every other bad value, and every bad AIW_* value, is an error
 naming the variable: a telemetry setting that is quietly ignored is found out only when the data
 is missing.
+
+`config_yaml`'s rules (and YAML with them) are imported by the steps that use them, not here:
+`aiw-otel ship` reads the OTLP variables alone, with rules of its own, and need not load them (they
+were two thirds of what importing this module cost it: 25-50 ms).
 """
 
 from __future__ import annotations
@@ -16,15 +20,8 @@ import math
 from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
 
-from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, TelemetryConfig
-from aiw_otel.config_yaml import (
-    SERVICE_ATTRIBUTES,
-    parse_compression,
-    parse_content_capture,
-    parse_endpoint,
-    parse_pairs,
-    parse_protocol,
-)
+from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, OtlpSinkConfig, TelemetryConfig
+from aiw_otel.otlp_values import parse_endpoint, parse_pairs
 from aiw_otel.model import ComponentType, LogLevel
 from aiw_otel.ports import parse_port
 
@@ -51,23 +48,42 @@ def apply_environment(config: TelemetryConfig, environ: Mapping[str, str]) -> Te
 
 def read_environment(config: TelemetryConfig, environ: Mapping[str, str]) -> tuple[TelemetryConfig, tuple[str, ...]]:
     """`apply_environment`, plus the warnings about values the specification says to ignore."""
-    variables = _Variables(environ)
+    from aiw_otel.config_yaml import parse_compression, parse_protocol
+
+    variables = _Variables(environ, parse_protocol, parse_compression)
     for step in _STEPS:
         config = step(config, variables)
     return config, tuple(variables.warnings)
 
 
+def read_otlp_environment(environ: Mapping[str, str], parse_otlp_protocol: Callable[[str], str],
+                          parse_otlp_compression: Callable[[str], str | None]) -> OtlpSinkConfig:
+    """Only the OTLP exporter variables, over the defaults, read as the runner reads them: for
+    `aiw-otel ship`, which sends saved files with them. It has protocols and compressions of its own
+    (http/json, which the runner's exporters lack), hence the parsers; and a value the runner warns
+    about and ignores is a ConfigError here: a ship goes to one place and records its progress under
+    it, so falling back to another protocol or timeout would ship somewhere the user did not mean."""
+    env = _Variables(environ, parse_otlp_protocol, parse_otlp_compression, strict=True)
+    return _otlp_settings(_otlp_endpoints(TelemetryConfig(), env), env).sinks.otlp
+
+
 class _Variables:
     """The environment being read, and what reading it found worth a warning."""
 
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], parse_otlp_protocol: Callable[[str], str],
+                 parse_otlp_compression: Callable[[str], str | None], strict: bool = False) -> None:
         self.environ = environ
+        self.parse_otlp_protocol = parse_otlp_protocol
+        self.parse_otlp_compression = parse_otlp_compression
+        self.strict = strict
         self.warnings: list[str] = []
 
     def get(self, name: str) -> str | None:
         return _read(self.environ, name)
 
     def ignore(self, name: str, text: str, why: str) -> None:
+        if self.strict:
+            raise _error(name, why)
         self.warnings.append(f"environment variable {name}={text!r} ignored: {why}")
 
 
@@ -135,6 +151,8 @@ def _route(config: TelemetryConfig, sink: str, signal: str, wanted: bool) -> Tel
 
 def _service(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
     """service.name and service.version have their own fields; the resource takes the rest."""
+    from aiw_otel.config_yaml import SERVICE_ATTRIBUTES
+
     attributes = {**config.resource_attributes}
     changes: dict[str, Any] = {}
     name = "OTEL_RESOURCE_ATTRIBUTES"
@@ -194,7 +212,7 @@ def _otlp_options(env: _Variables, prefix: str, headers: Mapping[str, str]) -> d
     options: dict[str, Any] = {}
     if (text := env.get(name := prefix + "PROTOCOL")) is not None:
         try:
-            options["protocol"] = parse_protocol(text)
+            options["protocol"] = env.parse_otlp_protocol(text)
         except ValueError as error:  # an enum: warn and ignore
             env.ignore(name, text, str(error))
     if (text := env.get(name := prefix + "HEADERS")) is not None:
@@ -205,7 +223,7 @@ def _otlp_options(env: _Variables, prefix: str, headers: Mapping[str, str]) -> d
             options["timeout_s"] = timeout
     if (text := env.get(name := prefix + "COMPRESSION")) is not None:
         try:
-            options["compression"] = parse_compression(text)
+            options["compression"] = env.parse_otlp_compression(text)
         except ValueError as error:  # an enum: warn and ignore
             env.ignore(name, text, str(error))
     return options
@@ -289,6 +307,8 @@ def _prometheus(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
 
 
 def _content_capture(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
+    from aiw_otel.config_yaml import parse_content_capture
+
     name = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
     text = env.get(name)
     if text is None:

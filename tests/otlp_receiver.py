@@ -9,6 +9,7 @@ import http.server
 import json
 import threading
 import time
+import zlib
 from concurrent import futures
 from typing import Any, Iterator
 
@@ -51,10 +52,12 @@ class Received:
 
 class Receiver(Received):
     """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never),
-    each answer `delay_s` late."""
+    each answer `delay_s` late. `paths` maps the path a request is posted to to its signal's
+    `/v1/<signal>` (add e.g. "/custom/path" for a signal's own endpoint); another path is a 404."""
 
     def __init__(self) -> None:
         self.received = {path: [] for path in MESSAGES}
+        self.paths = {path: path for path in MESSAGES}
         self.accept: int | None = None
         self.delay_s = 0.0
         receiver = self
@@ -63,18 +66,25 @@ class Receiver(Received):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 time.sleep(receiver.delay_s)
+                path = receiver.paths.get(self.path)
+                if path is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
                 if self.headers["Content-Encoding"] == "gzip":
                     body = gzip.decompress(body)
+                elif self.headers["Content-Encoding"] == "deflate":
+                    body = zlib.decompress(body)
                 if receiver.accept is not None and receiver.requests() >= receiver.accept:
                     self.send_response(503)
                     self.end_headers()
                     self.wfile.write(b"collector overloaded")
                     return
                 if self.headers["Content-Type"] == "application/json":  # OTLP/JSON: hex ids, as the files hold them
-                    request = MESSAGES[self.path].FromString(encode_request(json.loads(body))[1])
+                    request = MESSAGES[path].FromString(encode_request(json.loads(body))[1])
                 else:
-                    request = MESSAGES[self.path].FromString(body)
-                receiver.received[self.path].append((self.headers, request))  # names case-insensitive, as in HTTP
+                    request = MESSAGES[path].FromString(body)
+                receiver.received[path].append((self.headers, request))  # names case-insensitive, as in HTTP
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.end_headers()

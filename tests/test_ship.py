@@ -17,6 +17,7 @@ from aiw_otel.readback.files import find_files, read_lines
 from aiw_otel.readback.records import load
 from aiw_otel.readback.ship import STATE_FILE, ShipError, Summary, Target, encode_request, parse_headers, ship
 from tests.cli_process import AIW, aiw
+from tests.otlp_receiver import Receiver
 from tests.otlp_files import collect_warnings, data_points, file_lines, items
 from tests.recorded_runs import record_runs
 from tests.stack import free_port
@@ -285,13 +286,27 @@ def test_ship_keeps_credentials_in_the_endpoint_out_of_its_state_and_output(rece
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("arguments", "environ", "expected"), [
-    ((), {}, "no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ((), {}, "no endpoint for traces: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT "
+             "(or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)"),
+    (("--signals", "logs"), {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/t"},
+     "no endpoint for logs: give --endpoint URL"),
     (("--endpoint", "localhost:4318"), {}, "--endpoint: expected an http:// or https:// URL with a host"),
-    ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}, "OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
+    ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"},
+     "environment variable OTEL_EXPORTER_OTLP_ENDPOINT: expected an http://"),
+    ((), {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "c:4318"},
+     "environment variable OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: expected an http://"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http"},
-     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, got 'http'"),
+     "environment variable OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: expected one of http/protobuf, http/json, grpc, "
+     "got 'http'"),
     (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
-     "OTEL_EXPORTER_OTLP_COMPRESSION: expected one of none, gzip, got 'zstd'"),
+     "environment variable OTEL_EXPORTER_OTLP_COMPRESSION: expected one of none, gzip, deflate, got 'zstd'"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "5s"},
+     "environment variable OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: expected a whole number of milliseconds"),
+    (("--endpoint", "http://c:4318"), {"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "novalue"},
+     "environment variable OTEL_EXPORTER_OTLP_LOGS_HEADERS: expected comma-separated key=value"),
+    (("--endpoint", "http://c:4318", "--compression", "zstd"), {},
+     "--compression: expected one of none, gzip, deflate, got 'zstd'"),
+    (("--endpoint", "http://c:4318", "--timeout", "0"), {}, "--timeout: expected seconds > 0, got 0.0"),
     (("--endpoint", "http://c:4318", "--signals", "traces,spans"), {}, "--signals: expected some of traces, logs"),
     (("--endpoint", "http://c:4318", "--headers", "novalue"), {}, "--headers: expected comma-separated key=value"),
 ])
@@ -351,13 +366,14 @@ def test_each_signal_goes_by_its_own_protocol_variable_unless_protocol_is_given(
 @pytest.mark.slow
 def test_bodies_are_gzipped_when_the_environment_or_the_option_says_so(receiver, grpc_receiver, log_dir):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-           "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none"}
+           "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "deflate",
+           "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "none"}
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint, env=env)
     assert result.returncode == 0, result.stderr
     encodings = {path: {headers["Content-Encoding"] for headers, _ in requests}
                  for path, requests in receiver.received.items()}
-    assert encodings == {"/v1/traces": {"gzip"}, "/v1/logs": {"gzip"}, "/v1/metrics": {None}}
-    assert "(http/protobuf, gzip)" in result.stdout
+    assert encodings == {"/v1/traces": {"gzip"}, "/v1/logs": {"deflate"}, "/v1/metrics": {None}}
+    assert "(http/protobuf, gzip)" in result.stdout and "(http/protobuf, deflate)" in result.stdout
     assert_everything_arrived_once(receiver, log_dir)
     result = aiw("ship", str(log_dir), "--endpoint", grpc_receiver.endpoint, "--protocol", "grpc",
                  "--compression", "gzip", env=env)
@@ -386,3 +402,76 @@ def test_ctrl_c_stops_the_ship_in_one_line_and_the_next_one_resumes_without_dupl
     result = aiw("ship", str(log_dir), "--endpoint", receiver.endpoint)
     assert result.returncode == 0, result.stderr
     assert_everything_arrived_once(receiver, log_dir)
+
+
+def _without_otel() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+
+
+@pytest.mark.slow
+def test_a_signals_own_endpoint_and_headers_win_and_the_endpoint_option_overrides_them_all(receiver, log_dir):
+    traces_only = Receiver()
+    traces_only.paths = {"/custom/path": "/v1/traces"}  # /v1/traces is a 404 there: the URL is used as is
+    own_endpoint = traces_only.endpoint.replace("http://", "http://admin:hunter2@") + "/custom/path"
+    env = {**_without_otel(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+           "OTEL_EXPORTER_OTLP_HEADERS": "x-who=everyone,x-team=a", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": own_endpoint,
+           "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "X-Who=traces%20only"}
+    try:
+        result = aiw("ship", str(log_dir), env=env)
+        assert result.returncode == 0, result.stderr
+        spans, _ = load(find_files([log_dir]))
+        assert len(traces_only.spans()) == len(spans) > 0 and receiver.received["/v1/traces"] == []
+        assert traces_only.received["/v1/logs"] == traces_only.received["/v1/metrics"] == []
+        assert receiver.log_records() and receiver.metric_points() == expected_metric_points(log_dir)
+        headers, _ = traces_only.received["/v1/traces"][0]
+        assert (headers["x-who"], headers["x-team"]) == ("traces only", None)  # the signal's own, not merged
+        assert headers["authorization"] == "Basic YWRtaW46aHVudGVyMg=="
+        headers, _ = receiver.received["/v1/logs"][0]
+        assert (headers["x-who"], headers["x-team"]) == ("everyone", "a")
+        lines = result.stdout.splitlines()
+        assert len(lines) == 2 and f"to {traces_only.endpoint}/custom/path (http/protobuf)" in lines[0]
+        assert f"to {receiver.endpoint} (http/protobuf): 0 spans" in lines[1]
+        state = json.loads((log_dir / STATE_FILE).read_text())
+        assert sorted(state["endpoints"]) == sorted([f"{traces_only.endpoint}/custom/path (http/protobuf)",
+                                                     f"{receiver.endpoint} (http/protobuf)"])
+        assert "hunter2" not in result.stdout + result.stderr + (log_dir / STATE_FILE).read_text()
+        requests = traces_only.requests() + receiver.requests()
+        again = aiw("ship", str(log_dir), env=env)  # each route resumes under its own key: nothing sent twice
+        assert again.returncode == 0 and traces_only.requests() + receiver.requests() == requests
+        assert again.stdout.count("shipped 0 requests") == 2
+    finally:
+        traces_only.close()
+    everything = Receiver()
+    try:
+        result = aiw("ship", str(log_dir), "--endpoint", everything.endpoint, "--headers", "x-who=me", env=env)
+        assert result.returncode == 0, result.stderr
+        assert len(result.stdout.splitlines()) == 1
+        assert_everything_arrived_once(everything, log_dir)
+        assert {h["x-who"] for requests in everything.received.values() for h, _ in requests} == {"me"}
+    finally:
+        everything.close()
+
+
+@pytest.mark.slow
+def test_a_signals_own_endpoint_that_is_the_generic_ones_url_ships_and_resumes_with_the_others(receiver, log_dir):
+    env = {**_without_otel(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+           "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": receiver.endpoint + "/v1/logs"}
+    result = aiw("ship", str(log_dir), env=env)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1
+    assert_everything_arrived_once(receiver, log_dir)
+    assert list(json.loads((log_dir / STATE_FILE).read_text())["endpoints"]) == [f"{receiver.endpoint} (http/protobuf)"]
+
+
+@pytest.mark.slow
+def test_timeouts_are_the_specifications_milliseconds_and_a_signals_own_wins(receiver, log_dir):
+    receiver.delay_s = 1.0
+    env = {**_without_otel(), "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+           "OTEL_EXPORTER_OTLP_TIMEOUT": "100", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "30000"}
+    result = aiw("ship", str(log_dir), "--signals", "traces,logs", env=env)
+    assert result.returncode == 1
+    traces, logs = result.stdout.splitlines()  # traces waited for their answer; logs did not
+    assert " 0 spans" not in traces and logs.startswith("shipped 0 requests")
+    assert "ship stopped: POST " + receiver.endpoint + "/v1/logs failed: timed out" in result.stderr
+    result = aiw("ship", str(log_dir), "--signals", "logs", "--timeout", "30", env=env)  # the option wins
+    assert result.returncode == 0, result.stderr

@@ -1,20 +1,24 @@
 """`aiw-otel ship PATH...`: send saved telemetry to an OTLP endpoint, resuming without duplicates.
 
-The endpoint, protocol and headers default to the OTEL_EXPORTER_OTLP_* variables a user already
-exports for live runs, so shipping a run done offline needs nothing more than the paths.
+The destination defaults to the OTEL_EXPORTER_OTLP_* variables a user already exports for live
+runs, read by the runner's own resolver (config_env), so shipping a run done offline needs nothing
+more than the paths and goes where the live run would have sent it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from aiw_otel.cli.output import PATHS_ARGUMENT, error as _error
 
 if TYPE_CHECKING:
     from aiw_otel.cli.output import Commands
-    from aiw_otel.readback.ship import Progress, Summary
+    from aiw_otel.readback.ship import Progress, Summary, Target
+
+T = TypeVar("T")
 
 SIGNAL_NAMES = ("traces", "logs", "metrics")
 
@@ -22,20 +26,25 @@ SIGNAL_NAMES = ("traces", "logs", "metrics")
 def add_parser(commands: Commands) -> None:
     ship = commands.add_parser("ship", help="send saved telemetry to an OTLP endpoint, resuming without duplicates")
     ship.add_argument("paths", **PATHS_ARGUMENT)
-    ship.add_argument("--endpoint", help="OTLP endpoint, e.g. http://localhost:4318 (4317 for grpc); "
-                                         "default: $OTEL_EXPORTER_OTLP_ENDPOINT")
+    ship.add_argument("--endpoint", help="OTLP endpoint for every signal, e.g. http://localhost:4318 (4317 for "
+                                         "grpc; /v1/<signal> is appended for http); default: each signal's "
+                                         "$OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT (used as is), else "
+                                         "$OTEL_EXPORTER_OTLP_ENDPOINT")
     ship.add_argument("--protocol", help="http/protobuf, http/json or grpc, for every signal (default: each "
                                          "signal's $OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL, else "
                                          "$OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf); http/json sends the "
                                          "lines as written, unconverted: the fastest")
-    ship.add_argument("--compression", help="gzip or none, for every signal (default: each signal's "
+    ship.add_argument("--compression", help="gzip, deflate or none, for every signal (default: each signal's "
                                             "$OTEL_EXPORTER_OTLP_<SIGNAL>_COMPRESSION, else "
                                             "$OTEL_EXPORTER_OTLP_COMPRESSION, else none)")
-    ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded like "
-                                        "OTEL_EXPORTER_OTLP_HEADERS (default: that variable)")
-    ship.add_argument("--signals", default=",".join(SIGNAL_NAMES),
-                      help="which streams to send, e.g. traces for a traces-only backend (default: traces,logs,metrics)")
-    ship.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded, for every signal (default: "
+                                        "$OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS, else $OTEL_EXPORTER_OTLP_HEADERS)")
+    ship.add_argument("--signals", help="which streams to send, e.g. traces for a traces-only backend (default: "
+                                        "traces,logs,metrics; only those with an endpoint variable of their own "
+                                        "when there is no generic one)")
+    ship.add_argument("--timeout", type=float, help="seconds per request, for every signal (default: "
+                                                    "$OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, else "
+                                                    "$OTEL_EXPORTER_OTLP_TIMEOUT, in milliseconds; else 10 s)")
     ship.add_argument("--batch-size", type=int, default=4096, metavar="KIB",
                       help="KiB of lines merged into one request at most (default 4096; a longer line goes alone)")
     ship.add_argument("--workers", type=int, metavar="N",
@@ -49,9 +58,8 @@ def run_ship(args: argparse.Namespace) -> int:
     from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:
-        routes = [(_target(args, protocol, compression), signals)
-                  for (protocol, compression), signals in _routes(args, _signals(args.signals)).items()]
-    except ValueError as error:
+        routes = _routes(args)
+    except ValueError as error:  # a ConfigError too: the environment variable it names
         _error(str(error))
         return 2
     import gc
@@ -60,7 +68,7 @@ def run_ship(args: argparse.Namespace) -> int:
     # cycle collector would only walk the loaded modules' objects again and again (a third of ship).
     gc.disable()
     progress = _progress_on_terminal()
-    for target, signals in routes:  # one protocol (and compression) at a time, each with a summary line
+    for target, signals in routes:  # one destination at a time, each with a summary line and resume state
         summary = Summary()
         try:
             ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
@@ -111,60 +119,85 @@ def _end_progress(progress: Progress | None) -> None:
         sys.stderr.flush()
 
 
-def _routes(args: argparse.Namespace, signals: tuple[str, ...]) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Each (protocol, compression) with the signals sent so."""
-    from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS
+def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
+    """Each destination with the signals sent there: the OTLP variables resolved as the runner
+    resolves them (a signal's own variable wins over the generic one; its own endpoint is used as
+    is), the options laid over every signal; ValueError naming a wrong value."""
+    from aiw_otel.config_env import read_otlp_environment
+    from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased
 
-    groups: dict[tuple[str, str], tuple[str, ...]] = {}
+    options = _Options(args, PROTOCOLS, COMPRESSIONS)
+    otlp = read_otlp_environment(os.environ, functools.partial(_one_of, PROTOCOLS),
+                                 functools.partial(_one_of, COMPRESSIONS))
+    if args.signals is not None:
+        signals = _signals(args.signals)
+    else:  # as for the runner, a signal's own endpoint alone sends that signal alone
+        signals = tuple(name for name in SIGNAL_NAMES if args.endpoint or not otlp.enabled or name in otlp.signals)
+    routes: list[tuple[Target, tuple[str, ...]]] = []
     for signal in signals:
-        route = (_setting(args.protocol, "--protocol", signal, "PROTOCOL", "http/protobuf", PROTOCOLS),
-                 _setting(args.compression, "--compression", signal, "COMPRESSION", "none", COMPRESSIONS))
-        groups[route] = (*groups.get(route, ()), signal)
-    return groups
+        resolved = otlp.target(signal)
+        protocol = options.protocol or resolved.protocol
+        endpoint, as_is = options.endpoint, False
+        if endpoint is None and "endpoint" in otlp.per_signal.get(signal, {}):
+            endpoint, as_is = _own_endpoint(resolved.url, signal, protocol)
+        endpoint = endpoint or otlp.endpoint
+        if endpoint is None:
+            raise ValueError(f"no endpoint for {signal}: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT "
+                             f"(or OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT)")
+        headers = options.headers if options.headers is not None else header_names_lowercased(resolved.headers)
+        target = Target(endpoint, protocol, headers, options.timeout_s or resolved.timeout_s,
+                        options.compression or resolved.compression or "none", as_is)
+        known = next((i for i, (other, _) in enumerate(routes) if other == target), None)
+        if known is None:
+            routes.append((target, (signal,)))
+        else:
+            routes[known] = (target, (*routes[known][1], signal))
+    return routes
 
 
-def _setting(option: str | None, flag: str, signal: str, variable: str, default: str, choices: tuple[str, ...]) -> str:
-    """The option for every signal, else, as the specification orders the variables, the signal's
-    own (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL...), then OTEL_EXPORTER_OTLP_PROTOCOL, then the
-    default; ValueError naming a wrong one."""
-    value, given = option, flag
-    for name in (f"OTEL_EXPORTER_OTLP_{signal.upper()}_{variable}", f"OTEL_EXPORTER_OTLP_{variable}"):
-        if value is None and os.environ.get(name, "").strip():
-            value, given = os.environ[name].strip(), name
-    value = value or default
-    if value not in choices:
-        raise ValueError(f"{given}: expected one of {', '.join(choices)}, got {value!r}")
-    return value
+def _own_endpoint(url: str, signal: str, protocol: str) -> tuple[str, bool]:
+    """A signal's own endpoint and whether it is used as is (over http). One that is a base's
+    `/v1/<signal>` URL is that base's: it ships, and resumes, with the signals sent to the same base."""
+    if protocol == "grpc":
+        return url, False  # an address: no path is appended to it
+    base = url.removesuffix(f"/v1/{signal}")
+    if base != url and not base.endswith("/"):
+        return base, False
+    return url, True
 
 
-def _target(args: argparse.Namespace, protocol: str, compression: str) -> Any:
-    """The destination from the options, else the environment; ValueError saying which value is wrong."""
-    from aiw_otel.otlp_values import parse_endpoint
-    from aiw_otel.readback.ship import Target, parse_headers
+class _Options:
+    """The command line's choices, checked before anything is read or sent; None: not given."""
 
-    endpoint, where = args.endpoint, "--endpoint"
-    if endpoint is None:
-        endpoint, where = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip(), "OTEL_EXPORTER_OTLP_ENDPOINT"
-        if not endpoint:
-            raise ValueError("no endpoint: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT")
-    headers_text, headers_from = args.headers, "--headers"
-    if headers_text is None:
-        headers_text, headers_from = os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""), "OTEL_EXPORTER_OTLP_HEADERS"
+    def __init__(self, args: argparse.Namespace, protocols: tuple[str, ...], compressions: tuple[str, ...]) -> None:
+        from aiw_otel.otlp_values import parse_endpoint
+        from aiw_otel.readback.ship import parse_headers
+
+        self.endpoint: str | None = _option("--endpoint", parse_endpoint, args.endpoint)
+        self.protocol: str | None = _option("--protocol", functools.partial(_one_of, protocols), args.protocol)
+        self.compression: str | None = _option("--compression", functools.partial(_one_of, compressions),
+                                               args.compression)
+        self.headers: dict[str, str] | None = _option("--headers", parse_headers, args.headers)
+        if args.timeout is not None and not args.timeout > 0:
+            raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
+        self.timeout_s: float | None = args.timeout
+        if args.batch_size <= 0:
+            raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
+        if args.workers is not None and args.workers <= 0:
+            raise ValueError(f"--workers: expected a number of processes > 0, got {args.workers}")
+
+
+def _option(flag: str, parse: Callable[[str], T], text: str | None) -> T | None:
     try:
-        endpoint = parse_endpoint(endpoint)
+        return None if text is None else parse(text)
     except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
-    try:
-        headers = parse_headers(headers_text)
-    except ValueError as error:
-        raise ValueError(f"{headers_from}: {error}") from None
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
-    if args.batch_size <= 0:
-        raise ValueError(f"--batch-size: expected KiB > 0, got {args.batch_size}")
-    if args.workers is not None and args.workers <= 0:
-        raise ValueError(f"--workers: expected a number of processes > 0, got {args.workers}")
-    return Target(endpoint, protocol, headers, args.timeout, compression)
+        raise ValueError(f"{flag}: {error}") from None
+
+
+def _one_of(choices: tuple[str, ...], text: str) -> str:
+    if text not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+    return text
 
 
 def _signals(text: str) -> tuple[str, ...]:

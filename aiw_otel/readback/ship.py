@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 STATE_FILE = ".ship-state.json"
 ALL_SIGNALS = ("traces", "logs", "metrics")
 PROTOCOLS = ("http/protobuf", "http/json", "grpc")
-#: What OTEL_EXPORTER_OTLP_COMPRESSION may say; `none`, the specification's default, sends bodies as they are.
-COMPRESSIONS = ("none", "gzip")
+#: What OTEL_EXPORTER_OTLP_COMPRESSION may say (and deflate, as the runner's exporters take it);
+#: `none`, the specification's default, sends bodies as they are.
+COMPRESSIONS = ("none", "gzip", "deflate")
 #: Most bytes of OTLP/JSON lines merged into one request: gRPC servers refuse messages over 4 MiB
 #: by default, and the protobuf of 4 MiB of JSON is well under that.
 BATCH_BYTES = 4 * 1024 * 1024
@@ -94,29 +95,43 @@ class ShipError(Exception):
 
 @dataclass(frozen=True)
 class Target:
+    """Where and how some signals are sent: `endpoint` is the base the signal's path is appended to
+    (OTEL_EXPORTER_OTLP_ENDPOINT, `--endpoint`) or, `as_is`, one signal's own URL, used unchanged as
+    the specification says of OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT; for grpc, the server's address."""
+
     endpoint: str
     protocol: str = "http/protobuf"
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
     compression: str = "none"
+    as_is: bool = False
 
     @property
     def shown(self) -> str:
         """The endpoint as printed and stored: without any user:password it carries."""
         parts = urlsplit(self.endpoint)
         host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=host)).rstrip("/")
+        without_credentials = urlunsplit(parts._replace(netloc=host))
+        return without_credentials if self.as_is else without_credentials.rstrip("/")
 
     @property
     def key(self) -> str:
         """What the resume state is kept under: shipping to a second collector starts from the beginning."""
         return f"{self.shown} ({self.protocol})"
 
+    def url(self, kind: SignalKind) -> str:
+        """Where an HTTP request of `kind` is posted (credentials go as a header, never in it)."""
+        return self.shown if self.as_is else self.shown + kind.http_path
+
 
 def parse_headers(text: str) -> dict[str, str]:
-    """`k=v,k2=v2`, percent-decoded as in OTEL_EXPORTER_OTLP_HEADERS; names lowercased (gRPC metadata
-    requires it, HTTP does not care); ValueError naming a pair without `=`."""
-    return {key.lower(): value for key, value in parse_pairs(text).items()}
+    """`k=v,k2=v2`, percent-decoded as in OTEL_EXPORTER_OTLP_HEADERS; ValueError naming a pair without `=`."""
+    return header_names_lowercased(parse_pairs(text))
+
+
+def header_names_lowercased(headers: Mapping[str, str]) -> dict[str, str]:
+    """gRPC metadata requires lowercase names; HTTP does not care."""
+    return {key.lower(): value for key, value in headers.items()}
 
 
 # ---------------------------------------------------------------- lines -> requests
@@ -276,8 +291,8 @@ class HttpSender:
         self.as_json = target.protocol == "http/json"
         self._headers = {**target.headers,
                          "Content-Type": "application/json" if self.as_json else "application/x-protobuf"}
-        if target.compression == "gzip":
-            self._headers["Content-Encoding"] = "gzip"
+        if target.compression != "none":
+            self._headers["Content-Encoding"] = target.compression
         parts = urlsplit(target.endpoint)
         if parts.username is not None:  # credentials in the URL: sent as basic auth, never shown
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
@@ -289,13 +304,15 @@ class HttpSender:
         import urllib.request
 
         kind = batch.kind
-        url = self._target.shown + kind.http_path
+        url = self._target.url(kind)
         body = batch.json_body() if self.as_json else batch.protobuf_body()
-        if self._target.compression == "gzip":
+        if self._target.compression != "none":
             import zlib
 
             # Level 6, zlib's own; it runs on the delivery thread, which zlib lets run beside the shipping one.
-            packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # 16+: the gzip format
+            # HTTP's deflate is the zlib format; 16+ makes it the gzip format.
+            window = zlib.MAX_WBITS + (16 if self._target.compression == "gzip" else 0)
+            packer = zlib.compressobj(6, zlib.DEFLATED, window)
             body = packer.compress(body) + packer.flush()
         request = urllib.request.Request(url, data=body, headers=self._headers, method="POST")
         try:
@@ -322,6 +339,7 @@ class GrpcSender:
         import grpc
 
         self._target = target
+        self._compression = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}.get(target.compression)
         address = target.endpoint
         if address.startswith("https://"):
             self._channel = grpc.secure_channel(address[len("https://"):].rstrip("/"), grpc.ssl_channel_credentials())
@@ -339,7 +357,7 @@ class GrpcSender:
         try:
             response: Message = self._exports[batch.kind.name](
                 batch.protobuf_body(), timeout=self._target.timeout_s, metadata=tuple(self._target.headers.items()),
-                compression=grpc.Compression.Gzip if self._target.compression == "gzip" else None)
+                compression=self._compression)
         except grpc.RpcError as error:
             code = error.code() if hasattr(error, "code") else None
             details = error.details() if hasattr(error, "details") else str(error)
@@ -411,7 +429,7 @@ class Summary:
     rejected: list[str] = field(default_factory=list)
 
     def describe(self, target: Target) -> str:
-        how = target.protocol + (", gzip" if target.compression == "gzip" else "")
+        how = target.protocol + (f", {target.compression}" if target.compression != "none" else "")
         text = (f"shipped {self.requests} request{'s' if self.requests != 1 else ''} to {target.shown} "
                 f"({how}): {self.items['traces']} spans, {self.items['logs']} log records, "
                 f"{self.items['metrics']} metric points; {self.already_shipped} lines skipped as already shipped")
