@@ -8,6 +8,12 @@ convention exists.
 
 from __future__ import annotations
 
+#: OTLP's Status.code of a failed span, the value of the SDK's `StatusCode.ERROR`. Spans' codes are
+#: compared as numbers: importing `opentelemetry.trace` for the enum would cost `aiw-otel logs`
+#: (which reads the codes from the files as numbers) ~10 ms per run, and the enum member's
+#: `_value_` (a plain attribute, unlike the `value` property) reads faster than `StatusCode.ERROR`.
+STATUS_ERROR = 2
+
 # --- GenAI -------------------------------------------------------------------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"

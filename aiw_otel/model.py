@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import enum
 import threading
-import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from typing import Any
+
+from aiw_otel.timestamps import utc_timestamp
 
 
 class LogLevel(enum.Enum):
@@ -84,27 +84,6 @@ class ComponentType(enum.Enum):
         raise ValueError(
             f"unknown component {value!r} (expected one of {', '.join(m.value for m in cls)})"
         )
-
-
-#: (second, its "YYYY-MM-DDTHH:MM:SS" text) of the last timestamp made: records come many a second.
-_last_second: tuple[int, str] = (-1, "")
-
-
-def utc_timestamp(time_ns: int | None = None) -> str:
-    """ISO-8601 UTC with milliseconds and a `Z`, the seed's timestamp format.
-
-    Called for every LogMessage, so the date and time of day are formatted once per second and
-    only the milliseconds each time. The millisecond is the one the instant lies in, computed on
-    integers (a float of the seconds since 1970 is only good to ~0.25 µs, so going through one
-    could put an instant less than a microsecond before a millisecond boundary after it).
-    """
-    global _last_second
-    second, nanos = divmod(time.time_ns() if time_ns is None else time_ns, 1_000_000_000)
-    cached_second, text = _last_second
-    if second != cached_second:
-        text = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-        _last_second = (second, text)
-    return f"{text}.{nanos // 1_000_000:03d}Z"
 
 
 @dataclass

@@ -253,9 +253,12 @@ _ENGINE = ("aiw_otel.setup", "aiw_otel.processors", "aiw_otel.instrument", "aiw_
     (["ctl", "status", "--socket", "{tmp}/none.sock"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.config")),
     (["logs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
     (["logs", "--runs", "{logs}", "--no-color"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control")),
+    # --json prints what it reads: no model (enums, dataclasses), text exporter or step names to load first
+    (["logs", "{logs}", "--json"], ("aiw_otel.web", "aiw_otel.config", "aiw_otel.control", "aiw_otel.model",
+                                    "aiw_otel.exporters", "aiw_otel.stepref", "dataclasses", "datetime")),
     (["web", "--help"], ("aiw_otel.readback", "aiw_otel.web", "aiw_otel.control")),
     (["web", "{logs}", "--port", "0"], ("aiw_otel.readback", "aiw_otel.config")),
-], ids=["help", "ctl-status", "logs", "logs-runs", "web-help", "web-until-url"])
+], ids=["help", "ctl-status", "logs", "logs-runs", "logs-json", "web-help", "web-until-url"])
 def test_typed_commands_load_only_the_standard_library_and_what_they_use(tmp_path, command, also_not):
     """Start-up is paid per command typed (benchmarks/bench_startup.py measures it), so a command
     loads no third-party package at all (OpenTelemetry, its SDK, gRPC, protobuf, the OpenAI client,

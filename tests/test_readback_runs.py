@@ -13,7 +13,7 @@ import pytest
 
 import aiw_otel
 from aiw_otel.config import FileSinkConfig, SinksConfig, TelemetryConfig
-from aiw_otel.exporters.text_format import iso_ms
+from aiw_otel.timestamps import iso_ms
 from aiw_otel.readback.files import find_files
 from aiw_otel.readback.runs import INTERRUPTED, QUIET_NS, RUNNING, summaries
 from aiw_otel.web.history import run_list

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import io
 import sys
 from typing import TYPE_CHECKING, Sequence
 
@@ -44,25 +44,20 @@ def add_parser(commands: Commands) -> None:
     logs.set_defaults(handler=run_logs)
 
 
-#: One encoder for every line (json.dumps with options builds a new JSONEncoder per call); records
-#: decoded from JSON hold no reference cycles, so containers are not checked for them.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, check_circular=False)
-
-
-def json_line(record: Span | LogRecord) -> str:
-    return _ENCODER.encode(record.as_json())
-
-
 def selection_of(args: argparse.Namespace) -> Selection:
     """ValueError naming the choices for a level or component that does not exist."""
-    from aiw_otel.model import ComponentType
     from aiw_otel.readback.select import Selection, severity_floor
 
+    component = None
+    if args.component:  # the model (enums, dataclasses) is imported only by who names a component
+        from aiw_otel.model import ComponentType
+
+        component = ComponentType.parse(args.component).value
     return Selection(
         trace=args.trace,
         step=args.step,
         min_severity=severity_floor(args.level) if args.level else 0,
-        component=ComponentType.parse(args.component).value if args.component else None,
+        component=component,
     )
 
 
@@ -147,12 +142,12 @@ def _tree(files: Sequence[SignalFile], selection: Selection, args: argparse.Name
 
 def _since(text: str | None) -> int:
     """--since as ns since the epoch (0: none); ValueError for what is neither a time nor `30m`/`2h`/`1d`."""
+    if not text:
+        return 0
     import re
     import time
     from datetime import datetime, timezone
 
-    if not text:
-        return 0
     ago = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
     if ago:
         seconds = float(ago.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[ago.group(2)]
@@ -170,8 +165,6 @@ def _since(text: str | None) -> int:
 def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
                  since_ns: int) -> tuple[list[SignalFile], Selection]:
     """The files holding the chosen runs, and the selection narrowed to them (by a full trace id for one run)."""
-    import dataclasses
-
     from aiw_otel.readback.runs import files_holding, newest_run, summaries
 
     if last and not since_ns:  # read from the end of the files, as far back as the newest run goes
@@ -179,7 +172,7 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
         if newest is None:
             return [], selection
         trace_id, narrowed = newest
-        return narrowed, dataclasses.replace(selection, trace=trace_id)
+        return narrowed, selection._replace(trace=trace_id)
     runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
     if since_ns:
         runs = [run for run in runs if run.started_ns == 0 or run.started_ns >= since_ns]
@@ -189,14 +182,14 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
     if not chosen:
         return [], selection
     if len(chosen) == 1:
-        selection = dataclasses.replace(selection, trace=next(iter(chosen)))
+        selection = selection._replace(trace=next(iter(chosen)))
     else:
-        selection = dataclasses.replace(selection, traces=frozenset(chosen))
+        selection = selection._replace(traces=frozenset(chosen))
     return files_holding(files, chosen), selection
 
 
 def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
-    from aiw_otel.exporters.text_format import iso_ms
+    from aiw_otel.timestamps import iso_ms
     from aiw_otel.present import duration
     from aiw_otel.readback.describe import usage_text
     from aiw_otel.readback.runs import INTERRUPTED, summaries
@@ -219,19 +212,25 @@ def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
 
 def _json(files: Sequence[SignalFile], selection: Selection) -> int:
     """One JSON line per record, streamed: memory is a line per stream, whatever the directory holds."""
-    from itertools import islice
+    from operator import itemgetter
 
-    from aiw_otel.readback.stream import stream_records
+    from aiw_otel.readback.json_line import timed_lines
+    from aiw_otel.readback.stream import stream_converted
+
+    text_of = itemgetter(1)  # a (time written, JSON line) pair's line
 
     try:
-        records = stream_records(files, selection)
+        batches = stream_converted(files, timed_lines, selection)
     except ValueError as error:  # --step names no step (or several)
         _error(str(error))
         return 2
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A lone surrogate (JSON's "\ud800", which a file may hold) cannot be written as UTF-8: written
+        # back as that escape, the line stays JSON of the same value instead of ending the output.
+        sys.stdout.reconfigure(errors="backslashreplace")
     write = sys.stdout.write
-    while batch := list(islice(records, 512)):
-        write("\n".join(map(json_line, batch)) + "\n")
-        del batch  # the records are freed before the next lines are read: their memory is reused warm
+    for batch in batches:  # one write per batch (an export request's records): stdout is line-buffered on a terminal
+        write("\n".join(map(text_of, batch)) + "\n")
     sys.stdout.flush()
     return 0
 
@@ -239,6 +238,7 @@ def _json(files: Sequence[SignalFile], selection: Selection) -> int:
 def _follow(args: argparse.Namespace, selection: Selection) -> int:
     from aiw_otel.readback.files import ReadbackError
     from aiw_otel.readback.follow import follow, plain_line
+    from aiw_otel.readback.json_line import json_line
 
     line = json_line if args.json else plain_line
     try:

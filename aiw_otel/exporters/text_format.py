@@ -17,9 +17,10 @@ if TYPE_CHECKING:  # annotations only: `aiw-otel logs` formats times from here w
     from opentelemetry.sdk.trace import ReadableSpan
 
 from aiw_otel import conventions as sc
-from aiw_otel.model import utc_timestamp
+from aiw_otel.conventions import STATUS_ERROR
 from aiw_otel.present import Outcome, duration, outcome, span_label
 from aiw_otel.terminal_text import safe_line
+from aiw_otel.timestamps import iso_ms
 
 #: Attributes shown after a span line, in this order, when present.
 _SPAN_DETAILS = (
@@ -40,11 +41,6 @@ _LOG_DETAILS = (
     (sc.FILE_PATH, "file_path"),
     (sc.AIW_FILE_BYTES_WRITTEN, "bytes_written"),
 )
-
-
-def iso_ms(time_ns: int | None) -> str:
-    """A record's time as the seed's timestamp (the same text, to the millisecond, as LogMessage's)."""
-    return utc_timestamp(time_ns) if time_ns else "-"
 
 
 #: The first attribute present decides which seed component a span line is shown under.
@@ -89,13 +85,6 @@ def format_log_line(record: ReadableLogRecord, step_names: Mapping[str, str] | N
     line = f"{iso_ms(log.timestamp or log.observed_timestamp)} - {level:<8} - {where} - {body}"
     extra = _pairs(attributes, _LOG_DETAILS)
     return safe_line(f"{line} ({extra})" if extra else line)
-
-
-#: OTLP's Status.code of a failed span, the value of the SDK's `StatusCode.ERROR`. Spans' codes are
-#: compared as numbers: importing `opentelemetry.trace` for the enum would cost `aiw-otel logs`
-#: (which reads the codes from the files as numbers) ~10 ms per run, and the enum member's
-#: `_value_` (a plain attribute, unlike the `value` property) reads faster than `StatusCode.ERROR`.
-STATUS_ERROR = 2
 
 
 #: The level column of a span line by its outcome: only a real failure is an ERROR.

@@ -23,9 +23,10 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from aiw_otel import conventions as sc
 from aiw_otel.config import ContentCapture
 from aiw_otel.logs import LogEmitter, log_attributes
-from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, StateChange, utc_timestamp
+from aiw_otel.model import ComponentType, LogLevel, LogMessage, RunCancelled, StateChange
 from aiw_otel.processors.open_spans import OpenSpanTracker
 from aiw_otel.redaction import Redactor
+from aiw_otel.timestamps import utc_timestamp
 
 _RECORDED_MARK = "_aiw_otel_recorded"
 

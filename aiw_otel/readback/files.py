@@ -15,9 +15,8 @@ import re
 import sys
 import zlib
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator, NamedTuple
 
 from aiw_otel.errors import FileError
 from aiw_otel.logdir import GZIP_SUFFIX, SIGNAL_FILES, files_oldest_first
@@ -44,8 +43,7 @@ def warn_on_stderr(message: str) -> None:
     print(f"aiw-otel: warning: {message}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
-class SignalFile:
+class SignalFile(NamedTuple):
     """One file of one stream; `signal` is None for a file whose name is not ours (its lines still say what they hold).
 
     `start`: the byte offset (of the uncompressed text) of the first line to read, when only the end

@@ -9,7 +9,6 @@ their start, so a run followed from its beginning is shown whole.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -185,7 +184,7 @@ def follow(
                     if document is not None:
                         spans, logs = decode_or_warn(where, document, warn)
                         if step is not None:
-                            selection = dataclasses.replace(selection, step=step.learn(spans, logs))
+                            selection = selection._replace(step=step.learn(spans, logs))
                         batch += [s for s in spans if selection.keeps_span(s)]
                         batch += [r for r in logs if selection.keeps_log(r)]
             for record in sorted(batch, key=time_written):

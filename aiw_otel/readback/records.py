@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from aiw_otel import conventions as sc
-from aiw_otel.exporters.text_format import STATUS_ERROR, iso_ms
+from aiw_otel.conventions import STATUS_ERROR
 from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr
+from aiw_otel.timestamps import iso_ms
 
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
 MAX_VALUE_DEPTH = 32
-_STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
+KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
 #: OTLP severity ranges (SeverityNumber), highest first: the first whose floor is reached names the level.
 _SEVERITY_FLOORS = ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG"), (1, "TRACE"))
 SERVICE_NAME = "service.name"
@@ -139,11 +140,11 @@ class Span(NamedTuple):
             "span_id": self.span_id,
             "parent_span_id": self.parent_span_id or None,
             "name": self.name,
-            "kind": _KIND_NAMES.get(self.kind, str(self.kind)),
+            "kind": KIND_NAMES.get(self.kind, str(self.kind)),
             "start": iso_ms(self.start_ns),
             "end": iso_ms(self.end_ns),
             "duration_ms": round(self.duration_ms, 3),
-            "status": _STATUS_NAMES.get(self.status_code, str(self.status_code)),
+            "status": STATUS_NAMES.get(self.status_code, str(self.status_code)),
             "status_message": self.status_message or None,
             "service": self.service,
             "attributes": self.attributes,
@@ -197,36 +198,38 @@ class LogRecord(NamedTuple):
 
 def _span(raw: Mapping[str, Any], service: str | None) -> Span:
     status = raw.get("status") or {}
-    return Span(
-        trace_id=_hex(raw.get("traceId")),
-        span_id=_hex(raw.get("spanId")),
-        parent_span_id=_hex(raw.get("parentSpanId")),
-        name=str(raw.get("name", "")),
-        kind=int(raw.get("kind", 0)),
-        start_ns=_nanos(raw.get("startTimeUnixNano")),
-        end_ns=_nanos(raw.get("endTimeUnixNano")),
-        attributes=attributes_of(raw.get("attributes")),
-        events=tuple([  # a list first: tuple() of a generator is slower by half
+    return Span(  # by position: a tuple built per record, without matching keywords
+        _hex(raw.get("traceId")),
+        _hex(raw.get("spanId")),
+        _hex(raw.get("parentSpanId")),
+        str(raw.get("name", "")),
+        int(raw.get("kind", 0)),
+        _nanos(raw.get("startTimeUnixNano")),
+        _nanos(raw.get("endTimeUnixNano")),
+        attributes_of(raw.get("attributes")),
+        tuple([  # a list first: tuple() of a generator is slower by half
             SpanEvent(_nanos(e.get("timeUnixNano")), str(e.get("name", "")), attributes_of(e.get("attributes")))
             for e in raw.get("events") or ()
         ]),
-        status_code=int(status.get("code", 0)),
-        status_message=str(status.get("message", "")),
-        service=service,
+        int(status.get("code", 0)),
+        str(status.get("message", "")),
+        service,
     )
 
 
 def _log(raw: Mapping[str, Any], service: str | None) -> LogRecord:
-    return LogRecord(
-        time_ns=_nanos(raw.get("timeUnixNano")) or _nanos(raw.get("observedTimeUnixNano")),
-        severity_number=int(raw.get("severityNumber", 0)),
-        severity_text=str(raw.get("severityText", "")),
-        body=any_value(raw.get("body")),
-        attributes=attributes_of(raw.get("attributes")),
-        trace_id=_hex(raw.get("traceId")),
-        span_id=_hex(raw.get("spanId")),
-        event_name=str(raw.get("eventName", "")),
-        service=service,
+    body = raw.get("body")
+    return LogRecord(  # by position, as _span
+        _nanos(raw.get("timeUnixNano")) or _nanos(raw.get("observedTimeUnixNano")),
+        int(raw.get("severityNumber", 0)),
+        str(raw.get("severityText", "")),
+        # most bodies are strings: taken without a call (any_value reads stringValue first too)
+        text if type(body) is dict and type(text := body.get("stringValue")) is str else any_value(body),
+        attributes_of(raw.get("attributes")),
+        _hex(raw.get("traceId")),
+        _hex(raw.get("spanId")),
+        str(raw.get("eventName", "")),
+        service,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, TextIO
 
 from aiw_otel import conventions as sc
-from aiw_otel.exporters.text_format import command_output, iso_ms
+from aiw_otel.exporters.text_format import command_output
 from aiw_otel.present import Outcome, duration
 from aiw_otel.readback.describe import (
     ERROR_STYLE,
@@ -30,6 +30,7 @@ from aiw_otel.readback.describe import (
 from aiw_otel.readback.records import LogRecord
 from aiw_otel.readback.tree import Failure, Node, Run, failure
 from aiw_otel.terminal_text import safe_line
+from aiw_otel.timestamps import iso_ms
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -318,7 +318,7 @@ def _window(group: Sequence[SignalFile], newest: Newest, warn: Warn) -> list[Sig
     if first is None:
         return []
     index, offset = first
-    return [dataclasses.replace(group[index], start=offset), *group[index + 1:]]
+    return [group[index]._replace(start=offset), *group[index + 1:]]
 
 
 def newest_run(files: Sequence[SignalFile], keeps_trace: Callable[[str], bool] = lambda _: True,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Collection, Mapping, NamedTuple, Sequence
 
 from aiw_otel.readback.records import LogRecord, RawLogTest, Span
 
@@ -18,8 +17,7 @@ def severity_floor(level: str) -> int:
     return SEVERITY[LogLevel.parse(level)][0].value
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """What to show. Spans are kept for context (a step keeps its plan); log lines are what gets narrowed."""
 
     trace: str | None = None  # a hex prefix

@@ -10,19 +10,22 @@ spans belong to the chosen step), so that bridged log lines without a step id ar
 
 from __future__ import annotations
 
-import dataclasses
-import heapq
+import bisect
 import re
-from itertools import groupby
-from typing import Callable, Iterable, Iterator, Sequence
+from itertools import chain, groupby
+from operator import itemgetter
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from aiw_otel import conventions as sc
 from aiw_otel.readback.files import SignalFile, Warn, warn_on_stderr
 from aiw_otel.readback.records import LogRecord, Span, records_by_line
 from aiw_otel.readback.select import Selection
-from aiw_otel.stepref import StepNotFound, StepRef, resolve
+
+if TYPE_CHECKING:
+    from aiw_otel.stepref import StepRef
 
 Record = Span | LogRecord
+T = TypeVar("T")
 
 
 def time_written(record: Record) -> int:
@@ -47,8 +50,7 @@ def streams(files: Sequence[SignalFile]) -> list[list[SignalFile]]:
     return grouped + [[f] for f in files if not f.signal]
 
 
-@dataclasses.dataclass(frozen=True)
-class StepScope:
+class StepScope(NamedTuple):
     """What `--step` keeps: the step id it resolved to, the traces that ran it and its spans' ids."""
 
     selection: Selection
@@ -59,6 +61,8 @@ class StepScope:
 def known_steps(files: Sequence[SignalFile], warn: Warn = warn_on_stderr, *, from_logs: bool = False) -> list[StepRef]:
     """The steps in the files: ids and names from the step spans of the traces files, and with
     `from_logs` also the ids in the log lines (a step whose span is not written yet, or was lost)."""
+    from aiw_otel.stepref import StepRef  # only --step needs it: not imported by every `logs`
+
     names: dict[str, str | None] = {}
     marker = sc.AIW_STEP_STATE.encode()
     for file in files:
@@ -83,6 +87,8 @@ def resolve_step(files: Sequence[SignalFile], typed: str, warn: Warn = warn_on_s
     """The id of the step `typed` names (a name, an id or a unique prefix, as stepref takes them) among
     the steps in the files; StepNotFound (a ValueError) lists the candidates. The log lines are read
     only when the step spans do not settle it."""
+    from aiw_otel.stepref import StepNotFound, resolve
+
     try:
         return resolve(typed, known_steps(files, warn))
     except StepNotFound:
@@ -93,7 +99,7 @@ def step_scope(files: Sequence[SignalFile], selection: Selection, warn: Warn = w
     """Resolve `--step` and find its spans."""
     assert selection.step is not None
     step_id = resolve_step(files, selection.step, warn)
-    selection = dataclasses.replace(selection, step=step_id)
+    selection = selection._replace(step=step_id)
     traces: set[str] = set()
     spans: set[str] = set()
     needle = step_id.encode()
@@ -111,7 +117,8 @@ def step_scope(files: Sequence[SignalFile], selection: Selection, warn: Warn = w
 
 
 def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope | None,
-            warn: Warn) -> Iterator[Record]:
+            warn: Warn) -> Iterator[list[Record]]:
+    """The kept records of one stream, a line (export request) at a time, each line's in time order."""
     keep_line = trace_line_filter(selection.trace)
     step_spans = scope.spans if scope is not None else frozenset()
     keeps_all = scope is None and selection == Selection()
@@ -124,17 +131,81 @@ def _stream(files: Sequence[SignalFile], selection: Selection, scope: StepScope 
                 kept = [s for s in spans if selection.keeps_span(s) and (scope is None or s.trace_id in scope.traces)]
                 kept += [r for r in logs if selection.keeps_log(r, step_spans)]
             del spans, logs  # what the filters dropped is freed now, not after the next line is read
-            kept.sort(key=time_written)
-            yield from kept
+            if kept:
+                kept.sort(key=time_written)
+                yield kept
             del kept
 
 
-def stream_records(files: Sequence[SignalFile], selection: Selection = Selection(),
-                   warn: Warn = warn_on_stderr) -> Iterator[Record]:
-    """Every record `selection` keeps, streams merged by the time each was written.
+#: A batch of (time written, item) pairs, in time order.
+Timed = list[tuple[int, T]]
+_time = itemgetter(0)
+_item = itemgetter(1)
 
+
+def merge_batches(sources: Iterable[Iterator[Timed[T]]]) -> Iterator[Timed[T]]:
+    """Streams of time-ordered batches merged into time-ordered batches.
+
+    What heapq.merge does an item at a time (a Python comparison and a generator step for each),
+    done a batch at a time: everything up to the least last time among the streams' current
+    batches can come from no later batch, so it is cut off each stream (bisect), and the cuts are
+    sorted together (timsort merges the sorted runs in C). Ties within a cut keep the streams'
+    order; a record of the same nanosecond in a stream's next batch comes after. Memory is one
+    batch per stream."""
+    heads: list[Timed[T]] = []
+    rests: list[Iterator[Timed[T]]] = []
+    for source in sources:
+        first = _next_batch(source)
+        if first is not None:
+            heads.append(first)
+            rests.append(source)
+    while len(heads) > 1:
+        limit = min(batch[-1][0] for batch in heads)
+        out: Timed[T] = []
+        for index, batch in enumerate(heads):
+            cut = bisect.bisect_right(batch, limit, key=_time)
+            out += batch[:cut]
+            heads[index] = batch[cut:]
+        out.sort(key=_time)
+        yield out
+        for index in reversed(range(len(heads))):
+            if not heads[index]:
+                refill = _next_batch(rests[index])
+                if refill is None:
+                    del heads[index], rests[index]
+                else:
+                    heads[index] = refill
+    if heads:  # one stream left: its batches as they come
+        yield heads[0]
+        yield from rests[0]
+
+
+def _next_batch(source: Iterator[Timed[T]]) -> Timed[T] | None:
+    """The next batch that holds something (a conversion may drop a whole line's records)."""
+    return next((batch for batch in source if batch), None)
+
+
+def stream_converted(files: Sequence[SignalFile], convert: Callable[[list[Record]], Timed[T]],
+                     selection: Selection = Selection(), warn: Warn = warn_on_stderr) -> Iterator[Timed[T]]:
+    """Every record `selection` keeps, each line's records turned by `convert` into (time written,
+    item) pairs as soon as they are decoded, the streams merged by that time, a batch (about an
+    export request) at a time.
+
+    Converting before merging is what keeps `logs --json` near the speed of reading: a line's
+    records become text while they are still in the CPU's caches, not after the other streams'
+    lines have pushed them out (measured: a fifth of its time).
     `--step` is resolved here (StepNotFound, a ValueError, when it names no step in the files)."""
     scope = step_scope(files, selection, warn) if selection.step is not None else None
     if scope is not None:
         selection = scope.selection
-    return heapq.merge(*(_stream(group, selection, scope, warn) for group in streams(files)), key=time_written)
+    return merge_batches([map(convert, _stream(group, selection, scope, warn)) for group in streams(files)])
+
+
+def timed(records: list[Record]) -> Timed[Record]:
+    return [(time_written(record), record) for record in records]
+
+
+def stream_records(files: Sequence[SignalFile], selection: Selection = Selection(),
+                   warn: Warn = warn_on_stderr) -> Iterator[Record]:
+    """Every record `selection` keeps, the streams merged by the time each was written."""
+    return map(_item, chain.from_iterable(stream_converted(files, timed, selection, warn)))  # no Python step per record
