@@ -15,10 +15,12 @@ Backups are numbered like logging's RotatingFileHandler (`.1` newest) and gzip-c
 process that rotated them (backup_gzip.py), on a helper thread, so compressing 10 MB never holds
 up a writer.
 
-A write that fails (a full disk) or a writer killed mid-write may leave a torn line at the end of
-the file. The writer whose write failed writes nothing more and raises the same error for every
-later call (the caller counts those records as lost); the next writer to append ends the torn line
-first, so it stays the only damaged line.
+A write that fails (a full disk, a quota, an I/O error) or a writer killed mid-write may leave a
+torn line at the end of the file. The failed batch is lost (the caller counts it), and nothing more:
+the writer closes its file and the next batch tries again, reopening (or recreating) the file, so
+once space is freed (old logs deleted, a tmp cleaner run) the rest of the run lands. Each batch tries
+once, when it is due, so a disk that stays full costs one failed write a batch, never a retry loop.
+Whichever writer appends next ends the torn line first, so it stays the only damaged line.
 """
 
 from __future__ import annotations
@@ -70,8 +72,6 @@ class RotatingFile:
         self._file: io.FileIO | None = None
         #: (st_dev, st_ino) of `_file`: the live file unless another process has rotated it since.
         self._identity: tuple[int, int] | None = None
-        #: The error that stopped this writer: it writes nothing more after a failed write.
-        self._broken: OSError | None = None
         self._compressions: list[threading.Thread] = []
         # Both now, so an unwritable directory is reported at configure time.
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
@@ -79,10 +79,8 @@ class RotatingFile:
         self._open()
 
     def write_lines(self, lines: Iterable[str]) -> int:
-        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...),
-        and after that the same error for every later call: the file is left as the failure left it."""
-        if self._broken is not None:
-            raise self._broken
+        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...):
+        this batch is lost, perhaps leaving a torn line that the next call ends before appending."""
         encoded = [line.encode("utf-8", "surrogateescape") + b"\n" for line in lines]
         if not encoded:
             return 0
@@ -170,9 +168,8 @@ class RotatingFile:
         try:
             while done < len(data):  # a raw write may take only part (the last bytes before the disk is full)
                 done += file.write(data[done:]) or 0
-        except OSError as error:
-            self._broken = error
-            self._close_file()
+        except OSError:
+            self._close_file()  # the next batch reopens: the file may have been removed to free space
             raise
         return done
 
