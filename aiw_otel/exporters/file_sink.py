@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from aiw_otel.config import FileSinkConfig, QueueConfig
 from aiw_otel.exporters.otlp_json import OnSkipped, encode_logs, encode_metrics, encode_spans
 from aiw_otel.exporters.otlp_json.lines import MAX_LINE_BYTES
-from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.exporters.rotating_file import RotatingFile, WriteFailed
 from aiw_otel.exporters.text_format import format_log_line
 from aiw_otel.health import TelemetryHealth
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG
@@ -41,11 +41,13 @@ class LogDirectoryError(OSError):
     """Writing the log directory failed; the message names the path and the reason.
 
     A full disk (or quota) is not reported on the spot, batch after batch, but once in the
-    end-of-run summary of what each sink lost (`report_at_end`)."""
+    end-of-run summary of what each sink lost (`report_at_end`). `lines_written`: lines of the
+    batch that landed whole before the failure."""
 
-    def __init__(self, message: str, *, report_at_end: bool = False) -> None:
+    def __init__(self, message: str, *, report_at_end: bool = False, lines_written: int = 0) -> None:
         super().__init__(message)
         self.report_at_end = report_at_end
+        self.lines_written = lines_written
 
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -56,7 +58,8 @@ def _write(file: RotatingFile, lines: Sequence[str]) -> None:
         file.write_lines(lines)
     except OSError as error:
         raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}",
-                                report_at_end=error.errno in _DISK_FULL) from error
+                                report_at_end=error.errno in _DISK_FULL,
+                                lines_written=error.lines_written if isinstance(error, WriteFailed) else 0) from error
 
 
 def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkipped:
@@ -132,7 +135,7 @@ class FileLogExporter(LogRecordExporter):
         try:
             _write(text, lines)
         except LogDirectoryError as error:
-            self._on_text_lost(error, len(lines))
+            self._on_text_lost(error, len(lines) - error.lines_written)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

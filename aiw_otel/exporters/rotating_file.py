@@ -49,6 +49,15 @@ def period_start(when: str, now: float) -> float:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+class WriteFailed(OSError):
+    """A batch whose write failed: its first `lines_written` lines landed whole (before a rotation, or
+    in the part of the write the disk still took), the rest did not."""
+
+    def __init__(self, error: OSError, lines_written: int) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.lines_written = lines_written
+
+
 class RotatingFile:
     """`write_lines` appends whole lines, rotating first when size or clock says so."""
 
@@ -79,8 +88,8 @@ class RotatingFile:
         self._open()
 
     def write_lines(self, lines: Iterable[str]) -> int:
-        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...):
-        this batch is lost, perhaps leaving a torn line that the next call ends before appending."""
+        """Append each line (without its newline); returns bytes written. Raises WriteFailed (disk
+        full...), saying how many lines landed whole; a torn one is ended by the next call first."""
         encoded = [line.encode("utf-8", "surrogateescape") + b"\n" for line in lines]
         if not encoded:
             return 0
@@ -90,19 +99,21 @@ class RotatingFile:
             if size and self._when is not None and status.st_mtime < period_start(self._when, self._clock()):
                 self._rotate_live()
                 size = 0
-            chunk = [b"\n"] if size and self._ends_torn(size) else []
-            size += len(chunk)
-            written = 0
+            written = self._append([b"\n"], 0) if size and self._ends_torn(size) else 0
+            size += written
+            chunk: list[bytes] = []
+            landed = 0
             for data in encoded:
                 # An empty file is never rotated, so a line longer than max_bytes still gets written (alone).
                 if size and size + len(data) > self._max_bytes:
-                    written += self._append(chunk)
+                    written += self._append(chunk, landed)
+                    landed += len(chunk)
                     chunk = []
                     self._rotate_live()
                     size = 0
                 chunk.append(data)
                 size += len(data)
-            return written + self._append(chunk)
+            return written + self._append(chunk, landed)
 
     def flush(self) -> None:
         """Nothing to do: every batch is handed to the OS as it is written (a SIGKILL loses nothing written)."""
@@ -159,7 +170,8 @@ class RotatingFile:
         """True when the live file's last byte is not a newline: a writer failed or was killed mid-write."""
         return os.pread(self._open().fileno(), 1, size - 1) not in (b"\n", b"")
 
-    def _append(self, chunk: list[bytes]) -> int:
+    def _append(self, chunk: list[bytes], landed: int) -> int:
+        """Write `chunk` (lines after `landed` whole ones of this batch); on failure, say how many landed."""
         if not chunk:
             return 0
         data = memoryview(b"".join(chunk))
@@ -168,9 +180,9 @@ class RotatingFile:
         try:
             while done < len(data):  # a raw write may take only part (the last bytes before the disk is full)
                 done += file.write(data[done:]) or 0
-        except OSError:
+        except OSError as error:
             self._close_file()  # the next batch reopens: the file may have been removed to free space
-            raise
+            raise WriteFailed(error, landed + _whole_lines(chunk, done)) from error
         return done
 
     def _open(self) -> io.FileIO:
@@ -185,3 +197,14 @@ class RotatingFile:
         if self._file is not None:
             file, self._file = self._file, None
             file.close()
+
+
+def _whole_lines(chunk: list[bytes], done: int) -> int:
+    """How many of `chunk`'s lines lie whole within its first `done` bytes."""
+    whole = 0
+    for data in chunk:
+        done -= len(data)
+        if done < 0:
+            break
+        whole += 1
+    return whole
