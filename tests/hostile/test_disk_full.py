@@ -7,6 +7,7 @@ the last few KB before the run starts.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from aiw_otel.config import FileSinkConfig, QueueConfig
 from aiw_otel.exporters.file_sink import FileSink
 from aiw_otel.health import TelemetryHealth
-from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG
+from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, compressing
 from tests.cli_process import aiw, run_demo
 from tests.otlp_files import items_in
 
@@ -142,3 +143,28 @@ def test_space_freed_mid_run_lets_the_rest_of_the_run_land_and_only_the_lost_are
 
 def failed_batches(health: TelemetryHealth) -> int:
     return health.snapshot().failures.get(("file", "logs"), 0)
+
+
+def test_a_backup_that_cannot_be_compressed_stays_plain_and_readable(small_disk):
+    directory = small_disk / "logs"
+    config = FileSinkConfig(directory=str(directory), signals=frozenset({"logs"}), text_log=False,
+                            max_bytes=44 * 1024, backup_count=3)
+    health = TelemetryHealth()
+    built = FileSink(config).build(health, QueueConfig())
+    processor = built.log_processor
+    noise = [base64.b64encode(os.urandom(3000)).decode() for _ in range(10)]  # compresses to 3/4 at best
+    emit(processor, [f"first {n} {text}" for n, text in enumerate(noise)])  # 40 KB: no rotation yet
+    fill(small_disk, 16 * 1024)  # room for the next batch's live file, not for a 30 KB archive
+    emit(processor, ["second 0 " + noise[0]])  # the live file rotates first: compressing it fails
+    processor.shutdown()  # waits for the compression
+
+    base = SIGNAL_FILES["logs"]
+    backup = directory / f"{base}.1"
+    assert health.snapshot().lost == {}
+    assert backup.exists()  # the plain backup is kept
+    assert not list(directory.glob("*.gz")) and list(compressing(directory, base)) == []  # and nothing half-made
+    shown = aiw("logs", str(backup))
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert f"first {len(noise) - 1} " in shown.stdout  # the newest (the earlier ones summed up)
+    bodies = [r["body"]["stringValue"] for r in items_in(backup.read_text().splitlines(), "logs")]
+    assert bodies == [f"first {n} {text}" for n, text in enumerate(noise)]
