@@ -1,13 +1,15 @@
 """A full disk under the log directory: the run goes on, stderr gets one aiw-otel report at the end
-saying what was lost, no SDK traceback, and each file's only damage is a torn last line.
+saying what was lost, no SDK traceback, and each file's only damage is a torn line; once space is
+freed the rest of the run lands, and a backup that could not be compressed stays plain.
 
-A real run on a real full filesystem: a 200 KB tmpfs (needs root; skipped otherwise), filled up to
-the last few KB before the run starts.
+Real runs on a real full filesystem: a 200 KB tmpfs (needs root; skipped otherwise), filled up to
+the last few KB.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import subprocess
@@ -21,6 +23,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from aiw_otel.config import FileSinkConfig, QueueConfig
 from aiw_otel.exporters.file_sink import FileSink
+from aiw_otel.exporters.rotating_file import RotatingFile, WriteFailed
 from aiw_otel.health import TelemetryHealth
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG, compressing
 from tests.cli_process import aiw, run_demo
@@ -79,8 +82,9 @@ def fill(disk: Path, leave: int) -> Path:
 def emit(processor, bodies: list[str]) -> None:
     """One batch: the records, then a flush that writes them (or fails to) before returning."""
     scope = InstrumentationScope("disk")
-    for body in bodies:
-        processor.on_emit(ReadWriteLogRecord(LogRecord(body=body, severity_number=SeverityNumber.WARN), Resource.create({}), scope))
+    for body in bodies:  # WARN: written to the text log too
+        record = LogRecord(body=body, severity_number=SeverityNumber.WARN)
+        processor.on_emit(ReadWriteLogRecord(record, Resource.create({}), scope))
     assert processor.force_flush(5000)
 
 
@@ -126,8 +130,10 @@ def test_space_freed_mid_run_lets_the_rest_of_the_run_land_and_only_the_lost_are
     assert written[-len(after):] == after
     lost = health.snapshot().lost
     assert lost[("file", "logs")] == len(before) + len(after) - len(written) > 0
-    text_good = [line for line in (directory / TEXT_LOG).read_bytes().split(b"\n")[:-1]
-                 if any(line.endswith(body.encode()) for body in before + after)]
+    text_lines = (directory / TEXT_LOG).read_bytes().split(b"\n")
+    assert text_lines.pop() == b""  # every line ended, the torn one too
+    text_good = [line for line in text_lines if any(line.endswith(body.encode()) for body in before + after)]
+    assert len(text_lines) - len(text_good) <= 1
     assert all(line.endswith(body.encode()) for line, body in zip(text_good[-len(after):], after, strict=True))
     assert lost[("file", "text")] == len(before) + len(after) - len(text_good)
     (report,) = health.undelivered_summary()
@@ -168,3 +174,19 @@ def test_a_backup_that_cannot_be_compressed_stays_plain_and_readable(small_disk)
     assert f"first {len(noise) - 1} " in shown.stdout  # the newest (the earlier ones summed up)
     bodies = [r["body"]["stringValue"] for r in items_in(backup.read_text().splitlines(), "logs")]
     assert bodies == [f"first {n} {text}" for n, text in enumerate(noise)]
+
+
+def test_a_file_whose_writes_failed_takes_the_next_batch_once_it_can(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full on this system")
+    path = tmp_path / SIGNAL_FILES["traces"]
+    path.symlink_to("/dev/full")  # every write fails with ENOSPC
+    file = RotatingFile(path, max_bytes=1 << 20, backup_count=1)
+    for _ in range(2):  # each batch tries once, and fails alone
+        with pytest.raises(WriteFailed) as failed:
+            file.write_lines(['{"a":1}', '{"b":2}'])
+        assert failed.value.errno == errno.ENOSPC and failed.value.lines_written == 0
+    path.unlink()  # space is back: the path names a file that can be written again
+    assert file.write_lines(['{"c":3}']) == len('{"c":3}\n')
+    file.close()
+    assert path.read_text() == '{"c":3}\n'
