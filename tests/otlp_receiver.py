@@ -97,6 +97,7 @@ class Receiver(Received):
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         if tls is not None:  # handshakes in the handler threads: a refused client cannot stall the others
             self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            self.server.handle_error = lambda request, address: None  # type: ignore[method-assign] # a refused handshake: no traceback
         self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

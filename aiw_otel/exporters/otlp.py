@@ -55,9 +55,30 @@ def _http_exporter(target: OtlpTarget) -> Any:
     else:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as Exporter  # type: ignore[assignment]
     compression = Compression(target.compression) if target.compression else Compression.NoCompression
+    session = _session_keeping_its_ca() if target.tls.certificate else None
     return Exporter(endpoint=target.url, headers=dict(target.headers), timeout=target.timeout_s,
                     compression=compression, certificate_file=target.tls.certificate,
-                    client_key_file=target.tls.client_key, client_certificate_file=target.tls.client_certificate)
+                    client_key_file=target.tls.client_key, client_certificate_file=target.tls.client_certificate,
+                    session=session)
+
+
+def _session_keeping_its_ca() -> Any:
+    """A requests session whose CA file (the exporter sets it from certificate_file) is the one used.
+
+    requests lets REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, which many hosts set to the system bundle,
+    override a session's CA file (psf/requests#3829): OTEL_EXPORTER_OTLP_CERTIFICATE was ignored and a
+    private-CA collector refused. Only that is undone; proxies still come from the environment.
+    """
+    import requests
+
+    class Session(requests.Session):
+        def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
+
+    return Session()
 
 
 def _grpc_exporter(target: OtlpTarget) -> Any:
