@@ -4,13 +4,17 @@ _CLIENT_KEY and _CLIENT_CERTIFICATE (each overridable per signal), for the runne
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import aiw_otel
-from aiw_otel.config import ConfigError
+from aiw_otel.config import ConfigError, TelemetryConfig
+from aiw_otel.config_env import apply_environment
+from aiw_otel.otlp_values import TlsFiles
 from tests.cli_process import aiw
 from tests.otlp_receiver import GrpcReceiver, Receiver
 from tests.recorded_runs import record_runs
@@ -43,13 +47,11 @@ def mtls_receiver(pki: Pki) -> Iterator[Receiver]:
 
 
 def run_a_plan(environ: dict[str, str]) -> None:
-    """A two-step plan through configure(environ=...), its exporters given 2 s to deliver at the end."""
+    """A one-step plan through configure(environ=...), its exporters given 2 s to deliver at the end."""
     telemetry = aiw_otel.configure(environ={"AIW_FILE": "off", "AIW_SHUTDOWN_TIMEOUT": "2", **environ},
                                    set_global=False, handle_signals=False)
-    with telemetry.plan_run("p", "tls plan") as run:
-        for index in range(2):
-            with run.step(f"s{index}", "t"):
-                pass
+    with telemetry.plan_run("p", "tls plan") as run, run.step("s1", "t"):
+        pass
     telemetry.shutdown()
 
 
@@ -111,6 +113,18 @@ def test_a_certificate_variable_naming_no_file_is_refused_with_its_name_and_path
     assert "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY" in str(error.value) and str(missing) in str(error.value)
 
 
+def test_each_tls_file_is_resolved_on_its_own_a_signals_variable_first(pki, stranger):
+    otlp = apply_environment(TelemetryConfig(), {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:4318", "OTEL_EXPORTER_OTLP_CERTIFICATE": str(pki.ca),
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY": str(pki.client_key),
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": str(pki.client_certificate),
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY": str(stranger.client_key),
+        "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE": str(stranger.ca)}).sinks.otlp
+    assert otlp.target("traces").tls == TlsFiles(str(pki.ca), str(pki.client_key), str(pki.client_certificate))
+    assert otlp.target("logs").tls == TlsFiles(str(pki.ca), str(stranger.client_key), str(pki.client_certificate))
+    assert otlp.target("metrics").tls == TlsFiles(str(stranger.ca), str(pki.client_key), str(pki.client_certificate))
+
+
 # -- aiw-otel ship ----------------------------------------------------------------------------
 
 
@@ -123,9 +137,6 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def ship(log_dir: Path, tmp_path: Path, *options: str, **variables: str):
     """`aiw-otel ship` of a copy of `log_dir` (each ship starts afresh), the OTLP variables its only ones."""
-    import os
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(log_dir, copy)
     environ = {key: value for key, value in os.environ.items() if not key.startswith("OTEL_")}
@@ -172,3 +183,8 @@ def test_ship_refuses_an_unreadable_tls_file_in_one_line(tmp_path, log_dir):
     assert "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE" in result.stderr and str(missing) in result.stderr
     option = ship(log_dir, tmp_path / "2", "--endpoint", "https://127.0.0.1:4318", "--client-key", str(missing))
     assert option.returncode == 2 and "--client-key" in option.stderr and str(missing) in option.stderr
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("not a certificate\n")
+    garbled = ship(log_dir, tmp_path / "3", "--endpoint", "https://127.0.0.1:4318", "--certificate", str(not_pem))
+    assert garbled.returncode == 1 and f"cannot use the TLS files {not_pem}" in garbled.stderr
+    assert "Traceback" not in garbled.stderr
