@@ -6,6 +6,7 @@ pay for loading the whole configuration machinery (YAML included) to check one U
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -67,3 +68,11 @@ def check_readable(path: str) -> str:
     except OSError as error:
         raise ValueError(f"cannot read {path!r}: {error.strerror or error}") from None
     return path
+
+
+def quiet_grpc() -> None:
+    """Call before gRPC is first imported: its C core then logs errors only, unless GRPC_VERBOSITY
+    says otherwise. By default it prints a line of its own on stderr for every failed TLS handshake
+    (a wrong CA, a missing client certificate) and every retry, across the live console; the export's
+    failure is reported once by us, as for any other collector that does not answer."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

@@ -166,11 +166,15 @@ def test_ship_with_mutual_tls_sends_the_client_certificate(mtls_receiver, pki, l
 def test_ship_over_grpc_with_mutual_tls(pki, log_dir, tmp_path):
     receiver = GrpcReceiver(pki.grpc_server(require_client=True))
     try:
-        result = ship(log_dir, tmp_path, "--protocol", "grpc", "--client-key", str(pki.client_key),
+        refused = ship(log_dir, tmp_path / "1", "--protocol", "grpc", "--endpoint", receiver.endpoint)  # no CA
+        result = ship(log_dir, tmp_path / "2", "--protocol", "grpc", "--client-key", str(pki.client_key),
                       OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_EXPORTER_OTLP_CERTIFICATE=str(pki.ca),
                       OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=str(pki.client_certificate))
     finally:
         receiver.close()
+    assert refused.returncode == 1 and "UNAVAILABLE" in refused.stderr
+    # gRPC's C core says nothing of its own (a line per handshake): the one failure line is ours
+    assert all(line.startswith("aiw-otel: ") for line in refused.stderr.splitlines()), refused.stderr
     assert result.returncode == 0, result.stderr
     assert receiver.spans() and receiver.log_records() and receiver.metrics()
 

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from aiw_otel.config import OtlpSinkConfig, OtlpTarget
+from aiw_otel.otlp_values import quiet_grpc
 from aiw_otel.sinks import ExporterSink
 
 #: The exporters' and the SDK's export loops log every retry; the sink counts failures and
@@ -82,6 +83,7 @@ def _session_keeping_its_ca() -> Any:
 
 
 def _grpc_exporter(target: OtlpTarget) -> Any:
+    quiet_grpc()
     from grpc import Compression, ssl_channel_credentials
 
     if target.signal == "traces":

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from aiw_otel.otlp_values import TlsFiles, parse_pairs
+from aiw_otel.otlp_values import TlsFiles, parse_pairs, quiet_grpc
 from aiw_otel.private_file import open_private
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
 
@@ -299,7 +299,9 @@ class HttpSender:
         if parts.username is not None:  # credentials in the URL: sent as basic auth, never shown
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             self._headers.setdefault("authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
-        handlers = [urllib.request.HTTPSHandler(context=_ssl_context(target.tls))] if target.tls != TlsFiles() else []
+        handlers = []
+        if target.tls != TlsFiles() and parts.scheme == "https":  # over http the files have no use
+            handlers.append(urllib.request.HTTPSHandler(context=_ssl_context(target.tls)))
         self._opener = urllib.request.build_opener(*handlers)
 
     def send(self, batch: Batch) -> Acknowledged:
@@ -353,6 +355,7 @@ class GrpcSender:
     as_json = False
 
     def __init__(self, target: Target) -> None:
+        quiet_grpc()
         import grpc
 
         self._target = target
