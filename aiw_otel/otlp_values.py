@@ -1,4 +1,5 @@
-"""The OTLP exporter values every front end checks the same way: an endpoint URL, `k=v` pairs, TLS files.
+"""The OTLP exporter settings every front end treats the same way: an endpoint URL, `k=v` pairs, TLS
+files, and gRPC's own logging (the runner's exporters and `ship` both open gRPC channels).
 
 Apart from `config_yaml` (which re-exports them) because `aiw-otel ship` needs them and must not
 pay for loading the whole configuration machinery (YAML included) to check one URL.
