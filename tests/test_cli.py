@@ -24,6 +24,18 @@ def test_check_accepts_the_seed_example_and_creates_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_check_lists_every_sink_the_config_turns_on_and_counts_steps_in_words(tmp_path):
+    config = tmp_path / "aiw.yaml"
+    config.write_text("telemetry:\n  sinks:\n    prometheus:\n      enabled: true\n")
+    checked = aiw("check", str(config))
+    assert checked.returncode == 0 and "sinks: file, prometheus," in checked.stdout, checked.stderr
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("task_id: t\nplan:\n  - step_id: only\n    description: d\n"
+                    "    agent_spec: {type: validation, instructions: [look]}\n")
+    checked = aiw("check", str(plan))
+    assert checked.returncode == 0 and checked.stdout.strip() == f"{plan}: OK (plan 'plan', 1 step: only)", checked.stderr
+
+
 def test_check_names_file_line_and_expectation(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(textwrap.dedent("""
