@@ -28,6 +28,20 @@ def test_readme_example_runs(index, tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    printed = result.stdout.splitlines()
+    for claim in printed_claims(EXAMPLES[index]):
+        assert any(line.startswith(claim) for line in printed), (claim, printed)
+
+
+def printed_claims(example: str) -> list[str]:
+    """What the example's comments say its prints show (`print(x)  # shown`), so a reader who trusts the
+    comment is not misled; a trailing `(...)` stands for the rest of the line."""
+    return [line.split("#", 1)[1].strip().removesuffix("(...)").rstrip()
+            for line in example.splitlines() if line.lstrip().startswith("print(") and "#" in line]
+
+
+def test_the_examples_say_what_they_print():
+    assert len([claim for example in EXAMPLES for claim in printed_claims(example)]) >= 4
 
 
 def test_ci_runs_exactly_the_readme_test_command():
