@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import html
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from aiw_otel.cli import build_parser
 from tests.cli_process import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -42,6 +44,27 @@ def printed_claims(example: str) -> list[str]:
 
 def test_the_examples_say_what_they_print():
     assert len([claim for example in EXAMPLES for claim in printed_claims(example)]) >= 4
+
+
+def command_options() -> dict[str, set[str]]:
+    """Each `aiw-otel` subcommand -> the options its parser takes."""
+    (subcommands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return {name: {o for a in parser._actions for o in a.option_strings} for name, parser in subcommands.choices.items()}
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    missing = [(name, option) for name, options in command_options().items() for option in sorted(options)
+               if option.startswith("--") and option != "--help" and f"`{option}" not in README and f" {option}" not in README]
+    assert missing == []
+
+
+def test_the_readme_commands_use_only_options_the_command_takes():
+    options = command_options()
+    used = [(m.group(1), option, line) for block in re.findall(r"```sh\n(.*?)```", README, re.S)
+            for line in block.splitlines() for m in [re.search(r"aiw-otel (\w+)([^#]*)", line)] if m
+            for option in re.findall(r"(?<!\S)(--?[a-z][\w-]*)", m.group(2))]
+    assert len(used) >= 20
+    assert [u for u in used if u[1] not in options[u[0]]] == []
 
 
 def test_ci_runs_exactly_the_readme_test_command():
