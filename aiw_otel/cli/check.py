@@ -47,8 +47,9 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def _plan_ok(path: str, plan: Plan) -> int:
-    count = f"{len(plan.steps)} step{'' if len(plan.steps) == 1 else 's'}"
-    print(f"{path}: OK (plan {plan.name!r}, {count}: {', '.join(s.step_id for s in plan.steps)})")
+    from aiw_otel.present import step_count
+
+    print(f"{path}: OK (plan {plan.name!r}, {step_count(len(plan.steps))}: {', '.join(s.step_id for s in plan.steps)})")
     return 0
 
 
