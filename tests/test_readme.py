@@ -7,12 +7,14 @@ import html
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from aiw_otel.cli import build_parser
-from tests.cli_process import ROOT
+from tests.cli_process import ROOT, aiw
+from tests.otlp_files import spans_in
 
 README = (ROOT / "README.md").read_text()
 EXAMPLES = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -45,6 +47,20 @@ def printed_claims(example: str) -> list[str]:
 
 def test_the_examples_say_what_they_print():
     assert len([claim for example in EXAMPLES for claim in printed_claims(example)]) >= 4
+
+
+@pytest.mark.slow
+def test_the_readme_actions_run(tmp_path):
+    (actions,) = [block for block in re.findall(r"```yaml\n(.*?)```", README, re.S) if block.startswith("actions:")]
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("task_id: t\nplan:\n  - step_id: s\n    description: d\n    agent_spec: {type: validation}\n"
+                    + textwrap.indent(actions, "    "))
+    logs = tmp_path / "logs"
+    result = aiw("run", str(plan), "--workspace", str(tmp_path / "ws"), "--log-dir", str(logs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = [span["name"] for span in spans_in(logs)]
+    assert names[:4] == ["file create", "python", "file read", "file delete"], names
+    assert list((tmp_path / "ws").iterdir()) == [tmp_path / "ws" / "__pycache__"]  # greet.py compiled, then deleted
 
 
 def command_options() -> dict[str, set[str]]:
