@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from aiw_otel.errors import ConfigError as ConfigError  # noqa: F401 - settings errors have always been importable from here
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.otlp_values import TlsFiles
 
 SIGNALS = ("traces", "logs", "metrics")
 
@@ -85,6 +86,8 @@ class OtlpTarget:
     headers: Mapping[str, str]
     timeout_s: float
     compression: str | None
+    #: Used over https only: an http:// URL (grpc's too) is plain text, whatever the files say.
+    tls: TlsFiles = TlsFiles()
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,14 @@ class OtlpSinkConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     timeout_s: float = 10.0
     compression: str | None = None
+    #: PEM files for https: the CA to trust, the client's key and certificate (mutual TLS).
+    certificate: str | None = None
+    client_key: str | None = None
+    client_certificate: str | None = None
     signals: frozenset[str] = frozenset(SIGNALS)
     #: One signal's own settings, which win over the ones above (OTEL_EXPORTER_OTLP_<SIGNAL>_*):
-    #: signal -> {"endpoint" (used as is, no path appended), "protocol", "headers", "timeout_s", "compression"}.
+    #: signal -> {"endpoint" (used as is, no path appended), "protocol", "headers", "timeout_s", "compression",
+    #: "certificate", "client_key", "client_certificate"}, each one overriding its generic setting alone.
     per_signal: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def target(self, signal: str) -> OtlpTarget:
@@ -119,6 +127,8 @@ class OtlpSinkConfig:
             own.get("headers", self.headers),
             own.get("timeout_s", self.timeout_s),
             own.get("compression", self.compression),
+            TlsFiles(own.get("certificate", self.certificate), own.get("client_key", self.client_key),
+                     own.get("client_certificate", self.client_certificate)),
         )
 
 

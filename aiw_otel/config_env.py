@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
 
 from aiw_otel.config import SIGNALS, ConfigError, ContentCapture, OtlpSinkConfig, TelemetryConfig
-from aiw_otel.otlp_values import parse_endpoint, parse_pairs
+from aiw_otel.otlp_values import check_readable, parse_endpoint, parse_pairs
 from aiw_otel.model import ComponentType, LogLevel
 from aiw_otel.ports import parse_port
 
@@ -198,8 +198,12 @@ def _otlp_endpoints(config: TelemetryConfig, env: _Variables) -> TelemetryConfig
     return config
 
 
+#: The TLS file variables (after the prefix) and the OtlpSinkConfig setting each one fills.
+_TLS_FILES = {"CERTIFICATE": "certificate", "CLIENT_KEY": "client_key", "CLIENT_CERTIFICATE": "client_certificate"}
+
+
 def _otlp_settings(config: TelemetryConfig, env: _Variables) -> TelemetryConfig:
-    """Protocol, headers, timeout and compression: the generic variable, then each signal's own."""
+    """Protocol, headers, timeout, compression and TLS files: the generic variable, then each signal's own."""
     config = _update_sink(config, "otlp", **_otlp_options(env, "OTEL_EXPORTER_OTLP_", config.sinks.otlp.headers))
     for signal in SIGNALS:
         options = _otlp_options(env, f"OTEL_EXPORTER_OTLP_{signal.upper()}_", {})
@@ -226,6 +230,9 @@ def _otlp_options(env: _Variables, prefix: str, headers: Mapping[str, str]) -> d
             options["compression"] = env.parse_otlp_compression(text)
         except ValueError as error:  # an enum: warn and ignore
             env.ignore(name, text, str(error))
+    for suffix, setting in _TLS_FILES.items():
+        if (text := env.get(name := prefix + suffix)) is not None:  # a file the exporter cannot read: refused
+            options[setting] = _convert(name, check_readable, text)
     return options
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, TextIO
 
 _REPORT_INTERVAL_S = 30.0
 #: How the end-of-run summary names what each signal counts.
-_NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric points"}
+_NOUNS = {"traces": "spans", "logs": "log records", "metrics": "metric points", "text": "text log lines"}
 
 
 if TYPE_CHECKING:

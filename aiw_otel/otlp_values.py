@@ -1,4 +1,5 @@
-"""The OTLP exporter values every front end checks the same way: an endpoint URL, `k=v` pairs.
+"""The OTLP exporter settings every front end treats the same way: an endpoint URL, `k=v` pairs, TLS
+files, and gRPC's own logging (the runner's exporters and `ship` both open gRPC channels).
 
 Apart from `config_yaml` (which re-exports them) because `aiw-otel ship` needs them and must not
 pay for loading the whole configuration machinery (YAML included) to check one URL.
@@ -6,6 +7,8 @@ pay for loading the whole configuration machinery (YAML included) to check one U
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 
@@ -34,3 +37,43 @@ def parse_pairs(text: str) -> dict[str, str]:
             )
         pairs[unquote(key.strip())] = unquote(value.strip())
     return pairs
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files of OTEL_EXPORTER_OTLP_[<SIGNAL>_]CERTIFICATE, _CLIENT_KEY and _CLIENT_CERTIFICATE:
+    the CA that signs the collector's certificate (None: the system's), and the client's key and
+    certificate for mutual TLS. Paths only: a key's content is read when a connection needs it."""
+
+    certificate: str | None = None
+    client_key: str | None = None
+    client_certificate: str | None = None
+
+    def contents(self) -> tuple[bytes | None, bytes | None, bytes | None]:
+        """(CA, client key, client certificate) as gRPC's channel credentials take them."""
+        return _contents(self.certificate), _contents(self.client_key), _contents(self.client_certificate)
+
+
+def _contents(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def check_readable(path: str) -> str:
+    """A TLS file is read at the first export, long after start-up: refuse a wrong path at once."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ValueError(f"cannot read {path!r}: {error.strerror or error}") from None
+    return path
+
+
+def quiet_grpc() -> None:
+    """Call before gRPC is first imported: its C core then logs errors only, unless GRPC_VERBOSITY
+    says otherwise. By default it prints a line of its own on stderr for every failed TLS handshake
+    (a wrong CA, a missing client certificate) and every retry, across the live console; the export's
+    failure is reported once by us, as for any other collector that does not answer."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

@@ -1,12 +1,13 @@
 """OTLP receivers on 127.0.0.1 that keep what they are sent, as opentelemetry-proto messages: over
-HTTP (protobuf or JSON bodies) and over gRPC (the three OTLP services). Fixtures `receiver` (HTTP) and
-`grpc_receiver` (a pytest plugin, see conftest)."""
+HTTP (protobuf or JSON bodies) and over gRPC (the three OTLP services), in plain text or, given TLS
+settings, over https. Fixtures `receiver` (HTTP) and `grpc_receiver` (a pytest plugin, see conftest)."""
 
 from __future__ import annotations
 
 import gzip
 import http.server
 import json
+import ssl
 import threading
 import time
 import zlib
@@ -53,9 +54,10 @@ class Received:
 class Receiver(Received):
     """An OTLP/HTTP protobuf endpoint; it answers 503 once `accept` requests were taken (None: never),
     each answer `delay_s` late. `paths` maps the path a request is posted to to its signal's
-    `/v1/<signal>` (add e.g. "/custom/path" for a signal's own endpoint); another path is a 404."""
+    `/v1/<signal>` (add e.g. "/custom/path" for a signal's own endpoint); another path is a 404.
+    Given `tls`, it serves https with it."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.received = {path: [] for path in MESSAGES}
         self.paths = {path: path for path in MESSAGES}
         self.accept: int | None = None
@@ -93,7 +95,10 @@ class Receiver(Received):
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:  # handshakes in the handler threads: a refused client cannot stall the others
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True, do_handshake_on_connect=False)
+            self.server.handle_error = lambda request, address: None  # type: ignore[method-assign] # a refused handshake: no traceback
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -110,9 +115,10 @@ def _servicer(base: type, path: str, receiver: GrpcReceiver) -> Any:
 
 
 class GrpcReceiver(Received):
-    """A real grpc.server implementing the three OTLP services; `responses[path]` is what each answers."""
+    """A real grpc.server implementing the three OTLP services; `responses[path]` is what each answers.
+    Given `tls` (grpc.ssl_server_credentials), it serves over TLS."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: grpc.ServerCredentials | None = None) -> None:
         self.responses: dict[str, Any] = {"/v1/traces": trace_service_pb2.ExportTraceServiceResponse(),
                                           "/v1/logs": logs_service_pb2.ExportLogsServiceResponse(),
                                           "/v1/metrics": metrics_service_pb2.ExportMetricsServiceResponse()}
@@ -123,9 +129,12 @@ class GrpcReceiver(Received):
                                    (metrics_service_pb2_grpc, "Metrics", "/v1/metrics")):
             servicer = _servicer(getattr(module, f"{name}ServiceServicer"), path, self)
             getattr(module, f"add_{name}ServiceServicer_to_server")(servicer, self.server)
-        port = self.server.add_insecure_port("127.0.0.1:0")
+        if tls is None:
+            port = self.server.add_insecure_port("127.0.0.1:0")
+        else:
+            port = self.server.add_secure_port("127.0.0.1:0", tls)
         self.server.start()
-        self.endpoint = f"http://127.0.0.1:{port}"
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
 
     def close(self) -> None:
         self.server.stop(grace=None)

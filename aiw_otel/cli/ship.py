@@ -39,6 +39,13 @@ def add_parser(commands: Commands) -> None:
                                             "$OTEL_EXPORTER_OTLP_COMPRESSION, else none)")
     ship.add_argument("--headers", help="request headers k=v,k2=v2, percent-encoded, for every signal (default: "
                                         "$OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS, else $OTEL_EXPORTER_OTLP_HEADERS)")
+    for flag, variable, what in (("--certificate", "CERTIFICATE", "PEM file of the CA to trust over https"),
+                                 ("--client-key", "CLIENT_KEY", "PEM file of the client's private key (mutual TLS)"),
+                                 ("--client-certificate", "CLIENT_CERTIFICATE",
+                                  "PEM file of the client's certificate (mutual TLS)")):
+        ship.add_argument(flag, metavar="FILE", help=f"{what}, for every signal (default: "
+                                                     f"$OTEL_EXPORTER_OTLP_<SIGNAL>_{variable}, else "
+                                                     f"$OTEL_EXPORTER_OTLP_{variable})")
     ship.add_argument("--signals", help="which streams to send, e.g. traces for a traces-only backend (default: "
                                         "traces,logs,metrics; only those with an endpoint variable of their own "
                                         "when there is no generic one)")
@@ -123,7 +130,10 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
     """Each destination with the signals sent there: the OTLP variables resolved as the runner
     resolves them (a signal's own variable wins over the generic one; its own endpoint is used as
     is), the options laid over every signal; ValueError naming a wrong value."""
+    from dataclasses import astuple
+
     from aiw_otel.config_env import read_otlp_environment
+    from aiw_otel.otlp_values import TlsFiles
     from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased
 
     options = _Options(args, PROTOCOLS, COMPRESSIONS)
@@ -145,8 +155,9 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
             raise ValueError(f"no endpoint for {signal}: give --endpoint URL or set OTEL_EXPORTER_OTLP_ENDPOINT "
                              f"(or OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT)")
         headers = options.headers if options.headers is not None else header_names_lowercased(resolved.headers)
+        tls = TlsFiles(*(given or resolved_file for given, resolved_file in zip(options.tls, astuple(resolved.tls))))
         target = Target(endpoint, protocol, headers, options.timeout_s or resolved.timeout_s,
-                        options.compression or resolved.compression or "none", as_is)
+                        options.compression or resolved.compression or "none", as_is, tls)
         known = next((i for i, (other, _) in enumerate(routes) if other == target), None)
         if known is None:
             routes.append((target, (signal,)))
@@ -170,7 +181,7 @@ class _Options:
     """The command line's choices, checked before anything is read or sent; None: not given."""
 
     def __init__(self, args: argparse.Namespace, protocols: tuple[str, ...], compressions: tuple[str, ...]) -> None:
-        from aiw_otel.otlp_values import parse_endpoint
+        from aiw_otel.otlp_values import check_readable, parse_endpoint
         from aiw_otel.readback.ship import parse_headers
 
         self.endpoint: str | None = _option("--endpoint", parse_endpoint, args.endpoint)
@@ -178,6 +189,10 @@ class _Options:
         self.compression: str | None = _option("--compression", functools.partial(_one_of, compressions),
                                                args.compression)
         self.headers: dict[str, str] | None = _option("--headers", parse_headers, args.headers)
+        #: (CA, client key, client certificate) files, in TlsFiles' order.
+        self.tls: tuple[str | None, ...] = (_option("--certificate", check_readable, args.certificate),
+                                            _option("--client-key", check_readable, args.client_key),
+                                            _option("--client-certificate", check_readable, args.client_certificate))
         if args.timeout is not None and not args.timeout > 0:
             raise ValueError(f"--timeout: expected seconds > 0, got {args.timeout}")
         self.timeout_s: float | None = args.timeout

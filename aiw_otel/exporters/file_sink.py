@@ -24,13 +24,15 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from aiw_otel.config import FileSinkConfig, QueueConfig
 from aiw_otel.exporters.otlp_json import OnSkipped, encode_logs, encode_metrics, encode_spans
 from aiw_otel.exporters.otlp_json.lines import MAX_LINE_BYTES
-from aiw_otel.exporters.rotating_file import RotatingFile
+from aiw_otel.exporters.rotating_file import RotatingFile, WriteFailed
 from aiw_otel.exporters.text_format import format_log_line
 from aiw_otel.health import TelemetryHealth
 from aiw_otel.logdir import SIGNAL_FILES, TEXT_LOG
 from aiw_otel.logs import SEVERITY
 from aiw_otel.sinks import BuiltSink, ExporterSink
 
+#: The text log's "signal" in the health counts: what it loses is counted in lines, not records.
+TEXT_LINES = "text"
 #: Metrics change slowly; a point every 10 s bounds what a crash loses without bloating the file.
 METRIC_INTERVAL_MS = 10_000
 
@@ -39,11 +41,13 @@ class LogDirectoryError(OSError):
     """Writing the log directory failed; the message names the path and the reason.
 
     A full disk (or quota) is not reported on the spot, batch after batch, but once in the
-    end-of-run summary of what each sink lost (`report_at_end`)."""
+    end-of-run summary of what each sink lost (`report_at_end`). `lines_written`: lines of the
+    batch that landed whole before the failure."""
 
-    def __init__(self, message: str, *, report_at_end: bool = False) -> None:
+    def __init__(self, message: str, *, report_at_end: bool = False, lines_written: int = 0) -> None:
         super().__init__(message)
         self.report_at_end = report_at_end
+        self.lines_written = lines_written
 
 
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -54,7 +58,8 @@ def _write(file: RotatingFile, lines: Sequence[str]) -> None:
         file.write_lines(lines)
     except OSError as error:
         raise LogDirectoryError(f"cannot write {file.path}: {error.strerror or error}",
-                                report_at_end=error.errno in _DISK_FULL) from error
+                                report_at_end=error.errno in _DISK_FULL,
+                                lines_written=error.lines_written if isinstance(error, WriteFailed) else 0) from error
 
 
 def counted_as_lost(health: TelemetryHealth, sink: str, signal: str) -> OnSkipped:
@@ -94,7 +99,11 @@ class FileSpanExporter(SpanExporter):
 
 
 class FileLogExporter(LogRecordExporter):
-    """OTLP/JSON lines, and the same records as `timestamp - LEVEL - [component:step] - message` text."""
+    """OTLP/JSON lines, and the same records as `timestamp - LEVEL - [component:step] - message` text.
+
+    The two files fail apart: a batch the OTLP file lost is still tried in the text log, and text
+    lines the text log lost are counted by `on_text_lost` (as lines: the records are in the OTLP
+    file, which readback and the Collector read, so they are not counted lost)."""
 
     def __init__(
         self,
@@ -103,19 +112,30 @@ class FileLogExporter(LogRecordExporter):
         text_min_severity: int,
         on_skipped: OnSkipped | None = None,
         max_line_bytes: int = MAX_LINE_BYTES,
+        *,
+        on_text_lost: OnSkipped,
     ) -> None:
         self._file = file
         self._text = text
         self._text_min = text_min_severity
         self._on_skipped = on_skipped
         self._max_line = max_line_bytes
+        self._on_text_lost = on_text_lost
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        _write(self._file, encode_logs(batch, self._max_line, on_skipped=self._on_skipped))
-        if self._text is not None:
-            lines = [_cut(format_log_line(r), self._max_line) for r in batch if _severity(r) >= self._text_min]
-            _write(self._text, lines)
+        try:
+            _write(self._file, encode_logs(batch, self._max_line, on_skipped=self._on_skipped))
+        finally:
+            if self._text is not None:
+                self._write_text(self._text, batch)
         return LogRecordExportResult.SUCCESS
+
+    def _write_text(self, text: RotatingFile, batch: Sequence[ReadableLogRecord]) -> None:
+        lines = [_cut(format_log_line(r), self._max_line) for r in batch if _severity(r) >= self._text_min]
+        try:
+            _write(text, lines)
+        except LogDirectoryError as error:
+            self._on_text_lost(error, len(lines) - error.lines_written)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -179,7 +199,8 @@ class FileSink:
             self.name,
             span_exporter=FileSpanExporter(files["traces"], lost("traces"), line) if "traces" in signals else None,
             log_exporter=(
-                FileLogExporter(files["logs"], files.get("text"), text_min, lost("logs"), line)
+                FileLogExporter(files["logs"], files.get("text"), text_min, lost("logs"), line,
+                                on_text_lost=lambda error, count: health.failed(self.name, TEXT_LINES, error, lost=count))
                 if "logs" in signals else None
             ),
             metric_exporter=FileMetricExporter(files["metrics"], lost("metrics"), line) if "metrics" in signals else None,

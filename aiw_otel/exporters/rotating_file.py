@@ -15,10 +15,12 @@ Backups are numbered like logging's RotatingFileHandler (`.1` newest) and gzip-c
 process that rotated them (backup_gzip.py), on a helper thread, so compressing 10 MB never holds
 up a writer.
 
-A write that fails (a full disk) or a writer killed mid-write may leave a torn line at the end of
-the file. The writer whose write failed writes nothing more and raises the same error for every
-later call (the caller counts those records as lost); the next writer to append ends the torn line
-first, so it stays the only damaged line.
+A write that fails (a full disk, a quota, an I/O error) or a writer killed mid-write may leave a
+torn line at the end of the file. The failed batch is lost (the caller counts it), and nothing more:
+the writer closes its file and the next batch tries again, reopening (or recreating) the file, so
+once space is freed (old logs deleted, a tmp cleaner run) the rest of the run lands. Each batch tries
+once, when it is due, so a disk that stays full costs one failed write a batch, never a retry loop.
+Whichever writer appends next ends the torn line first, so it stays the only damaged line.
 """
 
 from __future__ import annotations
@@ -47,6 +49,15 @@ def period_start(when: str, now: float) -> float:
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+class WriteFailed(OSError):
+    """A batch whose write failed: its first `lines_written` lines landed whole (before a rotation, or
+    in the part of the write the disk still took), the rest did not."""
+
+    def __init__(self, error: OSError, lines_written: int) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.lines_written = lines_written
+
+
 class RotatingFile:
     """`write_lines` appends whole lines, rotating first when size or clock says so."""
 
@@ -70,8 +81,6 @@ class RotatingFile:
         self._file: io.FileIO | None = None
         #: (st_dev, st_ino) of `_file`: the live file unless another process has rotated it since.
         self._identity: tuple[int, int] | None = None
-        #: The error that stopped this writer: it writes nothing more after a failed write.
-        self._broken: OSError | None = None
         self._compressions: list[threading.Thread] = []
         # Both now, so an unwritable directory is reported at configure time.
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=DIRECTORY_MODE)
@@ -79,10 +88,8 @@ class RotatingFile:
         self._open()
 
     def write_lines(self, lines: Iterable[str]) -> int:
-        """Append each line (without its newline); returns bytes written. Raises OSError (disk full...),
-        and after that the same error for every later call: the file is left as the failure left it."""
-        if self._broken is not None:
-            raise self._broken
+        """Append each line (without its newline); returns bytes written. Raises WriteFailed (disk
+        full...), saying how many lines landed whole; a torn one is ended by the next call first."""
         encoded = [line.encode("utf-8", "surrogateescape") + b"\n" for line in lines]
         if not encoded:
             return 0
@@ -92,19 +99,21 @@ class RotatingFile:
             if size and self._when is not None and status.st_mtime < period_start(self._when, self._clock()):
                 self._rotate_live()
                 size = 0
-            chunk = [b"\n"] if size and self._ends_torn(size) else []
-            size += len(chunk)
-            written = 0
+            written = self._append([b"\n"], 0) if size and self._ends_torn(size) else 0
+            size += written
+            chunk: list[bytes] = []
+            landed = 0
             for data in encoded:
                 # An empty file is never rotated, so a line longer than max_bytes still gets written (alone).
                 if size and size + len(data) > self._max_bytes:
-                    written += self._append(chunk)
+                    written += self._append(chunk, landed)
+                    landed += len(chunk)
                     chunk = []
                     self._rotate_live()
                     size = 0
                 chunk.append(data)
                 size += len(data)
-            return written + self._append(chunk)
+            return written + self._append(chunk, landed)
 
     def flush(self) -> None:
         """Nothing to do: every batch is handed to the OS as it is written (a SIGKILL loses nothing written)."""
@@ -161,7 +170,8 @@ class RotatingFile:
         """True when the live file's last byte is not a newline: a writer failed or was killed mid-write."""
         return os.pread(self._open().fileno(), 1, size - 1) not in (b"\n", b"")
 
-    def _append(self, chunk: list[bytes]) -> int:
+    def _append(self, chunk: list[bytes], landed: int) -> int:
+        """Write `chunk` (lines after `landed` whole ones of this batch); on failure, say how many landed."""
         if not chunk:
             return 0
         data = memoryview(b"".join(chunk))
@@ -171,9 +181,8 @@ class RotatingFile:
             while done < len(data):  # a raw write may take only part (the last bytes before the disk is full)
                 done += file.write(data[done:]) or 0
         except OSError as error:
-            self._broken = error
-            self._close_file()
-            raise
+            self._close_file()  # the next batch reopens: the file may have been removed to free space
+            raise WriteFailed(error, landed + _whole_lines(chunk, done)) from error
         return done
 
     def _open(self) -> io.FileIO:
@@ -188,3 +197,14 @@ class RotatingFile:
         if self._file is not None:
             file, self._file = self._file, None
             file.close()
+
+
+def _whole_lines(chunk: list[bytes], done: int) -> int:
+    """How many of `chunk`'s lines lie whole within its first `done` bytes."""
+    whole = 0
+    for data in chunk:
+        done -= len(data)
+        if done < 0:
+            break
+        whole += 1
+    return whole

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from aiw_otel.otlp_values import parse_pairs
+from aiw_otel.otlp_values import TlsFiles, parse_pairs, quiet_grpc
 from aiw_otel.private_file import open_private
 from aiw_otel.readback.files import SignalFile, Warn, find_files, parse_line, read_lines, warn_on_stderr
 
@@ -105,6 +105,8 @@ class Target:
     timeout_s: float = 10.0
     compression: str = "none"
     as_is: bool = False
+    #: Used over https only (OTEL_EXPORTER_OTLP_CERTIFICATE etc.); not part of `key`: the same collector.
+    tls: TlsFiles = TlsFiles()
 
     @property
     def shown(self) -> str:
@@ -297,7 +299,10 @@ class HttpSender:
         if parts.username is not None:  # credentials in the URL: sent as basic auth, never shown
             credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             self._headers.setdefault("authorization", "Basic " + base64.b64encode(credentials.encode()).decode())
-        self._opener = urllib.request.build_opener()
+        handlers = []
+        if target.tls != TlsFiles() and parts.scheme == "https":  # over http the files have no use
+            handlers.append(urllib.request.HTTPSHandler(context=_ssl_context(target.tls)))
+        self._opener = urllib.request.build_opener(*handlers)
 
     def send(self, batch: Batch) -> Acknowledged:
         import urllib.error
@@ -332,17 +337,33 @@ class HttpSender:
         self._opener.close()
 
 
+def _ssl_context(tls: TlsFiles) -> Any:
+    """The system's trust, or only the CA file's; the client's certificate and key for mutual TLS."""
+    import ssl
+
+    try:
+        context = ssl.create_default_context(cafile=tls.certificate)
+        if tls.client_certificate is not None:
+            context.load_cert_chain(tls.client_certificate, tls.client_key)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError: not PEM, a key for another certificate
+        files = ", ".join(path for path in (tls.certificate, tls.client_certificate, tls.client_key) if path)
+        raise ShipError(f"cannot use the TLS files {files}: {error}") from None
+    return context
+
+
 class GrpcSender:
     as_json = False
 
     def __init__(self, target: Target) -> None:
+        quiet_grpc()
         import grpc
 
         self._target = target
         self._compression = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}.get(target.compression)
         address = target.endpoint
         if address.startswith("https://"):
-            self._channel = grpc.secure_channel(address[len("https://"):].rstrip("/"), grpc.ssl_channel_credentials())
+            credentials = grpc.ssl_channel_credentials(*target.tls.contents())
+            self._channel = grpc.secure_channel(address[len("https://"):].rstrip("/"), credentials)
         else:
             self._channel = grpc.insecure_channel(address.removeprefix("http://").rstrip("/"))
         # The request is sent as the bytes the batch holds (no serializer): it is protobuf already.
