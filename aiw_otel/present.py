@@ -79,6 +79,11 @@ def span_label(name: str, attributes: Mapping[str, Any]) -> str:
     return shlex.join(str(arg) for arg in args) if args else name
 
 
+def step_count(count: int) -> str:
+    """`1 step`, `5 steps`: how many steps a plan has, as `run` and `check` say it."""
+    return f"{count} step{'' if count == 1 else 's'}"
+
+
 # -- durations ----------------------------------------------------------------------------------
 def duration(ms: float) -> str:
     """`0.3 ms`, `801 ms`, `1.6 s`, `2 m 05 s`, `1 h 02 m`: one format for every duration shown.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -22,6 +23,18 @@ def test_check_accepts_the_seed_example_and_creates_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "stdlib logging section: yes" in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_check_lists_every_sink_the_config_turns_on_and_counts_steps_in_words(tmp_path):
+    config = tmp_path / "aiw.yaml"
+    config.write_text("telemetry:\n  sinks:\n    prometheus:\n      enabled: true\n")
+    checked = aiw("check", str(config))
+    assert checked.returncode == 0 and "sinks: file, prometheus," in checked.stdout, checked.stderr
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("task_id: t\nplan:\n  - step_id: only\n    description: d\n"
+                    "    agent_spec: {type: validation, instructions: [look]}\n")
+    checked = aiw("check", str(plan))
+    assert checked.returncode == 0 and checked.stdout.strip() == f"{plan}: OK (plan 'plan', 1 step: only)", checked.stderr
 
 
 def test_check_names_file_line_and_expectation(tmp_path):
@@ -76,6 +89,19 @@ def test_run_exit_code_and_plan_errors(tmp_path):
     assert broken.returncode == 2 and "unknown step 'nowhere'" in broken.stderr and "Traceback" not in broken.stderr
     checked = aiw("check", str(plan))
     assert checked.returncode == 2 and "nowhere" in checked.stderr
+
+
+def test_a_run_with_telemetry_disabled_does_not_point_at_files_it_never_wrote(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("task_id: t1\nplan:\n  - step_id: hello\n    description: d\n"
+                    "    agent_spec: {type: file_operations}\n    actions: [{write: hello.txt, content: hi}]\n")
+    logs = tmp_path / "logs"
+    result = aiw("run", str(plan), "--workspace", str(tmp_path / "ws"), "--log-dir", str(logs),
+                 env={**os.environ, "OTEL_SDK_DISABLED": "true"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    assert "running plan 'plan' (1 step) in" in said and "plan 'plan' Completed" in said
+    assert not list(logs.glob("*.jsonl")) and "telemetry in" not in said
 
 
 #: A command run directly (its span is `python`), then two lines the shell runs (their spans: `sh`).

@@ -542,6 +542,9 @@ def test_the_whole_sequence_through_aiw_otel_ctl(tmp_path, fake_openai: FakeOpen
         assert again.returncode == 1 and again.stdout.strip() == "cannot pause: the run is already paused"
         extra = ctl("pause", "harder")
         assert extra.returncode == 1 and extra.stdout.strip() == "'pause' takes no argument"
+        helped = ctl("help")  # the run's list of commands, one a line as in the console's reply area
+        assert helped.returncode == 0 and "⏎" not in helped.stdout
+        assert [line.split()[0] for line in helped.stdout.splitlines()[1:]] == list(COMMAND_NAMES)
         status = ctl("status")
         assert status.returncode == 0
         assert status.stdout.startswith("plan 'plan' Paused (run ")

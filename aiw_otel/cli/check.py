@@ -40,14 +40,16 @@ def check_command(args: argparse.Namespace) -> int:
     settings = loaded.telemetry
     for warning in loaded.warnings:
         print(f"aiw-otel: warning: {warning}", file=sys.stderr)
-    sinks = [name for name in ("file", "console", "otlp") if getattr(settings.sinks, name).enabled]
+    sinks = [name for name in ("file", "console", "otlp", "prometheus") if getattr(settings.sinks, name).enabled]
     print(f"{path}: OK (service {settings.service_name!r}, sinks: {', '.join(sinks) or 'none'}, "
           f"stdlib logging section: {'yes' if loaded.logging_dict else 'no'})")
     return 0
 
 
 def _plan_ok(path: str, plan: Plan) -> int:
-    print(f"{path}: OK (plan {plan.name!r}, {len(plan.steps)} steps: {', '.join(s.step_id for s in plan.steps)})")
+    from aiw_otel.present import step_count
+
+    print(f"{path}: OK (plan {plan.name!r}, {step_count(len(plan.steps))}: {', '.join(s.step_id for s in plan.steps)})")
     return 0
 
 

@@ -52,7 +52,7 @@ def ctl_command(args: argparse.Namespace) -> int:
         print(json.dumps(reply, indent=2))
     elif args.command == "status" and reply.get("ok"):
         print(summary(reply["data"]))
-    elif args.command == "output" and reply.get("ok"):  # the lines the commands printed, one by one
+    elif args.command in ("output", "help") and reply.get("ok"):  # several lines: the commands' output, the list
         print(safe_lines(str(reply.get("message", ""))))
     else:
         print(safe_line(str(reply.get("message", ""))))

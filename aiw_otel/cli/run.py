@@ -202,6 +202,7 @@ def _web_monitor(args: argparse.Namespace) -> Iterator[str]:
 
 def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | None, starting: Starting | None,
                   web_url: str | None) -> State:
+    from aiw_otel.present import step_count
     from aiw_otel.processors.state_tracker import StateTracker
     from aiw_otel.runner.engine import Engine, RunOptions
     from aiw_otel.runner.plan_loader import load_plan
@@ -222,7 +223,7 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
                                                 max_turns=args.max_turns, environ=os.environ))
     engine.prepare()
     relay, server = _control(engine, tracker, args.control_socket, log_dir)
-    _say(f"aiw-otel: running plan '{shown_name}' ({len(plan.steps)} steps) in {workspace}")
+    _say(f"aiw-otel: running plan '{shown_name}' ({step_count(len(plan.steps))}) in {workspace}")
     _say(f"aiw-otel: control socket {server.path} (aiw-otel ctl pause|resume|cancel|status --socket {server.path})")
     metrics_url = telemetry.endpoints.get("prometheus")
     if metrics_url is not None:
@@ -242,7 +243,7 @@ def _load_and_run(plan_path: Path, args: argparse.Namespace, provider: str | Non
         _say(line)
     _say(f"aiw-otel: plan '{shown_name}' {state.value}")
     file_sink_off = ("file", "setup") in telemetry.health.snapshot().failures  # a file, unwritable
-    if settings.sinks.file.enabled and not file_sink_off:
+    if settings.enabled and settings.sinks.file.enabled and not file_sink_off:  # OTEL_SDK_DISABLED: nothing written
         _say(f"aiw-otel: telemetry in {log_dir}/ (read it back: aiw-otel logs {log_dir})")
     return state
 
