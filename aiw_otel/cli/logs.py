@@ -11,6 +11,7 @@ from aiw_otel.cli.output import PATHS_ARGUMENT, stdout_to_devnull
 from aiw_otel.cli.output import error as _error
 
 if TYPE_CHECKING:
+    from aiw_otel.readback.bad_lines import BadLines
     from aiw_otel.readback.files import SignalFile
     from aiw_otel.readback.records import LogRecord, Span
     from aiw_otel.readback.select import Selection
@@ -62,6 +63,9 @@ def selection_of(args: argparse.Namespace) -> Selection:
 
 
 def run_logs(args: argparse.Namespace) -> int:
+    """Exit 2 when no file given holds a line of telemetry (the wrong PATH: `logs /etc/passwd`), after
+    a few of its lines are named; a directory with some readable files is shown, exit 0."""
+    from aiw_otel.readback.bad_lines import BadLines
     from aiw_otel.readback.files import ReadbackError
 
     try:
@@ -72,8 +76,9 @@ def run_logs(args: argparse.Namespace) -> int:
     except ValueError as error:
         _error(str(error))
         return 2
+    bad_lines = BadLines()
     try:
-        return _follow(args, selection) if args.follow else _show(args, selection)
+        return _follow(args, selection, bad_lines) if args.follow else _show(args, selection, bad_lines)
     except ReadbackError as error:
         _error(error)
         return 1
@@ -87,7 +92,7 @@ def _reader_went_away() -> int:
     return 0
 
 
-def _show(args: argparse.Namespace, selection: Selection) -> int:
+def _show(args: argparse.Namespace, selection: Selection, bad_lines: BadLines) -> int:
     import gc
 
     # Decoded OTLP holds no reference cycles, so reference counting frees every record; the cycle
@@ -102,19 +107,26 @@ def _show(args: argparse.Namespace, selection: Selection) -> int:
         names = ", ".join(SIGNAL_FILES[signal] for signal in LOG_SIGNALS)
         _error(f"no telemetry files ({names} or their backups) in {', '.join(args.paths)}")
         return 0
+    code = _shown(files, selection, args, bad_lines)
+    bad_lines.finish()
+    return 2 if code == 0 and bad_lines.none_readable(files) else code
+
+
+def _shown(files: Sequence[SignalFile], selection: Selection, args: argparse.Namespace, bad_lines: BadLines) -> int:
     if args.runs:
-        return _list_runs(files, _since(args.since))
+        return _list_runs(files, _since(args.since), bad_lines)
     if args.last or args.since:
-        files, selection = _choose_runs(files, selection, args.last, _since(args.since))
-        if not files:
+        chosen, selection = _choose_runs(files, selection, args.last, _since(args.since), bad_lines)
+        if not chosen:
             _error("no run matches")
             return 0
+        files = chosen
     if args.json:
-        return _json(files, selection)
-    return _tree(files, selection, args)
+        return _json(files, selection, bad_lines)
+    return _tree(files, selection, args, bad_lines)
 
 
-def _tree(files: Sequence[SignalFile], selection: Selection, args: argparse.Namespace) -> int:
+def _tree(files: Sequence[SignalFile], selection: Selection, args: argparse.Namespace, bad_lines: BadLines) -> int:
     """The runs drawn one at a time as the stream of records reaches the end of each."""
     import os
 
@@ -123,7 +135,7 @@ def _tree(files: Sequence[SignalFile], selection: Selection, args: argparse.Name
     from aiw_otel.readback.tree import runs_as_they_end
 
     try:
-        records = stream_records(files, selection)
+        records = stream_records(files, selection, bad_lines)
     except ValueError as error:  # --step names no step (or several)
         _error(str(error))
         return 2
@@ -163,17 +175,17 @@ def _since(text: str | None) -> int:
 
 
 def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
-                 since_ns: int) -> tuple[list[SignalFile], Selection]:
+                 since_ns: int, bad_lines: BadLines) -> tuple[list[SignalFile], Selection]:
     """The files holding the chosen runs, and the selection narrowed to them (by a full trace id for one run)."""
     from aiw_otel.readback.runs import files_holding, newest_run, summaries
 
     if last and not since_ns:  # read from the end of the files, as far back as the newest run goes
-        newest = newest_run(files, selection.keeps_trace)
-        if newest is None:
-            return [], selection
-        trace_id, narrowed = newest
-        return narrowed, selection._replace(trace=trace_id)
-    runs = [run for run in summaries(files, usage=False) if selection.keeps_trace(run.trace_id)]
+        newest = newest_run(files, selection.keeps_trace, bad_lines)
+        if newest is not None:
+            trace_id, narrowed = newest
+            return narrowed, selection._replace(trace=trace_id)
+        # No run at the end of the files: read forward, which names the lines that are not telemetry.
+    runs = [run for run in summaries(files, usage=False, warn=bad_lines) if selection.keeps_trace(run.trace_id)]
     if since_ns:
         runs = [run for run in runs if run.started_ns == 0 or run.started_ns >= since_ns]
     if last:
@@ -185,17 +197,17 @@ def _choose_runs(files: Sequence[SignalFile], selection: Selection, last: bool,
         selection = selection._replace(trace=next(iter(chosen)))
     else:
         selection = selection._replace(traces=frozenset(chosen))
-    return files_holding(files, chosen), selection
+    return files_holding(files, chosen, bad_lines), selection
 
 
-def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
+def _list_runs(files: Sequence[SignalFile], since_ns: int, bad_lines: BadLines) -> int:
     from aiw_otel.timestamps import iso_ms
     from aiw_otel.present import duration
     from aiw_otel.readback.describe import usage_text
     from aiw_otel.readback.runs import INTERRUPTED, summaries
     from aiw_otel.terminal_text import safe_line
 
-    runs = [run for run in summaries(files) if not since_ns or run.started_ns == 0 or run.started_ns >= since_ns]
+    runs = [run for run in summaries(files, warn=bad_lines) if not since_ns or run.started_ns == 0 or run.started_ns >= since_ns]
     lines = []
     for run in runs:
         interrupted = run.outcome == INTERRUPTED
@@ -210,7 +222,7 @@ def _list_runs(files: Sequence[SignalFile], since_ns: int) -> int:
     return 0
 
 
-def _json(files: Sequence[SignalFile], selection: Selection) -> int:
+def _json(files: Sequence[SignalFile], selection: Selection, bad_lines: BadLines) -> int:
     """One JSON line per record, streamed: memory is a line per stream, whatever the directory holds."""
     from operator import itemgetter
 
@@ -220,7 +232,7 @@ def _json(files: Sequence[SignalFile], selection: Selection) -> int:
     text_of = itemgetter(1)  # a (time written, JSON line) pair's line
 
     try:
-        batches = stream_converted(files, timed_lines, selection)
+        batches = stream_converted(files, timed_lines, selection, bad_lines)
     except ValueError as error:  # --step names no step (or several)
         _error(str(error))
         return 2
@@ -235,16 +247,16 @@ def _json(files: Sequence[SignalFile], selection: Selection) -> int:
     return 0
 
 
-def _follow(args: argparse.Namespace, selection: Selection) -> int:
+def _follow(args: argparse.Namespace, selection: Selection, bad_lines: BadLines) -> int:
     from aiw_otel.readback.files import ReadbackError
     from aiw_otel.readback.follow import follow, plain_line
     from aiw_otel.readback.json_line import json_line
 
     line = json_line if args.json else plain_line
     try:
-        follow(args.paths, lambda record: print(line(record), flush=True), selection)
+        follow(args.paths, lambda record: print(line(record), flush=True), selection, warn=bad_lines)
     except KeyboardInterrupt:
-        pass  # Ctrl-C is how a follow ends
+        bad_lines.finish()  # Ctrl-C is how a follow ends: then how many lines were passed over is said
     except ReadbackError:
         raise  # a ValueError too, but a PATH it cannot read: run_logs reports it (exit 1, not 2)
     except ValueError as error:  # --step fits several steps

@@ -2,7 +2,8 @@
 
 The writer may have died mid-line, a backup may be gzip-compressed (or be compressed while we
 read it), the live file may be growing: the tool someone runs to debug a failure must not be the
-next thing that fails, so every bad line costs one warning on stderr and is skipped.
+next thing that fails, so every bad line is skipped with a warning naming it (a front end bounds
+how many reach the user: bad_lines.BadLines).
 """
 
 from __future__ import annotations
@@ -239,6 +240,16 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
         warn(f"{where}: not an OTLP export request (a JSON {type(document).__name__}); skipped")
         return None
     return document
+
+
+def unparsed_but_bad(path: Path, number: int, raw: bytes, warn: Warn) -> bool:
+    """For a reader about to pass over a line without parsing it (not the run it looks for): whether
+    the line cannot be an export request (one starts with `{`), after warning of it as `parse_line`
+    would. Without this, `logs --runs` of a foreign file would read it all and say nothing."""
+    if raw.lstrip()[:1] == b"{":
+        return False
+    parse_line(f"{path}:{number}", raw, warn)
+    return True
 
 
 def json_lines(file: SignalFile, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, dict[str, Any]]]:

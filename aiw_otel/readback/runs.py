@@ -29,7 +29,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from aiw_otel import conventions as sc
-from aiw_otel.readback.files import SignalFile, Warn, lines_from_end, parse_line, read_lines, warn_on_stderr
+from aiw_otel.readback.files import (
+    SignalFile,
+    Warn,
+    lines_from_end,
+    parse_line,
+    read_lines,
+    unparsed_but_bad,
+    warn_on_stderr,
+)
 from aiw_otel.readback.identity import START_MARK, RunIdentity, is_start_record, of_plan_span, of_start_record
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn, records_by_line
 from aiw_otel.readback.stream import streams, time_written
@@ -97,6 +105,7 @@ def summaries(files: Sequence[SignalFile], usage: bool = True, warn: Warn = warn
                 if trace_id not in runs:
                     runs[trace_id] = RunSummary(trace_id, len(runs), directory=file.path.parent)
             if _PLAN not in raw and not (usage and _USAGE in raw):
+                unparsed_but_bad(file.path, number, raw, warn)
                 continue
             where = f"{file.path}:{number}"
             document = parse_line(where, raw, warn)
