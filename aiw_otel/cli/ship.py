@@ -61,7 +61,9 @@ def add_parser(commands: Commands) -> None:
 
 
 def run_ship(args: argparse.Namespace) -> int:
-    from aiw_otel.readback.files import ReadbackError
+    """Exit 2, as `logs` does, when no file given holds a line of telemetry; bad lines are named 3 a file."""
+    from aiw_otel.readback.bad_lines import BadLines
+    from aiw_otel.readback.files import ReadbackError, find_files
     from aiw_otel.readback.ship import ShipError, Summary, ship
 
     try:
@@ -75,23 +77,26 @@ def run_ship(args: argparse.Namespace) -> int:
     # cycle collector would only walk the loaded modules' objects again and again (a third of ship).
     gc.disable()
     progress = _progress_on_terminal()
+    bad_lines = BadLines()
     for target, signals in routes:  # one destination at a time, each with a summary line and resume state
         summary = Summary()
         try:
             ship(args.paths, target, summary, signals=signals, batch_bytes=args.batch_size * 1024,
-                 progress=progress, workers=args.workers)
+                 progress=progress, workers=args.workers, warn=bad_lines)
         except ReadbackError as error:
             _error(error)
             return 1
         except (ShipError, KeyboardInterrupt) as error:
             _end_progress(progress)
+            bad_lines.finish()
             _error(f"ship stopped: {error}" if isinstance(error, ShipError) else "ship interrupted")
             print(summary.describe(target))
             _error("what was acknowledged is recorded; run the same command again to resume from there")
             return 1 if isinstance(error, ShipError) else 130
         _end_progress(progress)
         print(summary.describe(target))
-    return 0
+    bad_lines.finish()
+    return 2 if bad_lines.none_readable(find_files(args.paths)) else 0
 
 
 def _progress_on_terminal() -> Progress | None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from aiw_otel.instrument.plan import Agent, PlanRun, Step
 from aiw_otel.model import LogLevel, RunCancelled, State
+from aiw_otel.present import step_count
 from aiw_otel.runner.command_env import without_credentials
 from aiw_otel.runner.control import RunControl
 from aiw_otel.runner.plan import Action, Plan, StepSpec
@@ -164,7 +165,7 @@ class Engine:
         with self.telemetry.plan_run(self.plan.plan_id, self.plan.name) as run:
             self.run_record = run
             self._started.set()
-            run.log(LogLevel.INFO, "plan_loaded", f"Plan '{self.plan.name}' has {len(self.plan.steps)} steps.",
+            run.log(LogLevel.INFO, "plan_loaded", f"Plan '{self.plan.name}' has {step_count(len(self.plan.steps))}.",
                     details={"plan_source": self.plan.source or "", "workspace": str(self.options.workspace),
                              "goal": self.plan.goal})
             for spec in self._order:

@@ -248,9 +248,13 @@ class _Handler(BaseHTTPRequestHandler):
         single run, or nothing found, as one line."""
         from aiw_otel.web.history import AmbiguousTrace, TraceLookupError, UnknownTrace
 
+        from aiw_otel.readback.bad_lines import BadLines
+
         warnings: list[str] = []  # not stderr: beside the console it would tear its screen
+        bad_lines = BadLines(warnings.append)  # a few a file, as `logs` says them
         try:
-            found = read(warnings.append)
+            found = read(bad_lines)
+            bad_lines.finish()
         except TraceLookupError as error:
             status = HTTPStatus.NOT_FOUND if isinstance(error, UnknownTrace) else HTTPStatus.BAD_REQUEST
             candidates = error.candidates if isinstance(error, AmbiguousTrace) else []
