@@ -1,0 +1,75 @@
+"""A file that is not telemetry costs a few clear lines on stderr, not one per line, in every reader."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from aiw_otel.logdir import SIGNAL_FILES
+from tests.cli_process import aiw
+from tests.otlp_files import file_lines
+from tests.recorded_runs import record_runs
+
+TRACES = SIGNAL_FILES["traces"]
+
+
+@pytest.fixture(scope="module")
+def passwd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An /etc/passwd of 10,000 users: text, and not ours."""
+    path = tmp_path_factory.mktemp("foreign") / "passwd"
+    path.write_text("".join(f"user{n}:x:{n}:{n}::/home/user{n}:/bin/sh\n" for n in range(1, 10_001)))
+    return path
+
+
+def stderr_lines(result) -> list[str]:
+    assert "Traceback" not in result.stderr
+    return result.stderr.splitlines()
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"], ["--runs"], ["--last"], ["--since", "1d"], ["--trace", "ab"]])
+def test_logs_of_a_foreign_file_names_three_lines_says_what_it_is_and_exits_2(passwd, mode):
+    result = aiw("logs", str(passwd), "--no-color", *mode)
+    lines = stderr_lines(result)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(lines) <= 5, lines
+    assert [line.split(": ")[2] for line in lines[:3]] == [f"{passwd}:{n}" for n in (1, 2, 3)]
+    assert lines[-1].endswith(f"{passwd}: not an OTLP JSON Lines file (0 of 10000 lines readable); skipped")
+
+
+def test_a_directory_with_a_corrupt_backup_shows_its_runs_with_bounded_warnings(tmp_path):
+    directory = tmp_path / "logs"
+    record_runs(directory, "add greeting")
+    good = file_lines(directory / TRACES)
+    backup = directory / f"{TRACES}.1"  # a backup half overwritten by a text log
+    backup.write_text("\n".join([*(f"12:00:{n % 60:02} GET /index {n}" for n in range(5_000)), *good]) + "\n")
+    result = aiw("logs", str(directory), "--no-color")
+    lines = stderr_lines(result)
+    assert result.returncode == 0 and "add greeting" in result.stdout
+    assert len(lines) == 4, lines
+    assert all(f"{backup}:{n}: not JSON" in line for n, line in zip((1, 2, 3), lines))
+    assert lines[3].endswith(f"{backup}: 4997 more bad lines skipped (5000 of {5000 + len(good)} lines bad)")
+    runs = aiw("logs", str(directory), "--runs")
+    assert runs.returncode == 0 and "add greeting" in runs.stdout and len(stderr_lines(runs)) == 4
+
+
+def test_a_torn_live_line_is_not_a_foreign_file(tmp_path):
+    """A file holding one line still being written has no bad complete line: nothing more than the torn line is said."""
+    directory = tmp_path / "logs"
+    record_runs(directory, "add greeting")
+    line = file_lines(directory / TRACES)[0]
+    (directory / TRACES).write_text(line[: len(line) // 2])
+    result = aiw("logs", str(directory), "--no-color")
+    lines = stderr_lines(result)
+    assert result.returncode == 0 and "incomplete last line" in lines[0]
+    assert not any("not an OTLP JSON Lines file" in line for line in lines)
+
+
+def test_ship_of_a_foreign_file_is_bounded_and_exits_2(passwd, tmp_path):
+    """Nothing is sent (no line is an export request), so the endpoint is never reached."""
+    result = aiw("ship", str(passwd), "--endpoint", "http://127.0.0.1:9", env={**os.environ, "HOME": str(tmp_path)})
+    lines = stderr_lines(result)
+    assert result.returncode == 2 and "10000 unreadable lines skipped" in result.stdout
+    assert len(lines) == 4, lines
+    assert lines[-1].endswith(f"{passwd}: not an OTLP JSON Lines file (0 of 10000 lines readable); skipped")
