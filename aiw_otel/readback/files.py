@@ -242,14 +242,12 @@ def parse_line(where: str, raw: bytes, warn: Warn = warn_on_stderr) -> dict[str,
     return document
 
 
-def unparsed_but_bad(path: Path, number: int, raw: bytes, warn: Warn) -> bool:
-    """For a reader about to pass over a line without parsing it (not the run it looks for): whether
-    the line cannot be an export request (one starts with `{`), after warning of it as `parse_line`
-    would. Without this, `logs --runs` of a foreign file would read it all and say nothing."""
-    if raw.lstrip()[:1] == b"{":
-        return False
-    parse_line(f"{path}:{number}", raw, warn)
-    return True
+def warn_unless_request(path: Path, number: int, raw: bytes, warn: Warn) -> None:
+    """For a line a reader passes over unparsed (not the run it looks for) and that does not start
+    with `{` as an export request does: the warning `parse_line` would give, unless it is one after
+    whitespace. Without it, `logs --runs` of a foreign file would read it all and say nothing."""
+    if raw.lstrip()[:1] != b"{":
+        parse_line(f"{path}:{number}", raw, warn)
 
 
 def json_lines(file: SignalFile, warn: Warn = warn_on_stderr) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from aiw_otel import conventions as sc
 from aiw_otel.conventions import STATUS_ERROR
-from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, unparsed_but_bad, warn_on_stderr
+from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_unless_request, warn_on_stderr
 from aiw_otel.timestamps import iso_ms
 
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.
@@ -287,7 +287,8 @@ def records_by_line(
     each log record as decoded JSON, before it is built."""
     for number, raw in read_lines(file.path, warn, file.start):
         if keep_line is not None and not keep_line(raw):
-            unparsed_but_bad(file.path, number, raw, warn)
+            if raw[:1] != b"{":
+                warn_unless_request(file.path, number, raw, warn)
             continue
         where = f"{file.path}:{number}"
         document = parse_line(where, raw, warn)
