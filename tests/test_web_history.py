@@ -307,3 +307,16 @@ def test_a_run_read_again_after_its_files_grew_shows_what_they_hold_now(tmp_path
     assert labels == ["", "first (analysis)", "", "first (analysis)", "second (analysis)"]
     second = after["spans"][-1][0]
     assert "second step done" in [log["message"] for log in span_detail(directory, trace_id, second)["logs"]]
+
+
+def test_a_foreign_backup_costs_the_page_four_warnings_not_one_a_line(tmp_path, two_runs):
+    from aiw_otel.web.server import with_warnings
+
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    for name in (TRACES, LOGS):
+        (directory / name).write_bytes((two_runs / name).read_bytes())
+    (directory / f"{TRACES}.1").write_text("".join(f"GET /index.html {n}\n" for n in range(1000)))
+    listed, warnings = with_warnings(lambda warn: run_list(directory, warn=warn))
+    assert len(listed) == 2 and len(warnings) == 4, warnings
+    assert warnings[-1] == f"{directory / TRACES}.1: not an OTLP JSON Lines file (0 of 1000 lines readable); skipped"

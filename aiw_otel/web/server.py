@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiw_otel.control.client import ControlClient, NoRunListening
@@ -55,6 +55,21 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # the first page's URL carries the token
     "Cache-Control": "no-store",
 }
+
+
+T = TypeVar("T")
+
+
+def with_warnings(read: Callable[[Warn], T]) -> tuple[T, list[str]]:
+    """What `read` returns and the bad lines it met, a few a file as `logs` says them: for the page,
+    not stderr (beside the console it would tear its screen)."""
+    from aiw_otel.readback.bad_lines import BadLines
+
+    warnings: list[str] = []
+    bad_lines = BadLines(warnings.append)
+    found = read(bad_lines)
+    bad_lines.finish()
+    return found, warnings
 
 
 class WebServer(ThreadingHTTPServer):
@@ -225,8 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
         Live view when it answers on a socket; a bad line is a warning."""
         from aiw_otel.web.history import run_list
 
-        warnings: list[str] = []  # not stderr: beside the console it would tear its screen
-        runs = run_list(self.server.live.log_dir, warn=warnings.append, live=self.server.live.by_run_id)
+        runs, warnings = with_warnings(lambda warn: run_list(self.server.live.log_dir, warn=warn,
+                                                             live=self.server.live.by_run_id))
         self._send_json(HTTPStatus.OK, {"runs": runs, "warnings": warnings})
 
     def _run(self, trace_prefix: str) -> None:
@@ -248,13 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
         single run, or nothing found, as one line."""
         from aiw_otel.web.history import AmbiguousTrace, TraceLookupError, UnknownTrace
 
-        from aiw_otel.readback.bad_lines import BadLines
-
-        warnings: list[str] = []  # not stderr: beside the console it would tear its screen
-        bad_lines = BadLines(warnings.append)  # a few a file, as `logs` says them
         try:
-            found = read(bad_lines)
-            bad_lines.finish()
+            found, warnings = with_warnings(read)
         except TraceLookupError as error:
             status = HTTPStatus.NOT_FOUND if isinstance(error, UnknownTrace) else HTTPStatus.BAD_REQUEST
             candidates = error.candidates if isinstance(error, AmbiguousTrace) else []
