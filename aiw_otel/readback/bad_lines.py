@@ -67,8 +67,8 @@ class BadLines:
                 self._unreadable.add(file)
                 self._show(f"{file}: not an OTLP JSON Lines file (0 of {total} lines readable); skipped")
             elif len(bad) > SHOWN_PER_FILE:
-                self._show(f"{file}: {len(bad) - SHOWN_PER_FILE} more bad lines skipped "
-                           f"({len(bad)} of {total} lines bad)")
+                self._show(f"{file}: {len(bad) - SHOWN_PER_FILE} more bad lines skipped")  # of those read:
+                # `logs --last` reads the end of a file, a follow stopped by Ctrl-C as far as it got
         self._bad.clear()
 
     def none_readable(self, files: Iterable[SignalFile]) -> bool:
