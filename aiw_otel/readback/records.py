@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from aiw_otel import conventions as sc
 from aiw_otel.conventions import STATUS_ERROR
-from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_unless_request, warn_on_stderr
+from aiw_otel.readback.files import SignalFile, Warn, parse_line, read_lines, warn_on_stderr, warn_unless_request
 from aiw_otel.timestamps import iso_ms
 
 #: Levels of arrays and maps inside one attribute value; OTLP writers nest a few at most.

@@ -35,8 +35,8 @@ from aiw_otel.readback.files import (
     lines_from_end,
     parse_line,
     read_lines,
-    warn_unless_request,
     warn_on_stderr,
+    warn_unless_request,
 )
 from aiw_otel.readback.identity import START_MARK, RunIdentity, is_start_record, of_plan_span, of_start_record
 from aiw_otel.readback.records import LogRecord, Span, decode_or_warn, records_by_line
