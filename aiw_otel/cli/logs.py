@@ -113,6 +113,7 @@ def _show(args: argparse.Namespace, selection: Selection, bad_lines: BadLines) -
 
 
 def _shown(files: Sequence[SignalFile], selection: Selection, args: argparse.Namespace, bad_lines: BadLines) -> int:
+    """The mode asked for, each reader warning through `bad_lines`: their counts are said once all are done."""
     if args.runs:
         return _list_runs(files, _since(args.since), bad_lines)
     if args.last or args.since:
