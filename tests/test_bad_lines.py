@@ -96,3 +96,32 @@ def test_follow_of_a_foreign_file_names_three_lines_and_at_ctrl_c_what_it_is(pas
     assert "Traceback" not in rest and len(rest.splitlines()) <= 1
     assert rest == "" or rest.rstrip().endswith((
         f"{passwd}: not an OTLP JSON Lines file (0 of 10000 lines readable); skipped", "more bad lines skipped"))
+
+
+def test_memory_stays_bounded_and_counts_stay_exact_past_the_remembered_lines(tmp_path: Path) -> None:
+    """A huge foreign file: past REMEMBERED_PER_FILE numbers only a count is kept; a second read
+    (as `logs --since` does) still counts each line once, and the file is still called foreign."""
+    from aiw_otel.readback import bad_lines
+
+    lines = bad_lines.REMEMBERED_PER_FILE + 5_000
+    foreign = tmp_path / "app.log"
+    foreign.write_text("".join(f"plain text {n}\n" for n in range(lines)))
+    shown: list[str] = []
+    bad = bad_lines.BadLines(shown.append)
+    for _ in range(2):
+        for number in range(1, lines + 1):
+            bad(f"{foreign}:{number}: not JSON (Expecting value); skipped")
+    assert max(len(numbers) for numbers in bad._bad.values()) <= bad_lines.REMEMBERED_PER_FILE
+    bad.finish()
+    assert shown[-1] == f"{foreign}: not an OTLP JSON Lines file (0 of {lines} lines readable); skipped"
+    assert len(shown) == bad_lines.SHOWN_PER_FILE + 1
+
+    half = tmp_path / "half.log"  # one good line in the middle: not foreign, and the count is exact
+    half.write_text("x\n" * lines)
+    shown.clear()
+    bad = bad_lines.BadLines(shown.append)
+    for number in range(1, lines + 1):
+        if number != lines // 2:
+            bad(f"{half}:{number}: not JSON (Expecting value); skipped")
+    bad.finish()
+    assert shown[-1] == f"{half}: {lines - 1 - bad_lines.SHOWN_PER_FILE} more bad lines skipped"

@@ -19,6 +19,10 @@ from aiw_otel.readback.files import SignalFile, Warn, open_binary, warn_on_stder
 #: Bad lines named per file; three show what is wrong, a fourth would only repeat it.
 SHOWN_PER_FILE = 3
 
+#: Bad line numbers remembered per file (to count a line read twice once); past them a file's bad
+#: lines are counted as they come in order (a forward read), so memory stays bounded whatever the file.
+REMEMBERED_PER_FILE = 10_000
+
 #: `path:line: why` (a line) or `path: why` (the whole file): a warning's file and line.
 _WHERE = re.compile(r"(?P<file>.+?)(?::(?P<line>\d+))?: ")
 
@@ -33,6 +37,8 @@ class BadLines:
     def __init__(self, show: Warn = warn_on_stderr) -> None:
         self._show = show
         self._bad: dict[str, set[int]] = {}
+        #: file -> (bad lines past the remembered ones, the highest of their numbers).
+        self._beyond: dict[str, tuple[int, int]] = {}
         self._said: set[str] = set()
         self._unreadable: set[str] = set()
 
@@ -47,7 +53,11 @@ class BadLines:
             return
         lines = self._bad.setdefault(where.group("file"), set())
         number = int(where.group("line"))
-        if number not in lines:
+        if len(lines) >= REMEMBERED_PER_FILE and number not in lines:
+            count, highest = self._beyond.get(where.group("file"), (0, 0))
+            if number > highest:  # not seen before: past the remembered ones, lines come in order
+                self._beyond[where.group("file")] = (count + 1, number)
+        elif number not in lines:
             lines.add(number)
             if len(lines) <= SHOWN_PER_FILE:
                 self._show(message)
@@ -62,14 +72,16 @@ class BadLines:
             if total is None:  # it could not be opened: its own warning said why
                 self._unreadable.add(file)
                 continue
-            bad_complete = sum(1 for number in bad if number <= total)
+            beyond, highest = self._beyond.get(file, (0, 0))
+            bad_complete = sum(1 for number in bad if number <= total) + beyond - (highest > total)
             if total and bad_complete >= total:
                 self._unreadable.add(file)
                 self._show(f"{file}: not an OTLP JSON Lines file (0 of {total} lines readable); skipped")
-            elif len(bad) > SHOWN_PER_FILE:
-                self._show(f"{file}: {len(bad) - SHOWN_PER_FILE} more bad lines skipped")  # of those read:
+            elif len(bad) + beyond > SHOWN_PER_FILE:
+                self._show(f"{file}: {len(bad) + beyond - SHOWN_PER_FILE} more bad lines skipped")  # of those read:
                 # `logs --last` reads the end of a file, a follow stopped by Ctrl-C as far as it got
         self._bad.clear()
+        self._beyond.clear()
 
     def none_readable(self, files: Iterable[SignalFile]) -> bool:
         """After `finish`: whether every one of `files` was unreadable or foreign (the user named the wrong PATH)."""
