@@ -71,9 +71,16 @@ def check_readable(path: str) -> str:
     return path
 
 
+#: Variables aiw-otel itself put in this process's environment (not the user): the commands a run
+#: starts get the user's environment, so they leave these out (a plan's own gRPC program logs as usual).
+SET_IN_ENVIRON: set[str] = set()
+
+
 def quiet_grpc() -> None:
     """Call before gRPC is first imported: its C core then logs errors only, unless GRPC_VERBOSITY
     says otherwise. By default it prints a line of its own on stderr for every failed TLS handshake
     (a wrong CA, a missing client certificate) and every retry, across the live console; the export's
     failure is reported once by us, as for any other collector that does not answer."""
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if "GRPC_VERBOSITY" not in os.environ:
+        os.environ["GRPC_VERBOSITY"] = "ERROR"
+        SET_IN_ENVIRON.add("GRPC_VERBOSITY")

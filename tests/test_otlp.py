@@ -139,3 +139,29 @@ def test_a_malformed_traceparent_is_reported_and_a_new_trace_starts(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "TRACEPARENT='00-not-a-trace-01' is not a W3C traceparent" in result.stderr
     assert '"parentSpanId"' not in (tmp_path / "logs" / "traces.otlp.jsonl").read_text().split("invoke_workflow")[0][-400:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("users_value", [None, "DEBUG"])
+def test_commands_do_not_inherit_the_grpc_quieting_but_keep_the_users_own_value(tmp_path, users_value) -> None:
+    """gRPC export sets GRPC_VERBOSITY=ERROR in the runner's own environment (its C core would print
+    on the console); a plan's commands get the user's environment, with a value the user set kept."""
+    from tests.cli_process import ROOT, aiw
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "task_id: env\nnatural_language_goal: look at the environment\nplan:\n"
+        "  - step_id: look\n    description: write what GRPC_VERBOSITY is\n    actions:\n"
+        "      - run: \"python -c \\\"import os; open('seen.txt', 'w').write(os.environ.get('GRPC_VERBOSITY', 'unset'))\\\"\"\n"
+        "    agent_spec: {type: file_edit, instructions: [nothing]}\n")
+    env = {name: value for name, value in os.environ.items() if name != "GRPC_VERBOSITY"}
+    env.update(OTEL_EXPORTER_OTLP_PROTOCOL="grpc", OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{free_port()}",
+               OTEL_EXPORTER_OTLP_TIMEOUT="500")
+    if users_value is not None:
+        env["GRPC_VERBOSITY"] = users_value
+    workspace = tmp_path / "ws"
+    result = aiw("run", str(plan), "--provider", "replay", "--replay", str(ROOT / "examples" / "plans" / "replay.json"),
+                 "--no-console", "--log-dir", str(tmp_path / "logs"),
+                 "--workspace", str(workspace), env=env)
+    assert "Traceback" not in result.stderr
+    assert (workspace / "seen.txt").read_text() == (users_value or "unset")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from aiw_otel.instrument.plan import Agent, PlanRun, Step
 from aiw_otel.model import LogLevel, RunCancelled, State
+from aiw_otel.otlp_values import SET_IN_ENVIRON
 from aiw_otel.present import step_count
 from aiw_otel.runner.command_env import without_credentials
 from aiw_otel.runner.control import RunControl
@@ -88,6 +89,9 @@ def command_environment(environ: Mapping[str, str] | None, allow: tuple[str, ...
     see runner/command_env.py.
     """
     env, _ = without_credentials(os.environ if environ is None else environ, allow)
+    if environ is None or environ is os.environ:  # what aiw-otel added to its own, not the user's
+        for name in SET_IN_ENVIRON:
+            env.pop(name, None)
     bin_dir = os.path.dirname(sys.executable)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", os.defpath)
     return env
