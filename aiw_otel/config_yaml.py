@@ -34,6 +34,7 @@ from aiw_otel.config import (
 from aiw_otel.hand_edited import (LineDict, LineList, Where, check_all, decode_text, describe_value, is_int,
                                   parse_yaml, refuse_nul)
 from aiw_otel.model import ComponentType, LogLevel
+from aiw_otel.otlp_values import one_of
 from aiw_otel.otlp_values import parse_endpoint as parse_endpoint, parse_pairs as parse_pairs  # re-exported
 from aiw_otel.ports import MAX_PORT
 from aiw_otel.regular_file import read_regular
@@ -100,11 +101,11 @@ def parse_protocol(text: str) -> str:
     """http/json is a valid OTel value that the Python exporters do not implement: say so."""
     if text == "http/json":
         raise ValueError(f"http/json is not supported; expected one of {', '.join(PROTOCOLS)}")
-    return _choose(text, PROTOCOLS)
+    return one_of(PROTOCOLS, text)
 
 
 def parse_compression(text: str) -> str | None:
-    choice = _choose(text, COMPRESSIONS)
+    choice = one_of(COMPRESSIONS, text)
     return None if choice == "none" else choice
 
 
@@ -112,7 +113,7 @@ ROTATE_WHEN = ("hourly", "daily")
 
 
 def parse_rotate_when(text: str) -> str:
-    return _choose(text, ROTATE_WHEN)
+    return one_of(ROTATE_WHEN, text)
 
 
 def parse_content_capture(text: str) -> ContentCapture:
@@ -122,12 +123,6 @@ def parse_content_capture(text: str) -> ContentCapture:
     except KeyError:
         choices = ", ".join(ContentCapture.__members__)
         raise ValueError(f"expected one of {choices} (any case), got {text!r}") from None
-
-
-def _choose(text: str, choices: Sequence[str]) -> str:
-    if text in choices:
-        return text
-    raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
 
 
 # -- reading and parsing ----------------------------------------------------------------------
@@ -334,7 +329,7 @@ def _redaction_pattern(value: Any, at: Where) -> tuple[str, str]:
     return label, pattern
 
 
-_signal_list = _list_of(_via(functools.partial(_choose, choices=SIGNALS)))
+_signal_list = _list_of(_via(functools.partial(one_of, SIGNALS)))
 
 
 def _signals(value: Any, at: Where) -> frozenset[str]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Sequence
 from urllib.parse import unquote, urlsplit
+
+
+def one_of(choices: Sequence[str], text: str) -> str:
+    """`text` when it is one of `choices` (a protocol, a compression...), else ValueError listing them."""
+    if text in choices:
+        return text
+    raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
 
 
 def parse_endpoint(text: str) -> str:

@@ -138,12 +138,12 @@ def _routes(args: argparse.Namespace) -> list[tuple[Target, tuple[str, ...]]]:
     from dataclasses import astuple
 
     from aiw_otel.config_env import read_otlp_environment
-    from aiw_otel.otlp_values import TlsFiles
+    from aiw_otel.otlp_values import TlsFiles, one_of
     from aiw_otel.readback.ship import COMPRESSIONS, PROTOCOLS, Target, header_names_lowercased
 
     options = _Options(args, PROTOCOLS, COMPRESSIONS)
-    otlp = read_otlp_environment(os.environ, functools.partial(_one_of, PROTOCOLS),
-                                 functools.partial(_one_of, COMPRESSIONS))
+    otlp = read_otlp_environment(os.environ, functools.partial(one_of, PROTOCOLS),
+                                 functools.partial(one_of, COMPRESSIONS))
     if args.signals is not None:
         signals = _signals(args.signals)
     else:  # as for the runner, a signal's own endpoint alone sends that signal alone
@@ -186,12 +186,12 @@ class _Options:
     """The command line's choices, checked before anything is read or sent; None: not given."""
 
     def __init__(self, args: argparse.Namespace, protocols: tuple[str, ...], compressions: tuple[str, ...]) -> None:
-        from aiw_otel.otlp_values import check_readable, parse_endpoint
+        from aiw_otel.otlp_values import check_readable, one_of, parse_endpoint
         from aiw_otel.readback.ship import parse_headers
 
         self.endpoint: str | None = _option("--endpoint", parse_endpoint, args.endpoint)
-        self.protocol: str | None = _option("--protocol", functools.partial(_one_of, protocols), args.protocol)
-        self.compression: str | None = _option("--compression", functools.partial(_one_of, compressions),
+        self.protocol: str | None = _option("--protocol", functools.partial(one_of, protocols), args.protocol)
+        self.compression: str | None = _option("--compression", functools.partial(one_of, compressions),
                                                args.compression)
         self.headers: dict[str, str] | None = _option("--headers", parse_headers, args.headers)
         #: (CA, client key, client certificate) files, in TlsFiles' order.
@@ -212,12 +212,6 @@ def _option(flag: str, parse: Callable[[str], T], text: str | None) -> T | None:
         return None if text is None else parse(text)
     except ValueError as error:
         raise ValueError(f"{flag}: {error}") from None
-
-
-def _one_of(choices: tuple[str, ...], text: str) -> str:
-    if text not in choices:
-        raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
-    return text
 
 
 def _signals(text: str) -> tuple[str, ...]:
